@@ -1,0 +1,103 @@
+"""SQL databases through SQLAlchemy 2: PostgreSQL (psycopg 3) and SQLite.
+
+The connector owns one engine. Write strategies (`etl_framework.load`) use its
+dialect fast paths; jobs may also use ``connector.engine`` directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field, SecretStr
+
+from etl_framework.connectors.base import Connector, ConnectorConfig
+from etl_framework.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+DEFAULT_POOL_PRE_PING = True
+
+
+class SqlConfig(ConnectorConfig):
+    """``type: sql``: a SQLAlchemy URL, e.g. ``postgresql+psycopg://u@host/db``."""
+
+    type: Literal["sql"] = "sql"
+    url: SecretStr
+    """The SQLAlchemy URL. A secret: it may carry a password."""
+    connect_args: dict[str, Any] = Field(default_factory=dict)
+    echo: bool = False
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with our defaults; SQLite files get their parent directory created."""
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"invalid database URL: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=DEFAULT_POOL_PRE_PING, **kwargs)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        from etl_framework.connectors import missing_extra_error
+
+        raise missing_extra_error(str(exc), "postgres") from None
+    if parsed.get_backend_name() == "sqlite":
+        # pysqlite's own transaction handling breaks BEGIN IMMEDIATE / DDL in transactions.
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+class SqlConnector(Connector):
+    """One SQLAlchemy engine for PostgreSQL or SQLite."""
+
+    type_name = "sql"
+    config_model = SqlConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"transactions", "merge"})
+
+    config: SqlConfig
+
+    def __init__(self, name: str, config: ConnectorConfig) -> None:
+        super().__init__(name, config)
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self.open()
+        assert self._engine is not None
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def _open(self) -> None:
+        self._engine = make_engine(
+            self.config.url.get_secret_value(),
+            echo=self.config.echo,
+            **({"connect_args": dict(self.config.connect_args)} if self.config.connect_args else {}),
+        )
+
+    def _close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

@@ -1,0 +1,199 @@
+"""Every error etl_framework raises, and the exit code each one maps to.
+
+The tree (exit code in brackets)::
+
+    ETLError                       root of everything we raise
+    ├── UsageError [2]             bad command line; nothing was touched
+    │   ├── InvalidDateError
+    │   ├── UnknownTransferError   (also a KeyError) lists close matches
+    │   ├── UnsupportedModeError
+    │   └── InvalidWindowError
+    ├── ConfigError [3]            unreadable/invalid config, missing env var or secret
+    │   ├── ConfigValidationError  carries every problem found, each with its path
+    │   └── MissingSecretError
+    ├── LeaseHeldError [4]         another run holds the transfer/window lease
+    ├── JobError [1]               the job failed (terminal: retrying will not help)
+    │   ├── TerminatedError        SIGTERM/SIGINT arrived during the run
+    │   ├── GuardError             a pre-publish guard refused the new data
+    │   ├── SchemaMismatchError    target table disagrees with the field mapping
+    │   └── SourceError            the source answered with something unusable
+    ├── TransientError [75]        worth a retry (timeouts, 503s, lost connections)
+    │   └── SourceUnavailableError
+    └── RegistryError [1]          programming error in the transfer registry
+
+Exceptions take structured arguments, keep them as attributes and build their
+message themselves, so callers never format error text.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of `pipeline`. Orchestrators key retries off them."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    CONFIG = 3
+    LEASE_HELD = 4
+    TRANSIENT = 75  # EX_TEMPFAIL from sysexits.h
+
+
+class ETLError(Exception):
+    """Root of every error raised by etl_framework."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+
+# --- usage -----------------------------------------------------------------
+
+
+class UsageError(ETLError):
+    """The command line is wrong; nothing was touched."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InvalidDateError(UsageError):
+    def __init__(self, value: str, *, param: str = "date") -> None:
+        self.value = value
+        self.param = param
+        super().__init__(f"invalid {param} {value!r}: expected YYYYMMDD or YYYY-MM-DD")
+
+
+def close_matches(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """Names from `choices` that look like `name`, best first."""
+    return difflib.get_close_matches(name, list(choices), n=n, cutoff=0.5)
+
+
+class UnknownTransferError(UsageError, KeyError):
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.known = sorted(known)
+        self.suggestions = close_matches(name, self.known)
+        if self.suggestions:
+            hint = "did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        elif self.known:
+            hint = "known transfers: " + ", ".join(self.known)
+        else:
+            hint = "no transfers are registered"
+        super().__init__(f"unknown transfer {name!r}: {hint}")
+
+    def __str__(self) -> str:  # KeyError would quote the message again
+        return str(self.args[0])
+
+
+class UnsupportedModeError(UsageError):
+    def __init__(self, transfer: str, mode: str, supported: Iterable[str]) -> None:
+        self.transfer = transfer
+        self.mode = mode
+        self.supported = sorted(supported)
+        super().__init__(
+            f"transfer {transfer!r} does not support mode {mode!r}: "
+            f"supported modes are {', '.join(self.supported)}"
+        )
+
+
+class InvalidWindowError(UsageError):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+# --- configuration ---------------------------------------------------------
+
+
+class ConfigError(ETLError):
+    """The configuration cannot be read or is invalid."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class ConfigValidationError(ConfigError):
+    """Every problem found in a configuration, each as (path, message)."""
+
+    def __init__(self, location: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.location = location
+        self.problems = list(problems)
+        listed = "; ".join(f"{path}: {msg}" for path, msg in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid config {location}: {count} {noun}: {listed}")
+
+
+class MissingSecretError(ConfigError):
+    def __init__(self, reference: str, *, where: str = "") -> None:
+        self.reference = reference
+        self.where = where
+        at = f" (at {where})" if where else ""
+        super().__init__(f"missing environment variable or secret {reference!r}{at}")
+
+
+# --- lease -----------------------------------------------------------------
+
+
+class LeaseHeldError(ETLError):
+    exit_code = ExitCode.LEASE_HELD
+
+    def __init__(self, transfer: str, window: str, holder_run_id: str, holder_host: str) -> None:
+        self.transfer = transfer
+        self.window = window
+        self.holder_run_id = holder_run_id
+        self.holder_host = holder_host
+        super().__init__(
+            f"transfer {transfer!r} window {window} is leased by run {holder_run_id} "
+            f"on {holder_host}; try again when it ends"
+        )
+
+
+# --- job failures ----------------------------------------------------------
+
+
+class JobError(ETLError):
+    """The job failed; retrying with the same input will fail again."""
+
+    exit_code = ExitCode.FAILED
+
+
+class TerminatedError(JobError):
+    """A termination signal arrived while the job was running."""
+
+    def __init__(self, signal_name: str) -> None:
+        self.signal_name = signal_name
+        super().__init__(f"run terminated by {signal_name}")
+
+
+class GuardError(JobError):
+    def __init__(self, guard: str, detail: str) -> None:
+        self.guard = guard
+        self.detail = detail
+        super().__init__(f"guard {guard!r} refused to publish: {detail}")
+
+
+class SchemaMismatchError(JobError):
+    def __init__(self, table: str, detail: str) -> None:
+        self.table = table
+        self.detail = detail
+        super().__init__(f"target table {table!r} does not match the field mapping: {detail}")
+
+
+class SourceError(JobError):
+    """The source answered, but with something we cannot use (malformed page...)."""
+
+
+class TransientError(ETLError):
+    """Worth retrying later: the failure is in the environment, not in the data."""
+
+    exit_code = ExitCode.TRANSIENT
+
+
+class SourceUnavailableError(TransientError):
+    """The source could not be reached or kept failing after retries."""
+
+
+class RegistryError(ETLError):
+    """A transfer was registered wrongly (e.g. the same name twice)."""

@@ -1,0 +1,158 @@
+"""`ETLJob`: the abstract base every transfer subclasses.
+
+`run()` is the final template method: it runs ``pre_execution_cleansing`` (make
+the run idempotent), ``pipeline`` (extract -> transform -> load) and, always,
+``post_execution_cleanup``, which is told the `Outcome` instead of guessing. Each
+step is timed and logged. Recording the run in the ledger, the lease and signal
+handling live in `etl_framework.runner`, around this method.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, final
+
+from etl_framework.window import WriteMode
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from etl_framework.context import RunContext
+
+
+class RunStatus(str, enum.Enum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Step(str, enum.Enum):
+    PRE_EXECUTION_CLEANSING = "pre_execution_cleansing"
+    PIPELINE = "pipeline"
+    POST_EXECUTION_CLEANUP = "post_execution_cleanup"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the run went up to cleanup; handed to ``post_execution_cleanup``."""
+
+    status: RunStatus
+    error: BaseException | None = None
+    failed_step: Step | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is RunStatus.SUCCEEDED
+
+
+@dataclass
+class RunResult:
+    """What `ETLJob.run` returns: the outcome plus timings of each step."""
+
+    outcome: Outcome
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    cleanup_error: BaseException | None = None
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.outcome.error or self.cleanup_error
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome.succeeded and self.cleanup_error is None
+
+
+class ETLJob(ABC):
+    """Base class of a transfer. Subclass it, implement the three steps, register it.
+
+    Must override: `pre_execution_cleansing`, `pipeline`, `post_execution_cleanup`.
+    May override: the class attributes below and the ``on_*`` hooks.
+    Must not override: `run` (final).
+    """
+
+    # --- class attributes ------------------------------------------------------
+
+    transfer_name: ClassVar[str] = ""
+    """Set by ``@register``: the TRANSFER_NAME on the command line."""
+    supported_modes: ClassVar[frozenset[WriteMode]] = frozenset(WriteMode)
+    """The write modes this transfer accepts; others are a usage error (exit 2)."""
+    options_model: ClassVar[type[BaseModel] | None] = None
+    """A pydantic model validating ``transfers.<name>`` in config (None: no options)."""
+    catch_up: ClassVar[bool] = False
+    """Delta without ``--delta_start_date`` starts where the last successful run ended."""
+    allow_parallel_windows: ClassVar[bool] = True
+    """Whether non-overlapping delta windows of this transfer may run side by side."""
+
+    def __init__(self, context: RunContext) -> None:
+        self.context = context
+
+    # --- final -----------------------------------------------------------------
+
+    @final
+    def run(self) -> RunResult:
+        """Run the three steps in order; cleanup always runs and is told the outcome."""
+        timings: dict[str, float] = {}
+        outcome = Outcome(RunStatus.SUCCEEDED)
+        step = Step.PRE_EXECUTION_CLEANSING
+        try:
+            self._timed(step, self.pre_execution_cleansing, timings)
+            step = Step.PIPELINE
+            self._timed(step, self.pipeline, timings)
+        except BaseException as exc:  # also KeyboardInterrupt and TerminatedError
+            outcome = Outcome(RunStatus.FAILED, exc, step)
+            self.context.logger.error(
+                "step %s failed: %s", step, _describe(exc), extra={"step": str(step)}
+            )
+        cleanup_error: BaseException | None = None
+        try:
+            self._timed(Step.POST_EXECUTION_CLEANUP, lambda: self.post_execution_cleanup(outcome),
+                        timings)
+        except BaseException as exc:
+            cleanup_error = exc
+            self.context.logger.error(
+                "step post_execution_cleanup failed: %s", _describe(exc),
+                extra={"step": str(Step.POST_EXECUTION_CLEANUP)},
+            )
+            if outcome.succeeded:
+                outcome = Outcome(RunStatus.FAILED, exc, Step.POST_EXECUTION_CLEANUP)
+        return RunResult(outcome, timings, cleanup_error)
+
+    def _timed(self, step: Step, func: object, timings: dict[str, float]) -> None:
+        log = self.context.logger
+        log.info("step %s started", step, extra={"step": str(step)})
+        started = time.monotonic()
+        try:
+            func()  # type: ignore[operator]
+        finally:
+            timings[str(step)] = round(time.monotonic() - started, 3)
+        log.info(
+            "step %s finished in %.3fs", step, timings[str(step)], extra={"step": str(step)}
+        )
+
+    # --- abstract --------------------------------------------------------------
+
+    @abstractmethod
+    def pre_execution_cleansing(self) -> None:
+        """Make the run idempotent: remove what an earlier crashed run left behind."""
+
+    @abstractmethod
+    def pipeline(self) -> None:
+        """Extract, transform and load. Publish atomically, or not at all."""
+
+    @abstractmethod
+    def post_execution_cleanup(self, outcome: Outcome) -> None:
+        """Release this run's temporary resources. Runs after success and failure alike."""
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

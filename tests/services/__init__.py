@@ -1,0 +1,1 @@
+"""Real services the integration tests run against (started by the tests themselves)."""
