@@ -1,0 +1,552 @@
+"""The deployment spec: which transfers run where, on what schedule, with what resources.
+
+``gke_deploy/transfers.yaml`` is the one source of truth for deployment. The Airflow
+DAG file (``etl_framework.airflow``) and the Kubernetes Job manifests
+(``etl_framework.k8s``) are both built from the `TransferSpec` objects this module
+returns. The file has three sections, merged per transfer in this order::
+
+    defaults          applied to every transfer
+    environments.X    overlay selected by ``env`` / ``$ETL_ENV``
+    transfers[i]      the transfer's own settings win
+
+Mappings (``env``, ``resources``, ``sql_proxy``) are deep-merged; every other value,
+lists included, is replaced. Every layer is validated on its own, so an error names
+the place in the file where the bad value is written, and all problems are reported
+at once in one `ConfigValidationError`.
+
+Secrets never go in this file: ``env`` holds plain values, and a variable whose name
+looks secret (``*PASSWORD*``, ``*SECRET*``, ``*TOKEN*``, ``*KEY*``) must be a
+reference ``secretKeyRef:<secret>/<key>`` that manifests render as
+``valueFrom.secretKeyRef``.
+
+Pure pydantic: this module imports neither Airflow nor the Kubernetes client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, NamedTuple, Optional
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    create_model,
+)
+from pydantic.fields import FieldInfo
+
+from etl_framework.exceptions import (
+    ConfigError,
+    ConfigValidationError,
+    InvalidDateError,
+    UnknownTransferError,
+    close_matches,
+)
+from etl_framework.window import WriteMode, parse_date
+
+DEFAULT_TRANSFERS_FILE = "gke_deploy/transfers.yaml"
+"""Where `load_transfers` looks when no path is given (relative to the working directory)."""
+
+ENV_VAR = "ETL_ENV"
+"""Environment variable that selects the overlay when ``env`` is not given."""
+
+DEFAULT_SQL_PROXY_IMAGE = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1"
+DEFAULT_TAG = "latest"
+DEFAULT_RETRIES = 2
+DEFAULT_RETRY_DELAY_MINUTES = 5
+DEFAULT_ACTIVE_DEADLINE_SECONDS = 3600
+DEFAULT_BACKOFF_LIMIT = 2
+DEFAULT_TTL_SECONDS_AFTER_FINISHED = 86400
+
+SECRET_REF_PREFIX = "secretKeyRef:"
+"""Prefix of an env value that points into a Kubernetes Secret: ``secretKeyRef:<secret>/<key>``."""
+
+SECRET_NAME_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "KEY")
+"""Env var names containing one of these (case-insensitive) must be secret references."""
+
+SCHEDULE_PRESETS = frozenset(
+    {
+        "@once",
+        "@continuous",
+        "@hourly",
+        "@daily",
+        "@weekly",
+        "@monthly",
+        "@quarterly",
+        "@yearly",
+        "@annually",
+    }
+)
+
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|e[0-9]+)?$")
+_IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_REF = re.compile(
+    "^"
+    + re.escape(SECRET_REF_PREFIX)
+    + r"(?P<secret>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)/(?P<key>[-._a-zA-Z0-9]+)$"
+)
+
+
+# --- field types (shared by the file layers and the merged spec) -----------
+
+
+def _numbers_to_str(value: Any) -> Any:
+    # YAML reads `cpu: 1` and `PORT: 5432` as numbers; Kubernetes wants strings.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _matching(pattern: str, what: str) -> AfterValidator:
+    regex = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not regex.match(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 1, 512Mi, 2Gi)")
+    return value
+
+
+def _check_image(value: str) -> str:
+    last = value.rsplit("/", 1)[-1]
+    if "@" in value or ":" in last:
+        raise ValueError(f"image {value!r} must be a repository without tag or digest: set `tag`")
+    if not _IMAGE_REPOSITORY.match(value):
+        raise ValueError(f"{value!r} is not a valid image repository")
+    return value
+
+
+def _check_schedule(value: str) -> str:
+    if value.startswith("@"):
+        if value not in SCHEDULE_PRESETS:
+            presets = ", ".join(sorted(SCHEDULE_PRESETS))
+            raise ValueError(
+                f"unknown schedule preset {value!r}: use one of {presets} or a cron expression"
+            )
+    elif len(value.split()) not in (5, 6):
+        raise ValueError(f"{value!r} is not a cron expression (5 fields, e.g. '0 3 * * *')")
+    return value
+
+
+def _parse_start_date(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return parse_date(value, param="start_date")
+        except InvalidDateError as exc:  # pydantic reports only ValueErrors as problems
+            raise ValueError(str(exc)) from exc
+    return value
+
+
+def looks_secret(name: str) -> bool:
+    """True if an env var name suggests it holds a secret."""
+    upper = name.upper()
+    return any(marker in upper for marker in SECRET_NAME_MARKERS)
+
+
+def _check_env(env: dict[str, str]) -> dict[str, str]:
+    bad_names = [name for name in env if not _ENV_NAME.match(name)]
+    if bad_names:
+        raise ValueError(
+            "invalid env var name(s) "
+            + ", ".join(repr(n) for n in bad_names)
+            + ": use letters, digits and underscores"
+        )
+    bad_refs = [
+        name
+        for name, value in env.items()
+        if value.startswith(SECRET_REF_PREFIX) and not _SECRET_REF.match(value)
+    ]
+    if bad_refs:
+        raise ValueError(
+            "malformed secret reference in "
+            + ", ".join(repr(n) for n in bad_refs)
+            + f": expected {SECRET_REF_PREFIX}<secret>/<key>"
+        )
+    secret_looking = [
+        name
+        for name, value in env.items()
+        if looks_secret(name) and not value.startswith(SECRET_REF_PREFIX)
+    ]
+    if secret_looking:
+        raise ValueError(
+            "env var(s) "
+            + ", ".join(repr(n) for n in secret_looking)
+            + " look like secrets: never write secret values in this file; use"
+            f" '{SECRET_REF_PREFIX}<secret>/<key>' to read them from a Kubernetes Secret"
+        )
+    return env
+
+
+Name = Annotated[
+    str,
+    StringConstraints(max_length=200),
+    _matching(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", "a transfer name (letters, digits, _ . -)"),
+]
+Schedule = Annotated[str, AfterValidator(_check_schedule)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+StartDate = Annotated[dt.date, BeforeValidator(_parse_start_date)]
+Image = Annotated[str, AfterValidator(_check_image)]
+Tag = Annotated[
+    str, BeforeValidator(_numbers_to_str), _matching(r"^[\w][\w.-]{0,127}$", "an image tag")
+]
+DnsLabel = Annotated[
+    str,
+    StringConstraints(max_length=63),
+    _matching(_DNS_LABEL, "a Kubernetes name (lowercase letters, digits and '-')"),
+]
+DnsSubdomain = Annotated[
+    str,
+    StringConstraints(max_length=253),
+    _matching(_DNS_SUBDOMAIN, "a Kubernetes name (lowercase letters, digits, '-' and '.')"),
+]
+EnvValue = Annotated[str, BeforeValidator(_numbers_to_str)]
+Env = Annotated[dict[str, EnvValue], AfterValidator(_check_env)]
+Quantity = Annotated[str, BeforeValidator(_numbers_to_str), AfterValidator(_check_quantity)]
+NonNegative = Annotated[int, Field(ge=0)]
+Positive = Annotated[int, Field(ge=1)]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Resources(BaseModel):
+    """Container resource requests and limits (Kubernetes quantities as strings)."""
+
+    model_config = _FROZEN
+
+    requests: dict[str, Quantity] = Field(default_factory=dict)
+    limits: dict[str, Quantity] = Field(default_factory=dict)
+
+
+class SqlProxy(BaseModel):
+    """A Cloud SQL Auth Proxy sidecar next to the job container."""
+
+    model_config = _FROZEN
+
+    instance: Annotated[str, StringConstraints(pattern=r"^[^:\s]+:[^:\s]+:[^:\s]+$")]
+    """Instance connection name ``project:region:instance``."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 5432
+    image: NonEmpty = DEFAULT_SQL_PROXY_IMAGE
+
+
+class SecretKeyRef(NamedTuple):
+    """An env value read from a Kubernetes Secret."""
+
+    secret: str
+    key: str
+
+
+class TransferSpec(BaseModel):
+    """One transfer with defaults and the environment overlay merged in."""
+
+    model_config = _FROZEN
+
+    name: Name
+    """A registered transfer name (``pipeline ... NAME ...``)."""
+    schedule: Schedule | None = None
+    """Cron expression or Airflow preset; ``None`` = only triggered by hand."""
+    mode: WriteMode
+    config: NonEmpty
+    """Config location passed to ``pipeline`` (local path inside the image or gs://...)."""
+    start_date: StartDate
+    catchup: bool = False
+    allow_parallel_windows: bool = False
+    """Let several windows of this transfer run at once (Airflow max_active_runs > 1)."""
+    tags: list[NonEmpty] = Field(default_factory=list)
+    image: Image
+    """Image repository without tag."""
+    tag: Tag = DEFAULT_TAG
+    namespace: DnsLabel
+    service_account: DnsSubdomain | None = None
+    credentials_secret: DnsSubdomain | None = None
+    """Secret with key files mounted read-only at /var/secrets/google; None = Workload Identity."""
+    env: Env = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+    retries: NonNegative = DEFAULT_RETRIES
+    retry_delay_minutes: NonNegative = DEFAULT_RETRY_DELAY_MINUTES
+    active_deadline_seconds: Positive = DEFAULT_ACTIVE_DEADLINE_SECONDS
+    backoff_limit: NonNegative = DEFAULT_BACKOFF_LIMIT
+    ttl_seconds_after_finished: NonNegative = DEFAULT_TTL_SECONDS_AFTER_FINISHED
+    sql_proxy: SqlProxy | None = None
+    max_active_runs: Positive | None = None
+    """Upper bound of parallel runs when ``allow_parallel_windows`` (None = Airflow's default)."""
+    description: str | None = None
+    """Free text shown in Airflow when the job's docstring is not available."""
+
+    @property
+    def image_ref(self) -> str:
+        """The full image reference ``repository:tag``."""
+        return f"{self.image}:{self.tag}"
+
+    @property
+    def k8s_name(self) -> str:
+        """The transfer name as a DNS label fragment (``demo_orders`` -> ``demo-orders``)."""
+        return re.sub(r"[^a-z0-9-]+", "-", self.name.lower()).strip("-")
+
+    def plain_env(self) -> dict[str, str]:
+        """Env vars with literal values."""
+        return {k: v for k, v in self.env.items() if not v.startswith(SECRET_REF_PREFIX)}
+
+    def secret_env(self) -> dict[str, SecretKeyRef]:
+        """Env vars read from Kubernetes Secrets (rendered as ``valueFrom.secretKeyRef``)."""
+        refs: dict[str, SecretKeyRef] = {}
+        for name, value in self.env.items():
+            match = _SECRET_REF.match(value)
+            if match:
+                refs[name] = SecretKeyRef(match["secret"], match["key"])
+        return refs
+
+    def pipeline_args(self, execution_date: str, delta_start_date: str | None = None) -> list[str]:
+        """Arguments of the ``pipeline`` entry point (without the command itself)."""
+        args = [execution_date, self.name, self.mode.value, self.config]
+        if delta_start_date is not None:
+            args += ["--delta_start_date", delta_start_date]
+        return args
+
+
+# --- the file's layers -------------------------------------------------------
+
+
+def _optional(field: FieldInfo) -> Any:
+    # model_fields keeps Annotated metadata (validators, bounds) apart from the type
+    annotation = (
+        Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    )
+    return Optional[annotation]  # noqa: UP045 - a runtime type expression
+
+
+_LAYER_FIELDS = {
+    name: (_optional(field), None)
+    for name, field in TransferSpec.model_fields.items()
+    if name != "name"
+}
+_LAYER_FIELDS["resources"] = (Optional[Resources], None)  # noqa: UP045
+
+SpecLayer: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "SpecLayer", __config__=_FROZEN, **_LAYER_FIELDS
+)
+"""Any subset of the TransferSpec settings (defaults and environment overlays)."""
+
+TransferLayer: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "TransferLayer", __config__=_FROZEN, name=(Name, ...), **_LAYER_FIELDS
+)
+"""One entry of ``transfers``: a name plus any settings."""
+
+_SECTIONS = ("defaults", "environments", "transfers")
+_MERGED_SECTIONS = frozenset({"env", "resources", "sql_proxy"})
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key in _MERGED_SECTIONS and isinstance(value, Mapping):
+                old = merged.get(key)
+                merged[key] = _deep_merge(old, value) if isinstance(old, Mapping) else dict(value)
+            else:
+                merged[key] = value
+    return merged
+
+
+def _path(prefix: str, loc: Sequence[int | str]) -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _problems(prefix: str, exc: ValidationError, known: Sequence[str]) -> list[tuple[str, str]]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = [p for p in error["loc"] if not str(p).startswith("function-")]
+        msg = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            hint = close_matches(key, known) if len(loc) == 1 else []
+            msg = "unknown setting" + (f"; did you mean {hint[0]!r}?" if hint else "")
+        elif error["type"] == "missing":
+            msg = "required" if loc[-1:] == ["name"] else "required: set it here or in defaults"
+        problems.append((_path(prefix, loc), msg))
+    return problems
+
+
+def _validate(
+    model: type[BaseModel], raw: Any, prefix: str, problems: list[tuple[str, str]]
+) -> BaseModel | None:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_problems(prefix, exc, list(model.model_fields)))
+        return None
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as strings, so a bad date is a reported problem."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read transfers file {path}: {exc.strerror or exc}") from exc
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"transfers file {path} is not valid YAML: {exc}") from exc
+
+
+def _select_env(env: str | None) -> tuple[str | None, str]:
+    if env is not None:
+        return env, "env"
+    from_environ = os.environ.get(ENV_VAR) or None
+    return from_environ, f"${ENV_VAR}"
+
+
+def load_transfers(
+    path: str | Path = DEFAULT_TRANSFERS_FILE, env: str | None = None
+) -> list[TransferSpec]:
+    """Read, merge and validate every transfer of a deployment file.
+
+    Args:
+        path: The transfers file (YAML).
+        env: Name of the overlay under ``environments``; None reads ``$ETL_ENV`` and
+            applies no overlay when that is unset too.
+
+    Raises:
+        ConfigError: The file cannot be read or parsed, or the environment is unknown.
+        ConfigValidationError: Some settings are invalid; lists every problem with its path.
+    """
+    path = Path(path)
+    raw = _read(path)
+    location = str(path)
+    problems: list[tuple[str, str]] = []
+    if not isinstance(raw, Mapping):
+        kind = "empty" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigValidationError(
+            location,
+            [("(top level)", f"expected a mapping with {', '.join(_SECTIONS)}; got {kind}")],
+        )
+    for key in raw:
+        if key not in _SECTIONS:
+            hint = close_matches(str(key), _SECTIONS)
+            problems.append(
+                (str(key), "unknown section" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+            )
+
+    raw_defaults = raw.get("defaults") or {}
+    defaults_ok = _validate(SpecLayer, raw_defaults, "defaults", problems) is not None
+
+    raw_envs = raw.get("environments") or {}
+    env_name, env_source = _select_env(env)
+    overlay: Mapping[str, Any] = {}
+    overlay_ok = True
+    if not isinstance(raw_envs, Mapping):
+        problems.append(("environments", "expected a mapping of environment name -> settings"))
+        raw_envs = {}
+    for name, layer in raw_envs.items():
+        ok = _validate(SpecLayer, layer or {}, f"environments.{name}", problems) is not None
+        if name == env_name:
+            overlay, overlay_ok = layer or {}, ok
+    if env_name is not None and env_name not in raw_envs:
+        known = ", ".join(map(str, raw_envs)) or "none defined"
+        problems.append(
+            (f"environments.{env_name}", f"unknown environment (from {env_source}); known: {known}")
+        )
+        overlay_ok = False
+
+    raw_transfers = raw.get("transfers")
+    if raw_transfers is None:
+        problems.append(("transfers", "required: a list of transfers"))
+        raw_transfers = []
+    elif not isinstance(raw_transfers, list):
+        problems.append(("transfers", "expected a list of transfers"))
+        raw_transfers = []
+
+    specs: list[TransferSpec] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(raw_transfers):
+        prefix = f"transfers[{index}]"
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        if isinstance(name, str) and name in seen:
+            problems.append(
+                (f"{prefix}.name", f"duplicate transfer {name!r} (also transfers[{seen[name]}])")
+            )
+            continue
+        if isinstance(name, str):
+            seen[name] = index
+        if _validate(TransferLayer, entry, prefix, problems) is None:
+            continue
+        assert isinstance(entry, Mapping)
+        if not (defaults_ok and overlay_ok):
+            continue  # the shared layers' problems are already listed once
+        merged = _merge_layers(raw_defaults, overlay, entry)
+        spec = _validate(TransferSpec, merged, prefix, problems)
+        if spec is not None:
+            specs.append(spec)  # type: ignore[arg-type]
+
+    if problems:
+        raise ConfigValidationError(location, problems)
+    return specs
+
+
+def get_transfer(
+    name: str, path: str | Path = DEFAULT_TRANSFERS_FILE, env: str | None = None
+) -> TransferSpec:
+    """The merged spec of one transfer; UnknownTransferError if the file does not list it."""
+    specs = load_transfers(path, env)
+    for spec in specs:
+        if spec.name == name:
+            return spec
+    raise UnknownTransferError(name, [spec.name for spec in specs])
+
+
+__all__ = [
+    "DEFAULT_TRANSFERS_FILE",
+    "ENV_VAR",
+    "Resources",
+    "SecretKeyRef",
+    "SqlProxy",
+    "TransferSpec",
+    "get_transfer",
+    "load_transfers",
+    "looks_secret",
+]

@@ -1,0 +1,311 @@
+"""Tests of the deployment spec (gke_deploy/transfers.yaml -> TransferSpec)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from etl_framework.deploy_spec import (
+    DEFAULT_TRANSFERS_FILE,
+    SecretKeyRef,
+    TransferSpec,
+    get_transfer,
+    load_transfers,
+    looks_secret,
+)
+from etl_framework.exceptions import (
+    ConfigError,
+    ConfigValidationError,
+    UnknownTransferError,
+)
+from etl_framework.window import WriteMode
+
+REPO = Path(__file__).resolve().parents[2]
+
+BASE = """
+defaults:
+  image: europe-west2-docker.pkg.dev/p/etl/etl-framework
+  tag: "1.2.3"
+  namespace: etl
+  service_account: etl-runner
+  credentials_secret: etl-credentials
+  env: {ETL_ENV: prod, LOG_LEVEL: INFO}
+  resources:
+    requests: {cpu: 500m, memory: 512Mi}
+    limits: {cpu: 1, memory: 1Gi}
+environments:
+  dev: {namespace: etl-dev, tag: dev, env: {ETL_ENV: dev}, resources: {requests: {cpu: 250m}}}
+  prod: {namespace: etl}
+transfers:
+  - name: demo_orders
+    schedule: "0 3 * * *"
+    mode: delta
+    config: gs://cfg/config.yaml
+    start_date: 2024-01-01
+    tags: [demo]
+    resources: {limits: {memory: 2Gi}}
+  - name: full_rebuild
+    mode: truncate
+    config: /app/jobs/config/full.yaml
+    start_date: "20240301"
+    credentials_secret: null
+    env: {EXTRA: "x", API_TOKEN: "secretKeyRef:api-creds/token"}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "transfers.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_etl_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ETL_ENV", raising=False)
+
+
+def problems_of(path: Path, env: str | None = None) -> dict[str, str]:
+    with pytest.raises(ConfigValidationError) as info:
+        load_transfers(path, env=env)
+    assert str(path) in str(info.value)
+    return dict(info.value.problems)
+
+
+# --- merging -------------------------------------------------------------
+
+
+def test_defaults_are_merged_into_every_transfer(tmp_path: Path) -> None:
+    orders, rebuild = load_transfers(write(tmp_path, BASE))
+
+    assert orders.name == "demo_orders"
+    assert orders.mode is WriteMode.DELTA
+    assert orders.start_date == dt.date(2024, 1, 1)
+    assert orders.image_ref == "europe-west2-docker.pkg.dev/p/etl/etl-framework:1.2.3"
+    assert orders.namespace == "etl"
+    assert orders.service_account == "etl-runner"
+    assert orders.credentials_secret == "etl-credentials"
+    assert orders.env == {"ETL_ENV": "prod", "LOG_LEVEL": "INFO"}
+    # deep merge: the transfer's memory limit wins, the default cpu limit stays (as a string)
+    assert orders.resources.limits == {"cpu": "1", "memory": "2Gi"}
+    assert orders.resources.requests == {"cpu": "500m", "memory": "512Mi"}
+    assert orders.tags == ["demo"]
+    assert orders.schedule == "0 3 * * *"
+    # named defaults for what the file leaves out
+    assert (orders.retries, orders.retry_delay_minutes, orders.backoff_limit) == (2, 5, 2)
+    assert orders.catchup is False and orders.allow_parallel_windows is False
+    assert orders.sql_proxy is None
+
+    assert rebuild.schedule is None
+    assert rebuild.start_date == dt.date(2024, 3, 1)
+    assert rebuild.credentials_secret is None  # explicit null wins over the default
+    assert rebuild.env == {
+        "ETL_ENV": "prod",
+        "LOG_LEVEL": "INFO",
+        "EXTRA": "x",
+        "API_TOKEN": "secretKeyRef:api-creds/token",
+    }
+
+
+def test_environment_overlay_sits_between_defaults_and_transfer(tmp_path: Path) -> None:
+    orders, rebuild = load_transfers(write(tmp_path, BASE), env="dev")
+
+    assert orders.namespace == "etl-dev"
+    assert orders.tag == "dev"
+    assert orders.env == {"ETL_ENV": "dev", "LOG_LEVEL": "INFO"}
+    assert orders.resources.requests == {"cpu": "250m", "memory": "512Mi"}
+    assert orders.resources.limits == {"cpu": "1", "memory": "2Gi"}
+    assert rebuild.env["ETL_ENV"] == "dev"
+
+
+def test_environment_comes_from_etl_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ETL_ENV", "dev")
+    assert load_transfers(write(tmp_path, BASE))[0].namespace == "etl-dev"
+
+
+def test_unknown_environment_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, BASE)
+    problems = problems_of(path, env="staging")
+    assert "unknown environment" in problems["environments.staging"]
+    assert "dev, prod" in problems["environments.staging"]
+
+    monkeypatch.setenv("ETL_ENV", "qa")
+    assert "$ETL_ENV" in problems_of(path)["environments.qa"]
+
+
+def test_secret_refs_and_plain_env_are_split(tmp_path: Path) -> None:
+    rebuild = load_transfers(write(tmp_path, BASE))[1]
+    assert rebuild.secret_env() == {"API_TOKEN": SecretKeyRef("api-creds", "token")}
+    assert "API_TOKEN" not in rebuild.plain_env()
+    assert rebuild.plain_env()["EXTRA"] == "x"
+
+
+def test_pipeline_args_and_names(tmp_path: Path) -> None:
+    orders = load_transfers(write(tmp_path, BASE))[0]
+    assert orders.pipeline_args("20240105") == [
+        "20240105",
+        "demo_orders",
+        "delta",
+        "gs://cfg/config.yaml",
+    ]
+    assert orders.pipeline_args("20240105", "20240101")[-2:] == ["--delta_start_date", "20240101"]
+    assert orders.k8s_name == "demo-orders"
+
+
+def test_get_transfer(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE)
+    assert get_transfer("full_rebuild", path).mode is WriteMode.TRUNCATE
+    with pytest.raises(UnknownTransferError, match="did you mean 'demo_orders'"):
+        get_transfer("demo_order", path)
+
+
+def test_spec_is_frozen(tmp_path: Path) -> None:
+    orders = load_transfers(write(tmp_path, BASE))[0]
+    with pytest.raises(ValueError, match="frozen"):
+        orders.tag = "other"  # type: ignore[misc]
+
+
+def test_shipped_transfers_file_is_valid() -> None:
+    specs = load_transfers(REPO / DEFAULT_TRANSFERS_FILE)
+    assert specs, "gke_deploy/transfers.yaml lists no transfers"
+    assert all(isinstance(spec, TransferSpec) for spec in specs)
+    assert load_transfers(REPO / DEFAULT_TRANSFERS_FILE, env="dev")[0].namespace == "etl-dev"
+
+
+# --- validation ----------------------------------------------------------
+
+
+def test_every_problem_is_listed_with_its_path(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        defualts: {}
+        defaults:
+          image: repo/etl:1.0
+          namespace: etl
+          resources: {limits: {memory: lots}}
+          retries: -1
+        environments:
+          dev: {namespace: Bad_NS}
+        transfers:
+          - name: a
+            mode: sideways
+            schedul: "0 3 * * *"
+            config: x
+            start_date: 2024-01-01
+          - name: b
+            config: x
+            start_date: 2024-13-01
+            mode: delta
+            schedule: "every day"
+          - name: a
+            mode: delta
+          - config: x
+        """,
+    )
+    problems = problems_of(path)
+
+    assert problems == {
+        "defualts": "unknown section; did you mean 'defaults'?",
+        "defaults.image": (
+            "image 'repo/etl:1.0' must be a repository without tag or digest: set `tag`"
+        ),
+        "defaults.resources.limits.memory": (
+            "'lots' is not a Kubernetes quantity (e.g. 500m, 1, 512Mi, 2Gi)"
+        ),
+        "defaults.retries": "Input should be greater than or equal to 0",
+        "environments.dev.namespace": (
+            "'Bad_NS' is not a Kubernetes name (lowercase letters, digits and '-')"
+        ),
+        "transfers[0].mode": "Input should be 'truncate' or 'delta'",
+        "transfers[0].schedul": "unknown setting; did you mean 'schedule'?",
+        "transfers[1].start_date": (
+            "invalid start_date '2024-13-01': expected YYYYMMDD or YYYY-MM-DD"
+        ),
+        "transfers[1].schedule": (
+            "'every day' is not a cron expression (5 fields, e.g. '0 3 * * *')"
+        ),
+        "transfers[2].name": "duplicate transfer 'a' (also transfers[0])",
+        "transfers[3].name": "required",
+    }
+
+
+def test_missing_settings_after_merge_are_reported_per_transfer(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        defaults: {namespace: etl}
+        transfers:
+          - {name: a, mode: delta, start_date: 2024-01-01}
+        """,
+    )
+    problems = problems_of(path)
+    assert problems == {
+        "transfers[0].config": "required: set it here or in defaults",
+        "transfers[0].image": "required: set it here or in defaults",
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["DB_PASSWORD", "client_secret", "API_TOKEN", "GCP_KEY_FILE", "aws_access_key_id"]
+)
+def test_secret_looking_env_is_rejected(tmp_path: Path, name: str) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        defaults: {{image: repo/etl, namespace: etl}}
+        transfers:
+          - name: a
+            mode: delta
+            config: x
+            start_date: 2024-01-01
+            env: {{{name}: hunter2}}
+        """,
+    )
+    message = problems_of(path)["transfers[0].env"]
+    assert repr(name) in message
+    assert "look like secrets" in message
+    assert "secretKeyRef:<secret>/<key>" in message
+    assert "hunter2" not in message
+
+
+def test_secret_reference_must_be_well_formed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        defaults: {image: repo/etl, namespace: etl, env: {DB_PASSWORD: "secretKeyRef:nokey"}}
+        transfers: []
+        """,
+    )
+    assert "malformed secret reference in 'DB_PASSWORD'" in problems_of(path)["defaults.env"]
+
+
+def test_secret_looking_names() -> None:
+    assert looks_secret("db_password") and looks_secret("SLACK_TOKEN")
+    assert not looks_secret("ETL_ENV") and not looks_secret("GOOGLE_APPLICATION_CREDENTIALS")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "expected a mapping with defaults, environments, transfers; got empty"),
+        ("- a\n- b\n", "expected a mapping with defaults, environments, transfers; got a list"),
+    ],
+)
+def test_file_that_is_not_a_mapping(tmp_path: Path, text: str, message: str) -> None:
+    assert problems_of(write(tmp_path, text)) == {"(top level)": message}
+
+
+def test_missing_transfers_section(tmp_path: Path) -> None:
+    path = write(tmp_path, "defaults: {image: repo/etl}\n")
+    assert problems_of(path) == {"transfers": "required: a list of transfers"}
+
+
+def test_unreadable_and_unparsable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read transfers file"):
+        load_transfers(tmp_path / "absent.yaml")
+    path = write(tmp_path, "transfers: [\n")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        load_transfers(path)
