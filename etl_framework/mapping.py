@@ -1,0 +1,737 @@
+"""Field mapping: source record paths -> target columns -> column types.
+
+As in the data-flow pipelines, a transfer declares its target as a list of
+``(source_path, target_column, column_type)`` tuples::
+
+    MAPPING = FieldMapping.from_tuples([
+        ("id", "order_id", "bigint primary key"),
+        ("company__name", "company_name", "varchar(200) not null"),
+        ("amount", "amount", "numeric(12,2)"),
+        ("created_at", "created_at", "timestamptz"),
+        ("payload", "payload", "json"),
+    ])
+
+``source_path`` walks nested mappings with ``__`` (``company__name`` reads
+``record["company"]["name"]``; an integer segment indexes a list). A missing key or a
+``None`` on the way gives ``None``.
+
+``column_type`` is a type name with optional parameters, followed by optional
+modifiers ``not null`` / ``null`` / ``primary key`` (case-insensitive); a fourth tuple
+element, if given, is a string of the same modifiers, e.g.
+``("id", "id", "bigint", "primary key")``. A primary key is never nullable.
+
+Type names (aliases in brackets) and what a value is adapted to:
+
+============================  ===============  ==========================================
+type                          kind             Python value written
+============================  ===============  ==========================================
+text [string]                 TEXT             str
+varchar(n) [character varying] VARCHAR         str, at most n characters (else error)
+smallint / integer [int]      SMALLINT/INTEGER int within the type's range
+bigint                        BIGINT           int within the type's range
+double precision [float, float8, double]  FLOAT  float
+numeric(p,s) [decimal]        NUMERIC          Decimal rounded half-up to s places,
+                                               at most p-s integer digits (else error)
+boolean [bool]                BOOLEAN          bool (also from "true"/"f"/"1"/0...)
+date                          DATE             date (from ISO strings, YYYYMMDD, datetimes)
+timestamp                     TIMESTAMP        naive datetime (aware ones converted to UTC)
+timestamptz [timestamp with time zone]  TIMESTAMPTZ  aware datetime in UTC; from ISO
+                                               strings (naive = UTC) or epoch seconds
+json [jsonb]                  JSON             a JSON-serialisable value (dates -> ISO
+                                               strings, Decimal -> float, tuples -> lists)
+============================  ===============  ==========================================
+
+For every kind except TEXT/VARCHAR/JSON an empty string is read as NULL. A value
+that cannot be adapted raises `FieldValueError` (a `SourceError`, exit code 1)
+naming the column and the value.
+
+`ColumnType.kind` is an Enum so other backends (BigQuery) map kinds to their own
+types; `ColumnType.to_sqlalchemy()` gives the SQLAlchemy type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import json
+import math
+import operator
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import TYPE_CHECKING, Any
+
+from etl_framework.exceptions import ConfigError, SourceError
+from etl_framework.load.identifiers import validate_identifier
+
+if TYPE_CHECKING:
+    from sqlalchemy.types import TypeEngine
+
+PATH_SEPARATOR = "__"
+"""Separates the segments of a nested source path."""
+UTC = dt.UTC
+
+
+class ColumnKind(enum.StrEnum):
+    """The closed set of column types a mapping can declare."""
+
+    TEXT = "text"
+    VARCHAR = "varchar"
+    SMALLINT = "smallint"
+    INTEGER = "integer"
+    BIGINT = "bigint"
+    FLOAT = "double precision"
+    NUMERIC = "numeric"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+    TIMESTAMPTZ = "timestamptz"
+    JSON = "json"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_ALIASES: dict[str, ColumnKind] = {
+    "text": ColumnKind.TEXT,
+    "string": ColumnKind.TEXT,
+    "varchar": ColumnKind.VARCHAR,
+    "character varying": ColumnKind.VARCHAR,
+    "smallint": ColumnKind.SMALLINT,
+    "int2": ColumnKind.SMALLINT,
+    "integer": ColumnKind.INTEGER,
+    "int": ColumnKind.INTEGER,
+    "int4": ColumnKind.INTEGER,
+    "bigint": ColumnKind.BIGINT,
+    "int8": ColumnKind.BIGINT,
+    "double precision": ColumnKind.FLOAT,
+    "double": ColumnKind.FLOAT,
+    "float": ColumnKind.FLOAT,
+    "float8": ColumnKind.FLOAT,
+    "numeric": ColumnKind.NUMERIC,
+    "decimal": ColumnKind.NUMERIC,
+    "boolean": ColumnKind.BOOLEAN,
+    "bool": ColumnKind.BOOLEAN,
+    "date": ColumnKind.DATE,
+    "timestamp": ColumnKind.TIMESTAMP,
+    "timestamp without time zone": ColumnKind.TIMESTAMP,
+    "timestamptz": ColumnKind.TIMESTAMPTZ,
+    "timestamp with time zone": ColumnKind.TIMESTAMPTZ,
+    "json": ColumnKind.JSON,
+    "jsonb": ColumnKind.JSON,
+}
+
+_INT_RANGES = {
+    ColumnKind.SMALLINT: (-(2**15), 2**15 - 1),
+    ColumnKind.INTEGER: (-(2**31), 2**31 - 1),
+    ColumnKind.BIGINT: (-(2**63), 2**63 - 1),
+}
+_MAX_NUMERIC_PRECISION = 1000
+
+_TYPE_RE = re.compile(
+    r"""^\s*(?P<name>[a-z][a-z0-9 ]*?)\s*
+        (?:\(\s*(?P<p1>\d+)\s*(?:,\s*(?P<p2>\d+)\s*)?\))?
+        (?P<mods>(?:\s+(?:not\s+null|null|primary\s+key))*)\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_MODIFIER_RE = re.compile(r"not\s+null|null|primary\s+key", re.IGNORECASE)
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+class FieldValueError(SourceError):
+    """A source value that cannot be written to its column."""
+
+    def __init__(self, column: str, value: object, reason: str) -> None:
+        self.column = column
+        self.value = value
+        self.reason = reason
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"column {column!r}: cannot write {shown}: {reason}")
+
+
+class _Reject(Exception):
+    """Internal: an adapter refused a value; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A parsed column type: a `ColumnKind` and its parameters."""
+
+    kind: ColumnKind
+    length: int | None = None
+    """VARCHAR: maximum number of characters."""
+    precision: int | None = None
+    """NUMERIC: total number of digits (None: unconstrained)."""
+    scale: int | None = None
+    """NUMERIC: digits after the decimal point."""
+
+    def __post_init__(self) -> None:
+        if self.kind is ColumnKind.VARCHAR and (self.length is None or self.length < 1):
+            raise ConfigError("varchar needs a positive length, e.g. varchar(255)")
+        if self.kind is ColumnKind.NUMERIC and self.precision is not None:
+            scale = self.scale or 0
+            if not 1 <= self.precision <= _MAX_NUMERIC_PRECISION or scale > self.precision:
+                raise ConfigError(
+                    f"invalid numeric({self.precision},{scale}): need 1 <= precision <= "
+                    f"{_MAX_NUMERIC_PRECISION} and scale <= precision"
+                )
+
+    @classmethod
+    def parse(cls, text: str) -> ColumnType:
+        """Parse ``varchar(255)``, ``numeric(12,2)``, ``timestamptz`` ... (no modifiers)."""
+        column_type, nullable, primary_key = parse_column_spec(text)
+        if not nullable or primary_key:
+            raise ConfigError(f"column type {text!r}: modifiers are not allowed here")
+        return column_type
+
+    def __str__(self) -> str:
+        if self.kind is ColumnKind.VARCHAR:
+            return f"varchar({self.length})"
+        if self.kind is ColumnKind.NUMERIC and self.precision is not None:
+            return f"numeric({self.precision},{self.scale or 0})"
+        return self.kind.value
+
+    def to_sqlalchemy(self) -> TypeEngine[Any]:
+        """The SQLAlchemy type for this column (JSON is JSONB on PostgreSQL)."""
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import postgresql
+
+        kind = self.kind
+        if kind is ColumnKind.TEXT:
+            return sa.Text()
+        if kind is ColumnKind.VARCHAR:
+            return sa.String(self.length)
+        if kind is ColumnKind.SMALLINT:
+            return sa.SmallInteger()
+        if kind is ColumnKind.INTEGER:
+            return sa.Integer()
+        if kind is ColumnKind.BIGINT:
+            return sa.BigInteger()
+        if kind is ColumnKind.FLOAT:
+            return sa.Double()
+        if kind is ColumnKind.NUMERIC:
+            return sa.Numeric(
+                self.precision, self.scale if self.precision is not None else None, asdecimal=True
+            )
+        if kind is ColumnKind.BOOLEAN:
+            return sa.Boolean()
+        if kind is ColumnKind.DATE:
+            return sa.Date()
+        if kind is ColumnKind.TIMESTAMP:
+            return sa.DateTime(timezone=False)
+        if kind is ColumnKind.TIMESTAMPTZ:
+            return sa.DateTime(timezone=True)
+        return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+    def adapter(self) -> Callable[[Any], Any]:
+        """A function value -> adapted value; raises `_Reject` with the reason."""
+        return _make_adapter(self)
+
+    def adapt(self, value: Any, column: str = "?") -> Any:
+        """``value`` adapted to this type; `FieldValueError` when impossible."""
+        try:
+            return self.adapter()(value)
+        except _Reject as exc:
+            raise FieldValueError(column, value, str(exc)) from None
+
+
+def parse_column_spec(text: str) -> tuple[ColumnType, bool, bool]:
+    """``"varchar(10) not null"`` -> (ColumnType, nullable, primary_key)."""
+    if not isinstance(text, str):
+        raise ConfigError(f"column type must be a string, not {type(text).__name__}")
+    match = _TYPE_RE.match(text)
+    if match is None:
+        raise ConfigError(f"invalid column type {text!r}")
+    name = " ".join(match["name"].lower().split())
+    kind = _ALIASES.get(name)
+    if kind is None:
+        known = ", ".join(sorted(_ALIASES))
+        raise ConfigError(f"unknown column type {name!r} in {text!r}: known types are {known}")
+    p1 = int(match["p1"]) if match["p1"] is not None else None
+    p2 = int(match["p2"]) if match["p2"] is not None else None
+    if kind is ColumnKind.VARCHAR:
+        if p2 is not None:
+            raise ConfigError(f"invalid column type {text!r}: varchar takes one parameter")
+        column_type = ColumnType(kind, length=p1)
+    elif kind is ColumnKind.NUMERIC:
+        column_type = ColumnType(kind, precision=p1, scale=(p2 or 0) if p1 is not None else None)
+    else:
+        if p1 is not None:
+            raise ConfigError(f"invalid column type {text!r}: {kind} takes no parameters")
+        column_type = ColumnType(kind)
+    nullable, primary_key = _parse_modifiers(match["mods"] or "", text)
+    return column_type, nullable, primary_key
+
+
+def _parse_modifiers(text: str, where: str) -> tuple[bool, bool]:
+    nullable, primary_key = True, False
+    rest = _MODIFIER_RE.sub("", text)
+    if rest.strip():
+        raise ConfigError(f"invalid column modifiers {text!r} in {where!r}")
+    for modifier in _MODIFIER_RE.findall(text):
+        words = modifier.lower().split()
+        if words == ["not", "null"]:
+            nullable = False
+        elif words == ["primary", "key"]:
+            primary_key = True
+    return nullable and not primary_key, primary_key
+
+
+@dataclass(frozen=True)
+class Field:
+    """One mapped column: where its value comes from, its name and type."""
+
+    source_path: str
+    target_column: str
+    column_type: ColumnType | str
+    nullable: bool = True
+    primary_key: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source_path, str) or not self.source_path:
+            raise ConfigError(f"invalid source path {self.source_path!r}")
+        validate_identifier(self.target_column, "column name")
+        if isinstance(self.column_type, str):
+            column_type, nullable, primary_key = parse_column_spec(self.column_type)
+            object.__setattr__(self, "column_type", column_type)
+            object.__setattr__(self, "nullable", self.nullable and nullable)
+            object.__setattr__(self, "primary_key", self.primary_key or primary_key)
+        elif not isinstance(self.column_type, ColumnType):
+            raise ConfigError(
+                f"column {self.target_column!r}: column_type must be a string or ColumnType"
+            )
+        if self.primary_key:
+            object.__setattr__(self, "nullable", False)
+
+    @property
+    def type(self) -> ColumnType:
+        """The parsed column type (``column_type`` is always parsed after init)."""
+        assert isinstance(self.column_type, ColumnType)
+        return self.column_type
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(self.source_path.split(PATH_SEPARATOR))
+
+
+FieldSpec = tuple[str, str, str] | tuple[str, str, str, str] | Sequence[str] | Field
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """An ordered list of `Field` s; turns source records into row tuples."""
+
+    fields: tuple[Field, ...]
+    _extractor: Callable[[Mapping[str, Any]], tuple[Any, ...]] = dc_field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if not self.fields:
+            raise ConfigError("a field mapping needs at least one field")
+        seen: set[str] = set()
+        for f in self.fields:
+            lowered = f.target_column.lower()
+            if lowered in seen:
+                raise ConfigError(f"target column {f.target_column!r} is mapped twice")
+            seen.add(lowered)
+        object.__setattr__(self, "_extractor", _compile_extractor(self.fields))
+
+    @classmethod
+    def from_tuples(cls, specs: Iterable[FieldSpec]) -> FieldMapping:
+        """Build from ``(source_path, target_column, column_type[, modifiers])`` tuples."""
+        fields: list[Field] = []
+        for spec in specs:
+            if isinstance(spec, Field):
+                fields.append(spec)
+                continue
+            items = list(spec)
+            if len(items) not in (3, 4) or not all(isinstance(i, str) for i in items):
+                raise ConfigError(
+                    f"invalid field spec {spec!r}: expected "
+                    "(source_path, target_column, column_type[, modifiers]) strings"
+                )
+            type_text = items[2] if len(items) == 3 else f"{items[2]} {items[3]}"
+            fields.append(Field(items[0], items[1], type_text))
+        return cls(tuple(fields))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Target column names, in mapping order (the order of `extract`'s tuple)."""
+        return tuple(f.target_column for f in self.fields)
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return tuple(f.target_column for f in self.fields if f.primary_key)
+
+    def field(self, column: str) -> Field:
+        for f in self.fields:
+            if f.target_column == column:
+                return f
+        raise ConfigError(
+            f"no mapped column {column!r}: mapped columns are " + ", ".join(self.columns)
+        )
+
+    def extract(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The row tuple for ``record``: values found by path, adapted to column types."""
+        return self._extractor(record)
+
+    def rows(self, records: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Any, ...]]:
+        """Lazily `extract` every record."""
+        extract = self._extractor
+        for record in records:
+            yield extract(record)
+
+
+# --- value lookup ------------------------------------------------------------
+
+
+def _lookup(record: Any, path: tuple[str, ...]) -> Any:
+    value = record
+    for segment in path:
+        if value is None:
+            return None
+        if isinstance(value, Mapping):
+            value = value.get(segment)
+        elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+            try:
+                value = value[int(segment)]
+            except (ValueError, IndexError):
+                return None
+        else:
+            return None
+    return value
+
+
+def _compile_extractor(fields: tuple[Field, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    paths = [f.path for f in fields]
+    adapters = [f.type.adapter() for f in fields]
+    columns = [f.target_column for f in fields]
+    not_null = [not f.nullable for f in fields]
+    flat = all(len(p) == 1 for p in paths)
+    keys = [p[0] for p in paths]
+    # itemgetter is one C call per record; a KeyError falls back to the slow path.
+    getter = operator.itemgetter(*keys) if flat and len(keys) > 1 else None
+    checks_null = any(not_null)
+    pairs = list(zip(adapters, columns, strict=True))
+
+    def slow_values(record: Mapping[str, Any]) -> Sequence[Any]:
+        if not isinstance(record, Mapping):
+            raise SourceError(f"expected a mapping record, got {type(record).__name__}")
+        return [_lookup(record, p) for p in paths]
+
+    def extract(record: Mapping[str, Any]) -> tuple[Any, ...]:
+        if getter is not None:
+            try:
+                values: Sequence[Any] = getter(record)
+            except (KeyError, TypeError):
+                values = slow_values(record)
+        else:
+            values = slow_values(record)
+        try:
+            row = tuple([adapt(v) for (adapt, _c), v in zip(pairs, values, strict=True)])
+        except _Reject:
+            row = _adapt_one_by_one(pairs, values)
+        if checks_null:
+            for value, required, column in zip(row, not_null, columns, strict=True):
+                if required and value is None:
+                    raise FieldValueError(column, None, "column is NOT NULL")
+        return row
+
+    return extract
+
+
+def _adapt_one_by_one(
+    pairs: list[tuple[Callable[[Any], Any], str]], values: Sequence[Any]
+) -> tuple[Any, ...]:
+    out = []
+    for (adapt, column), value in zip(pairs, values, strict=True):
+        try:
+            out.append(adapt(value))
+        except _Reject as exc:
+            raise FieldValueError(column, value, str(exc)) from None
+    return tuple(out)
+
+
+# --- adapters ----------------------------------------------------------------
+# Each adapter returns quickly when the value already has the right Python type:
+# this runs once per value of every row.
+
+
+def _make_adapter(column_type: ColumnType) -> Callable[[Any], Any]:
+    kind = column_type.kind
+    if kind is ColumnKind.TEXT:
+        return _adapt_text
+    if kind is ColumnKind.VARCHAR:
+        return _varchar_adapter(column_type.length or 0)
+    if kind in _INT_RANGES:
+        low, high = _INT_RANGES[kind]
+        return _int_adapter(low, high, kind)
+    if kind is ColumnKind.FLOAT:
+        return _adapt_float
+    if kind is ColumnKind.NUMERIC:
+        return _numeric_adapter(column_type.precision, column_type.scale)
+    if kind is ColumnKind.BOOLEAN:
+        return _adapt_bool
+    if kind is ColumnKind.DATE:
+        return _adapt_date
+    if kind is ColumnKind.TIMESTAMP:
+        return _adapt_timestamp
+    if kind is ColumnKind.TIMESTAMPTZ:
+        return _adapt_timestamptz
+    return _adapt_json
+
+
+def _adapt_text(value: Any) -> str | None:
+    if type(value) is str or value is None:
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=_json_default, separators=(",", ":"))
+    if isinstance(value, bytes):
+        raise _Reject("bytes are not text")
+    return str(value)
+
+
+def _varchar_adapter(length: int) -> Callable[[Any], str | None]:
+    def adapt(value: Any) -> str | None:
+        text = _adapt_text(value)
+        if text is not None and len(text) > length:
+            raise _Reject(f"{len(text)} characters exceed varchar({length})")
+        return text
+
+    return adapt
+
+
+def _int_adapter(low: int, high: int, kind: ColumnKind) -> Callable[[Any], int | None]:
+    def adapt(value: Any) -> int | None:
+        if type(value) is int:
+            number = value
+        elif value is None:
+            return None
+        elif isinstance(value, bool):
+            raise _Reject(f"a boolean is not a {kind}")
+        elif isinstance(value, int):
+            number = int(value)
+        elif isinstance(value, (float, decimal.Decimal)):
+            if not math.isfinite(value) or value != int(value):
+                raise _Reject(f"not a whole number for {kind}")
+            number = int(value)
+        elif isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            try:
+                number = int(text)
+            except ValueError:
+                try:
+                    as_decimal = decimal.Decimal(text)
+                except decimal.InvalidOperation:
+                    raise _Reject(f"not a {kind}") from None
+                if not as_decimal.is_finite() or as_decimal != int(as_decimal):
+                    raise _Reject(f"not a whole number for {kind}") from None
+                number = int(as_decimal)
+        else:
+            raise _Reject(f"a {type(value).__name__} is not a {kind}")
+        if not low <= number <= high:
+            raise _Reject(f"out of range for {kind}")
+        return number
+
+    return adapt
+
+
+def _adapt_float(value: Any) -> float | None:
+    if type(value) is float or value is None:
+        return value
+    if isinstance(value, bool):
+        raise _Reject("a boolean is not a number")
+    if isinstance(value, (int, float, decimal.Decimal)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            raise _Reject("not a number") from None
+    raise _Reject(f"a {type(value).__name__} is not a number")
+
+
+def _numeric_adapter(precision: int | None, scale: int | None) -> Callable[[Any], Any]:
+    quantum = decimal.Decimal(1).scaleb(-(scale or 0)) if precision is not None else None
+    limit = (decimal.Decimal(10) ** (precision - (scale or 0))) if precision is not None else None
+    context = decimal.Context(prec=_MAX_NUMERIC_PRECISION + 10, rounding=decimal.ROUND_HALF_UP)
+
+    def adapt(value: Any) -> decimal.Decimal | None:
+        if value is None:
+            return None
+        if type(value) is decimal.Decimal:
+            number = value
+        elif isinstance(value, bool):
+            raise _Reject("a boolean is not a number")
+        elif isinstance(value, int):
+            number = decimal.Decimal(value)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise _Reject("not a finite number")
+            # repr() is the shortest string that round-trips: 0.1 -> Decimal("0.1")
+            number = decimal.Decimal(repr(value))
+        elif isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return None
+            try:
+                number = decimal.Decimal(text)
+            except decimal.InvalidOperation:
+                raise _Reject("not a number") from None
+        elif isinstance(value, decimal.Decimal):
+            number = value
+        else:
+            raise _Reject(f"a {type(value).__name__} is not a number")
+        if not number.is_finite():
+            raise _Reject("not a finite number")
+        if quantum is not None and limit is not None:
+            number = number.quantize(quantum, context=context)
+            if abs(number) >= limit:
+                raise _Reject(f"does not fit numeric({precision},{scale or 0})")
+        return number
+
+    return adapt
+
+
+def _adapt_bool(value: Any) -> bool | None:
+    if type(value) is bool or value is None:
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if not text:
+            return None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise _Reject("not a boolean")
+
+
+def _parse_datetime_text(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    if len(text) == 8 and text.isdigit():
+        try:
+            return dt.datetime.strptime(text, "%Y%m%d")
+        except ValueError:
+            pass
+    raise _Reject("not an ISO 8601 date/time")
+
+
+def _from_epoch(value: Any) -> dt.datetime:
+    if isinstance(value, bool) or not math.isfinite(value):
+        raise _Reject("not a timestamp")
+    try:
+        return dt.datetime.fromtimestamp(float(value), tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _Reject("epoch seconds out of range") from None
+
+
+def _adapt_date(value: Any) -> dt.date | None:
+    if type(value) is dt.date or value is None:
+        return value
+    if isinstance(value, dt.datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value).date()
+    if isinstance(value, dt.date):
+        return dt.date(value.year, value.month, value.day)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        parsed = _parse_datetime_text(text)
+        return (parsed.astimezone(UTC) if parsed.tzinfo else parsed).date()
+    if isinstance(value, (int, float)):
+        return _from_epoch(value).date()
+    raise _Reject(f"a {type(value).__name__} is not a date")
+
+
+def _to_datetime(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        text = value.strip()
+        return _parse_datetime_text(text) if text else None
+    if isinstance(value, (int, float)):
+        return _from_epoch(value)
+    raise _Reject(f"a {type(value).__name__} is not a timestamp")
+
+
+def _adapt_timestamptz(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if type(value) is dt.datetime and value.tzinfo is UTC:
+        return value
+    moment = _to_datetime(value)
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _adapt_timestamp(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if type(value) is dt.datetime and value.tzinfo is None:
+        return value
+    moment = _to_datetime(value)
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, bytes):
+        raise TypeError("bytes are not JSON")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _adapt_json(value: Any) -> Any:
+    if value is None or type(value) in (str, int, bool):
+        return value
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise _Reject("NaN/Infinity are not JSON")
+        return value
+    try:
+        # A round trip gives plain dicts/lists/str/numbers that every driver can encode.
+        return json.loads(json.dumps(value, default=_json_default, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise _Reject(f"not JSON serialisable: {exc}") from None
+
+
+__all__ = [
+    "PATH_SEPARATOR",
+    "ColumnKind",
+    "ColumnType",
+    "Field",
+    "FieldMapping",
+    "FieldValueError",
+    "parse_column_spec",
+]
