@@ -127,3 +127,10 @@ class RunContext:
         default_factory=lambda: logging.LoggerAdapter(logging.getLogger("etl_framework.job"), {})
     )
     counters: RunCounters = field(default_factory=RunCounters)
+    active_run_ids: frozenset[str] = frozenset()
+    """Other runs of this transfer holding live leases: leave their staging alone."""
+
+    def is_active_run(self, run_id_or_prefix: str) -> bool:
+        """Whether a (possibly shortened) run id is this run or another live one."""
+        ids = self.active_run_ids | {self.run_id}
+        return any(run_id.startswith(run_id_or_prefix) for run_id in ids)

@@ -28,7 +28,7 @@ message themselves, so callers never format error text.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import IntEnum
 
 
@@ -71,16 +71,27 @@ def close_matches(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
 
 
 class UnknownTransferError(UsageError, KeyError):
-    def __init__(self, name: str, known: Iterable[str]) -> None:
+    def __init__(
+        self, name: str, known: Iterable[str], import_errors: Mapping[str, str] | None = None
+    ) -> None:
         self.name = name
         self.known = sorted(known)
         self.suggestions = close_matches(name, self.known)
+        self.import_errors = dict(import_errors or {})
         if self.suggestions:
             hint = "did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
         elif self.known:
             hint = "known transfers: " + ", ".join(self.known)
         else:
             hint = "no transfers are registered"
+        if self.import_errors:
+            hint += (
+                " (not importable: "
+                + "; ".join(
+                    f"{module}: {reason}" for module, reason in sorted(self.import_errors.items())
+                )
+                + ")"
+            )
         super().__init__(f"unknown transfer {name!r}: {hint}")
 
     def __str__(self) -> str:  # KeyError would quote the message again

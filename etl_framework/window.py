@@ -8,6 +8,7 @@ runs have the unbounded window (both ends ``None``); ``delta`` runs cover
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -16,6 +17,7 @@ from etl_framework.exceptions import InvalidDateError, InvalidWindowError
 
 ONE_DAY = dt.timedelta(days=1)
 DATE_FORMATS = ("%Y%m%d", "%Y-%m-%d")
+_DATE_SHAPE = re.compile(r"^(\d{8}|\d{4}-\d{2}-\d{2})$")
 
 
 class WriteMode(str, Enum):
@@ -37,6 +39,8 @@ def parse_date(value: str | dt.date, *, param: str = "date") -> dt.date:
     if isinstance(value, dt.date):
         return value
     text = value.strip()
+    if not _DATE_SHAPE.match(text):  # strptime alone accepts "2024013"
+        raise InvalidDateError(value, param=param)
     for fmt in DATE_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt).date()

@@ -1,0 +1,353 @@
+"""Load, interpolate, overlay and validate the framework configuration.
+
+Order of resolution: the file (local path or ``gs://bucket/key``), then the
+environment overlay chosen by ``ETL_ENV`` (``environments.<name>`` deep-merged over
+the file), then ``${...}`` references, resolved from the environment, then from
+secret files mounted by Kubernetes (``$ETL_SECRETS_DIR/<NAME>``), or from explicit
+sources::
+
+    ${VAR}              environment, else secret file VAR, else a config error
+    ${VAR:-default}     ... else ``default``
+    ${file:/path}       the content of a file (trailing newline stripped)
+    ${gsm:projects/P/secrets/S[/versions/V]}   Google Secret Manager
+    $${                 a literal ``${``
+
+Every problem (unreadable reference, invalid field, unknown connection type,
+invalid transfer options) is collected and reported together in one
+`ConfigValidationError`, each with its path. Secret values never appear in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from etl_framework import redaction
+from etl_framework.connectors.base import ConnectorConfig
+from etl_framework.exceptions import ConfigError, ConfigValidationError
+
+if TYPE_CHECKING:
+    from etl_framework.job import ETLJob
+
+ENV_VAR_ENVIRONMENT = "ETL_ENV"
+ENV_VAR_SECRETS_DIR = "ETL_SECRETS_DIR"
+DEFAULT_SECRETS_DIR = "/var/run/secrets/etl"
+DEFAULT_STATE_URL = "sqlite:///.etl/state.db"
+DEFAULT_LEASE_TTL_SECONDS = 120.0
+DEFAULT_HEARTBEAT_SECONDS = 15.0
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# --- models ------------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StateConfig(_Model):
+    """Where the run ledger and leases live."""
+
+    url: SecretStr = SecretStr(DEFAULT_STATE_URL)
+    """SQLAlchemy URL: SQLite file (default) or PostgreSQL in production."""
+    lease_ttl_seconds: float = Field(DEFAULT_LEASE_TTL_SECONDS, gt=0)
+    """A lease whose heartbeat is older than this is taken over."""
+    heartbeat_seconds: float = Field(DEFAULT_HEARTBEAT_SECONDS, gt=0)
+    auto_migrate: bool | None = None
+    """Create/upgrade the ledger schema at run start (default: SQLite only)."""
+
+
+class LoggingConfig(_Model):
+    format: Literal["auto", "json", "text"] = "auto"
+    """auto: readable on a terminal, JSON lines (Cloud Logging) otherwise."""
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    progress: bool = True
+    """Live rows and rows/s on a terminal."""
+
+
+class FrameworkConfig(_Model):
+    """The validated configuration of one run."""
+
+    state: StateConfig = StateConfig()
+    logging: LoggingConfig = LoggingConfig()
+    connections: dict[str, ConnectorConfig] = Field(default_factory=dict)
+    transfers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    location: str = "<memory>"
+    """Where the config came from (for messages and the ledger)."""
+    environment: str | None = None
+    checksum: str = ""
+    """sha256 of the file as read (before interpolation: holds no secret values)."""
+
+    def transfer_options(self, job: type[ETLJob]) -> BaseModel | None:
+        """The transfer's ``options_model`` validated from ``transfers.<name>``."""
+        problems = transfer_option_problems(self, job)
+        if problems:
+            raise ConfigValidationError(self.location, problems)
+        if job.options_model is None:
+            return None
+        return job.options_model.model_validate(self.transfers.get(job.transfer_name, {}))
+
+
+# --- loading -------------------------------------------------------------------
+
+
+def read_location(location: str) -> str:
+    """The text of a local file or ``gs://`` object; ConfigError when unreadable."""
+    if location.startswith("gs://"):
+        from etl_framework.connectors.gcs import read_bytes
+
+        data = read_bytes(location)
+    else:
+        path = Path(location)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(f"config file {location} does not exist") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {location}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {location} is not UTF-8 text") from None
+
+
+def parse_text(text: str, location: str) -> dict[str, Any]:
+    """YAML (a superset of JSON) or, for ``*.json``, strict JSON."""
+    import yaml
+
+    try:
+        data = json.loads(text) if location.endswith(".json") else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"config {location} is not valid JSON: line {exc.lineno}: {exc.msg}"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"config {location} is not valid YAML: {where}{problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {location} must be a mapping at the top level")
+    return data
+
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """``overlay`` merged into ``base``: mappings recursively, everything else replaced."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(location: str, environment: str | None = None) -> FrameworkConfig:
+    """Read, overlay, interpolate and validate a config; report every problem at once."""
+    text = read_location(location)
+    raw = parse_text(text, location)
+    environment = environment or os.environ.get(ENV_VAR_ENVIRONMENT) or None
+    problems: list[tuple[str, str]] = []
+    overlays = raw.pop("environments", None) or {}
+    if environment:
+        if not isinstance(overlays, dict) or environment not in overlays:
+            known = ", ".join(sorted(overlays)) if isinstance(overlays, dict) else "none"
+            problems.append(
+                (ENV_VAR_ENVIRONMENT, f"environment {environment!r} not in config (known: {known})")
+            )
+        else:
+            raw = deep_merge(raw, overlays[environment] or {})
+    resolved = Interpolator(problems).resolve(raw, path="")
+    config = _validate(resolved, problems, location, environment, text)
+    if problems or config is None:
+        raise ConfigValidationError(location, problems)
+    return config
+
+
+def config_from_mapping(data: Mapping[str, Any], location: str = "<memory>") -> FrameworkConfig:
+    """Validate an in-memory config (tests, embedded use); same rules as a file."""
+    problems: list[tuple[str, str]] = []
+    resolved = Interpolator(problems).resolve(dict(data), path="")
+    config = _validate(resolved, problems, location, None, json.dumps(data, default=str))
+    if problems or config is None:
+        raise ConfigValidationError(location, problems)
+    return config
+
+
+def _validate(
+    raw: dict[str, Any],
+    problems: list[tuple[str, str]],
+    location: str,
+    environment: str | None,
+    text: str,
+) -> FrameworkConfig | None:
+    from etl_framework.connectors import connector_class
+
+    connections: dict[str, ConnectorConfig] = {}
+    raw_connections = raw.pop("connections", None) or {}
+    if not isinstance(raw_connections, dict):
+        problems.append(("connections", "must be a mapping of name -> connection"))
+        raw_connections = {}
+    for name, value in raw_connections.items():
+        path = f"connections.{name}"
+        if not isinstance(value, dict) or "type" not in value:
+            problems.append((path, "must be a mapping with a 'type'"))
+            continue
+        try:
+            model = connector_class(str(value["type"])).config_model
+        except ConfigError as exc:
+            problems.append((f"{path}.type", str(exc)))
+            continue
+        except ImportError as exc:
+            problems.append((f"{path}.type", f"connector not importable: {exc}"))
+            continue
+        try:
+            connections[name] = model.model_validate(value)
+        except ValidationError as exc:
+            problems.extend(validation_problems(exc, prefix=path))
+    try:
+        config = FrameworkConfig.model_validate(
+            {
+                **raw,
+                "location": location,
+                "environment": environment,
+                "checksum": hashlib.sha256(text.encode()).hexdigest(),
+            }
+        )
+    except ValidationError as exc:
+        problems.extend(validation_problems(exc))
+        return None
+    config = config.model_copy(update={"connections": connections})
+    _register_secret_fields(config)
+    return config
+
+
+def validation_problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    """pydantic errors as (path, message) pairs; never includes the offending input."""
+    out = []
+    for error in exc.errors(include_input=False, include_url=False):
+        path = ".".join(str(part) for part in error["loc"])
+        out.append((f"{prefix}.{path}" if prefix and path else prefix or path, error["msg"]))
+    return out
+
+
+def transfer_option_problems(config: FrameworkConfig, job: type[ETLJob]) -> list[tuple[str, str]]:
+    """Problems of ``transfers.<name>`` against the job's ``options_model``."""
+    raw = config.transfers.get(job.transfer_name, {})
+    path = f"transfers.{job.transfer_name}"
+    if job.options_model is None:
+        return [] if not raw else [(path, "this transfer takes no options")]
+    try:
+        options = job.options_model.model_validate(raw)
+    except ValidationError as exc:
+        return validation_problems(exc, prefix=path)
+    _register_secret_fields(options)
+    return []
+
+
+def _register_secret_fields(model: BaseModel) -> None:
+    for value in _walk_models(model):
+        if isinstance(value, SecretStr):
+            redaction.register_secret(value.get_secret_value())
+
+
+def _walk_models(value: Any) -> list[Any]:
+    found: list[Any] = []
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found.extend(_walk_models(getattr(value, name)))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            found.extend(_walk_models(item))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found.extend(_walk_models(item))
+    else:
+        found.append(value)
+    return found
+
+
+# --- interpolation ---------------------------------------------------------------
+
+
+def _gsm_resolver(reference: str) -> str:
+    from etl_framework.secrets_gsm import resolve
+
+    return resolve(reference)
+
+
+def _file_resolver(reference: str) -> str:
+    try:
+        return Path(reference).read_text().rstrip("\n")
+    except OSError:
+        raise KeyError(reference) from None
+
+
+SECRET_SOURCES: dict[str, Callable[[str], str]] = {
+    "file": _file_resolver,
+    "gsm": _gsm_resolver,
+}
+"""Explicit ``${scheme:reference}`` sources; every value they give is a secret."""
+
+
+class Interpolator:
+    """Resolve ``${...}`` references in every string of a config tree."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        self.secrets_dir = Path(os.environ.get(ENV_VAR_SECRETS_DIR, DEFAULT_SECRETS_DIR))
+
+    def resolve(self, value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            return {k: self.resolve(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            return _REFERENCE.sub(lambda m: self._substitute(m, path), value)
+        return value
+
+    def _substitute(self, match: re.Match[str], path: str) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        body = match.group(1)
+        scheme, sep, reference = body.partition(":")
+        if sep and scheme in SECRET_SOURCES and not reference.startswith("-"):
+            try:
+                value = SECRET_SOURCES[scheme](reference)
+            except KeyError:
+                self.problems.append((path, f"secret {body!r} not found"))
+                return ""
+            except ConfigError as exc:
+                self.problems.append((path, str(exc)))
+                return ""
+            redaction.register_secret(value)
+            return value
+        name, has_default, default = body.partition(":-")
+        if not _VAR_NAME.match(name):
+            self.problems.append((path, f"invalid reference ${{{body}}}"))
+            return ""
+        if name in os.environ:
+            value = os.environ[name]
+            if redaction.looks_secret(name) or redaction.looks_secret(path):
+                redaction.register_secret(value)
+            return value
+        secret_file = self.secrets_dir / name
+        if secret_file.is_file():
+            value = secret_file.read_text().rstrip("\n")
+            redaction.register_secret(value)
+            return value
+        if has_default:
+            return default
+        self.problems.append((path, f"environment variable or secret {name!r} is not set"))
+        return ""

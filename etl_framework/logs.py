@@ -1,0 +1,153 @@
+"""Logging: JSON lines for Cloud Logging, readable lines and live progress on a terminal.
+
+Every record passes through the redaction filter, so a secret registered by config
+loading never reaches a log line, whichever handler writes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+import threading
+from typing import IO, Any
+
+from etl_framework import redaction
+
+LOGGER_NAME = "etl_framework"
+RUN_FIELDS = ("transfer", "run_id", "execution_date", "step")
+PROGRESS_INTERVAL_SECONDS = 0.5
+_STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class RedactingFilter(logging.Filter):
+    """Replace registered secrets in the rendered message (and its args)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redaction.redact(message)
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redaction.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if redacted != message or record.args:
+            record.msg, record.args = redacted, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the fields Cloud Logging understands."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "severity": "WARNING" if record.levelname == "WARN" else record.levelname,
+            "message": record.getMessage(),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "logger": record.name,
+        }
+        if record.exc_text:
+            entry["message"] += "\n" + record.exc_text
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                entry[key] = value
+        return redaction.redact(json.dumps(entry, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    """``HH:MM:SS LEVEL [transfer step] message`` for people."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        time = dt.datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        where = " ".join(
+            str(getattr(record, f)) for f in ("transfer", "step") if hasattr(record, f)
+        )
+        prefix = f"{time} {record.levelname:<7}" + (f" [{where}]" if where else "")
+        text = f"{prefix} {record.getMessage()}"
+        if record.exc_text:
+            text += "\n" + record.exc_text
+        return redaction.redact(text)
+
+
+class _ProgressAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Clears the live progress line before writing a log line over it."""
+
+    progress_active = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.progress_active:
+            self.stream.write("\r\033[K")
+        super().emit(record)
+
+
+def wants_json(fmt: str, stream: IO[str]) -> bool:
+    return fmt == "json" or (fmt == "auto" and not stream.isatty())
+
+
+def configure(
+    fmt: str = "auto", level: str = "INFO", stream: IO[str] | None = None
+) -> logging.Logger:
+    """Set up the ``etl_framework`` logger tree once per run (idempotent)."""
+    stream = stream or sys.stderr
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = _ProgressAwareHandler(stream)
+    handler.setFormatter(JsonFormatter() if wants_json(fmt, stream) else TextFormatter())
+    handler.addFilter(RedactingFilter())
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    # Transfers log through their own module loggers too; route ``jobs.*`` the same way.
+    jobs_logger = logging.getLogger("jobs")
+    jobs_logger.handlers = [handler]
+    jobs_logger.setLevel(level)
+    jobs_logger.propagate = False
+    return logger
+
+
+def run_logger(**fields: Any) -> logging.LoggerAdapter[logging.Logger]:
+    """A logger adapter that adds the run's fields to every record."""
+
+    class _Adapter(logging.LoggerAdapter[logging.Logger]):
+        def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+            kwargs["extra"] = {**self.extra, **(kwargs.get("extra") or {})}  # type: ignore[dict-item]
+            return msg, kwargs
+
+    return _Adapter(logging.getLogger(f"{LOGGER_NAME}.run"), fields)
+
+
+class Progress:
+    """A live ``rows read / written, rows/s`` line on a terminal, refreshed in a thread."""
+
+    def __init__(self, counters: Any, stream: IO[str] | None = None) -> None:
+        self._counters = counters
+        self._stream = stream or sys.stderr
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="etl-progress", daemon=True)
+
+    @staticmethod
+    def enabled(fmt: str, show: bool, stream: IO[str] | None = None) -> bool:
+        stream = stream or sys.stderr
+        return show and stream.isatty() and not wants_json(fmt, stream)
+
+    def __enter__(self) -> Progress:
+        _ProgressAwareHandler.progress_active = True
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        _ProgressAwareHandler.progress_active = False
+        self._stream.write("\r\033[K")
+        self._stream.flush()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(PROGRESS_INTERVAL_SECONDS):
+            c = self._counters
+            rate = c.rows_read / c.elapsed if c.elapsed > 0 else 0.0
+            self._stream.write(
+                f"\r\033[K  {c.rows_read:,} rows read, {c.rows_written:,} written, "
+                f"{rate:,.0f} rows/s, {c.elapsed:.0f}s"
+            )
+            self._stream.flush()

@@ -1,0 +1,122 @@
+"""The transfer registry: TRANSFER_NAME -> job class.
+
+Transfers register explicitly with ``@register("name")``; registering a name twice
+is an error. `discover()` imports every module of the top-level ``jobs`` package
+and every entry point in the group ``etl_framework.jobs`` (for transfers that live
+in other packages).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import importlib.metadata
+import pkgutil
+import re
+from collections.abc import Callable
+from typing import TypeVar
+
+from etl_framework.exceptions import RegistryError, UnknownTransferError
+from etl_framework.job import ETLJob
+
+ENTRY_POINT_GROUP = "etl_framework.jobs"
+ENV_JOBS_MODULES = "ETL_JOBS_MODULES"
+"""Comma-separated extra modules to import for transfers (no packaging needed)."""
+JOBS_PACKAGE = "jobs"
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+J = TypeVar("J", bound=type[ETLJob])
+
+_REGISTRY: dict[str, type[ETLJob]] = {}
+_IMPORT_ERRORS: dict[str, str] = {}
+_discovered = False
+
+
+def register(name: str) -> Callable[[J], J]:
+    """Class decorator: make ``cls`` runnable as ``pipeline DATE <name> ...``."""
+    if not NAME_PATTERN.match(name):
+        raise RegistryError(
+            f"invalid transfer name {name!r}: use lower case letters, digits and _ "
+            "(starting with a letter)"
+        )
+
+    def decorator(cls: J) -> J:
+        if not (isinstance(cls, type) and issubclass(cls, ETLJob)):
+            raise RegistryError(f"@register({name!r}) must decorate an ETLJob subclass")
+        existing = _REGISTRY.get(name)
+        if existing is not None and existing is not cls:
+            raise RegistryError(
+                f"transfer {name!r} is already registered by "
+                f"{existing.__module__}.{existing.__qualname__}"
+            )
+        cls.transfer_name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorator
+
+
+def discover() -> None:
+    """Import the ``jobs`` package's modules and the entry-point group, once."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    try:
+        package = importlib.import_module(JOBS_PACKAGE)
+    except ModuleNotFoundError as exc:
+        if exc.name != JOBS_PACKAGE:
+            raise
+    else:
+        for info in pkgutil.iter_modules(package.__path__, prefix=f"{JOBS_PACKAGE}."):
+            _import_quietly(info.name, lambda name=info.name: importlib.import_module(name))
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        _import_quietly(entry_point.value, entry_point.load)
+    for module in filter(None, os.environ.get(ENV_JOBS_MODULES, "").split(",")):
+        importlib.import_module(module.strip())
+
+
+def _import_quietly(what: str, load: Callable[[], object]) -> None:
+    """Import one transfer module; a missing optional dependency only hides that module.
+
+    The error is kept and shown if the user then asks for a transfer we do not know,
+    so one job needing an uninstalled extra never breaks the others.
+    """
+    try:
+        load()
+    except ImportError as exc:
+        _IMPORT_ERRORS[what] = str(exc)
+
+
+def get(name: str) -> type[ETLJob]:
+    """The job class registered as ``name``; UnknownTransferError lists close names."""
+    discover()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownTransferError(name, _REGISTRY, import_errors=_IMPORT_ERRORS) from None
+
+
+def names() -> list[str]:
+    discover()
+    return sorted(_REGISTRY)
+
+
+def import_errors() -> dict[str, str]:
+    """Transfer modules that could not be imported, with the reason."""
+    discover()
+    return dict(_IMPORT_ERRORS)
+
+
+def snapshot() -> tuple[dict[str, type[ETLJob]], dict[str, str], bool]:
+    """The registry's state, for tests that register throw-away transfers."""
+    return dict(_REGISTRY), dict(_IMPORT_ERRORS), _discovered
+
+
+def restore(state: tuple[dict[str, type[ETLJob]], dict[str, str], bool]) -> None:
+    global _discovered
+    _REGISTRY.clear()
+    _REGISTRY.update(state[0])
+    _IMPORT_ERRORS.clear()
+    _IMPORT_ERRORS.update(state[1])
+    _discovered = state[2]

@@ -1,0 +1,315 @@
+"""Run one transfer end to end: validate, lease, run the job, record, summarise.
+
+Nothing is written anywhere (not even the ledger file) until the arguments, the
+transfer, its mode and the whole config are known to be valid. `run_transfer`
+raises the `ETLError` of a usage/config/lease problem; once the job has started,
+it returns a `RunSummary` whose ``exit_code`` says how the job went.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from types import FrameType
+from typing import Any
+
+from etl_framework import logs, redaction, registry
+from etl_framework._version import __version__
+from etl_framework.config import FrameworkConfig, load_config
+from etl_framework.context import Connections, RunContext, RunCounters
+from etl_framework.exceptions import (
+    ETLError,
+    ExitCode,
+    InvalidWindowError,
+    TerminatedError,
+    UnsupportedModeError,
+)
+from etl_framework.job import ETLJob, RunResult, RunStatus
+from etl_framework.state import Heartbeat, RunStore
+from etl_framework.window import Window, WriteMode, format_date, parse_date
+
+ENV_IMAGE_TAG = "ETL_IMAGE_TAG"
+ENV_CODE_VERSION = "ETL_CODE_VERSION"
+ENV_TERMINATION_LOG = "ETL_TERMINATION_LOG"
+DEFAULT_TERMINATION_LOG = "/dev/termination-log"
+
+
+@dataclass
+class RunSummary:
+    """The one-line summary every run ends with (also the termination message)."""
+
+    transfer: str
+    run_id: str
+    execution_date: str
+    mode: str
+    window: str
+    status: str
+    exit_code: int
+    rows_read: int = 0
+    rows_written: int = 0
+    duration_seconds: float = 0.0
+    rows_per_second: float = 0.0
+    error: str | None = None
+    steps: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == ExitCode.OK
+
+    def line(self) -> str:
+        text = (
+            f"run {self.run_id[:8]} {self.transfer} {self.mode} window {self.window}: "
+            f"{self.status}, {self.rows_read:,} rows read, {self.rows_written:,} written "
+            f"in {self.duration_seconds:.2f}s ({self.rows_per_second:,.0f} rows/s)"
+        )
+        if self.metrics:
+            text += ", " + ", ".join(f"{k}={v:,.0f}" for k, v in sorted(self.metrics.items()))
+        if self.error:
+            text += f"; error: {self.error}"
+        return redaction.redact(text)
+
+    def to_json(self) -> str:
+        return redaction.redact(json.dumps(asdict(self), default=str))
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A validated command line."""
+
+    job: type[ETLJob]
+    execution_date: dt.date
+    mode: WriteMode
+    delta_start_date: dt.date | None
+    config: FrameworkConfig
+
+
+def prepare(
+    transfer: str,
+    execution_date: str | dt.date,
+    mode: str | WriteMode,
+    config_location: str | FrameworkConfig,
+    delta_start_date: str | dt.date | None = None,
+) -> RunRequest:
+    """Validate everything that can be validated without touching anything."""
+    day = parse_date(execution_date, param="EXECUTION_DATE")
+    start = parse_date(delta_start_date, param="--delta_start_date") if delta_start_date else None
+    try:
+        write_mode = WriteMode(mode)
+    except ValueError:
+        raise UnsupportedModeError(transfer, str(mode), [m.value for m in WriteMode]) from None
+    job = registry.get(transfer)
+    if write_mode not in job.supported_modes:
+        raise UnsupportedModeError(
+            transfer, write_mode.value, [m.value for m in job.supported_modes]
+        )
+    Window.for_run(write_mode, day, start)  # raises InvalidWindowError
+    config = (
+        config_location
+        if isinstance(config_location, FrameworkConfig)
+        else load_config(config_location)
+    )
+    config.transfer_options(job)  # raises ConfigValidationError
+    return RunRequest(job, day, write_mode, start, config)
+
+
+def run_transfer(
+    transfer: str,
+    execution_date: str | dt.date,
+    mode: str | WriteMode,
+    config_location: str | FrameworkConfig,
+    delta_start_date: str | dt.date | None = None,
+) -> RunSummary:
+    """Validate, then run one transfer under its lease and record it in the ledger."""
+    return execute(prepare(transfer, execution_date, mode, config_location, delta_start_date))
+
+
+def execute(request: RunRequest) -> RunSummary:
+    config = request.config
+    job_cls = request.job
+    logs.configure(config.logging.format, config.logging.level)
+    store = RunStore(
+        config.state.url.get_secret_value(),
+        lease_ttl_seconds=config.state.lease_ttl_seconds,
+        heartbeat_seconds=config.state.heartbeat_seconds,
+    )
+    try:
+        store.ensure_schema(config.state.auto_migrate)
+        window = _window(request, store)
+        run_id = str(uuid.uuid4())
+        active = store.start_run(
+            run_id=run_id,
+            transfer=job_cls.transfer_name,
+            execution_date=request.execution_date,
+            mode=request.mode,
+            window=window,
+            exclusive=request.mode is WriteMode.TRUNCATE or not job_cls.allow_parallel_windows,
+            config_checksum=config.checksum,
+            code_version=os.environ.get(ENV_CODE_VERSION, __version__),
+            image_tag=os.environ.get(ENV_IMAGE_TAG),
+        )
+        return _run_leased(request, store, run_id, window, active)
+    finally:
+        store.close()
+
+
+def _window(request: RunRequest, store: RunStore) -> Window:
+    start = request.delta_start_date
+    if request.mode is WriteMode.DELTA and start is None and request.job.catch_up:
+        covered = store.covered_until(request.job.transfer_name)
+        if covered is not None and covered <= request.execution_date:
+            start = covered
+    if start is not None and start > request.execution_date:
+        raise InvalidWindowError(
+            f"delta start date {format_date(start)} is after execution date "
+            f"{format_date(request.execution_date)}"
+        )
+    return Window.for_run(request.mode, request.execution_date, start)
+
+
+def _run_leased(
+    request: RunRequest, store: RunStore, run_id: str, window: Window, active: frozenset[str]
+) -> RunSummary:
+    config = request.config
+    job_cls = request.job
+    counters = RunCounters()
+    logger = logs.run_logger(
+        transfer=job_cls.transfer_name,
+        run_id=run_id,
+        execution_date=format_date(request.execution_date),
+    )
+    context = RunContext(
+        transfer=job_cls.transfer_name,
+        execution_date=request.execution_date,
+        mode=request.mode,
+        window=window,
+        run_id=run_id,
+        config=config,
+        options=config.transfer_options(job_cls),
+        connections=Connections(config.connections),
+        logger=logger,
+        counters=counters,
+    )
+    logger.info(
+        "run started: %s %s window %s (config %s)",
+        job_cls.transfer_name,
+        request.mode,
+        window,
+        config.location,
+    )
+    started = time.monotonic()
+    result: RunResult | None = None
+    unexpected: BaseException | None = None
+    with _terminate_on_signals() as lost_lease:
+        try:
+            with Heartbeat(store, run_id, on_lost=lost_lease):
+                progress = logs.Progress.enabled(config.logging.format, config.logging.progress)
+                with logs.Progress(counters) if progress else _nothing():
+                    result = job_cls(context).run()
+        except BaseException as exc:  # a signal between steps: still record the run
+            unexpected = exc
+        finally:
+            for name, error in context.connections.close_all():
+                logger.warning("closing connection %s failed: %s", name, error)
+    error = result.error if result is not None else unexpected
+    exit_code = ExitCode.OK if error is None else exit_code_for(error)
+    duration = time.monotonic() - started
+    summary = RunSummary(
+        transfer=job_cls.transfer_name,
+        run_id=run_id,
+        execution_date=format_date(request.execution_date),
+        mode=str(request.mode),
+        window=str(window),
+        status=str(RunStatus.SUCCEEDED if error is None else RunStatus.FAILED),
+        exit_code=int(exit_code),
+        rows_read=counters.rows_read,
+        rows_written=counters.rows_written,
+        duration_seconds=round(duration, 3),
+        rows_per_second=round(counters.rows_read / duration, 1) if duration > 0 else 0.0,
+        error=describe(error) if error is not None else None,
+        steps=result.step_seconds if result is not None else {},
+        metrics=dict(counters.extra),
+    )
+    store.finish_run(
+        run_id,
+        status=summary.status,
+        rows_read=summary.rows_read,
+        rows_written=summary.rows_written,
+        error=summary.error,
+        exit_code=summary.exit_code,
+        step_seconds=summary.steps,
+        metrics=summary.metrics,
+    )
+    (logger.info if summary.succeeded else logger.error)("%s", summary.line())
+    _write_termination_log(summary)
+    return summary
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    if isinstance(error, ETLError):
+        return error.exit_code
+    return ExitCode.FAILED
+
+
+def describe(error: BaseException) -> str:
+    text = redaction.redact(str(error).strip().splitlines()[0] if str(error).strip() else "")
+    name = type(error).__name__
+    return f"{name}: {text}" if text and not isinstance(error, ETLError) else text or name
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def _terminate_on_signals() -> Iterator[Any]:
+    """Turn SIGTERM (Kubernetes) and SIGINT into TerminatedError inside the job.
+
+    Yields a callable that the heartbeat calls when the lease was lost; it
+    interrupts the job the same way. Later signals are ignored so cleanup can finish.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    reason: dict[str, str] = {}
+    fired = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if fired.is_set():
+            return
+        fired.set()
+        raise TerminatedError(reason.get("why") or signal.Signals(signum).name)
+
+    def lease_lost() -> None:
+        reason["why"] = "lease lost (another run took it over)"
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered to the main thread, like Kubernetes'
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield lease_lost
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _write_termination_log(summary: RunSummary) -> None:
+    """Kubernetes shows this file's content as the container's termination message."""
+    path = os.environ.get(ENV_TERMINATION_LOG, DEFAULT_TERMINATION_LOG)
+    if not path or not os.path.exists(os.path.dirname(path) or "."):
+        return
+    if path == DEFAULT_TERMINATION_LOG and not os.path.exists(path):
+        return
+    try:
+        with open(path, "w") as fh:
+            fh.write(summary.to_json()[:4096])
+    except OSError:
+        pass

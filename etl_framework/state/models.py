@@ -1,0 +1,84 @@
+"""The run ledger's tables (SQLAlchemy 2 declarative models).
+
+Schema changes go through an alembic migration in ``state/migrations/versions``;
+`tests/unit/test_state_migrations.py` checks the models and migrations agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    """One execution of one transfer."""
+
+    __tablename__ = "etl_runs"
+
+    run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    transfer: Mapped[str] = mapped_column(String(100), index=True)
+    execution_date: Mapped[dt.date] = mapped_column(Date)
+    mode: Mapped[str] = mapped_column(String(16))
+    window_start: Mapped[dt.date | None] = mapped_column(Date)
+    window_end: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_written: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    config_checksum: Mapped[str | None] = mapped_column(String(64))
+    code_version: Mapped[str | None] = mapped_column(String(64))
+    image_tag: Mapped[str | None] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    metrics: Mapped[dict[str, float] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_etl_runs_transfer_status", "transfer", "status"),)
+
+
+class Step(Base):
+    """Timing and outcome of each lifecycle step of a run."""
+
+    __tablename__ = "etl_run_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("etl_runs.run_id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[str] = mapped_column(String(64))
+    seconds: Mapped[float] = mapped_column(Float)
+
+
+class Lease(Base):
+    """A live claim on (transfer, window), kept alive by heartbeats."""
+
+    __tablename__ = "etl_leases"
+
+    run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    transfer: Mapped[str] = mapped_column(String(100), index=True)
+    window_start: Mapped[dt.date | None] = mapped_column(Date)
+    window_end: Mapped[dt.date | None] = mapped_column(Date)
+    exclusive: Mapped[int] = mapped_column(Integer, default=0)
+    """1: conflicts with every other lease of the transfer (no parallel windows)."""
+    host: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""The transfers: one module each, registered with ``@register``; config examples in config/."""
