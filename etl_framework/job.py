@@ -114,12 +114,14 @@ class ETLJob(ABC):
             )
         cleanup_error: BaseException | None = None
         try:
-            self._timed(Step.POST_EXECUTION_CLEANUP, lambda: self.post_execution_cleanup(outcome),
-                        timings)
+            self._timed(
+                Step.POST_EXECUTION_CLEANUP, lambda: self.post_execution_cleanup(outcome), timings
+            )
         except BaseException as exc:
             cleanup_error = exc
             self.context.logger.error(
-                "step post_execution_cleanup failed: %s", _describe(exc),
+                "step post_execution_cleanup failed: %s",
+                _describe(exc),
                 extra={"step": str(Step.POST_EXECUTION_CLEANUP)},
             )
             if outcome.succeeded:
@@ -134,9 +136,7 @@ class ETLJob(ABC):
             func()  # type: ignore[operator]
         finally:
             timings[str(step)] = round(time.monotonic() - started, 3)
-        log.info(
-            "step %s finished in %.3fs", step, timings[str(step)], extra={"step": str(step)}
-        )
+        log.info("step %s finished in %.3fs", step, timings[str(step)], extra={"step": str(step)})
 
     # --- abstract --------------------------------------------------------------
 

@@ -31,7 +31,9 @@ def connector_class(type_name: str) -> type[Connector]:
         target, _extra = CONNECTOR_TYPES[type_name]
     except KeyError:
         known = ", ".join(sorted(CONNECTOR_TYPES))
-        raise ConfigError(f"unknown connection type {type_name!r}: known types are {known}") from None
+        raise ConfigError(
+            f"unknown connection type {type_name!r}: known types are {known}"
+        ) from None
     module_name, _, class_name = target.partition(":")
     module = importlib.import_module(module_name)
     cls: type[Connector] = getattr(module, class_name)
@@ -49,9 +51,7 @@ def build_connector(name: str, raw: Mapping[str, object] | ConnectorConfig) -> C
 
 def missing_extra_error(package: str, extra: str) -> ConfigError:
     """The error to raise when an optional dependency is not installed."""
-    return ConfigError(
-        f"{package} is not installed: pip install 'etl_framework[{extra}]'"
-    )
+    return ConfigError(f"{package} is not installed: pip install 'etl_framework[{extra}]'")
 
 
 __all__ = [
