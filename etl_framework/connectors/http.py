@@ -1,0 +1,192 @@
+"""HTTP APIs through a requests Session (``type: http``).
+
+A connection names the API and how to talk to it::
+
+    connections:
+      datahub:
+        type: http
+        base_url: https://datahub.example.com
+        auth: {type: hawk, id: "${HAWK_ID}", key: "${HAWK_KEY}"}   # or bearer/basic/api_key
+        timeout: {connect: 10, read: 60}
+        retry: {max_attempts: 5, backoff_initial: 1, max_total_wait: 300}
+
+`HttpConnector.request` sends one request with the connection's auth, timeouts
+and retries (`etl_framework.http.retry`) and returns a response with a status
+below 400, or raises: `HttpStatusError` (exit 1), `HttpUnavailableError` (exit 75),
+`ResponseVerificationError` (exit 1, Hawk). Pagination, concurrent fetch and the
+page cache live in `etl_framework.sources.http`, on top of this.
+
+requests, mohawk and tenacity are imported when the connector opens, so a config
+can be validated without the ``http`` extra.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from urllib.parse import urljoin
+
+from pydantic import Field, field_validator
+
+from etl_framework.connectors.base import Connector, ConnectorConfig
+from etl_framework.http.config import (
+    DEFAULT_POOL_SIZE,
+    DEFAULT_USER_AGENT,
+    AuthConfig,
+    RetryConfig,
+    TimeoutConfig,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    import requests
+
+
+class HttpConfig(ConnectorConfig):
+    """``type: http``: an HTTP API."""
+
+    type: Literal["http"] = "http"
+    base_url: str
+    auth: AuthConfig | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: TimeoutConfig = Field(default_factory=TimeoutConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    verify_tls: bool | str = True
+    """False to skip TLS verification, or the path of a CA bundle."""
+    pool_size: int = Field(DEFAULT_POOL_SIZE, ge=1)
+    """Connections kept open per host; raised to a source's concurrency when needed."""
+    user_agent: str = DEFAULT_USER_AGENT
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+        return value if value.endswith("/") else value + "/"
+
+
+class HttpConnector(Connector):
+    """A requests Session with the connection's auth, timeouts and retries."""
+
+    type_name = "http"
+    config_model = HttpConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"read", "concurrent_read"})
+
+    config: HttpConfig
+
+    def __init__(self, name: str, config: ConnectorConfig) -> None:
+        super().__init__(name, config)
+        self._session: requests.Session | None = None
+        self._pool_size = self.config.pool_size
+        self._lock = threading.Lock()
+
+    # --- lifecycle -------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            import requests
+        except ImportError:
+            from etl_framework.connectors import missing_extra_error
+
+            raise missing_extra_error("requests", "http") from None
+        from etl_framework.http.auth import build_auth
+
+        session = requests.Session()
+        session.headers["User-Agent"] = self.config.user_agent
+        session.headers["Accept"] = "application/json"
+        session.headers.update(self.config.headers)
+        session.auth = build_auth(self.config.auth)
+        session.verify = self.config.verify_tls
+        session.trust_env = True
+        self._session = session
+        self._mount(self._pool_size)
+
+    def _close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _mount(self, pool_size: int) -> None:
+        from requests.adapters import HTTPAdapter
+
+        assert self._session is not None
+        for prefix in ("http://", "https://"):
+            # max_retries=0: retries happen above requests, see etl_framework.http.retry
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+            self._session.mount(prefix, adapter)
+
+    def reserve_concurrency(self, workers: int) -> None:
+        """Make the connection pool large enough for ``workers`` parallel requests."""
+        self.open()
+        with self._lock:
+            if workers > self._pool_size:
+                self._pool_size = workers
+                self._mount(workers)
+
+    @property
+    def session(self) -> requests.Session:
+        self.open()
+        assert self._session is not None
+        return self._session
+
+    # --- requests --------------------------------------------------------------
+
+    def url_for(self, path_or_url: str) -> str:
+        """An absolute URL: ``path_or_url`` itself, or joined to ``base_url``."""
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return urljoin(self.config.base_url, path_or_url.lstrip("/"))
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | str | None = None,
+        json: Any = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> requests.Response:
+        """Send one request with retries; a response with status < 400 or an error."""
+        import time
+
+        import requests as _requests
+
+        from etl_framework.http.errors import HttpRequestError
+        from etl_framework.http.retry import is_transient, send_with_retries
+
+        session = self.session
+        url = self.url_for(path_or_url)
+        method = method.upper()
+        full_url = _requests.models.PreparedRequest()
+        full_url.prepare_url(url, dict(params) if params else None)
+        timeout = (self.config.timeout.connect, self.config.timeout.read)
+
+        def send() -> _requests.Response:
+            return session.request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                data=data,
+                json=json,
+                timeout=timeout,
+            )
+
+        try:
+            return send_with_retries(
+                send,
+                method=method,
+                url=str(full_url.url),
+                policy=self.config.retry,
+                sleep=sleep or time.sleep,
+            )
+        except _requests.RequestException as exc:
+            if is_transient(exc):
+                raise
+            raise HttpRequestError(method, str(full_url.url), exc) from exc
+
+    def get(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> requests.Response:
+        return self.request("GET", path_or_url, params=params)

@@ -1,0 +1,1 @@
+"""Sources a transfer reads records from (HTTP APIs, ...)."""
