@@ -59,6 +59,9 @@ DEFAULT_TRANSFERS_FILE = "gke_deploy/transfers.yaml"
 ENV_VAR = "ETL_ENV"
 """Environment variable that selects the overlay when ``env`` is not given."""
 
+CREDENTIALS_MOUNT_PATH = "/var/secrets/google"
+"""Where the ``credentials_secret`` is mounted (read-only) in the job container."""
+DEFAULT_CREDENTIALS_KEY = "key.json"
 DEFAULT_SQL_PROXY_IMAGE = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1"
 DEFAULT_TAG = "latest"
 DEFAULT_RETRIES = 2
@@ -201,7 +204,8 @@ def _check_env(env: dict[str, str]) -> dict[str, str]:
 Name = Annotated[
     str,
     StringConstraints(max_length=200),
-    _matching(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", "a transfer name (letters, digits, _ . -)"),
+    # the registry's rule: also valid as an Airflow dag_id and, with _ -> -, a Kubernetes name
+    _matching(r"^[a-z][a-z0-9_]{0,62}$", "a transfer name (lower case letters, digits and _)"),
 ]
 Schedule = Annotated[str, AfterValidator(_check_schedule)]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
@@ -280,6 +284,10 @@ class TransferSpec(BaseModel):
     service_account: DnsSubdomain | None = None
     credentials_secret: DnsSubdomain | None = None
     """Secret with key files mounted read-only at /var/secrets/google; None = Workload Identity."""
+    credentials_key: Annotated[str, _matching(r"^[-._a-zA-Z0-9]+$", "a Secret key")] = (
+        DEFAULT_CREDENTIALS_KEY
+    )
+    """The key file in ``credentials_secret`` that GOOGLE_APPLICATION_CREDENTIALS points at."""
     env: Env = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
     retries: NonNegative = DEFAULT_RETRIES
@@ -299,9 +307,16 @@ class TransferSpec(BaseModel):
         return f"{self.image}:{self.tag}"
 
     @property
+    def credentials_path(self) -> str | None:
+        """Value of GOOGLE_APPLICATION_CREDENTIALS, or None when using Workload Identity."""
+        if self.credentials_secret is None:
+            return None
+        return f"{CREDENTIALS_MOUNT_PATH}/{self.credentials_key}"
+
+    @property
     def k8s_name(self) -> str:
         """The transfer name as a DNS label fragment (``demo_orders`` -> ``demo-orders``)."""
-        return re.sub(r"[^a-z0-9-]+", "-", self.name.lower()).strip("-")
+        return self.name.replace("_", "-")
 
     def plain_env(self) -> dict[str, str]:
         """Env vars with literal values."""
@@ -540,6 +555,7 @@ def get_transfer(
 
 
 __all__ = [
+    "CREDENTIALS_MOUNT_PATH",
     "DEFAULT_TRANSFERS_FILE",
     "ENV_VAR",
     "Resources",

@@ -1,0 +1,357 @@
+"""Thin Airflow DAGs: one KubernetesPodOperator per transfer, built from the deploy spec.
+
+The only module of etl_framework that imports Airflow. Airflow schedules; the work
+runs in our image as a pod that calls the same ``pipeline`` entry point as every
+other way of running a transfer::
+
+    pipeline {{ data_interval_start | ds_nodash }} NAME MODE CONFIG
+
+Cron schedules use data-interval semantics (``CronDataIntervalTimetable``, UTC), so a
+daily run at 03:00 processes the previous, complete day, and catchup or
+``airflow backfill`` maps one interval to one window on Airflow 2.10 and 3.x alike.
+
+What the generated task guards against:
+
+- missing logs: ``get_logs=True`` streams the container log into the task log;
+- interrupted pods reported as success: a killed task deletes its pod, the pod's
+  own exit code decides success, and usage/config errors (exit 2/3) fail at once
+  instead of being retried;
+- hidden OOM/eviction reasons: pod events and container states are logged on
+  failure and the termination message falls back to the log tail;
+- secrets in rendered templates: templated fields hold only plain values, Secret
+  names and ``secretKeyRef`` references; key files arrive as a read-only volume.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import importlib.util
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from etl_framework.connectors import missing_extra_error
+from etl_framework.deploy_spec import (
+    CREDENTIALS_MOUNT_PATH,
+    TransferSpec,
+    load_transfers,
+)
+from etl_framework.exceptions import ExitCode
+
+try:
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kubernetes.client import models as k8s
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise missing_extra_error(exc.name or "apache-airflow", "airflow") from exc
+
+try:  # Airflow 3
+    from airflow.sdk import DAG
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+except ImportError:  # pragma: no cover - Airflow 2.10
+    from airflow import DAG  # type: ignore[attr-defined,no-redef,unused-ignore]
+    from airflow.exceptions import (  # type: ignore[no-redef,unused-ignore]
+        AirflowException,
+        AirflowFailException,
+    )
+try:  # Airflow 3
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # pragma: no cover - Airflow 2.10
+    from airflow.timetables.interval import (  # type: ignore[no-redef,unused-ignore]
+        CronDataIntervalTimetable,
+    )
+
+EXECUTION_DATE_TEMPLATE = "{{ data_interval_start | ds_nodash }}"
+"""The run's EXECUTION_DATE: the first day of its data interval, as YYYYMMDD."""
+
+COMMAND = ["pipeline"]
+CONTAINER_NAME = "base"
+CREDENTIALS_VOLUME = "google-credentials"
+TMP_VOLUME = "tmp"
+TIMEZONE = dt.UTC
+OWNER = "etl"
+DEFAULT_TAGS = ("etl",)
+RETRY_BACKOFF_MULTIPLIER = 2.0
+MAX_RETRY_DELAY = dt.timedelta(hours=2)
+STARTUP_TIMEOUT_SECONDS = 600
+"""Pending time allowed for image pulls and node scale-up before the task fails."""
+EXECUTION_MARGIN = dt.timedelta(minutes=15)
+"""Added to the pod's active deadline to get the Airflow task's execution_timeout."""
+
+NO_RETRY_EXIT_CODES = frozenset({ExitCode.USAGE.value, ExitCode.CONFIG.value})
+"""Exit codes for which another try cannot succeed: the task fails without retrying."""
+
+SKIP_EXIT_CODES = tuple(
+    code.value for name in ("NOTHING_TO_DO", "SKIPPED") if (code := getattr(ExitCode, name, None))
+)
+"""A "nothing to do" exit code of ``pipeline`` (if the core defines one) marks the task skipped."""
+
+PRESET_CRONS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+
+
+class ETLPodOperator(KubernetesPodOperator):  # type: ignore[misc]
+    """KubernetesPodOperator that does not retry runs whose exit code says it cannot help."""
+
+    def __init__(self, *, no_retry_exit_codes: frozenset[int] = NO_RETRY_EXIT_CODES, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.no_retry_exit_codes = no_retry_exit_codes
+
+    def cleanup(self, pod: Any, remote_pod: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().cleanup(pod, remote_pod, *args, **kwargs)
+        except AirflowFailException:
+            raise
+        except AirflowException as exc:
+            code = _exit_code(remote_pod, self.base_container_name)
+            if code in self.no_retry_exit_codes:
+                raise AirflowFailException(
+                    f"pipeline exited with {code} ({ExitCode(code).name.lower()} error); "
+                    f"not retrying. {exc}"
+                ) from exc
+            raise
+
+
+def _exit_code(remote_pod: Any, container: str) -> int | None:
+    statuses = getattr(getattr(remote_pod, "status", None), "container_statuses", None) or []
+    for status in statuses:
+        terminated = status.state.terminated if status.name == container and status.state else None
+        if terminated is not None:
+            return int(terminated.exit_code)
+    return None
+
+
+# --- pieces of the pod -----------------------------------------------------
+
+
+def _env_vars(spec: TransferSpec) -> list[Any]:
+    env = [k8s.V1EnvVar(name=name, value=value) for name, value in spec.plain_env().items()]
+    for name, ref in spec.secret_env().items():
+        source = k8s.V1EnvVarSource(
+            secret_key_ref=k8s.V1SecretKeySelector(name=ref.secret, key=ref.key)
+        )
+        env.append(k8s.V1EnvVar(name=name, value_from=source))
+    if spec.credentials_path is not None:
+        env.append(k8s.V1EnvVar(name="GOOGLE_APPLICATION_CREDENTIALS", value=spec.credentials_path))
+    return env
+
+
+def _volumes(spec: TransferSpec) -> tuple[list[Any], list[Any]]:
+    volumes = [k8s.V1Volume(name=TMP_VOLUME, empty_dir=k8s.V1EmptyDirVolumeSource())]
+    mounts = [k8s.V1VolumeMount(name=TMP_VOLUME, mount_path="/tmp")]
+    if spec.credentials_secret is not None:
+        volumes.append(
+            k8s.V1Volume(
+                name=CREDENTIALS_VOLUME,
+                secret=k8s.V1SecretVolumeSource(
+                    secret_name=spec.credentials_secret, default_mode=0o440
+                ),
+            )
+        )
+        mounts.append(
+            k8s.V1VolumeMount(
+                name=CREDENTIALS_VOLUME, mount_path=CREDENTIALS_MOUNT_PATH, read_only=True
+            )
+        )
+    return volumes, mounts
+
+
+def _container_security_context() -> Any:
+    return k8s.V1SecurityContext(
+        run_as_non_root=True,
+        read_only_root_filesystem=True,
+        allow_privilege_escalation=False,
+        capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def _pod_security_context() -> Any:
+    return k8s.V1PodSecurityContext(
+        run_as_non_root=True, seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")
+    )
+
+
+def _sql_proxy_sidecar(spec: TransferSpec) -> list[Any]:
+    if spec.sql_proxy is None:
+        return []
+    proxy = spec.sql_proxy
+    args = ["--structured-logs", "--exit-zero-on-sigterm", f"--port={proxy.port}", proxy.instance]
+    return [
+        k8s.V1Container(
+            name="cloud-sql-proxy",
+            image=proxy.image,
+            args=args,
+            # a native sidecar (Kubernetes >= 1.29): it stops when the job container ends
+            restart_policy="Always",
+            security_context=_container_security_context(),
+            resources=k8s.V1ResourceRequirements(
+                requests={"cpu": "100m", "memory": "128Mi"}, limits={"memory": "256Mi"}
+            ),
+        )
+    ]
+
+
+def _timetable(schedule: str | None) -> Any:
+    if schedule is None or schedule in ("@once", "@continuous"):
+        return schedule
+    cron = PRESET_CRONS.get(schedule, schedule)
+    return CronDataIntervalTimetable(cron, timezone="UTC")
+
+
+# --- documentation ----------------------------------------------------------
+
+
+def job_docstring(name: str, package: str = "jobs") -> str | None:
+    """The docstring of the job class registered as ``name``, read without importing it.
+
+    The scheduler must not import job modules (they may need cloud SDKs it lacks), so
+    the ``jobs`` package's source is parsed for ``@register("name")`` instead.
+    """
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    for folder in found.submodule_search_locations:
+        for path in sorted(Path(folder).glob("*.py")):
+            doc = _docstring_in(path, name)
+            if doc is not None:
+                return doc
+    return None
+
+
+def _docstring_in(path: Path, name: str) -> str | None:
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and any(
+            _registers(decorator, name) for decorator in node.decorator_list
+        ):
+            return ast.get_docstring(node)
+    return None
+
+
+def _registers(decorator: ast.expr, name: str) -> bool:
+    if not (isinstance(decorator, ast.Call) and decorator.args):
+        return False
+    func = decorator.func
+    called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    first = decorator.args[0]
+    return called == "register" and isinstance(first, ast.Constant) and first.value == name
+
+
+def describe(spec: TransferSpec) -> str:
+    """Markdown shown on the DAG page: the job's docstring and how the task runs."""
+    doc = job_docstring(spec.name) or spec.description or f"Runs the `{spec.name}` transfer."
+    args = " ".join(spec.pipeline_args(EXECUTION_DATE_TEMPLATE))
+    rows: Mapping[str, object] = {
+        "command": f"`pipeline {args}`".replace("|", "\\|"),  # a table cell
+        "schedule": f"`{spec.schedule}` (UTC)" if spec.schedule else "manual only",
+        "mode": spec.mode.value,
+        "config": f"`{spec.config}`",
+        "image": f"`{spec.image_ref}`",
+        "namespace": spec.namespace,
+        "service account": spec.service_account or "(namespace default)",
+        "credentials": (
+            f"Secret `{spec.credentials_secret}` at {CREDENTIALS_MOUNT_PATH}"
+            if spec.credentials_secret
+            else "Workload Identity"
+        ),
+        "env": ", ".join(f"`{name}`" for name in spec.env) or "(none)",
+        "retries": f"{spec.retries}, from {spec.retry_delay_minutes} min, doubling",
+    }
+    table = "\n".join(f"| {key} | {value} |" for key, value in rows.items())
+    return f"{doc}\n\n| setting | value |\n| --- | --- |\n{table}\n"
+
+
+# --- DAGs ------------------------------------------------------------------
+
+
+def build_dag(spec: TransferSpec) -> Any:
+    """One DAG with a single pod task running ``pipeline`` for ``spec``'s transfer."""
+    start = dt.datetime.combine(spec.start_date, dt.time(), tzinfo=TIMEZONE)
+    dag_kwargs: dict[str, Any] = {}
+    if not spec.allow_parallel_windows:
+        dag_kwargs["max_active_runs"] = 1
+    elif spec.max_active_runs is not None:
+        dag_kwargs["max_active_runs"] = spec.max_active_runs
+    dag = DAG(
+        dag_id=spec.name,
+        schedule=_timetable(spec.schedule),
+        start_date=start,
+        catchup=spec.catchup,
+        tags=sorted({*DEFAULT_TAGS, *spec.tags}),
+        doc_md=describe(spec),
+        default_args={"owner": OWNER},
+        **dag_kwargs,
+    )
+    volumes, mounts = _volumes(spec)
+    with dag:
+        ETLPodOperator(
+            task_id="pipeline",
+            name=f"etl-{spec.k8s_name}",
+            namespace=spec.namespace,
+            image=spec.image_ref,
+            cmds=list(COMMAND),
+            arguments=spec.pipeline_args(EXECUTION_DATE_TEMPLATE),
+            env_vars=_env_vars(spec),
+            labels={
+                "app.kubernetes.io/name": "etl-framework",
+                "app.kubernetes.io/component": "transfer",
+                "etl-framework/transfer": spec.k8s_name,
+            },
+            service_account_name=spec.service_account,
+            container_resources=k8s.V1ResourceRequirements(
+                requests=dict(spec.resources.requests) or None,
+                limits=dict(spec.resources.limits) or None,
+            ),
+            volumes=volumes,
+            volume_mounts=mounts,
+            init_containers=_sql_proxy_sidecar(spec),
+            security_context=_pod_security_context(),
+            container_security_context=_container_security_context(),
+            active_deadline_seconds=spec.active_deadline_seconds,
+            startup_timeout_seconds=STARTUP_TIMEOUT_SECONDS,
+            execution_timeout=dt.timedelta(seconds=spec.active_deadline_seconds) + EXECUTION_MARGIN,
+            get_logs=True,
+            log_events_on_failure=True,
+            termination_message_policy="FallbackToLogsOnError",
+            on_finish_action="delete_succeeded_pod",
+            skip_on_exit_code=list(SKIP_EXIT_CODES) or None,
+            retries=spec.retries,
+            retry_delay=dt.timedelta(minutes=spec.retry_delay_minutes),
+            retry_exponential_backoff=RETRY_BACKOFF_MULTIPLIER,
+            max_retry_delay=MAX_RETRY_DELAY,
+            do_xcom_push=False,
+        )
+    return dag
+
+
+def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
+    """Every transfer of a deployment file as ``{dag_id: DAG}``.
+
+    Raises:
+        ConfigError: The file is unreadable or invalid (the message lists every problem).
+    """
+    return {spec.name: build_dag(spec) for spec in load_transfers(path, env)}
+
+
+__all__ = [
+    "EXECUTION_DATE_TEMPLATE",
+    "ETLPodOperator",
+    "build_dag",
+    "build_dags",
+    "describe",
+    "job_docstring",
+]

@@ -1,0 +1,167 @@
+"""Runs inside .venv-airflow (real Airflow); prints one JSON document on stdout.
+
+Called by the tests in this folder, which run in the project's main venv:
+
+    python checker.py dagbag DAG_FOLDER
+    python checker.py render DAG_FOLDER DAG_ID RUN_AFTER
+    python checker.py exit-codes DAG_FOLDER DAG_ID
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from typing import Any
+
+
+def _jsonable(value: Any) -> Any:
+    from kubernetes.client import ApiClient
+
+    return ApiClient().sanitize_for_serialization(value)
+
+
+def _dagbag(folder: str) -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=folder)
+
+
+def _task_summary(task: Any) -> dict[str, Any]:
+    return {
+        "task_type": type(task).__name__,
+        "retries": task.retries,
+        "retry_delay_seconds": task.retry_delay.total_seconds(),
+        "retry_exponential_backoff": float(task.retry_exponential_backoff),
+        "max_retry_delay_seconds": task.max_retry_delay.total_seconds(),
+        "execution_timeout_seconds": task.execution_timeout.total_seconds(),
+        "get_logs": task.get_logs,
+        "log_events_on_failure": task.log_events_on_failure,
+        "termination_message_policy": task.termination_message_policy,
+        "on_finish_action": task.on_finish_action.value,
+        "skip_on_exit_code": list(task.skip_on_exit_code),
+        "no_retry_exit_codes": sorted(task.no_retry_exit_codes),
+        "cmds": task.cmds,
+        "arguments": task.arguments,
+        "image": task.image,
+        "namespace": task.namespace,
+        "service_account_name": task.service_account_name,
+        "active_deadline_seconds": task.active_deadline_seconds,
+        "template_fields": list(task.template_fields),
+    }
+
+
+def dagbag(folder: str) -> dict[str, Any]:
+    bag = _dagbag(folder)
+    dags = {}
+    for dag_id, dag in bag.dags.items():
+        dags[dag_id] = {
+            "timetable": type(dag.timetable).__name__,
+            "schedule": getattr(dag.timetable, "summary", None),
+            "max_active_runs": dag.max_active_runs,
+            "catchup": dag.catchup,
+            "tags": sorted(dag.tags),
+            "start_date": dag.start_date.isoformat(),
+            "doc_md": dag.doc_md,
+            "tasks": {task.task_id: _task_summary(task) for task in dag.tasks},
+        }
+    return {
+        "dag_ids": sorted(bag.dag_ids),
+        "import_errors": {str(k): v for k, v in bag.import_errors.items()},
+        "captured_warnings": {str(k): list(v) for k, v in bag.captured_warnings.items()},
+        "dags": dags,
+    }
+
+
+def _core_timetable(timetable: Any) -> Any:
+    try:  # Airflow 3: DAGs hold SDK timetables; the scheduling logic is in core's twin
+        from airflow.serialization.encoders import coerce_to_core_timetable
+    except ImportError:  # Airflow 2
+        return timetable
+    return coerce_to_core_timetable(timetable)
+
+
+def render(folder: str, dag_id: str, run_after: str) -> dict[str, Any]:
+    import pendulum
+
+    bag = _dagbag(folder)
+    dag = bag.dags[dag_id]
+    (task,) = dag.tasks
+    timetable = _core_timetable(dag.timetable)
+    interval = timetable.infer_manual_data_interval(run_after=pendulum.parse(run_after))
+    context = {
+        "dag": dag,
+        "task": task,
+        "run_id": "manual__test",
+        "data_interval_start": interval.start,
+        "data_interval_end": interval.end,
+        "logical_date": interval.start,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        task.render_template_fields(context)
+        pod = task.build_pod_request_obj(dry_run=True)
+    return {
+        "interval": [interval.start.isoformat(), interval.end.isoformat()],
+        "cmds": task.cmds,
+        "arguments": task.arguments,
+        "rendered": {name: _jsonable(getattr(task, name)) for name in task.template_fields},
+        "pod": _jsonable(pod),
+    }
+
+
+class _NoCluster:
+    """Stands in for the Kubernetes API: serves one finished pod, accepts patch and delete."""
+
+    def __init__(self) -> None:
+        self.pod: Any = None
+
+    def read_namespaced_pod(self, *args: Any, **kwargs: Any) -> Any:
+        return self.pod
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def exit_codes(folder: str, dag_id: str) -> dict[str, Any]:
+    """Feed finished pods with given exit codes to the real cleanup(): how does the task end?"""
+    from kubernetes.client import models as k8s
+
+    bag = _dagbag(folder)
+    (task,) = bag.dags[dag_id].tasks
+    cluster = _NoCluster()
+    task.__dict__["client"] = cluster  # a cached_property: there is no cluster here
+    pod = task.build_pod_request_obj(dry_run=True)
+    outcome = {}
+    for code in (0, 1, 2, 3, 4, 75, 137):
+        phase = "Succeeded" if code == 0 else "Failed"
+        terminated = k8s.V1ContainerStateTerminated(exit_code=code, reason="Error")
+        status = k8s.V1ContainerStatus(
+            name=task.base_container_name,
+            image=task.image,
+            image_id="",
+            ready=False,
+            restart_count=0,
+            state=k8s.V1ContainerState(terminated=terminated),
+        )
+        remote = k8s.V1Pod(
+            metadata=pod.metadata,
+            spec=pod.spec,
+            status=k8s.V1PodStatus(phase=phase, container_statuses=[status]),
+        )
+        cluster.pod = remote
+        try:
+            task.cleanup(pod, remote)
+        except Exception as exc:  # noqa: BLE001 - the class is the answer
+            outcome[str(code)] = type(exc).__name__
+        else:
+            outcome[str(code)] = "ok"
+    return outcome
+
+
+COMMANDS = {"dagbag": dagbag, "render": render, "exit-codes": exit_codes}
+
+if __name__ == "__main__":
+    command, *args = sys.argv[1:]
+    result = COMMANDS[command](*args)
+    sys.stdout.write("\n" + "@@JSON@@" + json.dumps(result, default=str) + "\n")
