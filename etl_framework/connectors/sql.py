@@ -66,12 +66,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+# Capabilities by dialect name; other SQLAlchemy dialects get BASE_CAPABILITIES.
+BASE_CAPABILITIES = frozenset({"transactions"})
+DIALECT_CAPABILITIES: dict[str, frozenset[str]] = {
+    # merge = INSERT ... ON CONFLICT; copy = psycopg 3 COPY FROM STDIN
+    "postgresql": frozenset({"transactions", "merge", "copy"}),
+    "sqlite": frozenset({"transactions", "merge"}),
+}
+
+
 class SqlConnector(Connector):
-    """One SQLAlchemy engine for PostgreSQL or SQLite."""
+    """One SQLAlchemy engine for PostgreSQL or SQLite (other dialects: generic paths).
+
+    `capabilities` depend on the dialect of the configured URL (see
+    `DIALECT_CAPABILITIES`); write strategies check them before running.
+    """
 
     type_name = "sql"
     config_model = SqlConfig
     capabilities: ClassVar[frozenset[str]] = frozenset({"transactions", "merge"})
+    """Class-level default; `supports` answers for the actual dialect."""
 
     config: SqlConfig
 
@@ -90,11 +104,20 @@ class SqlConnector(Connector):
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def supports(self, capability: str) -> bool:
+        """Whether this connection's dialect offers ``capability``."""
+        found = DIALECT_CAPABILITIES.get(self.dialect, BASE_CAPABILITIES)
+        if capability == "copy" and self.engine.dialect.driver != "psycopg":
+            return False
+        return capability in found
+
     def _open(self) -> None:
         self._engine = make_engine(
             self.config.url.get_secret_value(),
             echo=self.config.echo,
-            **({"connect_args": dict(self.config.connect_args)} if self.config.connect_args else {}),
+            **(
+                {"connect_args": dict(self.config.connect_args)} if self.config.connect_args else {}
+            ),
         )
 
     def _close(self) -> None:

@@ -1,0 +1,246 @@
+"""`WriteStrategy`: stage, guard, publish in one transaction, clean up.
+
+Every strategy runs the same steps; only the publish statement differs::
+
+    strategy = ReplaceTableStrategy(connector, "orders", mapping, run_id=ctx.run_id)
+    strategy.drop_stale_staging()      # pre_execution_cleansing
+    strategy.prepare()                 # target checked/created, staging created
+    strategy.load(mapping.rows(records))   # streamed into staging (COPY / executemany)
+    strategy.publish()                 # guards, then ONE transaction
+    strategy.drop_staging()            # post_execution_cleanup, also after failure
+
+A run killed at any point before ``publish`` commits leaves the target as it was
+(only a staging table, which the next run drops). Readers see the target before or
+after the publish transaction, never in between.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from etl_framework.exceptions import ConfigError, JobError
+from etl_framework.load import guards as _guards
+from etl_framework.load.bulk import DEFAULT_BATCH_SIZE, ProgressCallback, bulk_insert
+from etl_framework.load.guards import GuardConfig
+from etl_framework.load.identifiers import quote_table, split_table_name, validate_identifier
+from etl_framework.load.schema import (
+    SchemaCheck,
+    build_table,
+    column_list,
+    create_table,
+    ensure_target,
+)
+from etl_framework.load.staging import StagingLock, drop_stale_staging, drop_table, staging_name
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from etl_framework.connectors.sql import SqlConnector
+    from etl_framework.mapping import FieldMapping
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What one publish did."""
+
+    inserted: int
+    """Rows written into the target (staged rows)."""
+    deleted: int = 0
+    """Rows the publish removed from the target first (-1: unknown, e.g. TRUNCATE)."""
+
+
+class WriteStrategy(ABC):
+    """Load rows into a staging table, check guards, publish atomically."""
+
+    name: ClassVar[str]
+    """Short name used in logs and config (``replace_table``, ``merge`` ...)."""
+    required_capabilities: ClassVar[frozenset[str]] = frozenset({"transactions"})
+    """Connector capabilities checked in `prepare` before anything is created."""
+    idempotent: ClassVar[bool] = True
+    """Whether running the same load twice gives the same target."""
+    default_min_rows: ClassVar[int] = 0
+    """``guards.min_rows`` when the config leaves it unset."""
+
+    def __init__(
+        self,
+        connector: SqlConnector,
+        target: str,
+        mapping: FieldMapping,
+        *,
+        run_id: str,
+        key_columns: Sequence[str] = (),
+        guards: GuardConfig | None = None,
+        add_missing_columns: bool = False,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        split_table_name(target)  # validates
+        self.connector = connector
+        self.target = target
+        self.mapping = mapping
+        self.run_id = run_id
+        self.key_columns = (
+            tuple(validate_identifier(k, "key column") for k in key_columns) or mapping.primary_key
+        )
+        for key in self.key_columns:
+            mapping.field(key)
+        self.guards = guards or GuardConfig()
+        self.add_missing_columns = add_missing_columns
+        self.batch_size = batch_size
+        self.staging = staging_name(target, run_id)
+        self.staged_rows = 0
+        self.schema_check: SchemaCheck | None = None
+        self._lock: StagingLock | None = None
+
+    # --- steps -------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        return self.connector.engine
+
+    def check_capabilities(self) -> None:
+        missing = sorted(c for c in self.required_capabilities if not self.connector.supports(c))
+        if missing:
+            raise ConfigError(
+                f"write strategy {self.name!r} needs {', '.join(missing)}, which connection "
+                f"{self.connector.name!r} ({self.connector.dialect}) does not support"
+            )
+
+    def drop_stale_staging(self) -> list[str]:
+        """Drop staging of this target left by crashed runs; return their names."""
+        dropped = drop_stale_staging(self.engine, self.target, keep=self.staging)
+        for name in dropped:
+            logger.warning("dropped staging table %s left by an earlier run", name)
+        return dropped
+
+    def prepare(self) -> SchemaCheck:
+        """Check capabilities and the target's schema (creating it if missing); create staging."""
+        self.check_capabilities()
+        with self.engine.begin() as conn:
+            self.schema_check = ensure_target(
+                conn,
+                self.mapping,
+                self.target,
+                key_columns=self.key_columns,
+                add_missing_columns=self.add_missing_columns,
+            )
+            self._check_target(conn)
+        self._lock = StagingLock(self.engine, self.staging)
+        self._lock.acquire()
+        with self.engine.begin() as conn:
+            drop_table(conn, self.staging)
+            create_table(conn, build_table(self.mapping, self.staging, staging=True))
+        self.staged_rows = 0
+        return self.schema_check
+
+    def load(
+        self, rows: Iterable[Sequence[Any]], *, on_batch: ProgressCallback | None = None
+    ) -> int:
+        """Stream row tuples (in mapping column order) into staging, in one transaction."""
+        with self.engine.begin() as conn:
+            count = bulk_insert(
+                conn,
+                self.staging,
+                self.mapping.columns,
+                [f.type for f in self.mapping.fields],
+                rows,
+                batch_size=self.batch_size,
+                on_batch=on_batch,
+            )
+        self.staged_rows += count
+        return count
+
+    def publish(self) -> PublishResult:
+        """Run the guards, then publish staging into the target in one transaction."""
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            with self.engine.begin() as conn:
+                self.check_guards(conn)
+                result = self._publish(conn)
+        except IntegrityError as exc:
+            raise JobError(
+                f"publishing into {self.target} violated a constraint; nothing was published: "
+                f"{exc.orig}"
+            ) from exc
+        logger.info(
+            "published %d rows into %s (%s, %d replaced)",
+            result.inserted,
+            self.target,
+            self.name,
+            result.deleted,
+        )
+        return result
+
+    def write(
+        self, rows: Iterable[Sequence[Any]], *, on_batch: ProgressCallback | None = None
+    ) -> PublishResult:
+        """`prepare`, `load` and `publish` (staging is left for `drop_staging`)."""
+        self.prepare()
+        self.load(rows, on_batch=on_batch)
+        return self.publish()
+
+    def drop_staging(self) -> None:
+        """Drop this run's staging table and release its lock. Safe to call twice."""
+        try:
+            with self.engine.begin() as conn:
+                drop_table(conn, self.staging)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+    # --- guards --------------------------------------------------------------------
+
+    def check_guards(self, conn: Connection) -> None:
+        """Every configured guard, inside the publish transaction, before any write."""
+        g = self.guards
+        staged = _guards.count_rows(conn, self.staging)
+        _guards.check_min_rows(
+            staged, g.min_rows if g.min_rows is not None else self.default_min_rows
+        )
+        if g.min_fraction is not None:
+            current, scope = self.replaced_rows(conn)
+            if current is not None:
+                _guards.check_min_fraction(staged, current, g.min_fraction, scope)
+        if g.forbid_all_null:
+            unknown = set(g.all_null_allowed) - set(self.mapping.columns)
+            if unknown:
+                raise ConfigError(
+                    "guards.all_null_allowed names unmapped columns: " + ", ".join(sorted(unknown))
+                )
+            _guards.check_not_all_null(
+                conn, self.staging, self.mapping.columns, staged, g.all_null_allowed
+            )
+        if g.unique_keys and self.key_columns:
+            _guards.check_unique_keys(conn, self.staging, self.key_columns)
+
+    def replaced_rows(self, conn: Connection) -> tuple[int | None, str]:
+        """How many target rows this publish replaces (None: not a replacement)."""
+        return None, self.target
+
+    # --- for subclasses ----------------------------------------------------------------
+
+    def _check_target(self, conn: Connection) -> None:  # noqa: B027 - optional hook
+        """Strategy-specific checks of the (existing) target, before staging is created."""
+
+    @abstractmethod
+    def _publish(self, conn: Connection) -> PublishResult:
+        """Move staging into the target. Runs inside the publish transaction."""
+
+    # --- SQL helpers -------------------------------------------------------------------
+
+    def _q(self, conn: Connection, table: str) -> str:
+        return quote_table(conn.dialect, table)
+
+    def _insert_select(self, conn: Connection, suffix: str = "") -> str:
+        cols = column_list(conn, self.mapping.columns)
+        return (
+            f"INSERT INTO {self._q(conn, self.target)} ({cols}) "
+            f"SELECT {cols} FROM {self._q(conn, self.staging)}{suffix}"
+        )

@@ -1,0 +1,59 @@
+"""Merge (upsert) on key columns: ``INSERT ... ON CONFLICT (keys) DO UPDATE``.
+
+Publish, in ONE transaction::
+
+    INSERT INTO target (cols) SELECT cols FROM staging WHERE true
+    ON CONFLICT (keys) DO UPDATE SET c = excluded.c, ...   -- DO NOTHING if only keys
+
+The same statement works on PostgreSQL and SQLite (>= 3.24; ``WHERE true`` resolves
+SQLite's parsing ambiguity of INSERT ... SELECT ... ON CONFLICT). The target must
+have a primary key or unique constraint on exactly the key columns (a target created
+from the mapping gets one); staged keys must be unique (guard ``unique_keys``), since
+one statement cannot update the same row twice. Rows absent from staging are kept.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from etl_framework.exceptions import ConfigError, SchemaMismatchError
+from etl_framework.load.base import PublishResult, WriteStrategy
+from etl_framework.load.identifiers import quote
+from etl_framework.load.schema import column_list, unique_key_exists
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+class MergeStrategy(WriteStrategy):
+    """Upsert staged rows on the key columns."""
+
+    name = "merge"
+    required_capabilities: ClassVar[frozenset[str]] = frozenset({"transactions", "merge"})
+
+    def _check_target(self, conn: Connection) -> None:
+        if not self.key_columns:
+            raise ConfigError(
+                f"merge into {self.target} needs key columns (key_columns, or primary key "
+                "columns in the mapping)"
+            )
+        if not unique_key_exists(conn, self.target, self.key_columns):
+            raise SchemaMismatchError(
+                self.target,
+                "merge needs a primary key or unique constraint on "
+                f"({', '.join(self.key_columns)})",
+            )
+
+    def _publish(self, conn: Connection) -> PublishResult:
+        keys = column_list(conn, self.key_columns)
+        updates = [c for c in self.mapping.columns if c not in self.key_columns]
+        if updates:
+            assignments = ", ".join(
+                f"{quote(conn.dialect, c)} = excluded.{quote(conn.dialect, c)}" for c in updates
+            )
+            action = f"DO UPDATE SET {assignments}"
+        else:
+            action = "DO NOTHING"
+        sql = self._insert_select(conn, f" WHERE true ON CONFLICT ({keys}) {action}")
+        affected = conn.exec_driver_sql(sql).rowcount
+        return PublishResult(inserted=affected)

@@ -1,0 +1,108 @@
+"""Replace window (delta mode): the target's rows in ``[start, end)`` become the staged rows.
+
+Publish, in ONE transaction::
+
+    DELETE FROM target WHERE window_column >= :start AND window_column < :end;
+    INSERT INTO target (cols) SELECT cols FROM staging;
+
+Rows outside the window are never touched, so non-overlapping windows may be
+published side by side. Every staged row must fall inside the window (guard
+``window``): a row outside it would survive the next run of its own window and be
+duplicated. The bounds are bound parameters of the window column's type: dates for
+a ``date`` column, midnight UTC for ``timestamptz``, naive midnight for
+``timestamp``. An unbounded side is left out of the condition, so the unbounded
+window of a truncate run replaces the whole table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from etl_framework.exceptions import ConfigError, GuardError
+from etl_framework.load.base import PublishResult, WriteStrategy
+from etl_framework.load.identifiers import quote
+from etl_framework.mapping import ColumnKind, ColumnType
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from etl_framework.window import Window
+
+WINDOW_KINDS = frozenset({ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ})
+
+
+def window_bound(day: dt.date, column_type: ColumnType) -> dt.date | dt.datetime:
+    """The value to compare a window column with for the calendar day ``day``."""
+    if column_type.kind is ColumnKind.DATE:
+        return day
+    midnight = dt.datetime(day.year, day.month, day.day)
+    return (
+        midnight.replace(tzinfo=dt.UTC) if column_type.kind is ColumnKind.TIMESTAMPTZ else midnight
+    )
+
+
+class ReplaceWindowStrategy(WriteStrategy):
+    """Delta: delete the window's rows and insert the staged ones, atomically."""
+
+    name = "replace_window"
+
+    def __init__(self, *args: Any, window: Window, window_column: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.window = window
+        self.window_column = window_column
+        column_type = self.mapping.field(window_column).type
+        if column_type.kind not in WINDOW_KINDS:
+            raise ConfigError(
+                f"window column {window_column!r} is {column_type}; it must be date, timestamp "
+                "or timestamptz"
+            )
+        self.window_type = column_type
+
+    def _condition(self, conn: Connection, inside: bool) -> tuple[str, dict[str, Any]]:
+        column = quote(conn.dialect, self.window_column)
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        if self.window.start is not None:
+            parts.append(f"{column} >= :start" if inside else f"{column} < :start")
+            params["start"] = window_bound(self.window.start, self.window_type)
+        if self.window.end is not None:
+            parts.append(f"{column} < :end" if inside else f"{column} >= :end")
+            params["end"] = window_bound(self.window.end, self.window_type)
+        if inside:
+            return (" AND ".join(parts) or "1 = 1"), params
+        parts.append(f"{column} IS NULL")
+        return " OR ".join(parts), params
+
+    def _text(self, sql: str, params: dict[str, Any]) -> sa.TextClause:
+        sa_type = self.window_type.to_sqlalchemy()
+        return sa.text(sql).bindparams(
+            *(sa.bindparam(k, v, type_=sa_type) for k, v in params.items())
+        )
+
+    def replaced_rows(self, conn: Connection) -> tuple[int | None, str]:
+        where, params = self._condition(conn, inside=True)
+        sql = f"SELECT COUNT(*) FROM {self._q(conn, self.target)} WHERE {where}"
+        return int(conn.execute(self._text(sql, params)).scalar_one()), f"window {self.window}"
+
+    def check_guards(self, conn: Connection) -> None:
+        where, params = self._condition(conn, inside=False)
+        sql = f"SELECT COUNT(*) FROM {self._q(conn, self.staging)} WHERE {where}"
+        outside = int(conn.execute(self._text(sql, params)).scalar_one())
+        if outside:
+            raise GuardError(
+                "window",
+                f"{outside} staged rows have {self.window_column} outside the window "
+                f"{self.window} (or NULL)",
+            )
+        super().check_guards(conn)
+
+    def _publish(self, conn: Connection) -> PublishResult:
+        where, params = self._condition(conn, inside=True)
+        deleted = conn.execute(
+            self._text(f"DELETE FROM {self._q(conn, self.target)} WHERE {where}", params)
+        ).rowcount
+        inserted = conn.exec_driver_sql(self._insert_select(conn)).rowcount
+        return PublishResult(inserted=inserted, deleted=deleted)
