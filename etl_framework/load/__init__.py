@@ -1,5 +1,39 @@
 """Write strategies: load into staging, guard, publish atomically.
 
-See `etl_framework.load.strategies` for the four strategies (replace table,
-replace window, merge, append) and docs/loading.md for the guide.
+=====================  ====================================================
+`ReplaceTableStrategy`   truncate mode: staging replaces the whole target
+`ReplaceWindowStrategy`  delta mode: staging replaces ``[start, end)``
+`MergeStrategy`          upsert on key columns (INSERT ... ON CONFLICT)
+`AppendStrategy`         insert only; not idempotent on its own
+=====================  ====================================================
+
+All share `WriteStrategy` (etl_framework.load.base). See docs/loading.md.
+Names are imported lazily so that ``etl_framework.mapping`` (which uses
+``load.identifiers``) does not pull in every strategy.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AppendStrategy": "etl_framework.load.append",
+    "GuardConfig": "etl_framework.load.guards",
+    "MergeStrategy": "etl_framework.load.merge",
+    "PublishResult": "etl_framework.load.base",
+    "ReplaceTableStrategy": "etl_framework.load.replace_table",
+    "ReplaceWindowStrategy": "etl_framework.load.replace_window",
+    "WriteStrategy": "etl_framework.load.base",
+    "bulk_insert": "etl_framework.load.bulk",
+    "staging_name": "etl_framework.load.staging",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -75,11 +75,14 @@ class WriteStrategy(ABC):
         *,
         run_id: str,
         key_columns: Sequence[str] = (),
+        index_columns: Sequence[str] = (),
         guards: GuardConfig | None = None,
         add_missing_columns: bool = False,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
     ) -> None:
         split_table_name(target)  # validates
+        self.log = log or logger
         self.connector = connector
         self.target = target
         self.mapping = mapping
@@ -89,6 +92,7 @@ class WriteStrategy(ABC):
         )
         for key in self.key_columns:
             mapping.field(key)
+        self.index_columns = tuple(index_columns)
         self.guards = guards or GuardConfig()
         self.add_missing_columns = add_missing_columns
         self.batch_size = batch_size
@@ -111,11 +115,14 @@ class WriteStrategy(ABC):
                 f"{self.connector.name!r} ({self.connector.dialect}) does not support"
             )
 
-    def drop_stale_staging(self) -> list[str]:
-        """Drop staging of this target left by crashed runs; return their names."""
-        dropped = drop_stale_staging(self.engine, self.target, keep=self.staging)
+    def drop_stale_staging(self, is_live: Callable[[str], bool] | None = None) -> list[str]:
+        """Drop staging of this target left by crashed runs; return their names.
+
+        ``is_live(run_tag)`` tells whether a run is still alive (ledger leases).
+        """
+        dropped = drop_stale_staging(self.engine, self.target, keep=self.staging, is_live=is_live)
         for name in dropped:
-            logger.warning("dropped staging table %s left by an earlier run", name)
+            self.log.warning("dropped staging table %s left by an earlier run", name)
         return dropped
 
     def prepare(self) -> SchemaCheck:
@@ -127,6 +134,7 @@ class WriteStrategy(ABC):
                 self.mapping,
                 self.target,
                 key_columns=self.key_columns,
+                index_columns=self.index_columns,
                 add_missing_columns=self.add_missing_columns,
             )
             self._check_target(conn)
@@ -168,7 +176,7 @@ class WriteStrategy(ABC):
                 f"publishing into {self.target} violated a constraint; nothing was published: "
                 f"{exc.orig}"
             ) from exc
-        logger.info(
+        self.log.info(
             "published %d rows into %s (%s, %d replaced)",
             result.inserted,
             self.target,

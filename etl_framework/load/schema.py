@@ -9,6 +9,7 @@ nullable (adding a NOT NULL column to a table with rows cannot work).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ def build_table(
     name: str,
     *,
     key_columns: Sequence[str] = (),
+    index_columns: Sequence[str] = (),
     staging: bool = False,
     metadata: sa.MetaData | None = None,
 ) -> sa.Table:
@@ -52,6 +54,13 @@ def build_table(
     args: list[Any] = list(columns)
     if keys and not staging:
         args.append(sa.PrimaryKeyConstraint(*keys))
+    if not staging:
+        for column in index_columns:
+            mapping.field(column)
+            index_name = f"ix_{table}_{column}"
+            if len(index_name) > 63:
+                index_name = f"ix_{hashlib.sha1(index_name.encode()).hexdigest()[:20]}"
+            args.append(sa.Index(index_name, column))
     return sa.Table(
         table,
         metadata if metadata is not None else sa.MetaData(),
@@ -89,6 +98,7 @@ def ensure_target(
     name: str,
     *,
     key_columns: Sequence[str] = (),
+    index_columns: Sequence[str] = (),
     add_missing_columns: bool = False,
     allow_extra_nullable_columns: bool = False,
 ) -> SchemaCheck:
@@ -100,7 +110,10 @@ def ensure_target(
     schema, table = split_table_name(name)
     inspector = sa.inspect(conn)
     if not inspector.has_table(table, schema=schema):
-        create_table(conn, build_table(mapping, name, key_columns=key_columns))
+        create_table(
+            conn,
+            build_table(mapping, name, key_columns=key_columns, index_columns=index_columns),
+        )
         return SchemaCheck(created=True)
     reflected = {c["name"]: c for c in inspector.get_columns(table, schema=schema)}
     by_lower = {n.lower(): c for n, c in reflected.items()}
@@ -162,7 +175,9 @@ def unique_key_exists(conn: Connection, name: str, key_columns: Sequence[str]) -
         list(u["column_names"]) for u in inspector.get_unique_constraints(table, schema=schema)
     ]
     candidates += [
-        list(i["column_names"]) for i in inspector.get_indexes(table, schema=schema) if i.get("unique")
+        list(i["column_names"])
+        for i in inspector.get_indexes(table, schema=schema)
+        if i.get("unique")
     ]
     return any({str(c).lower() for c in cols if c} == wanted for cols in candidates if cols)
 

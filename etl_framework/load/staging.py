@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -108,13 +109,24 @@ class StagingLock:
             self._conn = None
 
 
-def drop_stale_staging(engine: Engine, target: str, *, keep: str | None = None) -> list[str]:
+def drop_stale_staging(
+    engine: Engine,
+    target: str,
+    *,
+    keep: str | None = None,
+    is_live: Callable[[str], bool] | None = None,
+) -> list[str]:
     """Drop staging tables of ``target`` left by runs that are no longer alive.
 
-    Returns the names dropped. ``keep`` (this run's staging) is never dropped.
+    ``keep`` (this run's staging) is never dropped, nor a table whose run tag
+    ``is_live`` says belongs to a live run (the ledger's view, e.g.
+    `RunContext.is_active_run`), nor, on PostgreSQL, one whose advisory lock is held.
+    Returns the names dropped.
     """
     with engine.connect() as conn:
         candidates = [n for n in list_staging(conn, target) if n != keep]
+    if is_live is not None:
+        candidates = [n for n in candidates if not is_live(n[-RUN_TAG_LENGTH:])]
     dropped: list[str] = []
     for name in candidates:
         with engine.connect() as conn:

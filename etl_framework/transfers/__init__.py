@@ -1,0 +1,9 @@
+"""Ready-made concrete job bases built on the write strategies.
+
+`TableTransferJob`: declare a source, a target table, a field mapping, a window
+column and key columns; the three lifecycle methods are implemented for you.
+"""
+
+from etl_framework.transfers.table import TableTransferJob, TableTransferOptions
+
+__all__ = ["TableTransferJob", "TableTransferOptions"]

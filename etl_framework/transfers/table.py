@@ -1,0 +1,293 @@
+"""`TableTransferJob`: a declarative transfer of records into one SQL table.
+
+Declare where records come from and where they go; the three lifecycle methods are
+implemented with the write strategies of `etl_framework.load`::
+
+    @register("orders")
+    class OrdersJob(TableTransferJob):
+        target_table = "orders"                      # in connection "warehouse"
+        mapping = FieldMapping.from_tuples([
+            ("id", "order_id", "bigint primary key"),
+            ("customer__name", "customer_name", "text"),
+            ("created_at", "order_date", "date not null"),
+        ])
+        window_column = "order_date"                 # delta: replace [start, end)
+
+        def source(self) -> Iterable[Mapping[str, Any]]:
+            return api_records(since=self.context.window.start)
+
+What each mode does:
+
+=========  ===========================================================================
+truncate   `ReplaceTableStrategy`: staging replaces every row of the target.
+delta      ``delta_strategy``: ``replace_window`` (default; needs ``window_column``),
+           ``merge`` (upsert on ``key_columns``) or ``append`` (not idempotent).
+=========  ===========================================================================
+
+``pre_execution_cleansing`` drops staging left by crashed runs of the same target
+(never a live run's), ``pipeline`` streams ``source()`` through the mapping into
+staging, checks the guards and publishes in one transaction, and
+``post_execution_cleanup`` drops this run's staging, after success and failure.
+
+Config (``transfers.<name>``, model `TableTransferOptions`; subclass it for your own
+options and set ``options_model``) may override the table and connection and tune
+guards. A job with special needs subclasses `ETLJob` directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from etl_framework.exceptions import ConfigError, RegistryError
+from etl_framework.job import ETLJob, Outcome
+from etl_framework.load.bulk import DEFAULT_BATCH_SIZE
+from etl_framework.load.guards import GuardConfig
+from etl_framework.mapping import ColumnKind, FieldMapping
+from etl_framework.window import WriteMode
+
+if TYPE_CHECKING:
+    from etl_framework.connectors.sql import SqlConnector
+    from etl_framework.load.base import PublishResult, WriteStrategy
+
+DeltaStrategy = Literal["replace_window", "merge", "append"]
+
+
+class TableTransferOptions(BaseModel):
+    """``transfers.<name>`` options every `TableTransferJob` accepts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connection: str | None = None
+    """Name of the ``type: sql`` connection to load into (default: the class's)."""
+    table: str | None = None
+    """Target table, ``table`` or ``schema.table`` (default: the class's)."""
+    guards: GuardConfig = Field(default_factory=GuardConfig)
+    add_missing_columns: bool = False
+    """Add mapped columns the existing target lacks (nullable ones only)."""
+    replace_method: Literal["delete", "truncate"] = "delete"
+    """How a full refresh empties the target inside the publish transaction."""
+    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
+
+
+class TableTransferJob(ETLJob):
+    """Records from ``source()`` into one SQL table, through a field mapping.
+
+    Must override: `source`, and declare `target_table` and `mapping`.
+    May override: the other class attributes, `records`, `transform`.
+    Must not override: `run` and the three lifecycle methods (they are the point).
+    """
+
+    # --- declarations -------------------------------------------------------------
+
+    target_connection: ClassVar[str] = "warehouse"
+    """The ``type: sql`` connection (config ``connections.<name>``) of the target."""
+    target_table: ClassVar[str] = ""
+    """The target table, ``table`` or ``schema.table``."""
+    mapping: ClassVar[FieldMapping]
+    """``(source_path, target_column, column_type)`` of every target column."""
+    window_column: ClassVar[str | None] = None
+    """Date/timestamp column that delta runs replace ``[start, end)`` of."""
+    key_columns: ClassVar[tuple[str, ...]] = ()
+    """Merge keys (default: the mapping's primary key columns)."""
+    index_columns: ClassVar[tuple[str, ...]] = ()
+    """Columns indexed when the target is created."""
+    delta_strategy: ClassVar[DeltaStrategy] = "replace_window"
+    """How a delta run writes: replace its window, merge on keys, or append."""
+    filter_to_window: ClassVar[bool] = False
+    """Delta with replace_window: drop records outside the window instead of failing
+    (for sources that cannot filter, e.g. a full file export)."""
+    options_model: ClassVar[type[BaseModel] | None] = TableTransferOptions
+    _modes_declared: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "supported_modes" in cls.__dict__:
+            cls._modes_declared = True
+        elif not cls._modes_declared:
+            # Without a window column a delta run has nothing to replace.
+            needs_window = cls.delta_strategy == "replace_window" and cls.window_column is None
+            cls.supported_modes = (
+                frozenset({WriteMode.TRUNCATE}) if needs_window else frozenset(WriteMode)
+            )
+        mapping = getattr(cls, "mapping", None)
+        if mapping is not None and not isinstance(mapping, FieldMapping):
+            raise RegistryError(f"{cls.__name__}.mapping must be a FieldMapping")
+        if mapping is not None and cls.window_column is not None:
+            kind = mapping.field(cls.window_column).type.kind
+            if kind not in (ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ):
+                raise RegistryError(
+                    f"{cls.__name__}.window_column {cls.window_column!r} is {kind}; "
+                    "it must be date, timestamp or timestamptz"
+                )
+
+    # --- the source ----------------------------------------------------------------
+
+    @abstractmethod
+    def source(self) -> Iterable[Mapping[str, Any]]:
+        """The run's records (a generator: it is consumed once, streaming).
+
+        For delta runs yield the records of ``self.context.window`` (unless
+        `filter_to_window` is set).
+        """
+
+    def transform(self, record: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """Change a record before mapping, or return None to skip it. Default: as is."""
+        return record
+
+    # --- lifecycle (implemented) ---------------------------------------------------
+
+    def pre_execution_cleansing(self) -> None:
+        """Drop staging tables of the target left by crashed runs of any transfer."""
+        dropped = self.strategy.drop_stale_staging(is_live=self.context.is_active_run)
+        if dropped:
+            self.context.counters.add("stale_staging_dropped", len(dropped))
+
+    def pipeline(self) -> None:
+        """Stream records into staging, check guards, publish in one transaction."""
+        strategy = self.strategy
+        check = strategy.prepare()
+        if check.created:
+            self.context.logger.info("created target table %s", strategy.target)
+        if check.added_columns:
+            self.context.logger.info(
+                "added columns %s to %s", ", ".join(check.added_columns), strategy.target
+            )
+        rows = self.rows()
+        strategy.load(rows)
+        result = strategy.publish()
+        self.context.counters.add_written(result.inserted)
+        if result.deleted > 0:
+            self.context.counters.add("rows_deleted", result.deleted)
+        self.published = result
+
+    def post_execution_cleanup(self, outcome: Outcome) -> None:
+        """Drop this run's staging table, after success and failure alike."""
+        if self._strategy is not None:
+            self._strategy.drop_staging()
+        if not outcome.succeeded:
+            self.context.logger.info("nothing was published: the target is unchanged")
+
+    # --- building blocks -------------------------------------------------------------
+
+    _strategy: WriteStrategy | None = None
+    published: PublishResult | None = None
+
+    @property
+    def options(self) -> TableTransferOptions:
+        options = self.context.options
+        if isinstance(options, TableTransferOptions):
+            return options
+        return TableTransferOptions()
+
+    @property
+    def table(self) -> str:
+        table = self.options.table or self.target_table
+        if not table:
+            raise ConfigError(
+                f"transfer {self.context.transfer!r} has no target table: set target_table "
+                f"or transfers.{self.context.transfer}.table"
+            )
+        return table
+
+    @property
+    def connector(self) -> SqlConnector:
+        from etl_framework.connectors.sql import SqlConnector
+
+        name = self.options.connection or self.target_connection
+        return self.context.connections.get(name, SqlConnector)
+
+    @property
+    def strategy(self) -> WriteStrategy:
+        """The run's write strategy (built once per run)."""
+        if self._strategy is None:
+            self._strategy = self.build_strategy()
+        return self._strategy
+
+    def build_strategy(self) -> WriteStrategy:
+        from etl_framework.load.append import AppendStrategy
+        from etl_framework.load.merge import MergeStrategy
+        from etl_framework.load.replace_table import ReplaceTableStrategy
+        from etl_framework.load.replace_window import ReplaceWindowStrategy
+
+        options = self.options
+        common: dict[str, Any] = {
+            "run_id": self.context.run_id,
+            "key_columns": self.key_columns,
+            "index_columns": self.index_columns,
+            "guards": options.guards,
+            "add_missing_columns": options.add_missing_columns,
+            "batch_size": options.batch_size,
+            "log": self.context.logger,
+        }
+        args = (self.connector, self.table, self.mapping)
+        if self.context.mode is WriteMode.TRUNCATE:
+            return ReplaceTableStrategy(*args, method=options.replace_method, **common)
+        if self.delta_strategy == "merge":
+            return MergeStrategy(*args, **common)
+        if self.delta_strategy == "append":
+            return AppendStrategy(*args, **common)
+        if self.window_column is None:
+            raise ConfigError(f"transfer {self.context.transfer!r}: delta needs window_column")
+        return ReplaceWindowStrategy(
+            *args, window=self.context.window, window_column=self.window_column, **common
+        )
+
+    def records(self) -> Iterator[Mapping[str, Any]]:
+        """`source` records after `transform`, counted as read."""
+        counters = self.context.counters
+        transform = self.transform
+        plain = type(self).transform is TableTransferJob.transform
+        pending = 0
+        for record in self.source():
+            pending += 1
+            if pending == 1000:
+                counters.add_read(pending)
+                pending = 0
+            if plain:
+                yield record
+                continue
+            changed = transform(record)
+            if changed is not None:
+                yield changed
+        if pending:
+            counters.add_read(pending)
+
+    def rows(self) -> Iterator[Sequence[Any]]:
+        """Mapped row tuples, filtered to the window when `filter_to_window` applies."""
+        rows = self.mapping.rows(self.records())
+        window = self.context.window
+        if (
+            self.filter_to_window
+            and self.window_column is not None
+            and self.context.mode is WriteMode.DELTA
+            and self.delta_strategy == "replace_window"
+            and not window.is_unbounded
+        ):
+            return _filter_window(rows, self.mapping, self.window_column, window.start, window.end)
+        return iter(rows)
+
+
+def _filter_window(
+    rows: Iterable[tuple[Any, ...]],
+    mapping: FieldMapping,
+    column: str,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> Iterator[tuple[Any, ...]]:
+    from etl_framework.load.replace_window import window_bound
+
+    index = mapping.columns.index(column)
+    column_type = mapping.field(column).type
+    low = window_bound(start, column_type) if start else None
+    high = window_bound(end, column_type) if end else None
+    for row in rows:
+        value = row[index]
+        if value is None:
+            continue
+        if (low is None or value >= low) and (high is None or value < high):
+            yield row
