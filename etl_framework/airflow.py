@@ -43,7 +43,9 @@ try:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
-    raise missing_extra_error(exc.name or "apache-airflow", "airflow") from exc
+    raise missing_extra_error(
+        "apache-airflow (with apache-airflow-providers-cncf-kubernetes)", "airflow"
+    ) from exc
 
 try:  # Airflow 3
     from airflow.sdk import DAG

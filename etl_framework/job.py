@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from etl_framework.context import RunContext
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -32,7 +32,7 @@ class RunStatus(str, enum.Enum):
         return self.value
 
 
-class Step(str, enum.Enum):
+class Step(enum.StrEnum):
     PRE_EXECUTION_CLEANSING = "pre_execution_cleansing"
     PIPELINE = "pipeline"
     POST_EXECUTION_CLEANUP = "post_execution_cleanup"

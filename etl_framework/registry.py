@@ -9,8 +9,8 @@ in other packages).
 from __future__ import annotations
 
 import importlib
-import os
 import importlib.metadata
+import os
 import pkgutil
 import re
 from collections.abc import Callable

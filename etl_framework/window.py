@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from etl_framework.exceptions import InvalidDateError, InvalidWindowError
 
@@ -20,7 +20,7 @@ DATE_FORMATS = ("%Y%m%d", "%Y-%m-%d")
 _DATE_SHAPE = re.compile(r"^(\d{8}|\d{4}-\d{2}-\d{2})$")
 
 
-class WriteMode(str, Enum):
+class WriteMode(StrEnum):
     """How a run writes its target."""
 
     TRUNCATE = "truncate"

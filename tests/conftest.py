@@ -44,6 +44,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
 def _reset_registry() -> Iterator[None]:
     from etl_framework import registry
 
+    registry.discover()  # modules import once per process: snapshot what they registered
     snapshot = registry.snapshot()
     yield
     registry.restore(snapshot)

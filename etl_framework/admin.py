@@ -1,0 +1,90 @@
+"""``etlctl``: administer the run ledger (schema upgrades, run history, leases)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from etl_framework.exceptions import ETLError
+
+
+def _store(config_location: str):  # type: ignore[no-untyped-def]
+    from etl_framework.config import load_config
+    from etl_framework.state import RunStore
+
+    config = load_config(config_location)
+    return RunStore(config.state.url.get_secret_value())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Administer the etl_framework run ledger named by a config file."""
+
+
+@cli.group()
+def db() -> None:
+    """Ledger schema (alembic migrations shipped in the package)."""
+
+
+@db.command("upgrade")
+@click.argument("config_location")
+def db_upgrade(config_location: str) -> None:
+    """Create or upgrade the ledger schema (needed once per PostgreSQL database)."""
+    store = _store(config_location)
+    try:
+        store.upgrade()
+    finally:
+        store.close()
+    click.echo("ledger schema is up to date")
+
+
+@db.command("check")
+@click.argument("config_location")
+def db_check(config_location: str) -> None:
+    """Exit 0 if the ledger schema is current, 3 otherwise."""
+    store = _store(config_location)
+    try:
+        current = store.schema_is_current()
+    finally:
+        store.close()
+    click.echo(
+        "ledger schema is up to date" if current else "ledger schema needs `etlctl db upgrade`"
+    )
+    sys.exit(0 if current else 3)
+
+
+@cli.command("runs")
+@click.argument("config_location")
+@click.option("--transfer", default=None, help="Only this transfer.")
+@click.option("--limit", default=20, show_default=True)
+def runs(config_location: str, transfer: str | None, limit: int) -> None:
+    """Recent runs, newest first."""
+    store = _store(config_location)
+    try:
+        store.ensure_schema(None)
+        records = store.runs(transfer, limit)
+    finally:
+        store.close()
+    click.echo(
+        f"{'started (UTC)':<20} {'transfer':<22} {'mode':<8} {'window':<19} "
+        f"{'status':<10} {'rows':>10}  error"
+    )
+    for r in records:
+        click.echo(
+            f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.transfer:<22} {r.mode:<8} {r.window!s:<19} "
+            f"{r.status:<10} {r.rows_written:>10,}  {r.error or ''}"
+        )
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="etlctl", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        click.echo(f"etlctl: error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except ETLError as exc:
+        click.echo(f"etlctl: error: {exc}", err=True)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,114 @@
+"""The run summary as the container's termination message (``/dev/termination-log``).
+
+Kubernetes keeps at most 4096 bytes of that file and shows them in
+``kubectl describe pod`` (``Last State: Terminated ... Message:``) and in the Pod's
+``status.containerStatuses[].state.terminated.message``, where the launcher
+(`etl_framework.k8s.outcome.parse_summary`) and Airflow read them. `write_termination_log`
+writes the summary as compact JSON that always parses: when it is too long, the long
+string values (the error text first) are shortened and the mappings of step timings and
+metrics are dropped, never cut mid-way.
+
+Writing is best effort: a run's exit code must not change because the summary could
+not be written, so failures are reported as False, never raised. Outside a pod the
+default path does not exist and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TERMINATION_LOG = "/dev/termination-log"
+ENV_TERMINATION_LOG = "ETL_TERMINATION_LOG"
+"""Overrides the path (tests, or a pod with a custom ``terminationMessagePath``)."""
+MAX_TERMINATION_MESSAGE_BYTES = 4096
+"""The kubelet's limit per container."""
+_ELLIPSIS = "..."
+_DROP_FIRST = ("steps", "metrics", "step_seconds")
+
+
+def termination_log_path() -> str:
+    """``$ETL_TERMINATION_LOG`` or `DEFAULT_TERMINATION_LOG`."""
+    return os.environ.get(ENV_TERMINATION_LOG) or DEFAULT_TERMINATION_LOG
+
+
+def _dumps(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+def _size(value: Mapping[str, Any]) -> int:
+    return len(_dumps(value).encode("utf-8"))
+
+
+def fit_summary(
+    summary: Mapping[str, Any], limit: int = MAX_TERMINATION_MESSAGE_BYTES
+) -> dict[str, Any]:
+    """A copy of ``summary`` whose compact JSON fits in ``limit`` bytes.
+
+    Shortens the longest string values (keeping their start, marked with ``...``), then
+    drops nested mappings/lists (``steps``, ``metrics`` first), then whole keys from the
+    end. Numbers, status and exit code survive as long as anything does.
+    """
+    out: dict[str, Any] = dict(summary)
+    if _size(out) <= limit:
+        return out
+    for key in _DROP_FIRST:
+        if key in out and _size(out) > limit:
+            out.pop(key)
+    while _size(out) > limit:
+        strings = [(len(v), k) for k, v in out.items() if isinstance(v, str) and len(v) > 16]
+        if not strings:
+            break
+        _, key = max(strings)
+        text: str = out[key]
+        excess = _size(out) - limit
+        keep = max(8, len(text) - excess - len(_ELLIPSIS) - 8)
+        out[key] = text[:keep].rstrip() + _ELLIPSIS
+    for key in [k for k, v in out.items() if isinstance(v, Mapping | list)]:
+        if _size(out) <= limit:
+            break
+        out.pop(key)
+    while _size(out) > limit and out:
+        out.pop(next(reversed(out)))
+    return out
+
+
+def write_termination_log(
+    summary: Mapping[str, Any], path: str | os.PathLike[str] | None = None
+) -> bool:
+    """Write ``summary`` as JSON (<= 4096 bytes) to the termination log.
+
+    Args:
+        summary: JSON-serialisable run summary (e.g. ``dataclasses.asdict(RunSummary)``);
+            non-JSON values are written with ``str()``.
+        path: Where to write. None: `termination_log_path`, and only if that file
+            already exists (the kubelet creates it in a pod; elsewhere nothing is written).
+            An explicit path is created if needed.
+
+    Returns:
+        True if the summary was written, False if it was skipped or failed.
+    """
+    if path is None:
+        target = Path(termination_log_path())
+        if not target.exists():
+            return False
+    else:
+        target = Path(path)
+    try:
+        target.write_text(_dumps(fit_summary(summary)), encoding="utf-8")
+    except OSError:
+        return False
+    return True
+
+
+__all__ = [
+    "DEFAULT_TERMINATION_LOG",
+    "ENV_TERMINATION_LOG",
+    "MAX_TERMINATION_MESSAGE_BYTES",
+    "fit_summary",
+    "termination_log_path",
+    "write_termination_log",
+]

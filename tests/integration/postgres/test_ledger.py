@@ -1,0 +1,131 @@
+"""The run ledger and lease on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from etl_framework.exceptions import LeaseHeldError
+from etl_framework.state import RunStore
+from etl_framework.window import Window, WriteMode
+from tests.integration.helpers import REPO, run_pipeline
+
+DAY = dt.date(2024, 1, 15)
+
+
+@pytest.fixture
+def store(postgres_url: str) -> Iterator[RunStore]:
+    s = RunStore(postgres_url, lease_ttl_seconds=30)
+    yield s
+    s.close()
+
+
+def start(store: RunStore, run_id: str, window: Window, *, host: str | None = None) -> None:
+    if host:
+        store.host = host
+    store.start_run(
+        run_id=run_id,
+        transfer="t",
+        execution_date=DAY,
+        mode=WriteMode.DELTA if window.start else WriteMode.TRUNCATE,
+        window=window,
+        exclusive=window.is_unbounded,
+    )
+
+
+def test_pipeline_refuses_an_unmigrated_postgres_ledger(tmp_path: Path, postgres_url: str) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"state: {{url: '{postgres_url}'}}\n")
+    result = run_pipeline(["20240115", "demo_orders", "delta", str(config)], cwd=tmp_path)
+    assert result.returncode == 3
+    assert "etlctl db upgrade" in result.stderr
+
+    import subprocess
+    import sys
+
+    upgrade = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from etl_framework.admin import main; main()",
+            "db",
+            "upgrade",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from etl_framework.admin import main; main()",
+            "db",
+            "check",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0
+
+
+def test_lease_holds_across_hosts(store: RunStore, postgres_url: str) -> None:
+    store.upgrade()
+    other_machine = RunStore(postgres_url, lease_ttl_seconds=30)
+    try:
+        start(store, "run-a", Window(DAY, DAY + dt.timedelta(days=1)), host="node-a")
+        with pytest.raises(LeaseHeldError, match="on node-a"):
+            start(other_machine, "run-b", Window(DAY, DAY + dt.timedelta(days=1)), host="node-b")
+        # a different, non-overlapping window is fine
+        start(
+            other_machine, "run-c", Window(DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2))
+        )
+        with pytest.raises(LeaseHeldError):
+            start(other_machine, "run-d", Window.unbounded())
+        store.finish_run("run-a", status="succeeded", rows_read=1, rows_written=1)
+        other_machine.finish_run("run-c", status="succeeded", rows_read=1, rows_written=1)
+        start(other_machine, "run-e", Window.unbounded())  # everything released
+    finally:
+        other_machine.close()
+
+
+def test_stale_lease_is_taken_over(store: RunStore) -> None:
+    store.upgrade()
+    start(store, "crashed", Window.unbounded())
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE etl_leases SET heartbeat_at = now() - interval '1 hour'"))
+    start(store, "fresh", Window.unbounded())
+    crashed = store.get_run("crashed")
+    assert (
+        crashed is not None
+        and crashed.status == "failed"
+        and "lease expired" in (crashed.error or "")
+    )
+    assert not store.heartbeat("crashed") and store.heartbeat("fresh")
+
+
+def test_demo_into_postgres_warehouse_and_ledger(
+    tmp_path: Path, postgres_url: str, store: RunStore
+) -> None:
+    store.upgrade()
+    env = {"ETL_ENV": "postgres", "STATE_DB_URL": postgres_url, "WAREHOUSE_URL": postgres_url}
+    config = str(REPO / "jobs" / "config" / "local.yaml")
+    for mode in ("truncate", "truncate"):
+        result = run_pipeline(["20240330", "demo_orders", mode, config], cwd=tmp_path, **env)
+        assert result.returncode == 0, result.stderr
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM orders")).scalar() == 100_664
+    finally:
+        engine.dispose()
+    assert [r.status for r in store.runs()] == ["succeeded", "succeeded"]
+    assert not (tmp_path / ".etl").exists()

@@ -1,0 +1,156 @@
+"""The runner through the job-author test kit: ledger, lease, exit codes, secrets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+import tests.sample_jobs  # noqa: F401  registers the trace transfers
+from etl_framework.exceptions import LeaseHeldError
+from etl_framework.state import RunStore
+from etl_framework.testing import TransferHarness
+from etl_framework.window import Window, WriteMode
+
+
+def steps(trace: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in (trace / "steps.jsonl").read_text().splitlines()]
+
+
+def harness(tmp_path: Path, **options: object) -> TransferHarness:
+    opts = {"trace_dir": str(tmp_path / "trace"), **options}
+    return TransferHarness(tmp_path / "h", transfers={"trace_job": opts, "trace_delta_only": opts})
+
+
+def test_success_is_recorded(tmp_path: Path) -> None:
+    h = harness(tmp_path, rows=7)
+    summary = h.run("trace_job", "20240115", "truncate")
+    assert summary.exit_code == 0 and summary.rows_written == 7
+    [run] = h.runs()
+    assert (run.status, run.rows_written, run.window) == ("succeeded", 7, Window.unbounded())
+    assert [s["step"] for s in steps(tmp_path / "trace")] == [
+        "pre_execution_cleansing",
+        "pipeline_started",
+        "pipeline_finished",
+        "post_execution_cleanup",
+    ]
+
+
+@pytest.mark.parametrize(("fail_with", "code"), [("error", 1), ("transient", 75), ("keyboard", 1)])
+def test_failures_are_recorded_with_their_exit_code(
+    tmp_path: Path, fail_with: str, code: int
+) -> None:
+    h = harness(tmp_path, fail_with=fail_with)
+    summary = h.run("trace_job", "20240115", "delta")
+    assert summary.exit_code == code and summary.status == "failed"
+    [run] = h.runs()
+    assert run.status == "failed" and run.exit_code == code and run.error
+    cleanup = steps(tmp_path / "trace")[-1]
+    assert cleanup["step"] == "post_execution_cleanup" and cleanup["status"] == "failed"
+
+
+def _store(h: TransferHarness) -> RunStore:
+    store = RunStore(h.state_url, lease_ttl_seconds=60)
+    store.upgrade()
+    return store
+
+
+def test_a_held_lease_refuses_the_run_and_touches_nothing(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    store = _store(h)
+    store.start_run(
+        run_id="other-run",
+        transfer="trace_job",
+        execution_date=dt.date(2024, 1, 15),
+        mode=WriteMode.TRUNCATE,
+        window=Window.unbounded(),
+        exclusive=True,
+    )
+    with pytest.raises(LeaseHeldError, match="leased by run other-run") as info:
+        h.run("trace_job", "20240115", "delta")
+    assert info.value.exit_code == 4
+    assert not (tmp_path / "trace").exists()
+    assert len(h.runs()) == 1
+
+
+def test_non_overlapping_delta_windows_run_side_by_side(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    store = _store(h)
+    store.start_run(
+        run_id="jan-10",
+        transfer="trace_job",
+        execution_date=dt.date(2024, 1, 10),
+        mode=WriteMode.DELTA,
+        window=Window.for_run(WriteMode.DELTA, dt.date(2024, 1, 10)),
+    )
+    assert h.run("trace_job", "20240115", "delta").exit_code == 0
+    with pytest.raises(LeaseHeldError):
+        h.run("trace_job", "20240115", "delta", delta_start_date="20240110")
+    with pytest.raises(LeaseHeldError):
+        h.run("trace_job", "20240115", "truncate")
+
+
+def test_a_stale_lease_is_taken_over_and_its_run_marked_failed(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    store = RunStore(h.state_url, lease_ttl_seconds=0.05)
+    store.upgrade()
+    store.start_run(
+        run_id="crashed",
+        transfer="trace_job",
+        execution_date=dt.date(2024, 1, 15),
+        mode=WriteMode.TRUNCATE,
+        window=Window.unbounded(),
+        exclusive=True,
+    )
+    import sqlalchemy as sa
+
+    with store.engine.begin() as conn:  # its heartbeat stopped ten minutes ago
+        conn.execute(
+            sa.text("UPDATE etl_leases SET heartbeat_at = :t"),
+            {"t": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)},
+        )
+    (tmp_path / "h" / "config.yaml").write_text(
+        (tmp_path / "h" / "config.yaml")
+        .read_text()
+        .replace("state:\n", "state:\n  lease_ttl_seconds: 60\n")
+    )
+    assert h.run("trace_job", "20240115", "truncate").exit_code == 0
+    crashed = store.get_run("crashed")
+    assert crashed is not None and crashed.status == "failed"
+    assert "lease expired" in (crashed.error or "")
+
+
+def test_catch_up_starts_where_the_last_success_ended(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    assert h.run("trace_delta_only", "20240110", "delta").exit_code == 0
+    summary = h.run("trace_delta_only", "20240115", "delta")
+    assert summary.window == "20240111..20240116"
+    assert h.run("trace_delta_only", "20240115", "delta").window == "20240115..20240116"
+
+
+def test_secret_never_reaches_logs_or_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "tok-very-secret-42"
+    monkeypatch.setenv("SOURCE_API_TOKEN", secret)
+    h = TransferHarness(
+        tmp_path / "h",
+        logging_format="json",
+        transfers={
+            "trace_job": {
+                "trace_dir": str(tmp_path / "t"),
+                "api_token": "${SOURCE_API_TOKEN}",
+                "fail_with": "error",
+            }
+        },
+    )
+    summary = h.run("trace_job", "20240115", "truncate")
+    logging.getLogger("etl_framework").handlers[0].flush()
+    err = capsys.readouterr().err
+    assert "using token ***" in err
+    assert secret not in err
+    assert secret not in summary.to_json()
+    assert all(secret not in (run.error or "") for run in h.runs())
