@@ -57,7 +57,7 @@ def dagbag(folder: str) -> dict[str, Any]:
     for dag_id, dag in bag.dags.items():
         dags[dag_id] = {
             "timetable": type(dag.timetable).__name__,
-            "schedule": getattr(dag.timetable, "summary", None),
+            "schedule": _core_timetable(dag.timetable).summary,
             "max_active_runs": dag.max_active_runs,
             "catchup": dag.catchup,
             "tags": sorted(dag.tags),

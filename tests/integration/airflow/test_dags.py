@@ -1,0 +1,405 @@
+"""The generated DAGs, loaded by real Airflow (3.3.2 in .venv-airflow, see script/setup/airflow).
+
+Each test runs ``checker.py`` with the Airflow venv's Python in a subprocess (Airflow
+never enters the project's venv) and asserts on the JSON it prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etl_framework.deploy_spec import load_transfers
+
+pytestmark = pytest.mark.airflow
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+AIRFLOW_PYTHON = REPO_ROOT / ".venv-airflow" / "bin" / "python"
+CHECKER = Path(__file__).with_name("checker.py")
+DAG_FILE = REPO_ROOT / "gke_deploy" / "dags" / "etl_transfers.py"
+SENTINEL = "s3cr3t-sentinel-9f81"
+"""A secret value present in the scheduler's environment; it must never reach a pod spec."""
+
+TRANSFERS = """
+defaults:
+  image: europe-west2-docker.pkg.dev/test-project/etl/etl-framework
+  tag: "1.4.0"
+  namespace: etl
+  service_account: etl-runner
+  credentials_secret: etl-credentials
+  env: {ETL_ENV: prod, LOG_FORMAT: json}
+  resources:
+    requests: {cpu: 250m, memory: 256Mi}
+    limits: {cpu: "1", memory: 1Gi}
+  retries: 3
+  retry_delay_minutes: 2
+  active_deadline_seconds: 1800
+environments:
+  dev: {namespace: etl-dev, tag: dev, env: {ETL_ENV: dev}}
+transfers:
+  - name: doc_demo
+    schedule: "0 3 * * *"
+    mode: delta
+    config: gs://cfg/config.yaml
+    start_date: 2024-01-01
+    catchup: true
+    tags: [demo, orders]
+    env: {DB_PASSWORD: "secretKeyRef:warehouse-db/password"}
+    resources: {limits: {memory: 2Gi}}
+  - name: nightly_rebuild
+    schedule: "@daily"
+    mode: truncate
+    config: /app/jobs/config/rebuild.yaml
+    start_date: 2024-02-01
+    allow_parallel_windows: true
+    max_active_runs: 3
+    credentials_secret: null
+    sql_proxy: {instance: "proj:europe-west2:warehouse"}
+  - name: adhoc_export
+    mode: delta
+    config: gs://cfg/export.yaml
+    start_date: 2024-01-01
+    description: Exports on demand.
+"""
+
+JOB_MODULE = '''
+"""A job module the scheduler must not import: it needs an SDK Airflow lacks."""
+import google.cloud.bigquery_not_installed  # noqa: F401
+
+from etl_framework.registry import register
+
+
+@register("doc_demo")
+class DocDemoJob:
+    """Copies demo orders into the warehouse, one day per run."""
+'''
+
+
+def require_airflow_venv(python: Path = AIRFLOW_PYTHON) -> None:
+    if not python.exists():
+        pytest.fail(f"{python} is missing: run script/setup/airflow", pytrace=False)
+
+
+def run_checker(
+    workdir: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], str]:
+    """Run checker.py in the Airflow venv; return its JSON result and its whole output."""
+    require_airflow_venv()
+    airflow_home = workdir / "airflow_home"
+    airflow_home.mkdir(exist_ok=True)
+    secrets = workdir / "secrets"
+    secrets.mkdir(exist_ok=True)
+    (secrets / "DB_PASSWORD").write_text(SENTINEL)
+    child_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(workdir),
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # secrets the scheduler might see; none may end up in a DAG
+        "DB_PASSWORD": SENTINEL,
+        "AIRFLOW_VAR_DB_PASSWORD": SENTINEL,
+        "ETL_SECRETS_DIR": str(secrets),
+        **(env or {}),
+    }
+    proc = subprocess.run(
+        [str(AIRFLOW_PYTHON), str(CHECKER), *args],
+        capture_output=True,
+        text=True,
+        env=child_env,
+        cwd=workdir,
+        timeout=240,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"checker failed ({proc.returncode}):\n{output[-4000:]}"
+    _, _, payload = proc.stdout.rpartition("@@JSON@@")
+    return json.loads(payload), output
+
+
+def dag_folder(root: Path, transfers: str) -> tuple[Path, dict[str, str]]:
+    """A DAG folder holding our DAG file, and the env pointing it at ``transfers``."""
+    dags = root / "dags"
+    dags.mkdir(parents=True)
+    shutil.copy(DAG_FILE, dags / DAG_FILE.name)
+    transfers_file = root / "transfers.yaml"
+    transfers_file.write_text(textwrap.dedent(transfers))
+    return dags, {"ETL_TRANSFERS_FILE": str(transfers_file)}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
+    """Work dir, DAG folder and env for the TRANSFERS file, with a `jobs` package on the path."""
+    root = tmp_path_factory.mktemp("airflow")
+    dags, env = dag_folder(root, TRANSFERS)
+    jobs = root / "pkgs" / "jobs"
+    jobs.mkdir(parents=True)
+    (jobs / "__init__.py").write_text("")
+    (jobs / "doc_demo.py").write_text(JOB_MODULE)
+    env["PYTHONPATH"] = str(root / "pkgs")
+    return root, dags, env
+
+
+@pytest.fixture(scope="module")
+def bag(project: tuple[Path, Path, dict[str, str]]) -> dict[str, Any]:
+    root, dags, env = project
+    result, output = run_checker(root, "dagbag", str(dags), env=env)
+    assert SENTINEL not in output
+    return result
+
+
+def render(project: tuple[Path, Path, dict[str, str]], dag_id: str, run_after: str, **env: str):
+    root, dags, base_env = project
+    result, output = run_checker(
+        root, "render", str(dags), dag_id, run_after, env={**base_env, **env}
+    )
+    assert SENTINEL not in output
+    return result
+
+
+# --- DagBag ---------------------------------------------------------------
+
+
+def test_shipped_dag_file_loads_one_dag_per_transfer(tmp_path: Path) -> None:
+    result, _ = run_checker(tmp_path, "dagbag", str(DAG_FILE.parent))
+
+    assert result["import_errors"] == {}
+    assert result["captured_warnings"] == {}
+    expected = sorted(spec.name for spec in load_transfers(REPO_ROOT / "gke_deploy/transfers.yaml"))
+    assert result["dag_ids"] == expected
+
+
+def test_dagbag_builds_one_thin_dag_per_transfer(bag: dict[str, Any]) -> None:
+    assert bag["import_errors"] == {}
+    assert bag["captured_warnings"] == {}
+    assert bag["dag_ids"] == ["adhoc_export", "doc_demo", "nightly_rebuild"]
+
+    demo = bag["dags"]["doc_demo"]
+    assert demo["timetable"] == "CronDataIntervalTimetable"  # interval semantics on 2.x and 3.x
+    assert demo["schedule"] == "0 3 * * *"
+    assert demo["catchup"] is True
+    assert demo["max_active_runs"] == 1
+    assert demo["tags"] == ["demo", "etl", "orders"]
+    assert demo["start_date"] == "2024-01-01T00:00:00+00:00"
+    (task,) = demo["tasks"].values()
+    assert task["task_type"] == "ETLPodOperator"
+    assert task["cmds"] == ["pipeline"]
+    assert task["arguments"] == [
+        "{{ data_interval_start | ds_nodash }}",
+        "doc_demo",
+        "delta",
+        "gs://cfg/config.yaml",
+    ]
+    assert task["get_logs"] is True
+    assert task["on_finish_action"] == "delete_succeeded_pod"
+    assert task["log_events_on_failure"] is True
+    assert task["termination_message_policy"] == "FallbackToLogsOnError"
+    assert task["retries"] == 3
+    assert task["retry_delay_seconds"] == 120
+    assert task["retry_exponential_backoff"] == 2.0
+    assert task["no_retry_exit_codes"] == [2, 3]
+    assert task["active_deadline_seconds"] == 1800
+    assert task["execution_timeout_seconds"] > 1800
+
+    rebuild = bag["dags"]["nightly_rebuild"]
+    assert rebuild["max_active_runs"] == 3  # allow_parallel_windows
+    assert rebuild["schedule"] == "0 0 * * *"  # @daily, as a data interval
+    assert rebuild["catchup"] is False
+
+    adhoc = bag["dags"]["adhoc_export"]
+    assert adhoc["timetable"] == "NullTimetable"  # no schedule: triggered by hand
+
+
+def test_doc_md_comes_from_the_job_docstring_without_importing_it(bag: dict[str, Any]) -> None:
+    # jobs/doc_demo.py imports a package that is not installed: it was parsed, not imported
+    demo = bag["dags"]["doc_demo"]["doc_md"]
+    assert demo.startswith("Copies demo orders into the warehouse, one day per run.")
+    assert "`pipeline {{ data_interval_start \\| ds_nodash }} doc_demo delta" in demo
+    assert "`DB_PASSWORD`" in demo  # names only
+    assert bag["dags"]["adhoc_export"]["doc_md"].startswith("Exports on demand.")
+    assert bag["dags"]["nightly_rebuild"]["doc_md"].startswith("Runs the `nightly_rebuild`")
+
+
+# --- templates ------------------------------------------------------------
+
+
+def test_templated_arguments_render_to_the_pipeline_command(project: Any) -> None:
+    # the 03:00 run on 6 March processes the complete day before: EXECUTION_DATE 20240305
+    result = render(project, "doc_demo", "2024-03-06T03:00:00+00:00")
+
+    assert result["interval"] == ["2024-03-05T03:00:00+00:00", "2024-03-06T03:00:00+00:00"]
+    assert result["cmds"] == ["pipeline"]
+    assert result["arguments"] == ["20240305", "doc_demo", "delta", "gs://cfg/config.yaml"]
+
+    result = render(project, "nightly_rebuild", "2024-03-06T00:00:00+00:00")
+    assert result["arguments"] == [
+        "20240305",
+        "nightly_rebuild",
+        "truncate",
+        "/app/jobs/config/rebuild.yaml",
+    ]
+
+
+def test_no_secret_value_in_any_templated_field(project: Any) -> None:
+    result = render(project, "doc_demo", "2024-03-06T03:00:00+00:00")
+
+    rendered = json.dumps(result["rendered"])
+    assert SENTINEL not in rendered
+    env = {item["name"]: item for item in result["rendered"]["env_vars"]}
+    assert "value" not in env["DB_PASSWORD"]
+    assert env["DB_PASSWORD"]["valueFrom"] == {
+        "secretKeyRef": {"key": "password", "name": "warehouse-db"}
+    }
+
+
+# --- the pod ----------------------------------------------------------------
+
+
+def test_pod_request_has_image_args_env_volumes_resources_security(project: Any) -> None:
+    result = render(project, "doc_demo", "2024-03-06T03:00:00+00:00")
+    pod = result["pod"]
+    assert SENTINEL not in json.dumps(pod)
+
+    assert pod["metadata"]["namespace"] == "etl"
+    assert pod["metadata"]["labels"]["etl-framework/transfer"] == "doc-demo"
+    spec = pod["spec"]
+    assert spec["serviceAccountName"] == "etl-runner"
+    assert spec["restartPolicy"] == "Never"
+    assert spec["activeDeadlineSeconds"] == 1800
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["initContainers"] == []
+    (container,) = spec["containers"]
+    assert container["image"] == "europe-west2-docker.pkg.dev/test-project/etl/etl-framework:1.4.0"
+    assert container["command"] == ["pipeline"]
+    assert container["args"] == ["20240305", "doc_demo", "delta", "gs://cfg/config.yaml"]
+
+    env = {item["name"]: item for item in container["env"]}
+    assert env["ETL_ENV"] == {"name": "ETL_ENV", "value": "prod"}
+    assert env["LOG_FORMAT"]["value"] == "json"
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == "/var/secrets/google/key.json"
+    assert env["DB_PASSWORD"] == {
+        "name": "DB_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"key": "password", "name": "warehouse-db"}},
+    }
+
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    assert volumes["google-credentials"]["secret"]["secretName"] == "etl-credentials"
+    assert volumes["tmp"] == {"name": "tmp", "emptyDir": {}}
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    assert mounts["/var/secrets/google"] == {
+        "mountPath": "/var/secrets/google",
+        "name": "google-credentials",
+        "readOnly": True,
+    }
+    assert mounts["/tmp"]["name"] == "tmp"
+
+    assert container["resources"] == {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "2Gi"},
+    }
+    assert container["securityContext"] == {
+        "runAsNonRoot": True,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_workload_identity_pod_has_no_key_file_and_runs_the_sql_proxy(project: Any) -> None:
+    pod = render(project, "nightly_rebuild", "2024-03-06T00:00:00+00:00")["pod"]
+
+    (container,) = pod["spec"]["containers"]
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in {item["name"] for item in container["env"]}
+    assert [volume["name"] for volume in pod["spec"]["volumes"]] == ["tmp"]
+    (proxy,) = pod["spec"]["initContainers"]
+    assert proxy["name"] == "cloud-sql-proxy"
+    assert proxy["restartPolicy"] == "Always"  # native sidecar: ends with the job container
+    assert proxy["args"][-2:] == ["--port=5432", "proj:europe-west2:warehouse"]
+    assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_environment_overlay_from_etl_env(project: Any) -> None:
+    pod = render(project, "doc_demo", "2024-03-06T03:00:00+00:00", ETL_ENV="dev")["pod"]
+
+    assert pod["metadata"]["namespace"] == "etl-dev"
+    (container,) = pod["spec"]["containers"]
+    assert container["image"].endswith("/etl-framework:dev")
+    assert {"name": "ETL_ENV", "value": "dev"} in container["env"]
+
+
+# --- failures ---------------------------------------------------------------
+
+
+def test_exit_codes_decide_retry_fail_or_success(project: Any) -> None:
+    root, dags, env = project
+    outcome, _ = run_checker(root, "exit-codes", str(dags), "doc_demo", env=env)
+
+    assert outcome == {
+        "0": "ok",
+        "1": "AirflowException",  # job failed (or was terminated): retried
+        "2": "AirflowFailException",  # usage error: retrying cannot help
+        "3": "AirflowFailException",  # config error: retrying cannot help
+        "4": "AirflowException",  # lease held by another run: retried later
+        "75": "AirflowException",  # transient
+        "137": "AirflowException",  # OOM-killed / SIGKILL
+    }
+
+
+def test_broken_transfers_file_is_a_clear_import_error(tmp_path: Path) -> None:
+    broken = """
+    defaults: {image: repo/etl, namespace: etl}
+    transfers:
+      - name: orders
+        mode: sideways
+        config: gs://cfg/config.yaml
+        start_date: 2024-01-01
+        env: {API_TOKEN: hunter2}
+    """
+    dags, env = dag_folder(tmp_path, broken)
+    result, output = run_checker(tmp_path, "dagbag", str(dags), env=env)
+
+    assert result["dag_ids"] == []
+    (error,) = result["import_errors"].values()
+    assert "ConfigValidationError" in error
+    assert f"invalid config {tmp_path / 'transfers.yaml'}: 2 problems" in error
+    assert "transfers[0].mode: Input should be 'truncate' or 'delta'" in error
+    assert "transfers[0].env: env var(s) 'API_TOKEN' look like secrets" in error
+    assert "hunter2" not in output
+
+
+def test_missing_transfers_file_is_a_clear_import_error(tmp_path: Path) -> None:
+    dags, env = dag_folder(tmp_path, "transfers: []\n")
+    env["ETL_TRANSFERS_FILE"] = str(tmp_path / "nowhere.yaml")
+    result, _ = run_checker(tmp_path, "dagbag", str(dags), env=env)
+
+    (error,) = result["import_errors"].values()
+    assert f"cannot read transfers file {tmp_path / 'nowhere.yaml'}" in error
+
+
+def test_missing_airflow_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['airflow'] = None\n"
+        "try:\n"
+        "    import etl_framework.airflow\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert proc.stdout.startswith("ConfigError apache-airflow (with apache-airflow-providers-")
+    assert "pip install 'etl_framework[airflow]'" in proc.stdout
+
+
+def test_missing_airflow_venv_fails_with_the_setup_command(tmp_path: Path) -> None:
+    with pytest.raises(pytest.fail.Exception, match="run script/setup/airflow"):
+        require_airflow_venv(tmp_path / "no-venv" / "bin" / "python")
