@@ -1,0 +1,309 @@
+"""Strategy scenarios shared by the SQLite (unit) and PostgreSQL (integration) tests.
+
+Each ``check_*`` function takes a SQLAlchemy URL of an empty database and fails
+with an assertion when the strategy misbehaves on that dialect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from etl_framework.connectors.sql import SqlConfig, SqlConnector
+from etl_framework.exceptions import GuardError, SchemaMismatchError
+from etl_framework.load.append import AppendStrategy
+from etl_framework.load.base import WriteStrategy
+from etl_framework.load.guards import GuardConfig
+from etl_framework.load.merge import MergeStrategy
+from etl_framework.load.replace_table import ReplaceTableStrategy
+from etl_framework.load.replace_window import ReplaceWindowStrategy
+from etl_framework.load.staging import list_staging
+from etl_framework.mapping import FieldMapping
+from etl_framework.window import Window
+
+MAPPING = FieldMapping.from_tuples(
+    [
+        ("id", "id", "bigint primary key"),
+        ("day", "day", "date not null"),
+        ("at", "at", "timestamptz"),
+        ("amount", "amount", "numeric(12,2)"),
+        ("customer__name", "name", "varchar(20)"),
+        ("payload", "payload", "json"),
+        ("ok", "ok", "boolean"),
+        ("score", "score", "double precision"),
+        ("note", "note", "text"),
+    ]
+)
+FIRST_DAY = dt.date(2024, 1, 1)
+
+
+def record(i: int, version: int = 0, day: dt.date | None = None) -> dict[str, Any]:
+    """A deterministic record; ``version`` changes the non-key values."""
+    day = day or FIRST_DAY + dt.timedelta(days=i % 5)
+    return {
+        "id": i,
+        "day": day.isoformat(),
+        "at": f"{day.isoformat()}T{i % 24:02d}:30:00+00:00",
+        "amount": f"{i * 1.25 + version:.2f}",
+        "customer": {"name": f"c{i}-v{version}"},
+        "payload": {"i": i, "v": version, "tags": ["a", "b"]},
+        "ok": i % 2 == 0,
+        "score": i / 3,
+        "note": None if i % 10 == 0 else f"note {i}",
+    }
+
+
+def records(ids: range, version: int = 0) -> list[dict[str, Any]]:
+    return [record(i, version) for i in ids]
+
+
+@contextmanager
+def connector(url: str) -> Iterator[SqlConnector]:
+    conn = SqlConnector("warehouse", SqlConfig(url=url))  # type: ignore[arg-type]
+    with conn:
+        yield conn
+
+
+def run(strategy: WriteStrategy, recs: list[dict[str, Any]]) -> Any:
+    strategy.drop_stale_staging()
+    try:
+        return strategy.write(strategy.mapping.rows(recs))
+    finally:
+        strategy.drop_staging()
+
+
+def table_rows(engine: sa.Engine, table: str = "orders") -> list[tuple[Any, ...]]:
+    """Every row as comparable plain values, ordered by id."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            f'SELECT id, day, amount, name, ok, note FROM "{table}" ORDER BY id'
+        ).all()
+    return [
+        (
+            r[0],
+            str(r[1])[:10],
+            decimal.Decimal(str(r[2])).quantize(decimal.Decimal("0.01")),
+            r[3],
+            bool(r[4]),
+            r[5],
+        )
+        for r in rows
+    ]
+
+
+def expected_rows(recs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    out = []
+    for r in sorted(recs, key=lambda r: r["id"]):
+        out.append(
+            (
+                r["id"],
+                r["day"],
+                decimal.Decimal(r["amount"]),
+                r["customer"]["name"],
+                r["ok"],
+                r["note"],
+            )
+        )
+    return out
+
+
+def staging_left(engine: sa.Engine, target: str = "orders") -> list[str]:
+    with engine.connect() as conn:
+        return list_staging(conn, target)
+
+
+# --- scenarios ----------------------------------------------------------------
+
+
+def check_replace_table(url: str) -> None:
+    with connector(url) as c:
+        first = records(range(50))
+        result = run(ReplaceTableStrategy(c, "orders", MAPPING, run_id="run-1111"), first)
+        assert result.inserted == 50
+        assert table_rows(c.engine) == expected_rows(first)
+        second = records(range(20, 60), version=1)
+        result = run(ReplaceTableStrategy(c, "orders", MAPPING, run_id="run-2222"), second)
+        assert (result.inserted, result.deleted) == (40, 50)
+        assert table_rows(c.engine) == expected_rows(second)
+        assert staging_left(c.engine) == []
+
+
+def check_replace_window(url: str) -> None:
+    with connector(url) as c:
+        base = records(range(100))
+        run(ReplaceTableStrategy(c, "orders", MAPPING, run_id="base"), base)
+        window = Window(FIRST_DAY + dt.timedelta(days=1), FIRST_DAY + dt.timedelta(days=3))
+        in_window = [
+            r
+            for r in records(range(100, 130), version=2)
+            if window.contains(dt.date.fromisoformat(r["day"]))
+        ]
+        strategy = ReplaceWindowStrategy(
+            c, "orders", MAPPING, run_id="delta", window=window, window_column="day"
+        )
+        result = run(strategy, in_window)
+        kept = [r for r in base if not window.contains(dt.date.fromisoformat(r["day"]))]
+        assert result.deleted == len(base) - len(kept)
+        assert table_rows(c.engine) == expected_rows(kept + in_window)
+
+
+def check_replace_window_timestamptz(url: str) -> None:
+    mapping = FieldMapping.from_tuples(
+        [("id", "id", "bigint primary key"), ("at", "at", "timestamptz not null")]
+    )
+    with connector(url) as c:
+        rows = [{"id": i, "at": f"2024-01-0{1 + i % 3}T23:59:59+00:00"} for i in range(9)]
+        run(ReplaceTableStrategy(c, "events", mapping, run_id="base"), rows)
+        window = Window(dt.date(2024, 1, 2), dt.date(2024, 1, 3))
+        new = [{"id": 100, "at": "2024-01-02T00:00:00Z"}]
+        strategy = ReplaceWindowStrategy(
+            c, "events", mapping, run_id="d1", window=window, window_column="at"
+        )
+        result = run(strategy, new)
+        assert result.deleted == 3
+        with c.engine.connect() as conn:
+            ids = [r[0] for r in conn.exec_driver_sql("SELECT id FROM events ORDER BY id")]
+        assert ids == [0, 2, 3, 5, 6, 8, 100]
+
+
+def check_window_guard_refuses_rows_outside(url: str) -> None:
+    with connector(url) as c:
+        run(ReplaceTableStrategy(c, "orders", MAPPING, run_id="base"), records(range(10)))
+        before = table_rows(c.engine)
+        window = Window(FIRST_DAY, FIRST_DAY + dt.timedelta(days=1))
+        strategy = ReplaceWindowStrategy(
+            c, "orders", MAPPING, run_id="bad", window=window, window_column="day"
+        )
+        with pytest.raises(GuardError, match="window") as info:
+            run(
+                strategy, [record(500, day=FIRST_DAY), record(501, day=FIRST_DAY + dt.timedelta(2))]
+            )
+        assert info.value.guard == "window"
+        assert table_rows(c.engine) == before
+
+
+def check_merge(url: str) -> None:
+    with connector(url) as c:
+        base = records(range(10))
+        run(MergeStrategy(c, "orders", MAPPING, run_id="m1"), base)
+        upserts = records(range(5, 15), version=3)
+        result = run(MergeStrategy(c, "orders", MAPPING, run_id="m2"), upserts)
+        assert result.inserted == 10
+        assert table_rows(c.engine) == expected_rows(base[:5] + upserts)
+        # running the same merge again changes nothing
+        run(MergeStrategy(c, "orders", MAPPING, run_id="m3"), upserts)
+        assert table_rows(c.engine) == expected_rows(base[:5] + upserts)
+
+
+def check_merge_refuses_duplicate_keys(url: str) -> None:
+    with connector(url) as c:
+        run(MergeStrategy(c, "orders", MAPPING, run_id="m1"), records(range(3)))
+        before = table_rows(c.engine)
+        with pytest.raises(GuardError, match="unique_keys"):
+            run(MergeStrategy(c, "orders", MAPPING, run_id="m2"), [record(1), record(1, 1)])
+        assert table_rows(c.engine) == before
+
+
+def check_merge_needs_unique_key(url: str) -> None:
+    with connector(url) as c:
+        no_key = sa.Table(
+            "orders",
+            sa.MetaData(),
+            *[
+                sa.Column(f.target_column, f.type.to_sqlalchemy(), nullable=f.nullable)
+                for f in MAPPING.fields
+            ],
+        )
+        no_key.create(c.engine)
+        with pytest.raises(SchemaMismatchError, match="primary key or unique"):
+            run(MergeStrategy(c, "orders", MAPPING, run_id="m1"), records(range(3)))
+
+
+def check_append(url: str) -> None:
+    mapping = FieldMapping.from_tuples([("id", "id", "bigint"), ("v", "v", "text")])
+    with connector(url) as c:
+        run(AppendStrategy(c, "log", mapping, run_id="a1"), [{"id": 1, "v": "x"}])
+        run(AppendStrategy(c, "log", mapping, run_id="a2"), [{"id": 1, "v": "x"}])
+        with c.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM log").scalar() == 2
+    assert AppendStrategy.idempotent is False
+
+
+def check_guards_leave_target_untouched(url: str) -> None:
+    with connector(url) as c:
+        run(ReplaceTableStrategy(c, "orders", MAPPING, run_id="base"), records(range(100)))
+        before = table_rows(c.engine)
+        cases: list[tuple[GuardConfig, list[dict[str, Any]], str, str]] = [
+            (GuardConfig(), [], "min_rows", "0 rows staged, at least 1"),
+            (GuardConfig(min_rows=50), records(range(10)), "min_rows", "10 rows staged"),
+            (
+                GuardConfig(min_fraction=0.9),
+                records(range(80)),
+                "min_fraction",
+                "80 rows staged would replace 100",
+            ),
+        ]
+        no_names = [dict(r, customer=None) for r in records(range(100))]
+        cases.append((GuardConfig(), no_names, "all_null", "name"))
+        for i, (guards, recs, guard, detail) in enumerate(cases):
+            strategy = ReplaceTableStrategy(c, "orders", MAPPING, run_id=f"guard{i}", guards=guards)
+            with pytest.raises(GuardError) as info:
+                run(strategy, recs)
+            assert info.value.guard == guard
+            assert detail in str(info.value)
+            assert table_rows(c.engine) == before
+        assert staging_left(c.engine) == []
+        # allowed all-NULL columns pass
+        strategy = ReplaceTableStrategy(
+            c, "orders", MAPPING, run_id="ok", guards=GuardConfig(all_null_allowed=("name",))
+        )
+        run(strategy, no_names)
+        assert len(table_rows(c.engine)) == 100
+
+
+def check_schema_mismatch_before_data_moves(url: str) -> None:
+    with connector(url) as c:
+        with c.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE orders (id BIGINT PRIMARY KEY, day TEXT)")
+            conn.exec_driver_sql("INSERT INTO orders VALUES (1, 'x')")
+        with pytest.raises(SchemaMismatchError) as info:
+            run(ReplaceTableStrategy(c, "orders", MAPPING, run_id="s1"), records(range(3)))
+        message = str(info.value)
+        assert "'day'" in message and "missing from the target" in message
+        with c.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT * FROM orders").all() == [(1, "x")]
+        assert staging_left(c.engine) == []
+
+
+def check_add_missing_columns(url: str) -> None:
+    small = FieldMapping.from_tuples([("id", "id", "bigint primary key"), ("a", "a", "text")])
+    bigger = FieldMapping.from_tuples(
+        [("id", "id", "bigint primary key"), ("a", "a", "text"), ("b", "b", "integer")]
+    )
+    with connector(url) as c:
+        run(ReplaceTableStrategy(c, "t", small, run_id="r1"), [{"id": 1, "a": "x"}])
+        with pytest.raises(SchemaMismatchError, match="add_missing_columns"):
+            run(ReplaceTableStrategy(c, "t", bigger, run_id="r2"), [{"id": 1, "a": "x", "b": 2}])
+        strategy = ReplaceTableStrategy(c, "t", bigger, run_id="r3", add_missing_columns=True)
+        run(strategy, [{"id": 1, "a": "x", "b": 2}])
+        with c.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT id, a, b FROM t").all() == [(1, "x", 2)]
+
+
+def check_stale_staging_is_dropped(url: str) -> None:
+    with connector(url) as c:
+        crashed = ReplaceTableStrategy(c, "orders", MAPPING, run_id="deadbeef-crashed")
+        crashed.prepare()
+        crashed.load(MAPPING.rows(records(range(5))))
+        crashed._lock = None  # the process "died": no cleanup, lock gone with it
+        assert staging_left(c.engine) == [crashed.staging]
+        live = ReplaceTableStrategy(c, "orders", MAPPING, run_id="cafebabe-live")
+        assert live.drop_stale_staging(is_live=lambda tag: tag == "deadbeef") == []
+        assert live.drop_stale_staging() == [crashed.staging]
+        assert staging_left(c.engine) == []
