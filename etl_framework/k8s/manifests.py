@@ -1,0 +1,532 @@
+"""Pure functions that turn a `TransferSpec` into Kubernetes manifests (plain dicts).
+
+Nothing here talks to a cluster or imports the kubernetes client: the output is the
+JSON/YAML the API server accepts, built from typed config and unit-tested. The
+launcher (`etl_framework.k8s.launcher`), the invoke tasks and the rendered examples in
+``gke_deploy/`` all use these functions.
+
+What every Job gets:
+
+* the ``pipeline`` container as a non-root user (uid `RUN_AS_USER`) with a read-only root
+  filesystem (emptyDirs for ``/tmp`` and the working directory's ``.etl``), no privilege
+  escalation, every capability dropped and the runtime's default seccomp profile;
+* the credentials Secret (if the spec names one) mounted read-only at
+  `CREDENTIALS_MOUNT_PATH`; plain env vars from the spec and ``secretKeyRef`` references
+  rendered as ``valueFrom.secretKeyRef`` (no secret value ever appears in a manifest);
+* optionally the Cloud SQL Auth Proxy as a native sidecar (an init container with
+  ``restartPolicy: Always``), so the Job completes when ``pipeline`` exits;
+* a ``podFailurePolicy`` keyed off ``pipeline``'s exit codes (see `pod_failure_policy`),
+  ``backoffLimit``, ``activeDeadlineSeconds`` and ``ttlSecondsAfterFinished``;
+* ``terminationMessagePolicy: FallbackToLogsOnError``: the run summary the job writes to
+  ``/dev/termination-log`` (`etl_framework.termination`) shows in ``kubectl describe``,
+  and the tail of the log when the process died before writing it.
+
+Backfills are one Indexed Job (`build_backfill_job`): completion index *i* runs the
+ordinary ``pipeline START+i NAME delta CONFIG`` (see `execution_date_from_index`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from etl_framework.deploy_spec import SqlProxy, TransferSpec
+from etl_framework.exceptions import ConfigError, InvalidWindowError
+from etl_framework.window import WriteMode, format_date, parse_date
+
+Manifest = dict[str, Any]
+
+CONTAINER_NAME = "pipeline"
+"""Name of the job container; ``podFailurePolicy`` rules and log streaming refer to it."""
+SQL_PROXY_CONTAINER_NAME = "cloud-sql-proxy"
+RUN_AS_USER = 10001
+"""The image's numeric non-root user and group (see the Dockerfile)."""
+WORKDIR = "/app"
+"""The image's working directory; ``.etl/`` under it is an emptyDir in a pod."""
+CREDENTIALS_MOUNT_PATH = "/var/secrets/google"
+DEFAULT_CREDENTIALS_FILE = "key.json"
+"""Key file in the credentials Secret that GOOGLE_APPLICATION_CREDENTIALS points to,
+unless the spec's env sets GOOGLE_APPLICATION_CREDENTIALS itself."""
+TMP_SIZE_LIMIT = "1Gi"
+SQL_PROXY_HTTP_PORT = 9090
+SQL_PROXY_RESOURCES: Mapping[str, Mapping[str, str]] = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"memory": "256Mi"},
+}
+
+LABEL_PREFIX = "etl-framework.io"
+BACKFILL_START_ENV = "ETL_BACKFILL_START"
+"""Env var holding the first day (YYYYMMDD) of an Indexed backfill Job."""
+COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
+"""Set by Kubernetes in every pod of an Indexed Job."""
+ENVIRONMENTS = ("dev", "prod")
+
+# podFailurePolicy: which pipeline exit codes end the Job at once, which are retried.
+FAIL_AT_ONCE_EXIT_CODES = (1, 2, 3)
+"""1 job failed (terminal by contract), 2 usage error, 3 config error: a retry repeats it."""
+RETRY_EXIT_CODES = (4, 75)
+"""4 another run holds the lease, 75 transient: retried, counted against backoffLimit."""
+
+_NAME_BUDGET = 52
+
+
+def execution_date_from_index(start: str | dt.date, index: int | str) -> str:
+    """The execution date (YYYYMMDD) of completion index ``index`` of a backfill.
+
+    Index 0 is ``start``, index 1 the day after, and so on.
+
+    Raises:
+        InvalidDateError: ``start`` is not a date.
+        InvalidWindowError: ``index`` is not a non-negative integer.
+    """
+    first = parse_date(start, param=BACKFILL_START_ENV)
+    try:
+        offset = int(index)
+    except (TypeError, ValueError) as exc:
+        raise InvalidWindowError(f"{COMPLETION_INDEX_ENV}={index!r} is not an integer") from exc
+    if offset < 0:
+        raise InvalidWindowError(f"{COMPLETION_INDEX_ENV}={offset} is negative")
+    return format_date(first + dt.timedelta(days=offset))
+
+
+def job_name(
+    spec: TransferSpec, execution_date: str, *, kind: str = "", suffix: str | None = None
+) -> str:
+    """Job name ``etl-<transfer>-<date>[-<kind>][-<suffix>]``, a DNS label of <= 52 chars.
+
+    52 leaves room for the pod names Kubernetes derives from it (``-<index>-xxxxx``).
+    The launcher adds a random ``suffix`` so reruns never collide; rendered manifests
+    have none (a second ``kubectl create`` of the same day fails instead of duplicating).
+    """
+    tail = f"-{execution_date}" + (f"-{kind}" if kind else "") + (f"-{suffix}" if suffix else "")
+    head = ("etl-" + spec.k8s_name)[: _NAME_BUDGET - len(tail)].rstrip("-")
+    return head + tail
+
+
+def labels(spec: TransferSpec, env: str | None) -> dict[str, str]:
+    """Labels on the Job and its pods (selectors for kubectl and the launcher)."""
+    out = {
+        "app.kubernetes.io/name": "etl-framework",
+        "app.kubernetes.io/component": "transfer",
+        "app.kubernetes.io/instance": spec.k8s_name,
+        f"{LABEL_PREFIX}/transfer": spec.k8s_name,
+    }
+    if env:
+        out[f"{LABEL_PREFIX}/env"] = env
+    return out
+
+
+def pod_failure_policy(*, indexed: bool = False) -> dict[str, Any]:
+    """How the Job treats a failed pod, keyed off ``pipeline``'s exit code.
+
+    * a pod killed by a disruption (node drain, preemption, kubelet eviction: condition
+      ``DisruptionTarget``) is ignored: retried without using up ``backoffLimit``;
+    * exit codes `FAIL_AT_ONCE_EXIT_CODES` (1, 2, 3) fail the Job at once (an Indexed Job:
+      that index, ``FailIndex``): the same input fails the same way again;
+    * exit codes `RETRY_EXIT_CODES` (4 lease held, 75 transient) and everything else
+      (e.g. 137 OOMKilled) count against ``backoffLimit`` and are retried.
+    """
+    fail = "FailIndex" if indexed else "FailJob"
+    return {
+        "rules": [
+            {
+                "action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+            },
+            {
+                "action": fail,
+                "onExitCodes": {
+                    "containerName": CONTAINER_NAME,
+                    "operator": "In",
+                    "values": list(FAIL_AT_ONCE_EXIT_CODES),
+                },
+            },
+            {
+                "action": "Count",
+                "onExitCodes": {
+                    "containerName": CONTAINER_NAME,
+                    "operator": "In",
+                    "values": list(RETRY_EXIT_CODES),
+                },
+            },
+        ]
+    }
+
+
+def _container_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS_USER,
+        "runAsGroup": RUN_AS_USER,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _resources(resources: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    return {kind: dict(values) for kind, values in resources.items() if values}
+
+
+def resolve_sql_proxy(spec: TransferSpec, sql_proxy: SqlProxy | bool | None) -> SqlProxy | None:
+    """The proxy to run: None = as the spec says, True = the spec's (required), False = none.
+
+    Raises:
+        ConfigError: ``True`` but the spec configures no ``sql_proxy``.
+    """
+    if isinstance(sql_proxy, SqlProxy):
+        return sql_proxy
+    if sql_proxy is None:
+        return spec.sql_proxy
+    if not sql_proxy:
+        return None
+    if spec.sql_proxy is None:
+        raise ConfigError(
+            f"transfer {spec.name!r} has no sql_proxy in the transfers file: set"
+            " sql_proxy.instance (project:region:instance) to run the Cloud SQL Auth Proxy"
+        )
+    return spec.sql_proxy
+
+
+def _env(
+    spec: TransferSpec, proxy: SqlProxy | None, extra: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    plain = {"HOME": "/tmp", "TMPDIR": "/tmp", "ETL_IMAGE_TAG": spec.image_ref}
+    if spec.credentials_secret:
+        plain["GOOGLE_APPLICATION_CREDENTIALS"] = (
+            f"{CREDENTIALS_MOUNT_PATH}/{DEFAULT_CREDENTIALS_FILE}"
+        )
+    if proxy is not None:
+        plain["ETL_SQL_PROXY_HOST"] = "127.0.0.1"
+        plain["ETL_SQL_PROXY_PORT"] = str(proxy.port)
+    plain.update(spec.plain_env())
+    plain.update(extra)
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(plain.items())]
+    for name, ref in sorted(spec.secret_env().items()):
+        env.append(
+            {
+                "name": name,
+                "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}},
+            }
+        )
+    return env
+
+
+def _sql_proxy_container(spec: TransferSpec, proxy: SqlProxy) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": SQL_PROXY_CONTAINER_NAME,
+        "image": proxy.image,
+        # A native sidecar: starts before `pipeline`, keeps running beside it and is
+        # stopped by the kubelet once `pipeline` has exited, so the Job can complete.
+        "restartPolicy": "Always",
+        "args": [
+            "--structured-logs",
+            f"--port={proxy.port}",
+            "--health-check",
+            "--http-address=0.0.0.0",
+            f"--http-port={SQL_PROXY_HTTP_PORT}",
+            proxy.instance,
+        ],
+        "startupProbe": {
+            "httpGet": {"path": "/startup", "port": SQL_PROXY_HTTP_PORT},
+            "periodSeconds": 1,
+            "failureThreshold": 60,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/liveness", "port": SQL_PROXY_HTTP_PORT},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+        "resources": _resources(SQL_PROXY_RESOURCES),
+        "securityContext": _container_security_context(),
+    }
+    if spec.credentials_secret:
+        key_file = spec.plain_env().get(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            f"{CREDENTIALS_MOUNT_PATH}/{DEFAULT_CREDENTIALS_FILE}",
+        )
+        container["env"] = [{"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": key_file}]
+        container["volumeMounts"] = [
+            {"name": "credentials", "mountPath": CREDENTIALS_MOUNT_PATH, "readOnly": True}
+        ]
+    return container
+
+
+def build_pod_spec(
+    spec: TransferSpec,
+    args: Sequence[str],
+    *,
+    command: Sequence[str] | None = None,
+    sql_proxy: SqlProxy | bool | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The pod spec of a transfer run: ``pipeline`` (+ proxy sidecar), volumes, security.
+
+    Args:
+        spec: The merged transfer spec.
+        args: Arguments of the container (``pipeline``'s, see `TransferSpec.pipeline_args`).
+        command: Replaces the image's entrypoint (None keeps ``pipeline``).
+        sql_proxy: See `resolve_sql_proxy`.
+        extra_env: More plain env vars (win over the spec's).
+    """
+    proxy = resolve_sql_proxy(spec, sql_proxy)
+    mounts: list[dict[str, Any]] = [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "state", "mountPath": f"{WORKDIR}/.etl"},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
+        {"name": "state", "emptyDir": {}},
+    ]
+    if spec.credentials_secret:
+        mounts.append(
+            {"name": "credentials", "mountPath": CREDENTIALS_MOUNT_PATH, "readOnly": True}
+        )
+        volumes.append(
+            {
+                "name": "credentials",
+                # 0440 + fsGroup: readable by the job's group only, never writable.
+                "secret": {"secretName": spec.credentials_secret, "defaultMode": 0o440},
+            }
+        )
+    container: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": spec.image_ref,
+        "imagePullPolicy": "Always" if spec.tag == "latest" else "IfNotPresent",
+        "args": list(args),
+        "workingDir": WORKDIR,
+        "env": _env(spec, proxy, extra_env or {}),
+        "resources": _resources(spec.resources.model_dump()),
+        "securityContext": _container_security_context(),
+        "volumeMounts": mounts,
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    if command is not None:
+        container["command"] = list(command)
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",  # retries belong to the Job (podFailurePolicy needs Never)
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if spec.service_account:
+        pod["serviceAccountName"] = spec.service_account
+    if proxy is not None:
+        pod["initContainers"] = [_sql_proxy_container(spec, proxy)]
+    return pod
+
+
+def _job(
+    spec: TransferSpec,
+    *,
+    name: str,
+    env: str | None,
+    pod_spec: dict[str, Any],
+    annotations: Mapping[str, str],
+    job_spec: Mapping[str, Any],
+) -> Manifest:
+    meta_labels = labels(spec, env)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": spec.namespace,
+            "labels": meta_labels,
+            "annotations": {f"{LABEL_PREFIX}/transfer-name": spec.name, **annotations},
+        },
+        "spec": {
+            **job_spec,
+            "ttlSecondsAfterFinished": spec.ttl_seconds_after_finished,
+            "template": {
+                "metadata": {"labels": dict(meta_labels)},
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def build_job(
+    spec: TransferSpec,
+    execution_date: str | dt.date,
+    *,
+    delta_start_date: str | dt.date | None = None,
+    env: str | None = None,
+    sql_proxy: SqlProxy | bool | None = None,
+    name_suffix: str | None = None,
+) -> Manifest:
+    """A batch/v1 Job that runs one ``pipeline`` invocation of a transfer.
+
+    Args:
+        spec: The merged transfer spec (`etl_framework.deploy_spec.get_transfer`).
+        execution_date: EXECUTION_DATE of the run.
+        delta_start_date: ``--delta_start_date`` (delta mode only).
+        env: Environment name, recorded as a label (the spec already has its overlay).
+        sql_proxy: See `resolve_sql_proxy`.
+        name_suffix: Appended to the Job name (see `job_name`).
+
+    Raises:
+        InvalidDateError: A date does not parse.
+        InvalidWindowError: ``delta_start_date`` with a truncate transfer, or after the
+            execution date.
+        ConfigError: ``sql_proxy=True`` without a configured proxy.
+    """
+    day = format_date(parse_date(execution_date, param="execution_date"))
+    start: str | None = None
+    if delta_start_date is not None:
+        if spec.mode is not WriteMode.DELTA:
+            raise InvalidWindowError(
+                f"--delta_start_date needs a delta transfer; {spec.name!r} runs {spec.mode.value}"
+            )
+        start_day = parse_date(delta_start_date, param="delta_start_date")
+        if start_day > parse_date(day):
+            raise InvalidWindowError(
+                f"delta_start_date {format_date(start_day)} is after execution date {day}"
+            )
+        start = format_date(start_day)
+    annotations = {f"{LABEL_PREFIX}/execution-date": day, f"{LABEL_PREFIX}/mode": spec.mode.value}
+    if start:
+        annotations[f"{LABEL_PREFIX}/delta-start-date"] = start
+    return _job(
+        spec,
+        name=job_name(spec, day, suffix=name_suffix),
+        env=env,
+        pod_spec=build_pod_spec(spec, spec.pipeline_args(day, start), sql_proxy=sql_proxy),
+        annotations=annotations,
+        job_spec={
+            "backoffLimit": spec.backoff_limit,
+            "activeDeadlineSeconds": spec.active_deadline_seconds,
+            "podFailurePolicy": pod_failure_policy(),
+        },
+    )
+
+
+def build_backfill_job(
+    spec: TransferSpec,
+    start: str | dt.date,
+    end: str | dt.date,
+    *,
+    parallelism: int = 2,
+    env: str | None = None,
+    sql_proxy: SqlProxy | bool | None = None,
+    name_suffix: str | None = None,
+) -> Manifest:
+    """An Indexed Job that runs ``pipeline DAY NAME delta CONFIG`` for each day in [start, end].
+
+    Completion index *i* is day ``start + i``: the pod runs
+    ``python3 -m etl_framework.k8s exec-index -- NAME delta CONFIG``, which computes the day
+    from ``$ETL_BACKFILL_START`` and ``$JOB_COMPLETION_INDEX`` (`execution_date_from_index`)
+    and execs the ordinary ``pipeline`` (same exit codes, same lease per window). Each day
+    has its own retry budget (``backoffLimitPerIndex``); a day failing with exit code 1-3
+    fails only that index, the others still run.
+
+    Raises:
+        InvalidDateError: A date does not parse.
+        InvalidWindowError: ``end`` before ``start`` or ``parallelism`` < 1.
+    """
+    first = parse_date(start, param="start")
+    last = parse_date(end, param="end")
+    if last < first:
+        raise InvalidWindowError(
+            f"backfill end {format_date(last)} is before start {format_date(first)}"
+        )
+    if parallelism < 1:
+        raise InvalidWindowError(f"parallelism must be at least 1, got {parallelism}")
+    days = (last - first).days + 1
+    parallel = min(parallelism, days)
+    args = ["--", spec.name, WriteMode.DELTA.value, spec.config]
+    pod_spec = build_pod_spec(
+        spec,
+        args,
+        command=["python3", "-m", "etl_framework.k8s", "exec-index"],
+        sql_proxy=sql_proxy,
+        extra_env={BACKFILL_START_ENV: format_date(first)},
+    )
+    waves = math.ceil(days / parallel) * (spec.backoff_limit + 1)
+    return _job(
+        spec,
+        name=job_name(spec, format_date(first), kind="backfill", suffix=name_suffix),
+        env=env,
+        pod_spec=pod_spec,
+        annotations={
+            f"{LABEL_PREFIX}/backfill-start": format_date(first),
+            f"{LABEL_PREFIX}/backfill-end": format_date(last),
+            f"{LABEL_PREFIX}/mode": WriteMode.DELTA.value,
+        },
+        job_spec={
+            "completionMode": "Indexed",
+            "completions": days,
+            "parallelism": parallel,
+            "backoffLimitPerIndex": spec.backoff_limit,
+            # the whole backfill gets one deadline per wave of runs, retries included
+            "activeDeadlineSeconds": spec.active_deadline_seconds * waves,
+            "podFailurePolicy": pod_failure_policy(indexed=True),
+        },
+    )
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def to_yaml(*manifests: Manifest) -> str:
+    """Manifests as one YAML stream (``---`` separated), keys in the order built."""
+    return "---\n".join(
+        yaml.dump(m, Dumper=_NoAliasDumper, sort_keys=False, default_flow_style=False, width=100)
+        for m in manifests
+    )
+
+
+def rendered_name(transfer: str, env: str, variant: str = "") -> str:
+    """File name of a rendered example under ``gke_deploy/manifests/``."""
+    stem = re.sub(r"[^a-z0-9]+", "-", transfer.lower()).strip("-")
+    return f"{env}/{stem}{'-' + variant if variant else ''}.yaml"
+
+
+EXAMPLE_DATE = "20240115"
+EXAMPLE_BACKFILL = ("20240101", "20240107", 3)
+EXAMPLE_SQL_PROXY = SqlProxy(instance="my-project:europe-west2:etl-state")
+"""Stand-in instance for the rendered proxy example when the transfer configures none."""
+
+
+def render_examples(specs_by_env: Mapping[str, Sequence[TransferSpec]]) -> dict[str, str]:
+    """The example manifests committed under ``gke_deploy/manifests/``: path -> YAML.
+
+    For each environment and transfer: the daily Job, the same with the Cloud SQL Auth
+    Proxy sidecar, and a one-week Indexed backfill.
+    """
+    out: dict[str, str] = {}
+    for env, specs in specs_by_env.items():
+        for spec in specs:
+            header = (
+                f"# Generated from gke_deploy/transfers.yaml (env {env}) by"
+                " `invoke render-manifests`; do not edit.\n"
+                "# Submit with: kubectl create -f <this file>\n"
+            )
+            proxy = spec.sql_proxy or EXAMPLE_SQL_PROXY
+            start, end, parallelism = EXAMPLE_BACKFILL
+            variants = {
+                "": build_job(spec, EXAMPLE_DATE, env=env, sql_proxy=False),
+                "sql-proxy": build_job(spec, EXAMPLE_DATE, env=env, sql_proxy=proxy),
+                "backfill": build_backfill_job(
+                    spec, start, end, parallelism=parallelism, env=env, sql_proxy=False
+                ),
+            }
+            for variant, manifest in variants.items():
+                out[rendered_name(spec.name, env, variant)] = header + to_yaml(manifest)
+    return out
