@@ -1,0 +1,54 @@
+"""Transfers used by the PostgreSQL loading tests (imported via ETL_JOBS_MODULES)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from etl_framework import register
+from etl_framework.mapping import FieldMapping
+from etl_framework.transfers import TableTransferJob, TableTransferOptions
+
+FIRST_DAY = dt.date(2024, 1, 1)
+
+
+class SlowOrdersOptions(TableTransferOptions):
+    rows: int = 1000
+    version: int = 0
+    slow_after: int | None = None
+    """After this many records: touch ``marker`` and slow down (so a test can kill us)."""
+    marker: str | None = None
+
+
+@register("slow_orders")
+class SlowOrdersJob(TableTransferJob):
+    options_model = SlowOrdersOptions
+    target_table = "orders"
+    mapping = FieldMapping.from_tuples(
+        [
+            ("id", "id", "bigint primary key"),
+            ("day", "day", "date not null"),
+            ("version", "version", "integer not null"),
+            ("payload", "payload", "text"),
+        ]
+    )
+    window_column = "day"
+    filter_to_window = True
+
+    def source(self) -> Iterator[dict[str, Any]]:
+        options = self.options
+        assert isinstance(options, SlowOrdersOptions)
+        for i in range(options.rows):
+            if options.slow_after is not None and i >= options.slow_after:
+                if i == options.slow_after and options.marker:
+                    Path(options.marker).write_text(str(i))
+                time.sleep(0.001)
+            yield {
+                "id": i,
+                "day": FIRST_DAY + dt.timedelta(days=i % 30),
+                "version": options.version,
+                "payload": f"row {i} version {options.version}",
+            }
