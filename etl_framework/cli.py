@@ -20,7 +20,7 @@ from etl_framework.window import WriteMode, parse_date
 PROG = "pipeline"
 
 
-class DateType(click.ParamType):
+class DateType(click.ParamType):  # type: ignore[type-arg]  # generic only in click >= 8.3
     """YYYYMMDD (or YYYY-MM-DD) -> datetime.date."""
 
     name = "YYYYMMDD"

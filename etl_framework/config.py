@@ -284,7 +284,7 @@ def _walk_models(value: Any) -> list[Any]:
 def _gsm_resolver(reference: str) -> str:
     from etl_framework.secrets_gsm import resolve
 
-    return resolve(reference)
+    return str(resolve(reference))
 
 
 def _file_resolver(reference: str) -> str:

@@ -8,6 +8,7 @@ in other packages).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -69,7 +70,7 @@ def discover() -> None:
             raise
     else:
         for info in pkgutil.iter_modules(package.__path__, prefix=f"{JOBS_PACKAGE}."):
-            _import_quietly(info.name, lambda name=info.name: importlib.import_module(name))
+            _import_quietly(info.name, functools.partial(importlib.import_module, info.name))
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         _import_quietly(entry_point.value, entry_point.load)
     for module in filter(None, os.environ.get(ENV_JOBS_MODULES, "").split(",")):

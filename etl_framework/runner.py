@@ -197,6 +197,7 @@ def _run_leased(
         connections=Connections(config.connections),
         logger=logger,
         counters=counters,
+        active_run_ids=active,
     )
     logger.info(
         "run started: %s %s window %s (config %s)",
@@ -217,9 +218,9 @@ def _run_leased(
         except BaseException as exc:  # a signal between steps: still record the run
             unexpected = exc
         finally:
-            for name, error in context.connections.close_all():
-                logger.warning("closing connection %s failed: %s", name, error)
-    error = result.error if result is not None else unexpected
+            for name, close_error in context.connections.close_all():
+                logger.warning("closing connection %s failed: %s", name, close_error)
+    error: BaseException | None = result.error if result is not None else unexpected
     exit_code = ExitCode.OK if error is None else exit_code_for(error)
     duration = time.monotonic() - started
     summary = RunSummary(

@@ -43,7 +43,7 @@ class TraceJob(ETLJob):
             fh.write(json.dumps({"step": step, "run_id": self.context.run_id, **extra}) + "\n")
 
     def pre_execution_cleansing(self) -> None:
-        self._trace("pre_execution_cleansing")
+        self._trace("pre_execution_cleansing", active=sorted(self.context.active_run_ids))
 
     def pipeline(self) -> None:
         self._trace("pipeline_started", window=str(self.context.window))

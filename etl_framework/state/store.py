@@ -230,6 +230,7 @@ class RunStore:
                     pid=os.getpid(),
                 )
             )
+        return frozenset(others)
 
     def _expire(
         self, conn: Connection, stale_run_id: str, new_run_id: str, now: dt.datetime

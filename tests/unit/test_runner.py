@@ -87,6 +87,9 @@ def test_non_overlapping_delta_windows_run_side_by_side(tmp_path: Path) -> None:
         window=Window.for_run(WriteMode.DELTA, dt.date(2024, 1, 10)),
     )
     assert h.run("trace_job", "20240115", "delta").exit_code == 0
+    # the live run's staging must be left alone: the job is told which runs are live
+    cleansing = [s for s in steps(tmp_path / "trace") if s["step"] == "pre_execution_cleansing"]
+    assert cleansing[-1]["active"] == ["jan-10"]
     with pytest.raises(LeaseHeldError):
         h.run("trace_job", "20240115", "delta", delta_start_date="20240110")
     with pytest.raises(LeaseHeldError):
