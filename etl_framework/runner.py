@@ -38,8 +38,6 @@ from etl_framework.window import Window, WriteMode, format_date, parse_date
 
 ENV_IMAGE_TAG = "ETL_IMAGE_TAG"
 ENV_CODE_VERSION = "ETL_CODE_VERSION"
-ENV_TERMINATION_LOG = "ETL_TERMINATION_LOG"
-DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 
 
 @dataclass
@@ -304,13 +302,6 @@ def _terminate_on_signals() -> Iterator[Any]:
 
 def _write_termination_log(summary: RunSummary) -> None:
     """Kubernetes shows this file's content as the container's termination message."""
-    path = os.environ.get(ENV_TERMINATION_LOG, DEFAULT_TERMINATION_LOG)
-    if not path or not os.path.exists(os.path.dirname(path) or "."):
-        return
-    if path == DEFAULT_TERMINATION_LOG and not os.path.exists(path):
-        return
-    try:
-        with open(path, "w") as fh:
-            fh.write(summary.to_json()[:4096])
-    except OSError:
-        pass
+    from etl_framework.termination import write_termination_log
+
+    write_termination_log(json.loads(summary.to_json()))

@@ -157,3 +157,15 @@ def test_secret_never_reaches_logs_or_ledger(
     assert secret not in err
     assert secret not in summary.to_json()
     assert all(secret not in (run.error or "") for run in h.runs())
+
+
+def test_summary_goes_to_the_termination_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "termination-log"
+    log.touch()  # the kubelet creates it in a pod
+    monkeypatch.setenv("ETL_TERMINATION_LOG", str(log))
+    summary = harness(tmp_path, fail_with="error").run("trace_job", "20240115", "delta")
+    written = json.loads(log.read_text())
+    assert written["status"] == "failed" and written["exit_code"] == 1
+    assert written["run_id"] == summary.run_id and "boom in pipeline" in written["error"]
