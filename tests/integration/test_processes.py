@@ -79,3 +79,20 @@ def test_two_concurrent_processes_on_postgres_ledger(tmp_path: Path, postgres_ur
         assert [r.status for r in store.runs()] == ["succeeded"]
     finally:
         store.close()
+
+
+def test_a_run_whose_lease_is_taken_over_stops_and_is_recorded_failed(tmp_path: Path) -> None:
+    config = write_config(tmp_path, sleep=60)
+    proc = start_pipeline(["20240115", "trace_job", "truncate", str(config)], cwd=tmp_path)
+    steps_file = tmp_path / "trace" / "steps.jsonl"
+    wait_for(steps_file, "pipeline_started")
+    store = RunStore(f"sqlite:///{tmp_path / 'state.db'}")
+    import sqlalchemy as sa
+
+    with store.engine.begin() as conn:  # what a taking-over run does to a stale lease
+        conn.execute(sa.text("DELETE FROM etl_leases"))
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    [run] = store.runs()
+    assert run.status == "failed" and "lease lost" in (run.error or "")
+    assert json.loads(steps_file.read_text().splitlines()[-1])["status"] == "failed"

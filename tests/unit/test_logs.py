@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+
+from etl_framework import logs, redaction
+from etl_framework.context import RunCounters
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_json_lines_carry_cloud_logging_fields() -> None:
+    stream = io.StringIO()
+    logs.configure("auto", "INFO", stream)  # not a terminal -> JSON
+    logs.run_logger(transfer="t", run_id="r1", execution_date="20240115").warning(
+        "hello %s", "world", extra={"step": "pipeline"}
+    )
+    entry = json.loads(stream.getvalue())
+    assert entry["severity"] == "WARNING" and entry["message"] == "hello world"
+    assert (entry["transfer"], entry["run_id"], entry["execution_date"], entry["step"]) == (
+        "t",
+        "r1",
+        "20240115",
+        "pipeline",
+    )
+    assert entry["time"].endswith("+00:00")
+
+
+def test_text_on_a_terminal_and_secrets_masked() -> None:
+    stream = FakeTerminal()
+    logs.configure("auto", "INFO", stream)
+    redaction.register_secret("pa55word-xyz")
+    logging.getLogger("etl_framework.x").info("connecting with pa55word-xyz")
+    logging.getLogger("etl_framework.x").info("url postgresql://bob:hunter2@db/x")
+    text = stream.getvalue()
+    assert "pa55word-xyz" not in text and "connecting with ***" in text
+    assert "bob:***@db" in text and not text.startswith("{")
+
+
+def test_exceptions_are_redacted_too() -> None:
+    stream = io.StringIO()
+    logs.configure("json", "INFO", stream)
+    redaction.register_secret("tok-abcdef")
+    try:
+        raise RuntimeError("bad token tok-abcdef")
+    except RuntimeError:
+        logging.getLogger("etl_framework.x").exception("failed")
+    assert "tok-abcdef" not in stream.getvalue() and "bad token ***" in stream.getvalue()
+
+
+def test_progress_line_shows_rows_and_rate(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(logs, "PROGRESS_INTERVAL_SECONDS", 0.01)
+    stream = FakeTerminal()
+    counters = RunCounters()
+    assert logs.Progress.enabled("auto", True, stream)
+    assert not logs.Progress.enabled("json", True, stream)
+    with logs.Progress(counters, stream):
+        counters.add_read(1500)
+        counters.add_written(1200)
+        time.sleep(0.1)
+    assert "1,500 rows read, 1,200 written" in stream.getvalue()
+    assert "rows/s" in stream.getvalue()
