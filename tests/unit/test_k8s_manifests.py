@@ -1,0 +1,255 @@
+"""Job manifests built from a TransferSpec: security, secrets, proxy sidecar, failure policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from etl_framework.deploy_spec import SqlProxy, TransferSpec, load_transfers
+from etl_framework.exceptions import ConfigError, InvalidDateError, InvalidWindowError
+from etl_framework.k8s import manifests
+from etl_framework.k8s.manifests import (
+    build_backfill_job,
+    build_job,
+    execution_date_from_index,
+    job_name,
+    render_examples,
+    to_yaml,
+)
+from etl_framework.window import WriteMode
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_spec(**overrides: Any) -> TransferSpec:
+    values: dict[str, Any] = {
+        "name": "demo_orders",
+        "mode": "delta",
+        "config": "gs://cfg/config.yaml",
+        "start_date": "2024-01-01",
+        "image": "europe-west2-docker.pkg.dev/p/etl/etl-framework",
+        "tag": "1.2.3",
+        "namespace": "etl-dev",
+        "service_account": "etl-runner",
+        "credentials_secret": "etl-credentials",
+        "env": {"ETL_ENV": "dev", "STATE_DB_URL": "secretKeyRef:etl-db/url"},
+        "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+    }
+    values.update(overrides)
+    return TransferSpec.model_validate(values)
+
+
+def pod_spec(job: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = job["spec"]["template"]["spec"]
+    return spec
+
+
+def main_container(job: dict[str, Any]) -> dict[str, Any]:
+    (container,) = pod_spec(job)["containers"]
+    assert container["name"] == "pipeline"
+    return container
+
+
+def test_job_runs_pipeline_with_the_transfer_arguments() -> None:
+    job = build_job(make_spec(), "2024-01-15", delta_start_date="20240110", env="dev")
+    container = main_container(job)
+    assert container["args"] == [
+        "20240115",
+        "demo_orders",
+        "delta",
+        "gs://cfg/config.yaml",
+        "--delta_start_date",
+        "20240110",
+    ]
+    assert "command" not in container  # the image's ENTRYPOINT `pipeline`
+    assert container["image"] == "europe-west2-docker.pkg.dev/p/etl/etl-framework:1.2.3"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert job["metadata"]["name"] == "etl-demo-orders-20240115"
+    assert job["metadata"]["namespace"] == "etl-dev"
+    assert job["metadata"]["labels"]["etl-framework.io/env"] == "dev"
+    assert job["metadata"]["annotations"]["etl-framework.io/delta-start-date"] == "20240110"
+
+
+def test_job_limits_and_lifetime_come_from_the_spec() -> None:
+    spec = make_spec(backoff_limit=4, active_deadline_seconds=900, ttl_seconds_after_finished=60)
+    job = build_job(spec, "20240115")
+    assert job["spec"]["backoffLimit"] == 4
+    assert job["spec"]["activeDeadlineSeconds"] == 900
+    assert job["spec"]["ttlSecondsAfterFinished"] == 60
+    assert main_container(job)["resources"] == {
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+    assert pod_spec(job)["serviceAccountName"] == "etl-runner"
+    assert pod_spec(job)["restartPolicy"] == "Never"
+
+
+def test_every_container_is_locked_down() -> None:
+    job = build_job(make_spec(), "20240115", sql_proxy=SqlProxy(instance="p:r:i"))
+    pod = pod_spec(job)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == manifests.RUN_AS_USER
+    for container in pod["containers"] + pod["initContainers"]:
+        ctx = container["securityContext"]
+        assert ctx["runAsNonRoot"] is True
+        assert ctx["readOnlyRootFilesystem"] is True
+        assert ctx["allowPrivilegeEscalation"] is False
+        assert ctx["capabilities"] == {"drop": ["ALL"]}
+    mounts = {m["mountPath"]: m for m in main_container(job)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[mounts["/tmp"]["name"]]["emptyDir"] == {"sizeLimit": "1Gi"}
+    assert "emptyDir" in volumes[mounts["/app/.etl"]["name"]]
+
+
+def test_credentials_secret_is_mounted_read_only() -> None:
+    job = build_job(make_spec(), "20240115")
+    mount = next(m for m in main_container(job)["volumeMounts"] if m["name"] == "credentials")
+    assert mount == {"name": "credentials", "mountPath": "/var/secrets/google", "readOnly": True}
+    volume = next(v for v in pod_spec(job)["volumes"] if v["name"] == "credentials")
+    assert volume["secret"] == {"secretName": "etl-credentials", "defaultMode": 0o440}
+    env = {e["name"]: e for e in main_container(job)["env"]}
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == "/var/secrets/google/key.json"
+
+
+def test_workload_identity_needs_no_secret() -> None:
+    job = build_job(make_spec(credentials_secret=None), "20240115")
+    assert all(v["name"] != "credentials" for v in pod_spec(job)["volumes"])
+    names = {e["name"] for e in main_container(job)["env"]}
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in names
+
+
+def test_secret_env_becomes_secret_key_ref_and_plain_env_stays_plain() -> None:
+    job = build_job(make_spec(), "20240115")
+    env = {e["name"]: e for e in main_container(job)["env"]}
+    assert env["STATE_DB_URL"] == {
+        "name": "STATE_DB_URL",
+        "valueFrom": {"secretKeyRef": {"name": "etl-db", "key": "url"}},
+    }
+    assert env["ETL_ENV"] == {"name": "ETL_ENV", "value": "dev"}
+    assert env["ETL_IMAGE_TAG"]["value"].endswith(":1.2.3")
+
+
+def test_sql_proxy_is_a_native_sidecar_that_starts_first() -> None:
+    spec = make_spec(sql_proxy={"instance": "proj:europe-west2:state", "port": 6432})
+    job = build_job(spec, "20240115")  # None: as the spec says
+    (proxy,) = pod_spec(job)["initContainers"]
+    assert proxy["name"] == "cloud-sql-proxy"
+    assert proxy["restartPolicy"] == "Always"
+    assert "proj:europe-west2:state" in proxy["args"]
+    assert "--port=6432" in proxy["args"]
+    assert proxy["startupProbe"]["httpGet"]["path"] == "/startup"
+    env = {e["name"]: e.get("value") for e in main_container(job)["env"]}
+    assert env["ETL_SQL_PROXY_PORT"] == "6432"
+    # --no-sql-proxy wins over the spec
+    assert "initContainers" not in pod_spec(build_job(spec, "20240115", sql_proxy=False))
+
+
+def test_sql_proxy_flag_without_an_instance_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"sql_proxy\.instance"):
+        build_job(make_spec(), "20240115", sql_proxy=True)
+
+
+def test_pod_failure_policy_fails_fast_on_terminal_codes_and_ignores_disruptions() -> None:
+    rules = build_job(make_spec(), "20240115")["spec"]["podFailurePolicy"]["rules"]
+    assert rules[0] == {
+        "action": "Ignore",
+        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+    }
+    by_action = {r["action"]: r for r in rules[1:]}
+    assert by_action["FailJob"]["onExitCodes"]["values"] == [1, 2, 3]
+    assert by_action["FailJob"]["onExitCodes"]["containerName"] == "pipeline"
+    assert by_action["Count"]["onExitCodes"]["values"] == [4, 75]
+
+
+def test_bad_dates_and_windows_are_refused() -> None:
+    with pytest.raises(InvalidDateError):
+        build_job(make_spec(), "2024-13-01")
+    with pytest.raises(InvalidWindowError, match="after execution date"):
+        build_job(make_spec(), "20240115", delta_start_date="20240116")
+    with pytest.raises(InvalidWindowError, match="needs a delta transfer"):
+        build_job(make_spec(mode="truncate"), "20240115", delta_start_date="20240110")
+
+
+def test_job_names_are_short_dns_labels() -> None:
+    spec = make_spec(name="a_very_long_transfer_name_that_goes_on_and_on_forever")
+    name = job_name(spec, "20240115", kind="backfill", suffix="x1y2z")
+    assert len(name) <= 52
+    assert name.endswith("-20240115-backfill-x1y2z")
+    assert name == name.lower() and "_" not in name and not name.startswith("-")
+    suffixed = build_job(make_spec(), "20240115", name_suffix="abc12")
+    assert suffixed["metadata"]["name"] == "etl-demo-orders-20240115-abc12"
+
+
+@pytest.mark.parametrize(
+    ("start", "index", "expected"),
+    [
+        ("20240101", 0, "20240101"),
+        ("20240101", "30", "20240131"),
+        ("2024-02-28", 1, "20240229"),
+        (dt.date(2023, 12, 31), 1, "20240101"),
+    ],
+)
+def test_execution_date_from_index(start: Any, index: Any, expected: str) -> None:
+    assert execution_date_from_index(start, index) == expected
+
+
+@pytest.mark.parametrize("index", ["-1", "two", ""])
+def test_execution_date_from_index_refuses_bad_indexes(index: str) -> None:
+    with pytest.raises(InvalidWindowError):
+        execution_date_from_index("20240101", index)
+
+
+def test_backfill_is_one_indexed_job_with_a_day_per_index() -> None:
+    job = build_backfill_job(make_spec(), "20240101", "20240131", parallelism=4, env="prod")
+    spec = job["spec"]
+    assert spec["completionMode"] == "Indexed"
+    assert spec["completions"] == 31
+    assert spec["parallelism"] == 4
+    assert spec["backoffLimitPerIndex"] == 2
+    assert "backoffLimit" not in spec
+    assert spec["podFailurePolicy"]["rules"][1]["action"] == "FailIndex"
+    # 8 waves of 4 pods, each with up to 3 tries
+    assert spec["activeDeadlineSeconds"] == 3600 * 8 * 3
+    container = main_container(job)
+    assert container["command"] == ["python3", "-m", "etl_framework.k8s", "exec-index"]
+    assert container["args"] == ["--", "demo_orders", "delta", "gs://cfg/config.yaml"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["ETL_BACKFILL_START"] == "20240101"
+    assert job["metadata"]["name"] == "etl-demo-orders-20240101-backfill"
+
+
+def test_backfill_runs_delta_even_for_a_truncate_transfer_and_caps_parallelism() -> None:
+    job = build_backfill_job(
+        make_spec(mode=WriteMode.TRUNCATE), "20240101", "20240102", parallelism=9
+    )
+    assert main_container(job)["args"][2] == "delta"
+    assert job["spec"]["parallelism"] == 2
+
+
+def test_backfill_refuses_reversed_range() -> None:
+    with pytest.raises(InvalidWindowError):
+        build_backfill_job(make_spec(), "20240102", "20240101")
+    with pytest.raises(InvalidWindowError):
+        build_backfill_job(make_spec(), "20240101", "20240102", parallelism=0)
+
+
+def test_yaml_has_no_aliases_and_round_trips() -> None:
+    job = build_job(make_spec(), "20240115")
+    text = to_yaml(job, job)
+    assert "&id" not in text and "*id" not in text
+    assert list(yaml.safe_load_all(text)) == [job, job]
+
+
+def test_committed_example_manifests_are_up_to_date() -> None:
+    """gke_deploy/manifests/ is generated: `invoke render-manifests` after changing the code."""
+    transfers = REPO / "gke_deploy" / "transfers.yaml"
+    expected = render_examples(
+        {env: load_transfers(transfers, env) for env in manifests.ENVIRONMENTS}
+    )
+    root = REPO / "gke_deploy" / "manifests"
+    committed = {str(p.relative_to(root)): p.read_text() for p in root.rglob("*.yaml")}
+    assert committed == expected
