@@ -67,9 +67,8 @@ EXECUTION_DATE_TEMPLATE = "{{ data_interval_start | ds_nodash }}"
 """The run's EXECUTION_DATE: the first day of its data interval, as YYYYMMDD."""
 
 COMMAND = ["pipeline"]
-CONTAINER_NAME = "base"
-CREDENTIALS_VOLUME = "google-credentials"
-TMP_VOLUME = "tmp"
+CONTAINER_NAME = "pipeline"
+SQL_PROXY_CONTAINER_NAME = "cloud-sql-proxy"
 TIMEZONE = dt.UTC
 OWNER = "etl"
 DEFAULT_TAGS = ("etl",)
@@ -80,8 +79,23 @@ STARTUP_TIMEOUT_SECONDS = 600
 EXECUTION_MARGIN = dt.timedelta(minutes=15)
 """Added to the pod's active deadline to get the Airflow task's execution_timeout."""
 
-NO_RETRY_EXIT_CODES = frozenset({ExitCode.USAGE.value, ExitCode.CONFIG.value})
-"""Exit codes for which another try cannot succeed: the task fails without retrying."""
+# The pod matches the Kubernetes Jobs of etl_framework.k8s.manifests and the image.
+RUN_AS_USER = 10001
+"""The image's numeric non-root user and group (see the Dockerfile)."""
+WORKDIR = "/app"
+"""The image's working directory; ``.etl/`` under it is an emptyDir (read-only root)."""
+TMP_SIZE_LIMIT = "1Gi"
+SQL_PROXY_HTTP_PORT = 9090
+SQL_PROXY_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"memory": "256Mi"},
+}
+
+NO_RETRY_EXIT_CODES = frozenset(
+    {ExitCode.FAILED.value, ExitCode.USAGE.value, ExitCode.CONFIG.value}
+)
+"""Exit codes for which another try cannot succeed: the task fails without retrying
+(unless Kubernetes disrupted the pod, e.g. a node drain that sent SIGTERM)."""
 
 SKIP_EXIT_CODES = tuple(
     code.value for name in ("NOTHING_TO_DO", "SKIPPED") if (code := getattr(ExitCode, name, None))
@@ -102,7 +116,9 @@ PRESET_CRONS = {
 class ETLPodOperator(KubernetesPodOperator):  # type: ignore[misc]
     """KubernetesPodOperator that does not retry runs whose exit code says it cannot help."""
 
-    def __init__(self, *, no_retry_exit_codes: frozenset[int] = NO_RETRY_EXIT_CODES, **kwargs: Any):
+    def __init__(
+        self, *, no_retry_exit_codes: frozenset[int] = NO_RETRY_EXIT_CODES, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.no_retry_exit_codes = no_retry_exit_codes
 
@@ -113,10 +129,10 @@ class ETLPodOperator(KubernetesPodOperator):  # type: ignore[misc]
             raise
         except AirflowException as exc:
             code = _exit_code(remote_pod, self.base_container_name)
-            if code in self.no_retry_exit_codes:
+            if code in self.no_retry_exit_codes and not _disrupted(remote_pod):
                 raise AirflowFailException(
-                    f"pipeline exited with {code} ({ExitCode(code).name.lower()} error); "
-                    f"not retrying. {exc}"
+                    f"pipeline exited with {code} ({ExitCode(code).name.lower()}); "
+                    f"retrying cannot help. {exc}"
                 ) from exc
             raise
 
@@ -130,46 +146,59 @@ def _exit_code(remote_pod: Any, container: str) -> int | None:
     return None
 
 
+def _disrupted(remote_pod: Any) -> bool:
+    """Kubernetes ended the pod (eviction, preemption, node drain), not the job itself."""
+    conditions = getattr(getattr(remote_pod, "status", None), "conditions", None) or []
+    return any(c.type == "DisruptionTarget" and c.status == "True" for c in conditions)
+
+
 # --- pieces of the pod -----------------------------------------------------
 
 
 def _env_vars(spec: TransferSpec) -> list[Any]:
-    env = [k8s.V1EnvVar(name=name, value=value) for name, value in spec.plain_env().items()]
-    for name, ref in spec.secret_env().items():
-        source = k8s.V1EnvVarSource(
-            secret_key_ref=k8s.V1SecretKeySelector(name=ref.secret, key=ref.key)
-        )
-        env.append(k8s.V1EnvVar(name=name, value_from=source))
+    plain = {"HOME": "/tmp", "TMPDIR": "/tmp", "ETL_IMAGE_TAG": spec.image_ref}
     if spec.credentials_path is not None:
-        env.append(k8s.V1EnvVar(name="GOOGLE_APPLICATION_CREDENTIALS", value=spec.credentials_path))
+        plain["GOOGLE_APPLICATION_CREDENTIALS"] = spec.credentials_path
+    if spec.sql_proxy is not None:
+        plain["ETL_SQL_PROXY_HOST"] = "127.0.0.1"
+        plain["ETL_SQL_PROXY_PORT"] = str(spec.sql_proxy.port)
+    plain.update(spec.plain_env())  # the spec's own values win
+    env = [k8s.V1EnvVar(name=name, value=value) for name, value in sorted(plain.items())]
+    for name, ref in sorted(spec.secret_env().items()):
+        selector = k8s.V1SecretKeySelector(name=ref.secret, key=ref.key)
+        env.append(k8s.V1EnvVar(name=name, value_from=k8s.V1EnvVarSource(secret_key_ref=selector)))
     return env
 
 
+def _credentials_mount() -> Any:
+    return k8s.V1VolumeMount(name="credentials", mount_path=CREDENTIALS_MOUNT_PATH, read_only=True)
+
+
 def _volumes(spec: TransferSpec) -> tuple[list[Any], list[Any]]:
-    volumes = [k8s.V1Volume(name=TMP_VOLUME, empty_dir=k8s.V1EmptyDirVolumeSource())]
-    mounts = [k8s.V1VolumeMount(name=TMP_VOLUME, mount_path="/tmp")]
+    volumes = [
+        k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit=TMP_SIZE_LIMIT)),
+        k8s.V1Volume(name="state", empty_dir=k8s.V1EmptyDirVolumeSource()),
+    ]
+    mounts = [
+        k8s.V1VolumeMount(name="tmp", mount_path="/tmp"),
+        k8s.V1VolumeMount(name="state", mount_path=f"{WORKDIR}/.etl"),
+    ]
     if spec.credentials_secret is not None:
-        volumes.append(
-            k8s.V1Volume(
-                name=CREDENTIALS_VOLUME,
-                secret=k8s.V1SecretVolumeSource(
-                    secret_name=spec.credentials_secret, default_mode=0o440
-                ),
-            )
-        )
-        mounts.append(
-            k8s.V1VolumeMount(
-                name=CREDENTIALS_VOLUME, mount_path=CREDENTIALS_MOUNT_PATH, read_only=True
-            )
-        )
+        # 0440 + fsGroup: readable by the job's group only, never writable
+        secret = k8s.V1SecretVolumeSource(secret_name=spec.credentials_secret, default_mode=0o440)
+        volumes.append(k8s.V1Volume(name="credentials", secret=secret))
+        mounts.append(_credentials_mount())
     return volumes, mounts
 
 
 def _container_security_context() -> Any:
     return k8s.V1SecurityContext(
         run_as_non_root=True,
+        run_as_user=RUN_AS_USER,
+        run_as_group=RUN_AS_USER,
         read_only_root_filesystem=True,
         allow_privilege_escalation=False,
+        privileged=False,
         capabilities=k8s.V1Capabilities(drop=["ALL"]),
         seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
     )
@@ -177,7 +206,11 @@ def _container_security_context() -> Any:
 
 def _pod_security_context() -> Any:
     return k8s.V1PodSecurityContext(
-        run_as_non_root=True, seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")
+        run_as_non_root=True,
+        run_as_user=RUN_AS_USER,
+        run_as_group=RUN_AS_USER,
+        fs_group=RUN_AS_USER,
+        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
     )
 
 
@@ -185,20 +218,37 @@ def _sql_proxy_sidecar(spec: TransferSpec) -> list[Any]:
     if spec.sql_proxy is None:
         return []
     proxy = spec.sql_proxy
-    args = ["--structured-logs", "--exit-zero-on-sigterm", f"--port={proxy.port}", proxy.instance]
-    return [
-        k8s.V1Container(
-            name="cloud-sql-proxy",
-            image=proxy.image,
-            args=args,
-            # a native sidecar (Kubernetes >= 1.29): it stops when the job container ends
-            restart_policy="Always",
-            security_context=_container_security_context(),
-            resources=k8s.V1ResourceRequirements(
-                requests={"cpu": "100m", "memory": "128Mi"}, limits={"memory": "256Mi"}
-            ),
-        )
-    ]
+
+    def probe(path: str, period: int, failures: int) -> Any:
+        action = k8s.V1HTTPGetAction(path=path, port=SQL_PROXY_HTTP_PORT)
+        return k8s.V1Probe(http_get=action, period_seconds=period, failure_threshold=failures)
+
+    container = k8s.V1Container(
+        name=SQL_PROXY_CONTAINER_NAME,
+        image=proxy.image,
+        args=[
+            "--structured-logs",
+            f"--port={proxy.port}",
+            "--health-check",
+            "--http-address=0.0.0.0",
+            f"--http-port={SQL_PROXY_HTTP_PORT}",
+            proxy.instance,
+        ],
+        # A native sidecar (Kubernetes >= 1.29): ready before `pipeline` starts (startup
+        # probe), stopped by the kubelet once `pipeline` has exited.
+        restart_policy="Always",
+        startup_probe=probe("/startup", 1, 60),
+        liveness_probe=probe("/liveness", 10, 3),
+        resources=k8s.V1ResourceRequirements(
+            requests=SQL_PROXY_RESOURCES["requests"], limits=SQL_PROXY_RESOURCES["limits"]
+        ),
+        security_context=_container_security_context(),
+    )
+    if spec.credentials_path is not None:
+        key_file = spec.plain_env().get("GOOGLE_APPLICATION_CREDENTIALS", spec.credentials_path)
+        container.env = [k8s.V1EnvVar(name="GOOGLE_APPLICATION_CREDENTIALS", value=key_file)]
+        container.volume_mounts = [_credentials_mount()]
+    return [container]
 
 
 def _timetable(schedule: str | None) -> Any:
@@ -305,6 +355,8 @@ def build_dag(spec: TransferSpec) -> Any:
             name=f"etl-{spec.k8s_name}",
             namespace=spec.namespace,
             image=spec.image_ref,
+            base_container_name=CONTAINER_NAME,
+            image_pull_policy="Always" if spec.tag == "latest" else "IfNotPresent",
             cmds=list(COMMAND),
             arguments=spec.pipeline_args(EXECUTION_DATE_TEMPLATE),
             env_vars=_env_vars(spec),

@@ -133,8 +133,12 @@ def exit_codes(folder: str, dag_id: str) -> dict[str, Any]:
     task.__dict__["client"] = cluster  # a cached_property: there is no cluster here
     pod = task.build_pod_request_obj(dry_run=True)
     outcome = {}
-    for code in (0, 1, 2, 3, 4, 75, 137):
+    for case in ("0", "1", "1-disrupted", "2", "3", "4", "75", "137"):
+        code = int(case.split("-")[0])
         phase = "Succeeded" if code == 0 else "Failed"
+        conditions = None
+        if case.endswith("-disrupted"):  # e.g. a node drain: SIGTERM, pipeline exits 1
+            conditions = [k8s.V1PodCondition(type="DisruptionTarget", status="True")]
         terminated = k8s.V1ContainerStateTerminated(exit_code=code, reason="Error")
         status = k8s.V1ContainerStatus(
             name=task.base_container_name,
@@ -147,15 +151,15 @@ def exit_codes(folder: str, dag_id: str) -> dict[str, Any]:
         remote = k8s.V1Pod(
             metadata=pod.metadata,
             spec=pod.spec,
-            status=k8s.V1PodStatus(phase=phase, container_statuses=[status]),
+            status=k8s.V1PodStatus(phase=phase, container_statuses=[status], conditions=conditions),
         )
         cluster.pod = remote
         try:
             task.cleanup(pod, remote)
         except Exception as exc:  # the class of the error is the answer
-            outcome[str(code)] = type(exc).__name__
+            outcome[case] = type(exc).__name__
         else:
-            outcome[str(code)] = "ok"
+            outcome[case] = "ok"
     return outcome
 
 

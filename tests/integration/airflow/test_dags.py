@@ -68,6 +68,7 @@ transfers:
     config: gs://cfg/export.yaml
     start_date: 2024-01-01
     description: Exports on demand.
+    sql_proxy: {instance: "proj:europe-west2:warehouse", port: 5433}
 """
 
 JOB_MODULE = '''
@@ -204,7 +205,7 @@ def test_dagbag_builds_one_thin_dag_per_transfer(bag: dict[str, Any]) -> None:
     assert task["retries"] == 3
     assert task["retry_delay_seconds"] == 120
     assert task["retry_exponential_backoff"] == 2.0
-    assert task["no_retry_exit_codes"] == [2, 3]
+    assert task["no_retry_exit_codes"] == [1, 2, 3]
     assert task["active_deadline_seconds"] == 1800
     assert task["execution_timeout_seconds"] > 1800
 
@@ -273,16 +274,18 @@ def test_pod_request_has_image_args_env_volumes_resources_security(project: Any)
     assert spec["serviceAccountName"] == "etl-runner"
     assert spec["restartPolicy"] == "Never"
     assert spec["activeDeadlineSeconds"] == 1800
-    assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["initContainers"] == []
     (container,) = spec["containers"]
+    assert container["name"] == "pipeline"
     assert container["image"] == "europe-west2-docker.pkg.dev/test-project/etl/etl-framework:1.4.0"
+    assert container["imagePullPolicy"] == "IfNotPresent"
     assert container["command"] == ["pipeline"]
     assert container["args"] == ["20240305", "doc_demo", "delta", "gs://cfg/config.yaml"]
 
     env = {item["name"]: item for item in container["env"]}
     assert env["ETL_ENV"] == {"name": "ETL_ENV", "value": "prod"}
     assert env["LOG_FORMAT"]["value"] == "json"
+    assert env["HOME"]["value"] == env["TMPDIR"]["value"] == "/tmp"  # read-only root filesystem
     assert env["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == "/var/secrets/google/key.json"
     assert env["DB_PASSWORD"] == {
         "name": "DB_PASSWORD",
@@ -290,22 +293,37 @@ def test_pod_request_has_image_args_env_volumes_resources_security(project: Any)
     }
 
     volumes = {volume["name"]: volume for volume in spec["volumes"]}
-    assert volumes["google-credentials"]["secret"]["secretName"] == "etl-credentials"
-    assert volumes["tmp"] == {"name": "tmp", "emptyDir": {}}
+    assert volumes["credentials"]["secret"] == {
+        "secretName": "etl-credentials",
+        "defaultMode": 0o440,
+    }
+    assert volumes["tmp"] == {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}
+    assert volumes["state"] == {"name": "state", "emptyDir": {}}
     mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
     assert mounts["/var/secrets/google"] == {
         "mountPath": "/var/secrets/google",
-        "name": "google-credentials",
+        "name": "credentials",
         "readOnly": True,
     }
     assert mounts["/tmp"]["name"] == "tmp"
+    assert mounts["/app/.etl"]["name"] == "state"
 
     assert container["resources"] == {
         "requests": {"cpu": "250m", "memory": "256Mi"},
         "limits": {"cpu": "1", "memory": "2Gi"},
     }
+    assert spec["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "fsGroup": 10001,  # can read the 0440 key file
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     assert container["securityContext"] == {
         "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "privileged": False,
         "readOnlyRootFilesystem": True,
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
@@ -318,13 +336,33 @@ def test_workload_identity_pod_has_no_key_file_and_runs_the_sql_proxy(project: A
     pod = render(project, "nightly_rebuild", "2024-03-06T00:00:00+00:00")["pod"]
 
     (container,) = pod["spec"]["containers"]
-    assert "GOOGLE_APPLICATION_CREDENTIALS" not in {item["name"] for item in container["env"]}
-    assert [volume["name"] for volume in pod["spec"]["volumes"]] == ["tmp"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in env
+    assert env["ETL_SQL_PROXY_HOST"] == "127.0.0.1"
+    assert env["ETL_SQL_PROXY_PORT"] == "5432"
+    assert [volume["name"] for volume in pod["spec"]["volumes"]] == ["tmp", "state"]
     (proxy,) = pod["spec"]["initContainers"]
     assert proxy["name"] == "cloud-sql-proxy"
     assert proxy["restartPolicy"] == "Always"  # native sidecar: ends with the job container
-    assert proxy["args"][-2:] == ["--port=5432", "proj:europe-west2:warehouse"]
+    assert "--port=5432" in proxy["args"]
+    assert proxy["args"][-1] == "proj:europe-west2:warehouse"
+    assert proxy["startupProbe"]["httpGet"]["path"] == "/startup"  # ready before pipeline
     assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "env" not in proxy and "volumeMounts" not in proxy  # Workload Identity
+
+
+def test_manual_dag_runs_the_trigger_day_and_proxy_gets_the_key_file(project: Any) -> None:
+    result = render(project, "adhoc_export", "2024-03-06T10:30:00+00:00")
+
+    assert result["arguments"] == ["20240306", "adhoc_export", "delta", "gs://cfg/export.yaml"]
+    (proxy,) = result["pod"]["spec"]["initContainers"]
+    assert "--port=5433" in proxy["args"]
+    assert proxy["env"] == [
+        {"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": "/var/secrets/google/key.json"}
+    ]
+    assert proxy["volumeMounts"] == [
+        {"mountPath": "/var/secrets/google", "name": "credentials", "readOnly": True}
+    ]
 
 
 def test_environment_overlay_from_etl_env(project: Any) -> None:
@@ -345,7 +383,8 @@ def test_exit_codes_decide_retry_fail_or_success(project: Any) -> None:
 
     assert outcome == {
         "0": "ok",
-        "1": "AirflowException",  # job failed (or was terminated): retried
+        "1": "AirflowFailException",  # the job failed: terminal
+        "1-disrupted": "AirflowException",  # SIGTERM from a node drain: retried
         "2": "AirflowFailException",  # usage error: retrying cannot help
         "3": "AirflowFailException",  # config error: retrying cannot help
         "4": "AirflowException",  # lease held by another run: retried later
