@@ -101,12 +101,15 @@ class StagingLock:
     def release(self) -> None:
         if self._conn is None:
             return
+        conn, self._conn = self._conn, None
         try:
-            self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(self.name)})
-            self._conn.commit()
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(self.name)})
+            conn.commit()
+        except Exception:
+            conn.invalidate()  # never return a session still holding the lock to the pool
+            raise
         finally:
-            self._conn.close()
-            self._conn = None
+            conn.close()
 
 
 def drop_stale_staging(

@@ -70,6 +70,15 @@ def connector(url: str) -> Iterator[SqlConnector]:
         yield conn
 
 
+def simulate_crash(strategy: WriteStrategy) -> None:
+    """What a SIGKILL leaves: staging stays, the session holding its lock is gone."""
+    lock = strategy._lock
+    if lock is not None and lock._conn is not None:
+        lock._conn.invalidate()  # closes the DBAPI connection: the server drops the lock
+        lock._conn = None
+    strategy._lock = None
+
+
 def run(strategy: WriteStrategy, recs: list[dict[str, Any]]) -> Any:
     strategy.drop_stale_staging()
     try:
@@ -301,7 +310,7 @@ def check_stale_staging_is_dropped(url: str) -> None:
         crashed = ReplaceTableStrategy(c, "orders", MAPPING, run_id="deadbeef-crashed")
         crashed.prepare()
         crashed.load(MAPPING.rows(records(range(5))))
-        crashed._lock = None  # the process "died": no cleanup, lock gone with it
+        simulate_crash(crashed)
         assert staging_left(c.engine) == [crashed.staging]
         live = ReplaceTableStrategy(c, "orders", MAPPING, run_id="cafebabe-live")
         assert live.drop_stale_staging(is_live=lambda tag: tag == "deadbeef") == []

@@ -1,0 +1,218 @@
+"""TableTransferJob end to end through the real runner, on a temporary SQLite warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from etl_framework import WriteMode, register
+from etl_framework.exceptions import ExitCode, RegistryError
+from etl_framework.mapping import FieldMapping
+from etl_framework.testing import TransferHarness
+from etl_framework.transfers import TableTransferJob, TableTransferOptions
+
+FIRST_DAY = dt.date(2024, 1, 1)
+MAPPING = FieldMapping.from_tuples(
+    [
+        ("id", "id", "bigint primary key"),
+        ("meta__day", "day", "date not null"),
+        ("meta__version", "version", "integer not null"),
+        ("label", "label", "varchar(30)"),
+    ]
+)
+
+
+class UnitOrdersOptions(TableTransferOptions):
+    rows: int = 60
+    version: int = 0
+    label: str | None = "x"
+
+
+def make_record(i: int, version: int, label: str | None) -> dict[str, Any]:
+    day = FIRST_DAY + dt.timedelta(days=i % 30)
+    return {"id": i, "meta": {"day": day.isoformat(), "version": version}, "label": label}
+
+
+@register("unit_orders")
+class UnitOrdersJob(TableTransferJob):
+    options_model = UnitOrdersOptions
+    target_table = "orders"
+    mapping = MAPPING
+    window_column = "day"
+
+    def source(self) -> Iterator[dict[str, Any]]:
+        options = self.options
+        assert isinstance(options, UnitOrdersOptions)
+        window = self.context.window
+        for i in range(options.rows):
+            record = make_record(i, options.version, options.label)
+            if window.contains(dt.date.fromisoformat(record["meta"]["day"])):
+                yield record
+
+
+@register("unit_orders_merge")
+class UnitOrdersMergeJob(UnitOrdersJob):
+    delta_strategy = "merge"
+
+
+@register("unit_orders_full_only")
+class FullOnlyJob(TableTransferJob):
+    target_table = "full_only"
+    mapping = FieldMapping.from_tuples([("id", "id", "bigint")])
+    seen: ClassVar[list[str]] = []
+
+    def source(self) -> Iterator[dict[str, Any]]:
+        yield {"id": 1}
+
+    def transform(self, record: Any) -> Any:
+        self.seen.append("transform")
+        return record
+
+
+def harness(tmp_path: Path, name: str = "unit_orders", **options: Any) -> TransferHarness:
+    return TransferHarness(tmp_path, transfers={name: options})
+
+
+def test_truncate_then_delta(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    summary = h.run("unit_orders", "20240115", "truncate")
+    assert summary.succeeded, summary.error
+    assert (summary.rows_read, summary.rows_written) == (60, 60)
+    h = harness(tmp_path, version=1)
+    summary = h.run("unit_orders", "20240112", "delta", "20240110")
+    assert summary.succeeded, summary.error
+    assert summary.rows_written == 6
+    assert summary.metrics.get("rows_deleted") == 6
+    assert h.query("SELECT version, COUNT(*) FROM orders GROUP BY 1 ORDER BY 1") == [
+        (0, 54),
+        (1, 6),
+    ]
+    assert h.query("SELECT name FROM sqlite_master WHERE name LIKE '_stg_%'") == []
+
+
+def test_merge_delta_upserts(tmp_path: Path) -> None:
+    name = "unit_orders_merge"
+    assert harness(tmp_path, name, rows=10).run(name, "20240115", "truncate").succeeded
+    summary = harness(tmp_path, name, rows=40, version=2).run(
+        "unit_orders_merge", "20240105", "delta", "20240101"
+    )
+    assert summary.succeeded, summary.error
+    rows = harness(tmp_path).query("SELECT version, COUNT(*) FROM orders GROUP BY 1 ORDER BY 1")
+    # ids 0..9 replaced by version 2 when their day is in the window; 30..39 inserted
+    assert rows == [(0, 5), (2, 10)]
+
+
+def test_supported_modes_follow_declarations() -> None:
+    assert UnitOrdersJob.supported_modes == frozenset(WriteMode)
+    assert FullOnlyJob.supported_modes == frozenset({WriteMode.TRUNCATE})
+    assert UnitOrdersMergeJob.supported_modes == frozenset(WriteMode)
+
+
+def test_transform_hook_runs(tmp_path: Path) -> None:
+    FullOnlyJob.seen.clear()
+    summary = harness(tmp_path, "unit_orders_full_only").run(
+        "unit_orders_full_only", "20240115", "truncate"
+    )
+    assert summary.succeeded, summary.error
+    assert FullOnlyJob.seen == ["transform"]
+
+
+def test_bad_window_column_is_a_registry_error() -> None:
+    with pytest.raises(RegistryError, match="window_column"):
+
+        class Bad(TableTransferJob):  # noqa: F841 - defining it is the test
+            mapping = FieldMapping.from_tuples([("a", "a", "text")])
+            window_column = "a"
+
+            def source(self) -> Iterator[dict[str, Any]]:
+                yield {}
+
+
+def test_failing_guard_exits_1_and_leaves_target_untouched(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    assert h.run("unit_orders", "20240115", "truncate").succeeded
+    before = h.query("SELECT * FROM orders ORDER BY id")
+    h = harness(tmp_path, rows=30, guards={"min_fraction": 0.9})
+    summary = h.run("unit_orders", "20240115", "truncate")
+    assert summary.exit_code == ExitCode.FAILED
+    assert summary.error is not None
+    assert "min_fraction" in summary.error and "30 rows staged would replace 60" in summary.error
+    assert h.query("SELECT * FROM orders ORDER BY id") == before
+    assert h.query("SELECT name FROM sqlite_master WHERE name LIKE '_stg_%'") == []
+
+
+def test_all_null_guard_and_its_exemption(tmp_path: Path) -> None:
+    h = harness(tmp_path, label=None)
+    summary = h.run("unit_orders", "20240115", "truncate")
+    assert summary.exit_code == ExitCode.FAILED and "label" in (summary.error or "")
+    h = harness(tmp_path, label=None, guards={"all_null_allowed": ["label"]})
+    assert h.run("unit_orders", "20240115", "truncate").succeeded
+
+
+def test_bad_source_value_fails_the_run(tmp_path: Path) -> None:
+    h = harness(tmp_path, label="y" * 31)
+    summary = h.run("unit_orders", "20240115", "truncate")
+    assert summary.exit_code == ExitCode.FAILED
+    assert "column 'label'" in (summary.error or "") and "varchar(30)" in (summary.error or "")
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "orders; DROP TABLE canary",
+        'orders" (id int); DROP TABLE canary; --',
+        "main.orders.x",
+        "ord ers",
+        "9orders",
+    ],
+)
+def test_hostile_table_name_from_config_is_rejected(tmp_path: Path, table: str) -> None:
+    h = harness(tmp_path, table=table)
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(h.warehouse_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE canary (id int)")
+    engine.dispose()
+    summary = h.run("unit_orders", "20240115", "truncate")
+    assert summary.exit_code == ExitCode.CONFIG
+    assert "invalid table name" in (summary.error or "") or "invalid" in (summary.error or "")
+    assert h.query("SELECT name FROM sqlite_master WHERE type = 'table'") == [("canary",)]
+
+
+def test_odd_valid_table_name_is_quoted(tmp_path: Path) -> None:
+    h = harness(tmp_path, table="Select")
+    assert h.run("unit_orders", "20240115", "truncate").succeeded
+    assert h.query('SELECT COUNT(*) FROM "Select"') == [(60,)]
+
+
+def test_schema_mismatch_exits_1_before_data_moves(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(h.warehouse_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE orders (id BIGINT PRIMARY KEY, day DATE NOT NULL)")
+    engine.dispose()
+    summary = h.run("unit_orders", "20240115", "truncate")
+    assert summary.exit_code == ExitCode.FAILED
+    assert "does not match the field mapping" in (summary.error or "")
+    assert h.query("SELECT COUNT(*) FROM orders") == [(0,)]
+
+
+def test_demo_orders_truncate_and_delta(tmp_path: Path) -> None:
+    import jobs.demo_orders  # noqa: F401  registers demo_orders
+
+    h = harness(tmp_path, "demo_orders", table="orders")
+    summary = h.run("demo_orders", "20240115", "truncate")
+    assert summary.succeeded, summary.error
+    total = h.query("SELECT COUNT(*), ROUND(SUM(amount), 2) FROM orders")
+    day = h.query("SELECT COUNT(*) FROM orders WHERE order_date = '2024-01-15'")
+    summary = h.run("demo_orders", "20240115", "delta")
+    assert summary.succeeded, summary.error
+    assert summary.rows_written == day[0][0]
+    assert h.query("SELECT COUNT(*), ROUND(SUM(amount), 2) FROM orders") == total
