@@ -41,6 +41,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     create_model,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 
@@ -300,6 +301,14 @@ class TransferSpec(BaseModel):
     """Upper bound of parallel runs when ``allow_parallel_windows`` (None = Airflow's default)."""
     description: str | None = None
     """Free text shown in Airflow when the job's docstring is not available."""
+
+    @model_validator(mode="after")
+    def _parallel_runs_need_parallel_windows(self) -> TransferSpec:
+        if not self.allow_parallel_windows and (self.max_active_runs or 1) > 1:
+            raise ValueError(
+                f"max_active_runs {self.max_active_runs} needs allow_parallel_windows: true"
+            )
+        return self
 
     @property
     def image_ref(self) -> str:

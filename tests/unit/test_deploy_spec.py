@@ -248,6 +248,21 @@ def test_missing_settings_after_merge_are_reported_per_transfer(tmp_path: Path) 
     }
 
 
+def test_parallel_runs_need_parallel_windows(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        defaults: {image: repo/etl, namespace: etl, max_active_runs: 4}
+        transfers:
+          - {name: a, mode: delta, config: x, start_date: 2024-01-01}
+          - {name: b, mode: delta, config: x, start_date: 2024-01-01, allow_parallel_windows: true}
+        """,
+    )
+    assert problems_of(path) == {
+        "transfers[0]": "max_active_runs 4 needs allow_parallel_windows: true"
+    }
+
+
 @pytest.mark.parametrize(
     "name", ["DB_PASSWORD", "client_secret", "API_TOKEN", "GCP_KEY_FILE", "aws_access_key_id"]
 )
