@@ -1,20 +1,50 @@
 """Google Cloud Storage through google-cloud-storage (imported lazily).
 
-`read_bytes` is what config loading uses for ``gs://bucket/key``; the connector
-wraps a client for file sources, page caches and staging.
+`read_bytes` is what config loading uses for ``gs://bucket/key``; `GcsConnector`
+(``type: gcs``) reads, writes, lists and deletes objects for file sources, page
+caches, exports and BigQuery staging. Large objects stream in both directions:
+`GcsConnector.open_object` reads in chunks, and writes of files or streams use resumable
+uploads in `DEFAULT_CHUNK_SIZE` pieces, so memory does not grow with object size.
+
+Errors: a missing object is `GcsNotFoundError` (a `SourceError`); throttling and
+server errors that survived the client's retries are `SourceUnavailableError`
+(transient, exit 75); anything else the API refuses is a `JobError`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+import fnmatch
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal
 
 from etl_framework.connectors.base import Connector, ConnectorConfig
-from etl_framework.exceptions import ConfigError
+from etl_framework.exceptions import (
+    ConfigError,
+    JobError,
+    SourceError,
+    SourceUnavailableError,
+)
 
 if TYPE_CHECKING:
-    from google.cloud.storage import Client
+    import datetime as dt
+
+    from google.cloud.storage import Blob, Client
 
 GCS_SCHEME = "gs://"
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
+"""Resumable upload / streaming download piece size (a multiple of 256 KiB)."""
+ENV_EMULATOR = "STORAGE_EMULATOR_HOST"
+
+
+class GcsNotFoundError(SourceError):
+    """The object or bucket does not exist."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        super().__init__(f"{uri} does not exist")
 
 
 def split_gcs_uri(uri: str) -> tuple[str, str]:
@@ -27,30 +57,51 @@ def split_gcs_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def split_gcs_prefix(uri: str) -> tuple[str, str]:
+    """Like `split_gcs_uri` but the key part may be empty (``gs://bucket``)."""
+    if not uri.startswith(GCS_SCHEME):
+        raise ConfigError(f"not a gs:// URI: {uri!r}")
+    bucket, _, prefix = uri[len(GCS_SCHEME) :].partition("/")
+    if not bucket:
+        raise ConfigError(f"invalid GCS URI {uri!r}: expected gs://bucket[/prefix]")
+    return bucket, prefix
+
+
 def storage_client(project: str | None = None, credentials_file: str | None = None) -> Client:
-    """A storage client: key file if given, else Application Default Credentials.
+    """A storage client: emulator (anonymous), key file if given, else ADC.
 
-    With STORAGE_EMULATOR_HOST set, the client talks to the emulator anonymously.
+    With ``STORAGE_EMULATOR_HOST`` set, the client talks to the emulator anonymously.
     """
-    import os
-
     try:
         from google.cloud import storage
     except ImportError:
         from etl_framework.connectors import missing_extra_error
 
         raise missing_extra_error("google-cloud-storage", "gcs") from None
-    if os.environ.get("STORAGE_EMULATOR_HOST"):
-        from google.auth.credentials import AnonymousCredentials
+    from etl_framework.credentials import resolve_credentials
 
-        return storage.Client(project=project or "emulator", credentials=AnonymousCredentials())
-    if credentials_file:
-        return storage.Client.from_service_account_json(credentials_file, project=project)
-    return storage.Client(project=project)
+    emulator = bool(os.environ.get(ENV_EMULATOR))
+    resolved = resolve_credentials(None if emulator else credentials_file, emulator=emulator)
+    if emulator:
+        project = project or "emulator"
+    return storage.Client(
+        project=project or resolved.project, credentials=resolved.credentials
+    )
+
+
+def _translate(exc: Exception, uri: str, action: str) -> Exception:
+    """Our error for a google-api-core error about ``uri``."""
+    from google.api_core import exceptions as gexc
+
+    if isinstance(exc, gexc.NotFound):
+        return GcsNotFoundError(uri)
+    if isinstance(exc, (gexc.TooManyRequests, gexc.ServerError, gexc.RetryError)):
+        return SourceUnavailableError(f"cannot {action} {uri}: {exc}")
+    return JobError(f"cannot {action} {uri}: {exc}")
 
 
 def read_bytes(uri: str, client: Client | None = None) -> bytes:
-    """The content of ``gs://bucket/key``."""
+    """The content of ``gs://bucket/key`` (ConfigError when unreadable: used for config)."""
     from google.api_core import exceptions as gexc
 
     bucket, key = split_gcs_uri(uri)
@@ -64,17 +115,35 @@ def read_bytes(uri: str, client: Client | None = None) -> bytes:
     return data
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One listed object."""
+
+    uri: str
+    name: str
+    size: int
+    updated: dt.datetime | None
+    generation: int | None
+    content_type: str | None
+
+
 class GcsConfig(ConnectorConfig):
+    """``type: gcs``: project and credentials; the bucket is part of every URI."""
+
     type: Literal["gcs"] = "gcs"
     project: str | None = None
     credentials_file: str | None = None
-    """Path of a service-account key file mounted at run time; None = ADC."""
+    """Path of a key file mounted at run time (``keyscredentials/``); None = ADC."""
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    """Resumable upload and streaming download piece size, bytes (multiple of 256 KiB)."""
 
 
 class GcsConnector(Connector):
+    """Objects in Google Cloud Storage, addressed by ``gs://bucket/key`` URIs."""
+
     type_name = "gcs"
     config_model = GcsConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset()
+    capabilities: ClassVar[frozenset[str]] = frozenset({"stream", "resumable_upload"})
 
     config: GcsConfig
 
@@ -87,13 +156,169 @@ class GcsConnector(Connector):
         self.open()
         return self._client  # type: ignore[no-any-return]
 
-    def read_bytes(self, uri: str) -> bytes:
-        return read_bytes(uri, self.client)
-
     def _open(self) -> None:
+        if self.config.chunk_size % (256 * 1024):
+            raise ConfigError(
+                f"connection {self.name!r}: chunk_size {self.config.chunk_size} must be a "
+                "multiple of 262144 (256 KiB)"
+            )
         self._client = storage_client(self.config.project, self.config.credentials_file)
 
     def _close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def blob(self, uri: str) -> Blob:
+        bucket, key = split_gcs_uri(uri)
+        return self.client.bucket(bucket).blob(key, chunk_size=self.config.chunk_size)
+
+    # --- reading -------------------------------------------------------------------
+
+    def read_bytes(self, uri: str) -> bytes:
+        """The whole object (small objects: config, manifests)."""
+        try:
+            data: bytes = self.blob(uri).download_as_bytes()
+        except Exception as exc:
+            raise _translate(exc, uri, "read") from exc
+        return data
+
+    def read_text(self, uri: str, encoding: str = "utf-8") -> str:
+        return self.read_bytes(uri).decode(encoding)
+
+    @contextmanager
+    def open_object(self, uri: str, mode: Literal["rb", "wb", "r", "w"] = "rb") -> Iterator[IO[Any]]:
+        """A file object streaming the object in chunks (write modes: resumable upload)."""
+        blob = self.blob(uri)
+        try:
+            handle = blob.open(mode, chunk_size=self.config.chunk_size)
+        except Exception as exc:
+            raise _translate(exc, uri, "open") from exc
+        try:
+            yield handle
+        finally:
+            handle.close()
+
+    def iter_lines(self, uri: str, encoding: str = "utf-8") -> Iterator[str]:
+        """The object's lines without line ends, streamed (NDJSON exports, CSV)."""
+        from google.api_core import exceptions as gexc
+
+        try:
+            with self.open_object(uri, "rb") as handle:
+                for raw in handle:
+                    yield raw.decode(encoding).rstrip("\r\n")
+        except gexc.GoogleAPIError as exc:
+            raise _translate(exc, uri, "read") from exc
+
+    def download_file(self, uri: str, path: str | os.PathLike[str]) -> None:
+        try:
+            self.blob(uri).download_to_filename(os.fspath(path))
+        except Exception as exc:
+            raise _translate(exc, uri, "download") from exc
+
+    def exists(self, uri: str) -> bool:
+        try:
+            return bool(self.blob(uri).exists())
+        except Exception as exc:
+            raise _translate(exc, uri, "check") from exc
+
+    # --- writing -------------------------------------------------------------------
+
+    def write_bytes(
+        self,
+        uri: str,
+        data: bytes | str,
+        *,
+        content_type: str | None = None,
+        if_generation_match: int | None = None,
+    ) -> None:
+        """Write a small object in one request (``if_generation_match=0``: create only)."""
+        try:
+            self.blob(uri).upload_from_string(
+                data, content_type=content_type or "application/octet-stream",
+                if_generation_match=if_generation_match,
+            )
+        except Exception as exc:
+            raise _translate(exc, uri, "write") from exc
+
+    def upload_file(
+        self,
+        path: str | os.PathLike[str],
+        uri: str,
+        *,
+        content_type: str | None = None,
+        if_generation_match: int | None = None,
+    ) -> None:
+        """Upload a local file with a resumable upload (chunked: memory stays flat)."""
+        try:
+            self.blob(uri).upload_from_filename(
+                os.fspath(path), content_type=content_type,
+                if_generation_match=if_generation_match,
+            )
+        except Exception as exc:
+            raise _translate(exc, uri, "upload") from exc
+
+    def upload_stream(self, stream: IO[bytes], uri: str, *, content_type: str | None = None) -> None:
+        """Upload from a binary file object of unknown size (resumable, chunked)."""
+        try:
+            self.blob(uri).upload_from_file(stream, content_type=content_type)
+        except Exception as exc:
+            raise _translate(exc, uri, "upload") from exc
+
+    # --- listing and deleting --------------------------------------------------------
+
+    def list_objects(self, prefix_uri: str, *, pattern: str | None = None) -> list[ObjectInfo]:
+        """Objects under ``gs://bucket/prefix``, by name; ``pattern`` is an fnmatch glob
+        on the full URI (e.g. ``gs://b/exports/*.json``)."""
+        bucket, prefix = split_gcs_prefix(prefix_uri)
+        try:
+            blobs = list(self.client.list_blobs(bucket, prefix=prefix or None))
+        except Exception as exc:
+            raise _translate(exc, prefix_uri, "list") from exc
+        found = []
+        for blob in blobs:
+            uri = f"{GCS_SCHEME}{bucket}/{blob.name}"
+            if blob.name.endswith("/") or (pattern and not fnmatch.fnmatchcase(uri, pattern)):
+                continue
+            found.append(
+                ObjectInfo(uri, blob.name, int(blob.size or 0), blob.updated, blob.generation,
+                           blob.content_type)
+            )
+        return sorted(found, key=lambda o: o.name)
+
+    def delete(self, uri: str, *, missing_ok: bool = True) -> bool:
+        """Delete one object; return whether it existed."""
+        from google.api_core import exceptions as gexc
+
+        try:
+            self.blob(uri).delete()
+        except gexc.NotFound:
+            if missing_ok:
+                return False
+            raise GcsNotFoundError(uri) from None
+        except Exception as exc:
+            raise _translate(exc, uri, "delete") from exc
+        return True
+
+    def delete_prefix(self, prefix_uri: str) -> int:
+        """Delete every object under a prefix (e.g. a run's staging folder); return the count."""
+        bucket, prefix = split_gcs_prefix(prefix_uri)
+        if not prefix:
+            raise ConfigError(f"refusing to delete a whole bucket: {prefix_uri!r}")
+        count = 0
+        for info in self.list_objects(prefix_uri):
+            count += self.delete(info.uri)
+        return count
+
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "GcsConfig",
+    "GcsConnector",
+    "GcsNotFoundError",
+    "ObjectInfo",
+    "read_bytes",
+    "split_gcs_prefix",
+    "split_gcs_uri",
+    "storage_client",
+]

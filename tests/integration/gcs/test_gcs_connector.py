@@ -1,0 +1,103 @@
+"""GcsConnector with the real google-cloud-storage client against gcp-storage-emulator."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from etl_framework.connectors import build_connector
+from etl_framework.connectors.gcs import GcsConnector, GcsNotFoundError, read_bytes
+from etl_framework.exceptions import ConfigError
+
+CHUNK = 256 * 1024
+
+
+@pytest.fixture
+def gcs(gcs_bucket: str) -> GcsConnector:
+    connector = build_connector("files", {"type": "gcs", "chunk_size": CHUNK})
+    assert isinstance(connector, GcsConnector)
+    with connector:
+        yield connector  # type: ignore[misc]
+
+
+def test_write_read_exists_delete(gcs: GcsConnector, gcs_bucket: str) -> None:
+    uri = f"gs://{gcs_bucket}/a/b.txt"
+    assert not gcs.exists(uri)
+    gcs.write_bytes(uri, "héllo\n", content_type="text/plain")
+    assert gcs.exists(uri)
+    assert gcs.read_text(uri) == "héllo\n"
+    assert read_bytes(uri) == "héllo\n".encode()
+    assert gcs.delete(uri) is True
+    assert gcs.delete(uri) is False
+    with pytest.raises(GcsNotFoundError, match="does not exist"):
+        gcs.read_bytes(uri)
+    with pytest.raises(GcsNotFoundError):
+        gcs.delete(uri, missing_ok=False)
+
+
+def test_config_loading_reads_gs_uri_and_reports_missing(gcs: GcsConnector, gcs_bucket: str) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_bytes(f"gs://{gcs_bucket}/missing.yaml")
+
+
+def test_list_by_prefix_and_pattern_sorted(gcs: GcsConnector, gcs_bucket: str) -> None:
+    for name in ("exp/dt=2024-01-02/p1.json", "exp/dt=2024-01-01/p0.json",
+                 "exp/dt=2024-01-01/_SUCCESS", "other/x.json"):
+        gcs.write_bytes(f"gs://{gcs_bucket}/{name}", b"{}\n")
+    listed = gcs.list_objects(f"gs://{gcs_bucket}/exp/")
+    assert [o.name for o in listed] == [
+        "exp/dt=2024-01-01/_SUCCESS", "exp/dt=2024-01-01/p0.json", "exp/dt=2024-01-02/p1.json",
+    ]
+    assert listed[1].size == 3
+    json_only = gcs.list_objects(f"gs://{gcs_bucket}/exp/", pattern="*.json")
+    assert [o.uri for o in json_only] == [
+        f"gs://{gcs_bucket}/exp/dt=2024-01-01/p0.json", f"gs://{gcs_bucket}/exp/dt=2024-01-02/p1.json",
+    ]
+    assert gcs.delete_prefix(f"gs://{gcs_bucket}/exp/") == 3
+    assert [o.name for o in gcs.list_objects(f"gs://{gcs_bucket}")] == ["other/x.json"]
+    with pytest.raises(ConfigError, match="whole bucket"):
+        gcs.delete_prefix(f"gs://{gcs_bucket}")
+
+
+def test_large_object_resumable_upload_and_streamed_read(
+    gcs: GcsConnector, gcs_bucket: str, tmp_path: Path
+) -> None:
+    """Several chunks each way: the upload is resumable, the read streams."""
+    data = os.urandom(3 * CHUNK + 1234)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    uri = f"gs://{gcs_bucket}/big/big.bin"
+    gcs.upload_file(path, uri)
+    digest = hashlib.sha256()
+    with gcs.open_object(uri, "rb") as handle:
+        while piece := handle.read(100_000):
+            digest.update(piece)
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+    target = tmp_path / "back.bin"
+    gcs.download_file(uri, target)
+    assert target.read_bytes() == data
+
+    # A stream of unknown length, written through the file-object API.
+    with gcs.open_object(f"gs://{gcs_bucket}/big/lines.ndjson", "wb") as out:
+        for i in range(40_000):
+            out.write(b'{"i": %d, "pad": "................"}\n' % i)
+    lines = list(gcs.iter_lines(f"gs://{gcs_bucket}/big/lines.ndjson"))
+    assert len(lines) == 40_000
+    assert lines[-1] == '{"i": 39999, "pad": "................"}'
+    gcs.upload_stream(io.BytesIO(data), f"gs://{gcs_bucket}/big/stream.bin")
+    assert gcs.read_bytes(f"gs://{gcs_bucket}/big/stream.bin") == data
+
+
+def test_missing_bucket_is_not_found(gcs: GcsConnector) -> None:
+    with pytest.raises(GcsNotFoundError):
+        gcs.read_bytes("gs://no-such-bucket-xyz/k")
+
+
+def test_chunk_size_must_be_multiple_of_256k(gcs_bucket: str) -> None:
+    connector = build_connector("files", {"type": "gcs", "chunk_size": 1000})
+    with pytest.raises(ConfigError, match="256 KiB"):
+        connector.open()
