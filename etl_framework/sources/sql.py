@@ -65,7 +65,10 @@ def query_records(
             keys = list(result.keys())
             for row in result:
                 yield dict(zip(keys, row, strict=True))
-    except OperationalError as exc:
-        raise SourceUnavailableError(f"source query failed: {exc.orig}") from exc
     except DBAPIError as exc:
+        # Lost connections are worth a retry; SQLite's OperationalError is mostly SQL errors.
+        if exc.connection_invalidated or (
+            isinstance(exc, OperationalError) and engine.dialect.name != "sqlite"
+        ):
+            raise SourceUnavailableError(f"source query failed: {exc.orig}") from exc
         raise SourceError(f"source query failed: {exc.orig}") from exc

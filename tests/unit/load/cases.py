@@ -316,3 +316,35 @@ def check_stale_staging_is_dropped(url: str) -> None:
         assert live.drop_stale_staging(is_live=lambda tag: tag == "deadbeef") == []
         assert live.drop_stale_staging() == [crashed.staging]
         assert staging_left(c.engine) == []
+
+
+def check_memory_streams(url: str, rows: int = 100_000) -> None:
+    """Peak Python memory while loading stays at a few batches, not the whole input."""
+    import tracemalloc
+
+    mapping = FieldMapping.from_tuples(
+        [("id", "id", "bigint primary key"), ("text", "text", "text"), ("day", "day", "date")]
+    )
+
+    def generate() -> Iterator[dict[str, Any]]:
+        for i in range(rows):
+            yield {"id": i, "text": f"{i:>10}" * 15, "day": "2024-01-01"}
+
+    with connector(url) as c:
+        strategy = ReplaceTableStrategy(c, "wide", mapping, run_id="memory", batch_size=5_000)
+        strategy.prepare()
+        try:
+            tracemalloc.start()
+            try:
+                strategy.load(mapping.rows(generate()))
+                _current, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            strategy.publish()
+        finally:
+            strategy.drop_staging()
+        with c.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM wide").scalar() == rows
+    # the input alone is ~20 MB of Python objects; one batch is ~1 MB
+    print(f"peak traced memory {peak / 1e6:.2f} MB")
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB: loading does not stream"

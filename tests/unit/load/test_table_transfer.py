@@ -124,7 +124,7 @@ def test_transform_hook_runs(tmp_path: Path) -> None:
 def test_bad_window_column_is_a_registry_error() -> None:
     with pytest.raises(RegistryError, match="window_column"):
 
-        class Bad(TableTransferJob):  # noqa: F841 - defining it is the test
+        class Bad(TableTransferJob):
             mapping = FieldMapping.from_tuples([("a", "a", "text")])
             window_column = "a"
 
