@@ -28,6 +28,8 @@ ENGINE_ENV = "ETL_CONTAINER_ENGINE"
 LOCAL_IMAGE = "localhost/etl-framework"
 """Repository of locally built images (a full name, so podman never searches registries)."""
 DEFAULT_TAG = "dev"
+IMAGE_UID = 10001
+"""The image's numeric user (Dockerfile ``USER``)."""
 _PIP_KEYS = ("index-url", "extra-index-url", "trusted-host", "timeout", "retries")
 _PIP_SECTIONS = ("global", "install", ":env:")
 
@@ -195,7 +197,9 @@ def run_command(
     """
     cmd = [engine, "run", "--rm"]
     if read_only:
-        cmd += ["--read-only", "--tmpfs", "/tmp", "--tmpfs", "/app/.etl:uid=10001,gid=10001"]
+        # the state dir belongs to the image's user, as fsGroup makes it in a pod
+        owner = "U" if engine == "podman" else f"uid={IMAGE_UID},gid={IMAGE_UID}"
+        cmd += ["--read-only", "--tmpfs", "/tmp", "--tmpfs", f"/app/.etl:rw,{owner}"]
     for name, value in sorted((env or {}).items()):
         cmd += ["-e", f"{name}={value}"]
     for volume in volumes:
