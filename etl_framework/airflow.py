@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import importlib.util
+import inspect
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,16 @@ PRESET_CRONS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
 }
+
+
+def _retry_backoff() -> float | bool:
+    # Airflow 3 takes a multiplier (float); 2.x a flag that doubles the delay (bool,
+    # type-checked, so a float is refused there and True would mean "x1" on 3.x).
+    for cls in KubernetesPodOperator.__mro__:
+        parameter = inspect.signature(cls.__init__).parameters.get("retry_exponential_backoff")
+        if parameter is not None:
+            return RETRY_BACKOFF_MULTIPLIER if "float" in str(parameter.annotation) else True
+    return True
 
 
 class ETLPodOperator(KubernetesPodOperator):  # type: ignore[misc]
@@ -385,7 +396,7 @@ def build_dag(spec: TransferSpec) -> Any:
             skip_on_exit_code=list(SKIP_EXIT_CODES) or None,
             retries=spec.retries,
             retry_delay=dt.timedelta(minutes=spec.retry_delay_minutes),
-            retry_exponential_backoff=RETRY_BACKOFF_MULTIPLIER,
+            retry_exponential_backoff=_retry_backoff(),
             max_retry_delay=MAX_RETRY_DELAY,
             do_xcom_push=False,
         )

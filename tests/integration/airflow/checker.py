@@ -22,7 +22,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def _dagbag(folder: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2
+        from airflow.models.dagbag import DagBag
 
     return DagBag(dag_folder=folder)
 
