@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from etl_framework.exceptions import ConfigError
 from etl_framework.k8s.manifests import CONTAINER_NAME, Manifest
 from etl_framework.k8s.outcome import (
     JobOutcome,
@@ -77,7 +78,13 @@ def load_clients(context: str | None = None) -> tuple[Any, Any]:
     try:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        config.load_kube_config(context=context)  # type: ignore[no-untyped-call]
+        try:
+            config.load_kube_config(context=context)  # type: ignore[no-untyped-call]
+        except (config.ConfigException, OSError) as exc:
+            raise ConfigError(
+                f"no Kubernetes cluster to talk to ({exc}): run `gcloud container clusters"
+                " get-credentials CLUSTER` or pass --context"
+            ) from exc
     return client.BatchV1Api(), client.CoreV1Api()
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -106,6 +107,11 @@ def job_name(
     tail = f"-{execution_date}" + (f"-{kind}" if kind else "") + (f"-{suffix}" if suffix else "")
     head = ("etl-" + spec.k8s_name)[: _NAME_BUDGET - len(tail)].rstrip("-")
     return head + tail
+
+
+def random_suffix() -> str:
+    """A short random Job name suffix, so launching the same day twice never collides."""
+    return uuid.uuid4().hex[:5]
 
 
 def labels(spec: TransferSpec, env: str | None) -> dict[str, str]:

@@ -8,78 +8,18 @@ fake key and state files, so the test also proves .dockerignore keeps them out.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from etl_framework._version import __version__
-from etl_framework.k8s.image import (
-    build_command,
-    parse_pip_config,
-    pip_config_listing,
-    run_command,
-    write_build_secrets,
-)
+from etl_framework.k8s.image import run_command
+from tests.integration.container.conftest import REVISION, invoke, podman
 
-REPO = Path(__file__).resolve().parents[3]
-TAG = "localhost/etl-framework:test"
-BASE_IMAGE = "docker.io/library/python:3.11-slim"
 MAX_IMAGE_BYTES = 350 * 1000 * 1000
-FAKE_KEY = '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----FAKE"}'
-REVISION = "0123456789ab"
 
 pytestmark = pytest.mark.timeout(900)
-
-
-def podman(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["podman", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def _copy_context(dest: Path) -> None:
-    ignore = shutil.ignore_patterns(
-        ".git", ".venv*", ".services", "__pycache__", ".etl", "*.egg-info"
-    )
-    shutil.copytree(REPO, dest, ignore=ignore, dirs_exist_ok=True)
-    # things that must never reach an image
-    (dest / "keyscredentials").mkdir(exist_ok=True)
-    (dest / "keyscredentials" / "key.json").write_text(FAKE_KEY)
-    (dest / ".etl").mkdir()
-    (dest / ".etl" / "state.db").write_text("local state")
-
-
-@pytest.fixture(scope="module")
-def image() -> Iterator[str]:
-    if shutil.which("podman") is None:
-        pytest.fail("podman is not installed: run script/setup/podman (as root)")
-    if podman("image", "exists", BASE_IMAGE).returncode != 0:
-        pytest.fail(f"{BASE_IMAGE} is not in local storage: run script/setup/podman (as root)")
-    if not (REPO / "constraints.txt").exists():
-        pytest.fail("constraints.txt (the pinned lock the image installs from) is missing")
-    with tempfile.TemporaryDirectory(prefix="etl-image-") as tmp:
-        context = Path(tmp) / "context"
-        _copy_context(context)
-        secrets = write_build_secrets(Path(tmp) / "secrets", parse_pip_config(pip_config_listing()))
-        cmd = build_command(
-            "podman",
-            TAG,
-            context=context,
-            version=__version__,
-            revision=REVISION,
-            secrets=secrets,
-            pull=False,
-        )
-        started = time.monotonic()
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=840, check=False)
-        print(f"image build took {time.monotonic() - started:.0f} s")
-        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    yield TAG
 
 
 def run(image: str, *args: str, read_only: bool = True) -> subprocess.CompletedProcess[str]:
@@ -149,3 +89,20 @@ def test_no_keys_state_or_tests_in_the_image(image: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_test_docker_local_task_runs_the_demo_and_fails_when_the_run_fails(
+    image: str, build_context: Path
+) -> None:
+    ok = invoke(
+        "test-docker-local", "--tag", image, "--engine", "podman",
+        "--test-execution-date", "20240115",
+        cwd=build_context,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stdout[-3000:] + ok.stderr[-3000:]
+    bad = invoke(
+        "test-docker-local", "--tag", image, "--engine", "podman",
+        "--test-execution-date", "20240115", "--transfer", "no_such_transfer",
+        cwd=build_context,
+    )  # fmt: skip
+    assert bad.returncode == 2, bad.stdout[-3000:] + bad.stderr[-3000:]

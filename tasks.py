@@ -1,0 +1,324 @@
+"""Build, test and ship the job image; run transfers on Kubernetes (``invoke --list``).
+
+Every task is a thin wrapper: the logic lives in ``etl_framework.k8s`` (manifests,
+launcher, credentials, image) and ``etl_framework.deploy_spec`` (gke_deploy/transfers.yaml).
+A failing step fails the task with that step's exit code; nothing is masked.
+
+    invoke make-docker-image                      # localhost/etl-framework:dev
+    invoke test-docker-local --test-execution-date 20240115
+    invoke deploy-docker-image --env dev          # tag + push to the registry in transfers.yaml
+    invoke local-deploy-gke --env dev [--sql-proxy]
+    invoke backfill-gke --env prod --start 20240101 --end 20240131 --parallelism 4
+    invoke fetch-credentials && invoke create-credentials-secret --env dev
+    invoke check                                  # format, lint, types, unit tests
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import shlex
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from etl_framework._version import __version__
+from etl_framework.deploy_spec import DEFAULT_TRANSFERS_FILE, TransferSpec, get_transfer
+from etl_framework.exceptions import ETLError
+from etl_framework.k8s import credentials, image, launcher, manifests
+from etl_framework.k8s.outcome import JobOutcome
+
+REPO = Path(__file__).resolve().parent
+LOCAL_IMAGE = f"{image.LOCAL_IMAGE}:{image.DEFAULT_TAG}"
+DEMO_TRANSFER = "demo_orders"
+LOCAL_CONFIG = "jobs/config/local.yaml"
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _clean_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Our errors end the task with their message and exit code, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ETLError as exc:
+            raise Exit(f"error: {exc}", code=int(exc.exit_code)) from exc
+
+    return wrapper
+
+
+def _yesterday() -> str:
+    return (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).strftime("%Y%m%d")
+
+
+def _run(c: Context, cmd: list[str]) -> None:
+    # warn=False: a non-zero exit raises UnexpectedExit and invoke exits with that code
+    c.run(shlex.join(cmd), echo=True, pty=False, warn=False)
+
+
+def _spec(transfer: str, env: str, transfers_file: str) -> TransferSpec:
+    return get_transfer(transfer, REPO / transfers_file, env=env)
+
+
+def _finish(outcome: JobOutcome) -> None:
+    if outcome.summary:
+        print(f"run summary: {outcome.summary}")
+    if not outcome.succeeded:
+        raise Exit(f"Job {outcome.reason.value}: {outcome.message}", code=outcome.exit_code)
+    print(f"Job succeeded: {outcome.message}")
+
+
+@task(
+    help={
+        "tag": f"Image name:tag (default {LOCAL_IMAGE})",
+        "engine": "docker|podman (default: docker if its daemon answers, else podman)",
+        "revision": "org.opencontainers.image.revision label (default: git HEAD)",
+    }
+)
+@_clean_errors
+def make_docker_image(
+    c: Context, tag: str = LOCAL_IMAGE, engine: str = "", revision: str = ""
+) -> None:
+    """Build the job image (labels: version, git revision; pip settings as build secrets)."""
+    chosen = image.pick_engine(engine or None)
+    with tempfile.TemporaryDirectory(prefix="etl-build-") as tmp:
+        secrets = image.write_build_secrets(tmp, image.parse_pip_config(image.pip_config_listing()))
+        _run(
+            c,
+            image.build_command(
+                chosen,
+                tag,
+                context=REPO,
+                version=__version__,
+                revision=revision or image.git_revision(REPO),
+                secrets=secrets,
+            ),
+        )
+
+
+@task(
+    help={
+        "test_execution_date": "EXECUTION_DATE YYYYMMDD (default: yesterday, UTC)",
+        "env": "local (demo config, SQLite in the container) | dev | prod (transfers.yaml)",
+        "transfer": f"Transfer name (default {DEMO_TRANSFER})",
+        "tag": f"Image to run (default {LOCAL_IMAGE})",
+        "engine": "docker|podman",
+    }
+)
+@_clean_errors
+def test_docker_local(
+    c: Context,
+    test_execution_date: str = "",
+    env: str = "local",
+    transfer: str = DEMO_TRANSFER,
+    tag: str = LOCAL_IMAGE,
+    engine: str = "",
+    transfers_file: str = DEFAULT_TRANSFERS_FILE,
+) -> None:
+    """Run one transfer in the image like a pod (non-root, read-only root); fails if it fails."""
+    chosen = image.pick_engine(engine or None)
+    day = test_execution_date or _yesterday()
+    run_env: dict[str, str] = {}
+    volumes: list[str] = []
+    if env == "local":
+        args = [day, transfer, "truncate", LOCAL_CONFIG]
+    else:
+        spec = _spec(transfer, env, transfers_file)
+        args = spec.pipeline_args(day)
+        run_env.update(spec.plain_env())
+        keys = REPO / credentials.KEYS_DIR
+        if (keys / manifests.DEFAULT_CREDENTIALS_FILE).exists():
+            volumes.append(f"{keys}:{manifests.CREDENTIALS_MOUNT_PATH}:ro")
+            run_env["GOOGLE_APPLICATION_CREDENTIALS"] = (
+                f"{manifests.CREDENTIALS_MOUNT_PATH}/{manifests.DEFAULT_CREDENTIALS_FILE}"
+            )
+    _run(c, image.run_command(chosen, tag, args, env=run_env, volumes=volumes))
+
+
+@task(
+    help={
+        "env": "Environment whose image repository and tag to push to (dev|prod)",
+        "tag": "Registry tag (default: the environment's tag in transfers.yaml)",
+        "local": f"Local image to push (default {LOCAL_IMAGE})",
+        "engine": "docker|podman",
+    }
+)
+@_clean_errors
+def deploy_docker_image(
+    c: Context,
+    env: str = "dev",
+    tag: str = "",
+    local: str = LOCAL_IMAGE,
+    transfer: str = DEMO_TRANSFER,
+    engine: str = "",
+    transfers_file: str = DEFAULT_TRANSFERS_FILE,
+) -> None:
+    """Tag the local image with the registry name from transfers.yaml and push it."""
+    chosen = image.pick_engine(engine or None)
+    spec = _spec(transfer, env, transfers_file)
+    remote = f"{spec.image}:{tag or spec.tag}"
+    for cmd in image.push_commands(chosen, local, remote):
+        _run(c, cmd)
+
+
+@task(
+    help={
+        "env": "dev|prod",
+        "sql_proxy": "Run the Cloud SQL Auth Proxy sidecar (instance from transfers.yaml)",
+        "execution_date": "EXECUTION_DATE YYYYMMDD (default: yesterday, UTC)",
+        "delta_start_date": "--delta_start_date YYYYMMDD",
+        "context": "kubeconfig context (default: current)",
+        "dry_run": "Print the manifest instead of submitting it",
+        "unschedulable_timeout": "Seconds a pod may stay unschedulable before giving up",
+    }
+)
+@_clean_errors
+def local_deploy_gke(
+    c: Context,
+    env: str = "dev",
+    sql_proxy: bool = False,
+    transfer: str = DEMO_TRANSFER,
+    execution_date: str = "",
+    delta_start_date: str = "",
+    context: str = "",
+    dry_run: bool = False,
+    unschedulable_timeout: int = 300,
+    transfers_file: str = DEFAULT_TRANSFERS_FILE,
+) -> None:
+    """Render the transfer's Job, submit it, follow its logs and exit with its status."""
+    spec = _spec(transfer, env, transfers_file)
+    job = manifests.build_job(
+        spec,
+        execution_date or _yesterday(),
+        delta_start_date=delta_start_date or None,
+        env=env,
+        sql_proxy=True if sql_proxy else None,
+        name_suffix=manifests.random_suffix(),
+    )
+    if dry_run:
+        print(manifests.to_yaml(job), end="")
+        return
+    timeouts = launcher.Timeouts(unschedulable=unschedulable_timeout)
+    _finish(launcher.run_job(job, context=context or None, timeouts=timeouts))
+
+
+@task(
+    help={
+        "start": "First day YYYYMMDD",
+        "end": "Last day YYYYMMDD (inclusive)",
+        "parallelism": "Days running at once",
+        "env": "dev|prod",
+        "sql_proxy": "Run the Cloud SQL Auth Proxy sidecar",
+        "dry_run": "Print the manifest instead of submitting it",
+    }
+)
+@_clean_errors
+def backfill_gke(
+    c: Context,
+    start: str,
+    end: str,
+    parallelism: int = 2,
+    env: str = "dev",
+    sql_proxy: bool = False,
+    transfer: str = DEMO_TRANSFER,
+    context: str = "",
+    dry_run: bool = False,
+    transfers_file: str = DEFAULT_TRANSFERS_FILE,
+) -> None:
+    """Backfill [start, end] as one Indexed Job: one delta window per day, N at a time."""
+    spec = _spec(transfer, env, transfers_file)
+    job = manifests.build_backfill_job(
+        spec,
+        start,
+        end,
+        parallelism=parallelism,
+        env=env,
+        sql_proxy=True if sql_proxy else None,
+        name_suffix=manifests.random_suffix(),
+    )
+    if dry_run:
+        print(manifests.to_yaml(job), end="")
+        return
+    _finish(launcher.run_job(job, context=context or None))
+
+
+@task(help={"download_list": "List of gs:// key files", "dest": "Target directory"})
+@_clean_errors
+def fetch_credentials(
+    c: Context, download_list: str = credentials.DOWNLOAD_LIST, dest: str = credentials.KEYS_DIR
+) -> None:
+    """Download the service-account keys in keyscredentials/download_list.txt (mode 0600)."""
+    sources = credentials.read_download_list(REPO / download_list)
+    for path in credentials.fetch_credentials(sources, REPO / dest):
+        print(f"fetched {path.relative_to(REPO)}")
+
+
+@task(
+    help={
+        "env": "Environment whose namespace and credentials_secret to use (dev|prod)",
+        "context": "kubeconfig context (default: current)",
+    }
+)
+@_clean_errors
+def create_credentials_secret(
+    c: Context,
+    env: str = "dev",
+    transfer: str = DEMO_TRANSFER,
+    context: str = "",
+    download_list: str = credentials.DOWNLOAD_LIST,
+    transfers_file: str = DEFAULT_TRANSFERS_FILE,
+) -> None:
+    """Create (or replace) the Kubernetes Secret the Jobs mount, from the fetched key files."""
+    spec = _spec(transfer, env, transfers_file)
+    if not spec.credentials_secret:
+        raise Exit(f"credentials_secret is null for {env}: Workload Identity, no Secret needed")
+    names = [s.local_name for s in credentials.read_download_list(REPO / download_list)]
+    files = [REPO / credentials.KEYS_DIR / name for name in names]
+    secret = credentials.build_credentials_secret(
+        files, name=spec.credentials_secret, namespace=spec.namespace
+    )
+    _batch, core = launcher.load_clients(context or None)
+    action = credentials.apply_secret(secret, core)
+    print(f"{action} Secret {spec.namespace}/{spec.credentials_secret} ({', '.join(names)})")
+
+
+@task
+@_clean_errors
+def render_manifests(c: Context, out: str = "gke_deploy/manifests") -> None:
+    """Regenerate the example Job manifests under gke_deploy/manifests from transfers.yaml."""
+    _run(c, [sys.executable, "-m", "etl_framework.k8s", "render-examples", "--out", out])
+
+
+@task
+@_clean_errors
+def check(c: Context) -> None:
+    """Format check, lint, type check and unit tests: the same gate as CI."""
+    python = sys.executable
+    _run(c, [python, "-m", "ruff", "format", "--check", "."])
+    _run(c, [python, "-m", "ruff", "check", "."])
+    _run(c, [python, "-m", "mypy"])
+    _run(c, [python, "-m", "pytest", "-q", "tests/unit"])
+
+
+ns = Collection(
+    make_docker_image,
+    test_docker_local,
+    deploy_docker_image,
+    local_deploy_gke,
+    backfill_gke,
+    fetch_credentials,
+    create_credentials_secret,
+    render_manifests,
+    check,
+)
