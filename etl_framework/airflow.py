@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 import importlib.util
 import inspect
 from collections.abc import Mapping
@@ -77,6 +78,8 @@ RETRY_BACKOFF_MULTIPLIER = 2.0
 MAX_RETRY_DELAY = dt.timedelta(hours=2)
 STARTUP_TIMEOUT_SECONDS = 600
 """Pending time allowed for image pulls and node scale-up before the task fails."""
+LOGGING_INTERVAL_SECONDS = 120
+"""In deferrable mode, how often the task wakes up to fetch the pod's new log lines."""
 EXECUTION_MARGIN = dt.timedelta(minutes=15)
 """Added to the pod's active deadline to get the Airflow task's execution_timeout."""
 
@@ -278,40 +281,52 @@ def job_docstring(name: str, package: str = "jobs") -> str | None:
     The scheduler must not import job modules (they may need cloud SDKs it lacks), so
     the ``jobs`` package's source is parsed for ``@register("name")`` instead.
     """
+    return _docstring_index(_package_files(package)).get(name)
+
+
+def _package_files(package: str) -> tuple[tuple[str, int], ...]:
     try:
         found = importlib.util.find_spec(package)
     except (ImportError, ValueError):
-        return None
+        return ()
     if found is None or not found.submodule_search_locations:
-        return None
-    for folder in found.submodule_search_locations:
-        for path in sorted(Path(folder).glob("*.py")):
-            doc = _docstring_in(path, name)
-            if doc is not None:
-                return doc
-    return None
+        return ()
+    paths = [
+        path
+        for folder in found.submodule_search_locations
+        for path in sorted(Path(folder).glob("*.py"))
+    ]
+    return tuple((str(path), path.stat().st_mtime_ns) for path in paths)
 
 
-def _docstring_in(path: Path, name: str) -> str | None:
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    except (OSError, SyntaxError, ValueError):
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and any(
-            _registers(decorator, name) for decorator in node.decorator_list
-        ):
-            return ast.get_docstring(node)
-    return None
+@functools.lru_cache(maxsize=8)
+def _docstring_index(files: tuple[tuple[str, int], ...]) -> Mapping[str, str | None]:
+    """``{transfer name: class docstring}`` of the given files (cached by mtime)."""
+    index: dict[str, str | None] = {}
+    for path, _mtime in files:
+        try:
+            tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=path)
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                for decorator in node.decorator_list:
+                    name = _registered_name(decorator)
+                    if name is not None:
+                        index.setdefault(name, ast.get_docstring(node))
+    return index
 
 
-def _registers(decorator: ast.expr, name: str) -> bool:
+def _registered_name(decorator: ast.expr) -> str | None:
+    """``x`` for a ``@register("x")`` / ``@registry.register("x")`` decorator."""
     if not (isinstance(decorator, ast.Call) and decorator.args):
-        return False
+        return None
     func = decorator.func
     called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
     first = decorator.args[0]
-    return called == "register" and isinstance(first, ast.Constant) and first.value == name
+    if called == "register" and isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    return None
 
 
 def describe(spec: TransferSpec) -> str:
@@ -390,6 +405,7 @@ def build_dag(spec: TransferSpec) -> Any:
             startup_timeout_seconds=STARTUP_TIMEOUT_SECONDS,
             execution_timeout=dt.timedelta(seconds=spec.active_deadline_seconds) + EXECUTION_MARGIN,
             get_logs=True,
+            logging_interval=LOGGING_INTERVAL_SECONDS,  # deferrable mode: logs while running
             log_events_on_failure=True,
             termination_message_policy="FallbackToLogsOnError",
             on_finish_action="delete_succeeded_pod",

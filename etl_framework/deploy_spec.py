@@ -106,6 +106,13 @@ _SECRET_REF = re.compile(
 # --- field types (shared by the file layers and the merged spec) -----------
 
 
+_TEMPLATE_MARKERS = ("{{", "{%")
+_NO_TEMPLATES = (
+    "values are passed as they are; Airflow would render templates (and could show"
+    " what they expand to, secrets included)"
+)
+
+
 def _numbers_to_str(value: Any) -> Any:
     # YAML reads `cpu: 1` and `PORT: 5432` as numbers; Kubernetes wants strings.
     if isinstance(value, bool):
@@ -168,7 +175,26 @@ def looks_secret(name: str) -> bool:
     return any(marker in upper for marker in SECRET_NAME_MARKERS)
 
 
+def _has_template(value: str) -> bool:
+    return any(marker in value for marker in _TEMPLATE_MARKERS)
+
+
+def _no_template(value: str) -> str:
+    if _has_template(value):
+        raise ValueError(
+            f"{value!r} contains a Jinja template marker ({{{{ or {{%): {_NO_TEMPLATES}"
+        )
+    return value
+
+
 def _check_env(env: dict[str, str]) -> dict[str, str]:
+    templated = [name for name, value in env.items() if _has_template(value)]
+    if templated:
+        raise ValueError(
+            "env var(s) "
+            + ", ".join(repr(n) for n in templated)
+            + f" contain a Jinja template marker ({{{{ or {{%): {_NO_TEMPLATES}"
+        )
     bad_names = [name for name in env if not _ENV_NAME.match(name)]
     if bad_names:
         raise ValueError(
@@ -271,7 +297,7 @@ class TransferSpec(BaseModel):
     schedule: Schedule | None = None
     """Cron expression or Airflow preset; ``None`` = only triggered by hand."""
     mode: WriteMode
-    config: NonEmpty
+    config: Annotated[str, StringConstraints(min_length=1), AfterValidator(_no_template)]
     """Config location passed to ``pipeline`` (local path inside the image or gs://...)."""
     start_date: StartDate
     catchup: bool = False

@@ -286,6 +286,26 @@ def test_secret_looking_env_is_rejected(tmp_path: Path, name: str) -> None:
     assert "hunter2" not in message
 
 
+def test_templates_are_refused_in_env_and_config(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        defaults: {image: repo/etl, namespace: etl, env: {WHO: "{{ var.value.db_password }}"}}
+        transfers:
+          - name: a
+            mode: delta
+            config: "gs://cfg/{% if x %}a{% endif %}.yaml"
+            start_date: 2024-01-01
+        """,
+    )
+    problems = problems_of(path)
+    assert problems["defaults.env"].startswith(
+        "env var(s) 'WHO' contain a Jinja template marker ({{ or {%)"
+    )
+    assert "contains a Jinja template marker" in problems["transfers[0].config"]
+    assert "db_password" not in problems["defaults.env"]
+
+
 def test_secret_reference_must_be_well_formed(tmp_path: Path) -> None:
     path = write(
         tmp_path,
