@@ -7,15 +7,17 @@ other way of running a transfer::
     pipeline {{ data_interval_start | ds_nodash }} NAME MODE CONFIG
 
 Cron schedules use data-interval semantics (``CronDataIntervalTimetable``, UTC), so a
-daily run at 03:00 processes the previous, complete day, and catchup or
-``airflow backfill`` maps one interval to one window on Airflow 2.10 and 3.x alike.
+daily run at 03:00 processes the previous, complete day, and catchup or an Airflow
+backfill maps one interval to one window, on Airflow 2.10 and 3.x alike.
 
 What the generated task guards against:
 
-- missing logs: ``get_logs=True`` streams the container log into the task log;
-- interrupted pods reported as success: a killed task deletes its pod, the pod's
-  own exit code decides success, and usage/config errors (exit 2/3) fail at once
-  instead of being retried;
+- missing logs: ``get_logs=True`` streams the container log into the task log (also
+  in deferrable mode, every `LOGGING_INTERVAL_SECONDS`);
+- interrupted pods reported as success: a killed task deletes its pod and the pod's
+  own exit code decides success (``pipeline`` exits non-zero on SIGTERM); job, usage
+  and config errors (exit 1/2/3) fail at once instead of being retried, unless
+  Kubernetes disrupted the pod (node drain, preemption);
 - hidden OOM/eviction reasons: pod events and container states are logged on
   failure and the termination message falls back to the log tail;
 - secrets in rendered templates: templated fields hold only plain values, Secret
