@@ -5,6 +5,7 @@
     python -m etl_framework.k8s render --env prod --transfer demo_orders \\
         --backfill 20240101 20240131 --parallelism 4
     python -m etl_framework.k8s render-examples [--out gke_deploy/manifests]
+    python -m etl_framework.k8s image-ref --env dev [--registry]
     python -m etl_framework.k8s exec-index -- demo_orders delta CONFIG   (inside a pod)
 """
 
@@ -111,6 +112,24 @@ def render_examples_command(out: str, transfers_file: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         click.echo(str(path))
+
+
+@main.command("image-ref")
+@click.option("--env", "env", type=click.Choice(ENVIRONMENTS), required=True)
+@click.option("--transfer", default=None, help="Default: the first transfer in the file.")
+@click.option(
+    "--transfers-file", default=DEFAULT_TRANSFERS_FILE, show_default=True, type=click.Path()
+)
+@click.option("--registry", is_flag=True, help="Print only the registry host.")
+def image_ref(env: str, transfer: str | None, transfers_file: str, registry: bool) -> None:
+    """Print the image (repository:tag) an environment runs, e.g. for CI to log in and push."""
+    try:
+        specs = load_transfers(transfers_file, env)
+        spec = get_transfer(transfer, transfers_file, env) if transfer else specs[0]
+    except (ETLError, IndexError) as exc:
+        click.echo(f"error: {exc or 'no transfers in ' + transfers_file}", err=True)
+        sys.exit(int(ExitCode.CONFIG))
+    click.echo(spec.image.split("/", 1)[0] if registry else spec.image_ref)
 
 
 @main.command(
