@@ -1,0 +1,165 @@
+"""Load files: mapped row tuples written to a local NDJSON or Parquet file.
+
+Rows stream to disk in batches (Parquet: one row group per batch), so memory does
+not grow with the number of rows; the file then goes to BigQuery in one load job
+(uploaded with a resumable upload, or staged in GCS first).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from etl_framework.mapping import ColumnKind, FieldMapping
+
+FileFormat = Literal["parquet", "ndjson"]
+DEFAULT_BATCH_ROWS = 10_000
+SOURCE_FORMATS = {"parquet": "PARQUET", "ndjson": "NEWLINE_DELIMITED_JSON"}
+"""Our format names -> BigQuery ``sourceFormat``."""
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(dt.UTC).isoformat(sep=" ")
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _arrow_type(kind: ColumnKind, bignumeric: bool) -> Any:
+    import pyarrow as pa
+
+    if kind in (ColumnKind.TEXT, ColumnKind.VARCHAR, ColumnKind.JSON):
+        return pa.string()
+    if kind in (ColumnKind.SMALLINT, ColumnKind.INTEGER, ColumnKind.BIGINT):
+        return pa.int64()
+    if kind is ColumnKind.FLOAT:
+        return pa.float64()
+    if kind is ColumnKind.NUMERIC:
+        return pa.decimal256(76, 38) if bignumeric else pa.decimal128(38, 9)
+    if kind is ColumnKind.BOOLEAN:
+        return pa.bool_()
+    if kind is ColumnKind.DATE:
+        return pa.date32()
+    if kind is ColumnKind.TIMESTAMP:
+        return pa.timestamp("us")
+    return pa.timestamp("us", tz="UTC")
+
+
+class LoadFileWriter:
+    """Append mapped rows to one local load file; `close` before loading it."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        mapping: FieldMapping,
+        fmt: FileFormat,
+        *,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+    ) -> None:
+        self.path = Path(path)
+        self.mapping = mapping
+        self.format = fmt
+        self.batch_rows = batch_rows
+        self.rows = 0
+        self._columns = mapping.columns
+        self._json_columns = [
+            i for i, f in enumerate(mapping.fields) if f.type.kind is ColumnKind.JSON
+        ]
+        self._handle: Any = None
+        self._writer: Any = None
+        self._schema: Any = None
+        if fmt == "parquet":
+            self._open_parquet()
+        else:
+            self._handle = self.path.open("w", encoding="utf-8")
+
+    @property
+    def source_format(self) -> str:
+        return SOURCE_FORMATS[self.format]
+
+    def _open_parquet(self) -> None:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            from etl_framework.connectors import missing_extra_error
+
+            raise missing_extra_error("pyarrow", "bigquery") from None
+        from etl_framework.load.bq.schema import bigquery_type
+
+        fields = []
+        for f in self.mapping.fields:
+            type_name, _ = bigquery_type(f.type)
+            fields.append(
+                pa.field(f.target_column, _arrow_type(f.type.kind, type_name == "BIGNUMERIC"))
+            )
+        self._schema = pa.schema(fields)
+        self._writer = pq.ParquetWriter(str(self.path), self._schema, compression="snappy")
+
+    def write(self, rows: Iterable[Sequence[Any]]) -> int:
+        """Append rows (tuples in mapping column order); return how many."""
+        count = 0
+        batch: list[Sequence[Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= self.batch_rows:
+                self._flush(batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            self._flush(batch)
+            count += len(batch)
+        self.rows += count
+        return count
+
+    def _flush(self, batch: list[Sequence[Any]]) -> None:
+        if self.format == "parquet":
+            self._flush_parquet(batch)
+            return
+        columns = self._columns
+        dumps = json.dumps
+        lines = []
+        for row in batch:
+            record = {c: v for c, v in zip(columns, row, strict=True) if v is not None}
+            lines.append(dumps(record, default=_json_value, separators=(",", ":")))
+        self._handle.write("\n".join(lines))
+        self._handle.write("\n")
+
+    def _flush_parquet(self, batch: list[Sequence[Any]]) -> None:
+        import pyarrow as pa
+
+        arrays = []
+        for index, field in enumerate(self._schema):
+            values = [row[index] for row in batch]
+            if index in self._json_columns:
+                values = [
+                    None if v is None else json.dumps(v, default=_json_value, separators=(",", ":"))
+                    for v in values
+                ]
+            arrays.append(pa.array(values, type=field.type))
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+
+__all__ = ["DEFAULT_BATCH_ROWS", "SOURCE_FORMATS", "FileFormat", "LoadFileWriter"]

@@ -1,0 +1,556 @@
+"""BigQuery write strategies: stage with load jobs, publish atomically, clean up.
+
+Every strategy runs the same steps (the same shape as `etl_framework.load.base`)::
+
+    strategy = BigQueryReplaceWindowStrategy(bq, "events", mapping, run_id=ctx.run_id,
+                                             window=ctx.window, window_column="event_date")
+    strategy.drop_stale_staging(ctx.is_active_run)   # pre_execution_cleansing
+    strategy.prepare()                  # dataset + target (partitioned/clustered) exist, schema ok
+    strategy.load(mapping.rows(records))    # rows -> local Parquet/NDJSON file
+    # or strategy.load_uris(["gs://..."])   # files already in the target's shape
+    strategy.publish()                  # load job(s), guards, ONE atomic publish
+    strategy.drop_staging()             # post_execution_cleanup, also after failure
+
+=====================================  ===================================================
+`BigQueryReplaceTableStrategy`         truncate: ONE ``WRITE_TRUNCATE`` load job into the
+                                       target with the target's own schema (descriptions,
+                                       policy tags), partitioning and clustering. Load jobs
+                                       are atomic and free. No staging table.
+`BigQueryReplaceWindowStrategy`        delta: load into staging, then ONE transaction:
+                                       ``DELETE`` the window on the window column +
+                                       ``INSERT`` from staging. With the target partitioned
+                                       on that column the DELETE prunes to the window's
+                                       partitions (whole partitions: metadata-only).
+`BigQueryMergeStrategy`                load into staging, then ONE ``MERGE`` on the keys.
+=====================================  ===================================================
+
+Staging tables are named ``_etl_stg_<table>__<window>__<run8>`` and created with an
+expiration (``staging_expiration_hours``, 24 h by default), so a crashed run never
+leaves permanent garbage; `drop_stale_staging` drops those of earlier runs whose
+window overlaps this run's (the ledger's lease guarantees none of them is alive).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from etl_framework.connectors.bigquery import (
+    BigQueryConnector,
+    TableRef,
+    _bigquery,
+    staging_expiry,
+)
+from etl_framework.exceptions import ConfigError, GuardError
+from etl_framework.load.bq.files import SOURCE_FORMATS, FileFormat, LoadFileWriter
+from etl_framework.load.bq.schema import Partitioning, check_target_schema, schema_fields
+from etl_framework.load.staging import run_tag
+from etl_framework.mapping import ColumnKind
+from etl_framework.window import Window, format_date, parse_date
+
+if TYPE_CHECKING:
+    from etl_framework.context import RunCounters
+    from etl_framework.mapping import FieldMapping
+
+logger = logging.getLogger(__name__)
+
+STAGING_PREFIX = "_etl_stg_"
+_STAGING_RE = re.compile(
+    rf"^{STAGING_PREFIX}(?P<table>.+)__(?P<window>all|\d{{8}}_\d{{8}}|\d{{8}}_|_\d{{8}})"
+    r"__(?P<run>[a-z0-9]{8})$"
+)
+WINDOW_KINDS = frozenset({ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ})
+
+
+def window_tag(window: Window) -> str:
+    if window.is_unbounded:
+        return "all"
+    start = format_date(window.start) if window.start else ""
+    end = format_date(window.end) if window.end else ""
+    return f"{start}_{end}"
+
+
+def parse_window_tag(tag: str) -> Window:
+    if tag == "all":
+        return Window.unbounded()
+    start, _, end = tag.partition("_")
+    return Window(parse_date(start) if start else None, parse_date(end) if end else None)
+
+
+def staging_table_name(table: str, window: Window, run_id: str) -> str:
+    return f"{STAGING_PREFIX}{table}__{window_tag(window)}__{run_tag(run_id)}"
+
+
+@dataclass(frozen=True)
+class BigQueryPublishResult:
+    """What one publish did."""
+
+    inserted: int
+    """Rows loaded (staged) and published."""
+    deleted: int = -1
+    """Rows the publish replaced or updated (-1: unknown)."""
+    statement: str | None = None
+    """The publish statement (None for a load-job publish)."""
+
+
+class BigQueryWriteStrategy(ABC):
+    """Load rows through load jobs, publish atomically, drop staging."""
+
+    name: ClassVar[str]
+    uses_staging_table: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        connector: BigQueryConnector,
+        table: str,
+        mapping: FieldMapping,
+        *,
+        run_id: str,
+        window: Window | None = None,
+        partitioning: Partitioning | None = None,
+        clustering: Sequence[str] = (),
+        description: str | None = None,
+        column_descriptions: dict[str, str] | None = None,
+        file_format: FileFormat | None = None,
+        min_rows: int = 0,
+        counters: RunCounters | None = None,
+        log: logging.LoggerAdapter[logging.Logger] | logging.Logger | None = None,
+    ) -> None:
+        self.connector = connector
+        self.mapping = mapping
+        self.run_id = run_id
+        self.window = window or Window.unbounded()
+        self.partitioning = partitioning
+        self.clustering = tuple(clustering)
+        self.description = description
+        self.column_descriptions = column_descriptions or {}
+        self.file_format: FileFormat = file_format or connector.config.file_format
+        self.min_rows = min_rows
+        self.log = log or logger
+        self.target = connector.table_ref(table)
+        staging_dataset = connector.config.staging_dataset or self.target.dataset
+        self.staging = TableRef(
+            self.target.project,
+            staging_dataset,
+            staging_table_name(self.target.table, self.window, run_id),
+        )
+        for column in (*self.clustering, *([partitioning.column] if partitioning else [])):
+            mapping.field(column)  # ConfigError naming the unmapped column
+        if counters is not None:
+            connector.track_costs(counters)
+        self._workdir: Path | None = None
+        self._writer: LoadFileWriter | None = None
+        self._uris: list[str] = []
+        self._uri_format = "NEWLINE_DELIMITED_JSON"
+        self._staged_objects: list[str] = []
+        self.created_target = False
+        self.staged_rows = 0
+
+    @property
+    def job_prefix(self) -> str:
+        return f"etl_{self.name}_{run_tag(self.run_id)}_"
+
+    # --- cleansing -----------------------------------------------------------------
+
+    def drop_stale_staging(self, is_live: Callable[[str], bool] | None = None) -> list[str]:
+        """Drop staging tables of this target left by earlier runs whose window overlaps."""
+        dropped = []
+        own = run_tag(self.run_id)
+        for name in self.connector.list_tables(self.staging.project, self.staging.dataset):
+            match = _STAGING_RE.match(name)
+            if match is None or match["table"] != self.target.table or match["run"] == own:
+                continue
+            try:
+                other = parse_window_tag(match["window"])
+            except ValueError:
+                continue
+            if not other.overlaps(self.window):
+                continue  # another window's run may be alive and loading
+            if is_live is not None and is_live(match["run"]):
+                continue
+            if self.connector.delete_table(self.staging.sibling(name)):
+                dropped.append(name)
+                self.log.warning("dropped staging table %s left by an earlier run", name)
+        return dropped
+
+    # --- prepare -------------------------------------------------------------------
+
+    def prepare(self) -> bool:
+        """Ensure the datasets and the target exist (created partitioned/clustered) and
+        that the target's schema fits the mapping. Returns whether the target was created."""
+        bigquery = _bigquery()
+        self.connector.ensure_dataset(self.target.project, self.target.dataset)
+        if self.staging.dataset != self.target.dataset:
+            self.connector.ensure_dataset(self.staging.project, self.staging.dataset)
+        existing = self.connector.get_table(self.target)
+        if existing is None:
+            table = bigquery.Table(
+                str(self.target), schema=schema_fields(self.mapping, self.column_descriptions)
+            )
+            if self.partitioning is not None:
+                p = self.partitioning
+                table.time_partitioning = bigquery.TimePartitioning(
+                    type_=p.granularity,
+                    field=p.column,
+                    expiration_ms=int(p.expiration_days * 86_400_000)
+                    if p.expiration_days
+                    else None,
+                )
+                table.require_partition_filter = p.require_filter or None
+            if self.clustering:
+                table.clustering_fields = list(self.clustering)
+            if self.description:
+                table.description = self.description
+            self.connector.create_table(table)
+            self.created_target = True
+            self.log.info("created target table %s", self.target)
+        else:
+            check_target_schema(str(self.target), existing.schema, self.mapping)
+        return self.created_target
+
+    # --- load ----------------------------------------------------------------------
+
+    def load(self, rows: Iterable[Sequence[Any]]) -> int:
+        """Append mapped rows (tuples in mapping column order) to the run's load file."""
+        if self._uris:
+            raise ConfigError("a strategy loads either rows or gs:// files, not both")
+        if self._writer is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="etl-bq-"))
+            suffix = "parquet" if self.file_format == "parquet" else "ndjson"
+            self._writer = LoadFileWriter(
+                self._workdir / f"{self.target.table}.{suffix}", self.mapping, self.file_format
+            )
+        count = self._writer.write(rows)
+        self.staged_rows += count
+        return count
+
+    def load_uris(
+        self,
+        uris: Sequence[str],
+        *,
+        source_format: str = "NEWLINE_DELIMITED_JSON",
+    ) -> None:
+        """Use ``gs://`` files whose records already have the target's column names."""
+        if self._writer is not None:
+            raise ConfigError("a strategy loads either rows or gs:// files, not both")
+        self._uris.extend(uris)
+        self._uri_format = SOURCE_FORMATS.get(source_format, source_format)
+
+    def _load_config(self, schema: Sequence[Any], disposition: str, create: str) -> Any:
+        bigquery = _bigquery()
+        fmt = self._uri_format if self._uris else SOURCE_FORMATS[self.file_format]
+        config = bigquery.LoadJobConfig(
+            source_format=fmt,
+            write_disposition=disposition,
+            create_disposition=create,
+            schema=list(schema),
+        )
+        if fmt == "PARQUET":
+            config.decimal_target_types = ["NUMERIC", "BIGNUMERIC"]
+        if fmt == "NEWLINE_DELIMITED_JSON":
+            config.ignore_unknown_values = bool(self._uris)
+        return config
+
+    def _run_load(self, destination: TableRef, config: Any) -> int:
+        """ONE load job of everything loaded so far into ``destination``; rows loaded."""
+        if self._uris:
+            job = self.connector.load_uris(
+                self._uris, destination, config, job_id_prefix=self.job_prefix
+            )
+            self.staged_rows = int(job.output_rows or 0)
+            return self.staged_rows
+        writer = self._writer
+        if writer is None:  # no rows at all: load an empty file, so publish stays uniform
+            self.load(())
+            writer = self._writer
+            assert writer is not None
+        writer.close()
+        staging_bucket = self.connector.config.staging_bucket
+        if staging_bucket:
+            uri = self._stage_in_gcs(writer.path, staging_bucket)
+            job = self.connector.load_uris(
+                [uri], destination, config, job_id_prefix=self.job_prefix
+            )
+        else:
+            job = self.connector.load_file(
+                writer.path, destination, config, job_id_prefix=self.job_prefix
+            )
+        loaded = int(job.output_rows or 0)
+        if loaded != writer.rows:
+            raise GuardError(
+                "load", f"load job wrote {loaded} rows into {destination}, expected {writer.rows}"
+            )
+        return loaded
+
+    def _stage_in_gcs(self, path: Path, staging_bucket: str) -> str:
+        from etl_framework.connectors.gcs import GcsConfig, GcsConnector
+
+        prefix = staging_bucket.rstrip("/")
+        if prefix.count("/") < 3:
+            prefix += "/etl-staging"
+        uri = f"{prefix}/{self.staging.table}/{uuid.uuid4().hex[:8]}-{path.name}"
+        gcs = GcsConnector(
+            f"{self.connector.name}-staging",
+            GcsConfig(
+                project=self.connector.config.project,
+                credentials_file=self.connector.config.credentials_file,
+            ),
+        )
+        with gcs:
+            gcs.upload_file(path, uri)
+        self._staged_objects.append(uri)
+        return uri
+
+    def _create_staging(self) -> None:
+        bigquery = _bigquery()
+        self.connector.delete_table(self.staging)
+        table = bigquery.Table(str(self.staging), schema=schema_fields(self.mapping))
+        table.expires = staging_expiry(self.connector.config.staging_expiration_hours)
+        table.labels = {"etl_staging": "true", "etl_run": run_tag(self.run_id)}
+        self.connector.create_table(table)
+
+    def _stage(self) -> int:
+        """Load everything into a fresh staging table (expiring); rows staged."""
+        self._create_staging()
+        config = self._load_config(schema_fields(self.mapping), "WRITE_APPEND", "CREATE_NEVER")
+        return self._run_load(self.staging, config)
+
+    def _check_min_rows(self, rows: int) -> None:
+        if rows < self.min_rows:
+            raise GuardError("min_rows", f"{rows} rows loaded, at least {self.min_rows} required")
+
+    # --- publish -------------------------------------------------------------------
+
+    @abstractmethod
+    def publish(self) -> BigQueryPublishResult:
+        """Put the loaded rows into the target, atomically."""
+
+    def write(self, rows: Iterable[Sequence[Any]]) -> BigQueryPublishResult:
+        self.prepare()
+        self.load(rows)
+        return self.publish()
+
+    # --- cleanup -------------------------------------------------------------------
+
+    def drop_staging(self) -> None:
+        """Drop this run's staging table, staged GCS objects and local files."""
+        errors: list[BaseException] = []
+        if self._writer is not None:
+            self._writer.close()
+        if self.uses_staging_table:
+            try:
+                self.connector.delete_table(self.staging)
+            except Exception as exc:
+                errors.append(exc)
+        if self._staged_objects:
+            from etl_framework.connectors.gcs import GcsConfig, GcsConnector
+
+            gcs = GcsConnector(
+                f"{self.connector.name}-staging",
+                GcsConfig(
+                    project=self.connector.config.project,
+                    credentials_file=self.connector.config.credentials_file,
+                ),
+            )
+            with gcs:
+                for uri in self._staged_objects:
+                    try:
+                        gcs.delete(uri)
+                    except Exception as exc:
+                        errors.append(exc)
+            self._staged_objects = []
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+        if errors:
+            raise errors[0]
+
+    # --- SQL helpers ---------------------------------------------------------------
+
+    def _columns_sql(self, alias: str = "") -> str:
+        prefix = f"{alias}." if alias else ""
+        return ", ".join(f"{prefix}`{c}`" for c in self.mapping.columns)
+
+
+class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
+    """Truncate: one WRITE_TRUNCATE load job keeps the target's metadata."""
+
+    name = "replace_table"
+    uses_staging_table = False
+
+    def load_job_config(self, target: Any) -> Any:
+        """The load job config of the publish: the target's own schema (descriptions,
+        policy tags), partitioning and clustering, so a truncate changes only the data."""
+        config = self._load_config(target.schema, "WRITE_TRUNCATE", "CREATE_NEVER")
+        if target.time_partitioning is not None:
+            config.time_partitioning = target.time_partitioning
+        if getattr(target, "range_partitioning", None) is not None:
+            config.range_partitioning = target.range_partitioning
+        if target.clustering_fields:
+            config.clustering_fields = target.clustering_fields
+        return config
+
+    def publish(self) -> BigQueryPublishResult:
+        if self._writer is not None:
+            self._check_min_rows(self._writer.rows)
+        target = self.connector.get_table(self.target)
+        if target is None:
+            raise ConfigError(f"target {self.target} does not exist: call prepare() first")
+        loaded = self._run_load(self.target, self.load_job_config(target))
+        self._check_min_rows(loaded)  # gs:// files: known only after the load
+        self.log.info("replaced %s with %d rows (WRITE_TRUNCATE load job)", self.target, loaded)
+        return BigQueryPublishResult(inserted=loaded)
+
+
+class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
+    """Delta: DELETE the window + INSERT from staging, in one transaction."""
+
+    name = "replace_window"
+
+    def __init__(self, *args: Any, window_column: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.window_column = window_column
+        self.window_kind = self.mapping.field(window_column).type.kind
+        if self.window_kind not in WINDOW_KINDS:
+            raise ConfigError(
+                f"window column {window_column!r} is {self.window_kind}; it must be date, "
+                "timestamp or timestamptz"
+            )
+
+    def window_params(self) -> dict[str, Any]:
+        from etl_framework.load.replace_window import window_bound
+        from etl_framework.mapping import ColumnType
+
+        column_type = ColumnType(self.window_kind)
+        params: dict[str, Any] = {}
+        if self.window.start is not None:
+            params["window_start"] = window_bound(self.window.start, column_type)
+        if self.window.end is not None:
+            params["window_end"] = window_bound(self.window.end, column_type)
+        return params
+
+    def window_condition(self, alias: str = "") -> str:
+        column = f"{alias}.`{self.window_column}`" if alias else f"`{self.window_column}`"
+        parts = []
+        if self.window.start is not None:
+            parts.append(f"{column} >= @window_start")
+        if self.window.end is not None:
+            parts.append(f"{column} < @window_end")
+        return " AND ".join(parts) or "TRUE"
+
+    def publish_statement(self) -> str:
+        cols = self._columns_sql()
+        return (
+            "BEGIN TRANSACTION;\n"
+            f"DELETE FROM {self.target.sql} WHERE {self.window_condition()};\n"
+            f"INSERT INTO {self.target.sql} ({cols})\n"
+            f"SELECT {cols} FROM {self.staging.sql};\n"
+            "COMMIT TRANSACTION;"
+        )
+
+    def check_window(self) -> None:
+        condition = self.window_condition()
+        sql = (
+            f"SELECT COUNTIF(NOT ({condition}) OR `{self.window_column}` IS NULL) AS outside "
+            f"FROM {self.staging.sql}"
+        )
+        rows = list(self.connector.query(sql, self.window_params(), action="window guard"))
+        outside = int(rows[0]["outside"] or 0) if rows else 0
+        if outside:
+            raise GuardError(
+                "window",
+                f"{outside} staged rows have {self.window_column} outside the window "
+                f"{self.window} (or NULL); nothing was published",
+            )
+
+    def publish(self) -> BigQueryPublishResult:
+        staged = self._stage()
+        self._check_min_rows(staged)
+        self.check_window()
+        statement = self.publish_statement()
+        self.connector.execute(
+            statement,
+            self.window_params(),
+            action="publish transaction",
+            job_id_prefix=self.job_prefix,
+        )
+        self.log.info(
+            "replaced window %s of %s with %d rows (one transaction)",
+            self.window,
+            self.target,
+            staged,
+        )
+        return BigQueryPublishResult(inserted=staged, statement=statement)
+
+
+class BigQueryMergeStrategy(BigQueryWriteStrategy):
+    """Upsert: one MERGE from staging on the key columns."""
+
+    name = "merge"
+
+    def __init__(self, *args: Any, key_columns: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.key_columns = tuple(key_columns) or self.mapping.primary_key
+        if not self.key_columns:
+            raise ConfigError(
+                f"merge into {self.target} needs key columns (or primary key columns in the "
+                "mapping)"
+            )
+        for column in self.key_columns:
+            self.mapping.field(column)
+
+    def publish_statement(self) -> str:
+        on = " AND ".join(f"T.`{k}` = S.`{k}`" for k in self.key_columns)
+        others = [c for c in self.mapping.columns if c not in self.key_columns]
+        cols = self._columns_sql()
+        sql = f"MERGE {self.target.sql} T\nUSING {self.staging.sql} S\nON {on}\n"
+        if others:
+            sets = ", ".join(f"`{c}` = S.`{c}`" for c in others)
+            sql += f"WHEN MATCHED THEN UPDATE SET {sets}\n"
+        sql += f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({self._columns_sql('S')})"
+        return sql
+
+    def check_unique_keys(self) -> None:
+        keys = ", ".join(f"`{k}`" for k in self.key_columns)
+        sql = (
+            f"SELECT COUNT(*) AS duplicated FROM (SELECT {keys} FROM {self.staging.sql} "
+            f"GROUP BY {keys} HAVING COUNT(*) > 1)"
+        )
+        rows = list(self.connector.query(sql, action="unique keys guard"))
+        duplicated = int(rows[0]["duplicated"] or 0) if rows else 0
+        if duplicated:
+            raise GuardError(
+                "unique_keys",
+                f"{duplicated} key values of ({', '.join(self.key_columns)}) occur more than "
+                "once in staging; MERGE needs one source row per key",
+            )
+
+    def publish(self) -> BigQueryPublishResult:
+        staged = self._stage()
+        self._check_min_rows(staged)
+        self.check_unique_keys()
+        statement = self.publish_statement()
+        self.connector.execute(statement, action="publish merge", job_id_prefix=self.job_prefix)
+        self.log.info("merged %d rows into %s", staged, self.target)
+        return BigQueryPublishResult(inserted=staged, statement=statement)
+
+
+__all__ = [
+    "STAGING_PREFIX",
+    "BigQueryMergeStrategy",
+    "BigQueryPublishResult",
+    "BigQueryReplaceTableStrategy",
+    "BigQueryReplaceWindowStrategy",
+    "BigQueryWriteStrategy",
+    "parse_window_tag",
+    "staging_table_name",
+    "window_tag",
+]
