@@ -38,7 +38,7 @@ from etl_framework.http.config import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     import requests
 
@@ -143,7 +143,7 @@ class HttpConnector(Connector):
         method: str,
         path_or_url: str,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | Sequence[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
         data: bytes | str | None = None,
         json: Any = None,
@@ -161,14 +161,14 @@ class HttpConnector(Connector):
         url = self.url_for(path_or_url)
         method = method.upper()
         full_url = _requests.models.PreparedRequest()
-        full_url.prepare_url(url, dict(params) if params else None)
+        full_url.prepare_url(url, _param_list(params))
         timeout = (self.config.timeout.connect, self.config.timeout.read)
 
         def send() -> _requests.Response:
             return session.request(
                 method,
                 url,
-                params=params,
+                params=_param_list(params),
                 headers=headers,
                 data=data,
                 json=json,
@@ -190,3 +190,14 @@ class HttpConnector(Connector):
 
     def get(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> requests.Response:
         return self.request("GET", path_or_url, params=params)
+
+
+def _param_list(
+    params: Mapping[str, Any] | Sequence[tuple[str, str]] | None,
+) -> list[tuple[str, Any]] | None:
+    """Query parameters as ordered pairs (a mapping or pairs; repeated keys kept)."""
+    if not params:
+        return None
+    if hasattr(params, "items"):
+        return list(params.items())
+    return list(params)

@@ -115,7 +115,7 @@ class HawkAuth(AuthBase):
         )
         request.headers["Authorization"] = sender.request_header
         if self.verify_response:
-            request.register_hook("response", self._verifier(sender))
+            request.hooks["response"].append(self._verifier(sender))
         return request
 
     def _verifier(self, sender: Any) -> Any:

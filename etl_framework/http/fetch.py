@@ -20,7 +20,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -40,7 +40,7 @@ def ordered_map(
     *,
     workers: int,
     max_in_flight: int | None = None,
-) -> Iterator[R]:
+) -> Generator[R, None, None]:
     """``map(func, items)`` on a thread pool, in input order, with bounded look-ahead.
 
     At most ``max_in_flight`` results are computed or computing ahead of the one
@@ -84,7 +84,7 @@ def iter_pages(
                 seen[planned.full_url] = planned.index
             pages = ordered_map(fetch, plan, workers=concurrency, max_in_flight=max_in_flight)
             with contextlib.closing(pages):
-                for page in pages:  # noqa: B007 - the last page is continued from below
+                for page in pages:
                     yield page
     while (request := paginator.next(page)) is not None:
         if request.full_url in seen:

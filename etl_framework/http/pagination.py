@@ -34,7 +34,7 @@ from etl_framework.http.errors import MalformedPageError
 try:  # orjson parses a 350 KB page in about half the time of json
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - orjson comes with the http extra
-    from json import loads as _loads
+    from json import loads as _loads  # type: ignore[assignment]
 
 Params = tuple[tuple[str, str], ...]
 
@@ -117,15 +117,16 @@ def parse_page(
     if records is None and records_path and isinstance(data, Mapping):
         if records_path.split(".")[0] not in data:
             raise MalformedPageError(
-                request.full_url, request.index,
+                request.full_url,
+                request.index,
                 f"no records at {records_path!r}; top-level keys: {sorted(data)[:10]}",
             )
         records = []  # an explicit null list: no records on this page
     if not isinstance(records, list):
         raise MalformedPageError(
-            request.full_url, request.index,
-            f"records at {records_path or '(root)'!r} are a {type(records).__name__}, "
-            "not a list",
+            request.full_url,
+            request.index,
+            f"records at {records_path or '(root)'!r} are a {type(records).__name__}, not a list",
         )
     kept = {k.lower(): v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
     return Page(request, body, kept, data, records, from_cache=from_cache)
@@ -156,7 +157,8 @@ class NextUrlPaginator(Paginator):
             return None
         if not isinstance(link, str):
             raise MalformedPageError(
-                page.request.full_url, page.index,
+                page.request.full_url,
+                page.index,
                 f"next link at {self.next_path!r} is a {type(link).__name__}",
             )
         return PageRequest(page.index + 1, urljoin(page.request.full_url, link))
@@ -197,7 +199,9 @@ class PageNumberPaginator(Paginator):
         self.config = config
 
     def first(self, url: str, params: Params) -> PageRequest:
-        request = PageRequest(0, url, params).with_params(**{self.config.page_param: self.config.start})
+        request = PageRequest(0, url, params).with_params(
+            **{self.config.page_param: self.config.start}
+        )
         if self.config.page_size and self.config.page_size_param:
             request = request.with_params(**{self.config.page_size_param: self.config.page_size})
         return request

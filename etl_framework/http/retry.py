@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -29,7 +30,6 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 from tenacity.stop import stop_base
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("etl_framework.http")
 
 
-class RetryableStatus(Exception):  # noqa: N818 - an internal signal, not an error we report
+class RetryableStatus(Exception):
     """Raised inside an attempt when the status is one we retry."""
 
     def __init__(self, response: requests.Response) -> None:
@@ -87,9 +87,15 @@ class _Wait:
 
     def __init__(self, policy: RetryConfig) -> None:
         self.policy = policy
-        self.backoff = wait_exponential_jitter(
-            initial=policy.backoff_initial, max=policy.backoff_max, jitter=policy.jitter
-        )
+
+    def backoff(self, state: RetryCallState) -> float:
+        """``initial * 2**(n-1)`` plus up to ``jitter`` seconds, at most ``backoff_max``."""
+        policy = self.policy
+        try:
+            base = float(policy.backoff_initial * 2 ** (state.attempt_number - 1))
+        except OverflowError:
+            base = policy.backoff_max
+        return min(base + random.uniform(0, policy.jitter), policy.backoff_max)
 
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from etl_framework.connectors.http import HttpConnector
 from etl_framework.http.config import HttpSourceConfig
 from etl_framework.http.fetch import IN_FLIGHT_PER_WORKER, iter_pages
+from etl_framework.http.page_cache import PageCache, cache_prefix, open_page_cache
 from etl_framework.http.pagination import (
     KEPT_HEADERS,
     Page,
@@ -43,7 +44,6 @@ from etl_framework.http.pagination import (
     build_paginator,
     parse_page,
 )
-from etl_framework.http.page_cache import PageCache, cache_prefix, open_page_cache
 
 if TYPE_CHECKING:
     from etl_framework.context import RunContext, RunCounters
@@ -63,22 +63,34 @@ class HttpSource:
         window: Window | None = None,
         cache: PageCache | None = None,
         counters: RunCounters | None = None,
+        count_rows: bool = True,
     ) -> None:
         self.connector = connector
+        self.count_rows = count_rows
         self.config = config
         self.window = window
         self.cache = cache
         self.counters = counters
         self.paginator: Paginator = build_paginator(config.pagination)
-        self.first_request = self.paginator.first(
-            connector.url_for(config.path), self._params()
-        )
+        self.first_request = self.paginator.first(connector.url_for(config.path), self._params())
 
     @classmethod
-    def from_context(cls, context: RunContext, config: HttpSourceConfig) -> HttpSource:
-        """The source for a run: its connection, window and (if configured) page cache."""
+    def from_context(
+        cls, context: RunContext, config: HttpSourceConfig, *, count_rows: bool = True
+    ) -> HttpSource:
+        """The source for a run: its connection, window and (if configured) page cache.
+
+        ``count_rows=False`` when the caller counts rows read itself (TableTransferJob
+        does); page counts are recorded either way.
+        """
         connector = context.connections.get(config.connection, HttpConnector)
-        source = cls(connector, config, window=context.window, counters=context.counters)
+        source = cls(
+            connector,
+            config,
+            window=context.window,
+            counters=context.counters,
+            count_rows=count_rows,
+        )
         if config.page_cache is not None:
             gcs_client = None
             if config.page_cache.gcs_connection:
@@ -88,14 +100,18 @@ class HttpSource:
                     config.page_cache.gcs_connection, GcsConnector
                 ).client
             key = cache_prefix(
-                context.transfer, str(context.mode), str(context.window),
-                context.execution_date, source.first_request.full_url,
+                context.transfer,
+                str(context.mode),
+                str(context.window),
+                context.execution_date,
+                source.first_request.full_url,
             )
             source.cache = open_page_cache(config.page_cache.location, key, gcs_client=gcs_client)
             cached = source.cache.count()
             if cached:
                 context.logger.info(
-                    "page cache %s holds %d page(s) from an earlier attempt", source.cache.location,
+                    "page cache %s holds %d page(s) from an earlier attempt",
+                    source.cache.location,
                     cached,
                 )
         return source
@@ -109,6 +125,13 @@ class HttpSource:
                 params[wp.start] = window.start.isoformat()
             if wp.end and window.end is not None:
                 params[wp.end] = window.end.isoformat()
+            if not (wp.start or wp.end):
+                log.warning(
+                    "window %s is not sent to %s: no source.window_params configured, "
+                    "so every record is fetched",
+                    window,
+                    self.config.path,
+                )
         return tuple(params.items())
 
     # --- fetching --------------------------------------------------------------
@@ -139,10 +162,13 @@ class HttpSource:
             self.connector.reserve_concurrency(concurrency)
         in_flight = self.config.max_pages_in_flight or concurrency * IN_FLIGHT_PER_WORKER
         for page in iter_pages(
-            self.fetch, self.paginator, self.first_request,
-            concurrency=concurrency, max_in_flight=in_flight,
+            self.fetch,
+            self.paginator,
+            self.first_request,
+            concurrency=concurrency,
+            max_in_flight=in_flight,
         ):
-            if self.counters is not None:
+            if self.counters is not None and self.count_rows:
                 self.counters.add_read(len(page.records))
             yield page
 

@@ -60,7 +60,9 @@ except ImportError:  # pragma: no cover - orjson is in the http extra
         return json.dumps(value, separators=(",", ":")).encode()
 
 
-def make_records(count: int, *, start: dt.date = dt.date(2024, 1, 1), pad: int = 0) -> list[dict[str, Any]]:
+def make_records(
+    count: int, *, start: dt.date = dt.date(2024, 1, 1), pad: int = 0
+) -> list[dict[str, Any]]:
     """OMIS-like records: nested company, dates, optional cancellation reason.
 
     ``pad`` adds that many characters of notes to each record (the benchmark uses it
@@ -217,7 +219,8 @@ class HawkTestServer:
         return [
             r
             for r in self.records
-            if (not gte or r[self.window_field][:10] >= gte) and (not lt or r[self.window_field][:10] < lt)
+            if (not gte or r[self.window_field][:10] >= gte)
+            and (not lt or r[self.window_field][:10] < lt)
         ]
 
     def page_body(self, base: str, query: dict[str, str]) -> tuple[int, bytes, str | None]:
@@ -243,7 +246,11 @@ class HawkTestServer:
             else:
                 next_query = {**rest, "page": str(end // size + 1)}
             next_url = f"{base}?{urlencode(next_query)}"
-        payload: dict[str, Any] = {"count": len(records), "next": next_url, "next_cursor": next_cursor}
+        payload: dict[str, Any] = {
+            "count": len(records),
+            "next": next_url,
+            "next_cursor": next_cursor,
+        }
         target: dict[str, Any] = payload
         *parents, leaf = self.records_key.split(".")
         for part in parents:
@@ -272,7 +279,11 @@ class _Handler(BaseHTTPRequestHandler):
         if api.require_hawk:
             try:
                 receiver = Receiver(
-                    lambda sender_id: {"id": sender_id, "key": api.credentials[sender_id], "algorithm": "sha256"},
+                    lambda sender_id: {
+                        "id": sender_id,
+                        "key": api.credentials[sender_id],
+                        "algorithm": "sha256",
+                    },
                     self.headers.get("Authorization"),
                     full_url,
                     self.command,
@@ -302,9 +313,18 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
             self._send(fault.status, b'{"detail": "scripted failure"}', page=index, headers=headers)
         elif fault.kind == "tamper":
-            signed = receiver.respond(content=io.BytesIO(body), content_type=JSON_TYPE) if receiver else None
+            signed = (
+                receiver.respond(content=io.BytesIO(body), content_type=JSON_TYPE)
+                if receiver
+                else None
+            )
             tampered = body.replace(b"Company", b"Cumpany", 1)
-            self._send(200, tampered, page=index, headers={"Server-Authorization": signed} if signed else {})
+            self._send(
+                200,
+                tampered,
+                page=index,
+                headers={"Server-Authorization": signed} if signed else {},
+            )
         elif fault.kind == "unsigned":
             self._send(200, body, page=index)
         elif fault.kind == "malformed":
@@ -313,7 +333,9 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.loads(body)
             rest = {k: v for k, v in query.items() if k != "page"}
             payload["next"] = api.page_url(base, rest, fault.target_page)
-            self._send(200, _dumps(payload), page=index, receiver=receiver, next_url=payload["next"])
+            self._send(
+                200, _dumps(payload), page=index, receiver=receiver, next_url=payload["next"]
+            )
         elif fault.kind == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
