@@ -24,7 +24,7 @@ EXTRAS = {
     "http": ["requests>=2.31", "mohawk>=1.1", "orjson>=3.9"],
     "k8s": ["kubernetes>=29"],
     # Airflow is installed in the scheduler's environment, never in the job image.
-    "airflow": ["apache-airflow>=2.10", "apache-airflow-providers-cncf-kubernetes>=8"],
+    "airflow": ["apache-airflow>=2.10", "apache-airflow-providers-cncf-kubernetes>=10.1"],
 }
 EXTRAS["dev"] = [
     "pytest>=8",
