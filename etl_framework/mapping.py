@@ -410,41 +410,112 @@ def _lookup(record: Any, path: tuple[str, ...]) -> Any:
 
 
 def _compile_extractor(fields: tuple[Field, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    paths = [f.path for f in fields]
-    adapters = [f.type.adapter() for f in fields]
-    columns = [f.target_column for f in fields]
-    not_null = [not f.nullable for f in fields]
-    flat = all(len(p) == 1 for p in paths)
-    keys = [p[0] for p in paths]
-    # itemgetter is one C call per record; a KeyError falls back to the slow path.
-    getter = operator.itemgetter(*keys) if flat and len(keys) > 1 else None
-    checks_null = any(not_null)
-    pairs = list(zip(adapters, columns, strict=True))
+    """Build ``extract(record) -> tuple`` for the fields, as straight-line code.
 
-    def slow_values(record: Mapping[str, Any]) -> Sequence[Any]:
+    This runs once per row of every load, so it is generated like dataclasses
+    generates ``__init__``: one tuple expression per row, where a value that already
+    has the column's Python type passes an inline type check instead of a function
+    call. Only variable names appear in the generated text; keys, paths, column
+    names and bounds are bound in its namespace, so nothing from config becomes code.
+    """
+    n = len(fields)
+    paths = [f.path for f in fields]
+    columns = [f.target_column for f in fields]
+    pairs = [(f.type.adapter(), f.target_column) for f in fields]
+    namespace: dict[str, Any] = {
+        "_Reject": _Reject,
+        "_adapt_one_by_one": _adapt_one_by_one,
+        "_not_null": _not_null_error,
+        "pairs": pairs,
+        "columns": columns,
+        "str": str,
+        "int": int,
+        "float": float,
+        "bool": bool,
+        "type": type,
+        "len": len,
+        "Decimal": decimal.Decimal,
+        "date": dt.date,
+        "datetime": dt.datetime,
+        "UTC": UTC,
+    }
+    names = [f"v{i}" for i in range(n)]
+    lines = ["def extract(record):"]
+    if all(len(p) == 1 for p in paths) and n > 1:
+        # itemgetter is one C call per record; a missing key falls back to the slow path.
+        namespace["getter"] = operator.itemgetter(*(p[0] for p in paths))
+        namespace["slow_values"] = _slow_values(paths)
+        lines += [
+            "    try:",
+            f"        {', '.join(names)}, = getter(record)",
+            "    except (KeyError, TypeError):",
+            f"        {', '.join(names)}, = slow_values(record)",
+        ]
+    else:
+        namespace["slow_values"] = _slow_values(paths)
+        lines.append(f"    {', '.join(names)}, = slow_values(record)")
+    expressions = []
+    for i, f in enumerate(fields):
+        namespace[f"a{i}"] = pairs[i][0]
+        expressions.append(_fast_expression(f.type, f"v{i}", f"a{i}", i, namespace))
+    lines += [
+        "    try:",
+        f"        row = ({', '.join(expressions)},)",
+        "    except _Reject:",
+        f"        row = _adapt_one_by_one(pairs, ({', '.join(names)},))",
+    ]
+    required = [i for i, f in enumerate(fields) if not f.nullable]
+    if required:
+        condition = " or ".join(f"row[{i}] is None" for i in required)
+        lines += [f"    if {condition}:", "        _not_null(row, columns, required)"]
+        namespace["required"] = required
+    lines.append("    return row")
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from names only, see above
+    extract: Callable[[Mapping[str, Any]], tuple[Any, ...]] = namespace["extract"]
+    return extract
+
+
+def _fast_expression(
+    column_type: ColumnType, value: str, adapter: str, i: int, namespace: dict[str, Any]
+) -> str:
+    """``value if <already right> else adapter(value)`` for one column."""
+    kind = column_type.kind
+    if kind is ColumnKind.TEXT:
+        check = f"type({value}) is str"
+    elif kind is ColumnKind.VARCHAR:
+        namespace[f"n{i}"] = column_type.length
+        check = f"type({value}) is str and len({value}) <= n{i}"
+    elif kind in _INT_RANGES:
+        namespace[f"lo{i}"], namespace[f"hi{i}"] = _INT_RANGES[kind]
+        check = f"type({value}) is int and lo{i} <= {value} <= hi{i}"
+    elif kind is ColumnKind.FLOAT:
+        check = f"type({value}) is float"
+    elif kind is ColumnKind.BOOLEAN:
+        check = f"type({value}) is bool"
+    elif kind is ColumnKind.DATE:
+        check = f"type({value}) is date"
+    elif kind is ColumnKind.TIMESTAMPTZ:
+        check = f"type({value}) is datetime and {value}.tzinfo is UTC"
+    elif kind is ColumnKind.TIMESTAMP:
+        check = f"type({value}) is datetime and {value}.tzinfo is None"
+    else:  # NUMERIC is rounded, JSON normalised: always adapt
+        return f"{adapter}({value})"
+    return f"({value} if {check} else {adapter}({value}))"
+
+
+def _slow_values(paths: list[tuple[str, ...]]) -> Callable[[Any], list[Any]]:
+    def values(record: Any) -> list[Any]:
         if not isinstance(record, Mapping):
             raise SourceError(f"expected a mapping record, got {type(record).__name__}")
         return [_lookup(record, p) for p in paths]
 
-    def extract(record: Mapping[str, Any]) -> tuple[Any, ...]:
-        if getter is not None:
-            try:
-                values: Sequence[Any] = getter(record)
-            except (KeyError, TypeError):
-                values = slow_values(record)
-        else:
-            values = slow_values(record)
-        try:
-            row = tuple([adapt(v) for (adapt, _c), v in zip(pairs, values, strict=True)])
-        except _Reject:
-            row = _adapt_one_by_one(pairs, values)
-        if checks_null:
-            for value, required, column in zip(row, not_null, columns, strict=True):
-                if required and value is None:
-                    raise FieldValueError(column, None, "column is NOT NULL")
-        return row
+    return values
 
-    return extract
+
+def _not_null_error(row: tuple[Any, ...], columns: list[str], required: list[int]) -> None:
+    for i in required:
+        if row[i] is None:
+            raise FieldValueError(columns[i], None, "column is NOT NULL")
 
 
 def _adapt_one_by_one(
@@ -568,7 +639,19 @@ def _numeric_adapter(precision: int | None, scale: int | None) -> Callable[[Any]
     limit = (decimal.Decimal(10) ** (precision - (scale or 0))) if precision is not None else None
     context = decimal.Context(prec=_MAX_NUMERIC_PRECISION + 10, rounding=decimal.ROUND_HALF_UP)
 
+    low = -limit if limit is not None else None
+    invalid = decimal.InvalidOperation
+
     def adapt(value: Any) -> decimal.Decimal | None:
+        if type(value) is decimal.Decimal and quantum is not None:
+            # the common case, kept short: quantize raises for NaN/Infinity
+            try:
+                number = value.quantize(quantum, context=context)
+                if low < number < limit:  # type: ignore[operator]
+                    return number
+            except invalid:
+                raise _Reject("not a finite number") from None
+            raise _Reject(f"does not fit numeric({precision},{scale or 0})")
         if value is None:
             return None
         if type(value) is decimal.Decimal:

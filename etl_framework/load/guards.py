@@ -19,7 +19,7 @@ published on key columns (merge; or a target with a primary key), since an
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,15 +65,37 @@ def check_min_fraction(staged: int, current: int, fraction: float | None, scope:
         )
 
 
+def _query(
+    conn: Connection, sql: str, where: str, params: dict[str, Any] | None, bind_type: Any
+) -> Any:
+    from sqlalchemy import bindparam, text
+
+    if where:
+        sql += f" WHERE {where}"
+    statement = text(sql).bindparams(
+        *(bindparam(k, v, type_=bind_type) for k, v in (params or {}).items())
+    )
+    return conn.execute(statement).one()
+
+
 def check_not_all_null(
-    conn: Connection, staging: str, columns: Sequence[str], staged: int, allowed: Sequence[str]
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    staged: int,
+    allowed: Sequence[str],
+    where: str = "",
+    params: dict[str, Any] | None = None,
+    bind_type: Any = None,
 ) -> None:
     """One query counting non-NULL values of every checked column."""
     checked = [c for c in columns if c not in set(allowed)]
     if staged == 0 or not checked:
         return
     counts = ", ".join(f"COUNT({column_list(conn, [c])})" for c in checked)
-    row = conn.exec_driver_sql(f"SELECT {counts} FROM {quote_table(conn.dialect, staging)}").one()
+    row = _query(
+        conn, f"SELECT {counts} FROM {quote_table(conn.dialect, table)}", where, params, bind_type
+    )
     empty = [c for c, n in zip(checked, row, strict=True) if n == 0]
     if empty:
         raise GuardError(
@@ -83,14 +105,27 @@ def check_not_all_null(
         )
 
 
-def check_unique_keys(conn: Connection, staging: str, keys: Sequence[str]) -> None:
+def check_unique_keys(
+    conn: Connection,
+    table: str,
+    keys: Sequence[str],
+    where: str = "",
+    params: dict[str, Any] | None = None,
+    bind_type: Any = None,
+) -> None:
     if not keys:
         return
     cols = column_list(conn, keys)
-    row = conn.exec_driver_sql(
-        f"SELECT COUNT(*), MIN(n) FROM (SELECT {cols}, COUNT(*) AS n "
-        f"FROM {quote_table(conn.dialect, staging)} GROUP BY {cols} HAVING COUNT(*) > 1) d"
-    ).one()
+    inner = f"SELECT {cols}, COUNT(*) AS n FROM {quote_table(conn.dialect, table)}"
+    if where:
+        inner += f" WHERE {where}"
+    row = _query(
+        conn,
+        f"SELECT COUNT(*), MIN(n) FROM ({inner} GROUP BY {cols} HAVING COUNT(*) > 1) d",
+        "",
+        params,
+        bind_type,
+    )
     duplicated, _ = row
     if duplicated:
         raise GuardError(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from etl_framework.exceptions import ConfigError
 from etl_framework.load.base import PublishResult, WriteStrategy
 from etl_framework.load.guards import count_rows
 
@@ -36,24 +37,30 @@ class ReplaceTableStrategy(WriteStrategy):
 
     name = "replace_table"
     default_min_rows: ClassVar[int] = 1
+    supports_direct: ClassVar[bool] = True
 
     def __init__(self, *args: Any, method: ReplaceMethod = "delete", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if method not in ("delete", "truncate"):
-            from etl_framework.exceptions import ConfigError
-
             raise ConfigError(f"invalid replace method {method!r}: expected delete or truncate")
+        if method == "truncate" and self.direct:
+            raise ConfigError(
+                "replace method truncate cannot publish directly: readers would wait for the "
+                "whole load (use staging, or method delete)"
+            )
         self.method: ReplaceMethod = method
 
     def replaced_rows(self, conn: Connection) -> tuple[int | None, str]:
         return count_rows(conn, self.target), f"table {self.target}"
 
-    def _publish(self, conn: Connection) -> PublishResult:
+    def _clear(self, conn: Connection) -> int:
         target = self._q(conn, self.target)
         if self.method == "truncate" and conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"TRUNCATE TABLE {target}")
-            deleted = -1
-        else:
-            deleted = conn.exec_driver_sql(f"DELETE FROM {target}").rowcount
+            return -1
+        return int(conn.exec_driver_sql(f"DELETE FROM {target}").rowcount)
+
+    def _publish(self, conn: Connection) -> PublishResult:
+        deleted = self._clear(conn)
         inserted = conn.exec_driver_sql(self._insert_select(conn)).rowcount
         return PublishResult(inserted=inserted, deleted=deleted)

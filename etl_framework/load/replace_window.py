@@ -17,7 +17,8 @@ window of a truncate run replaces the whole table.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 
@@ -48,6 +49,7 @@ class ReplaceWindowStrategy(WriteStrategy):
     """Delta: delete the window's rows and insert the staged ones, atomically."""
 
     name = "replace_window"
+    supports_direct: ClassVar[bool] = True
 
     def __init__(self, *args: Any, window: Window, window_column: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,6 +62,11 @@ class ReplaceWindowStrategy(WriteStrategy):
                 "or timestamptz"
             )
         self.window_type = column_type
+        self._bind_type = column_type.to_sqlalchemy()
+
+    @property
+    def replaced_scope(self) -> str:
+        return f"window {self.window} of {self.target}"
 
     def _condition(self, conn: Connection, inside: bool) -> tuple[str, dict[str, Any]]:
         column = quote(conn.dialect, self.window_column)
@@ -99,10 +106,36 @@ class ReplaceWindowStrategy(WriteStrategy):
             )
         super().check_guards(conn)
 
-    def _publish(self, conn: Connection) -> PublishResult:
+    def _clear(self, conn: Connection) -> int:
         where, params = self._condition(conn, inside=True)
-        deleted = conn.execute(
-            self._text(f"DELETE FROM {self._q(conn, self.target)} WHERE {where}", params)
-        ).rowcount
+        return int(
+            conn.execute(
+                self._text(f"DELETE FROM {self._q(conn, self.target)} WHERE {where}", params)
+            ).rowcount
+        )
+
+    def _publish(self, conn: Connection) -> PublishResult:
+        deleted = self._clear(conn)
         inserted = conn.exec_driver_sql(self._insert_select(conn)).rowcount
         return PublishResult(inserted=inserted, deleted=deleted)
+
+    def _new_rows_condition(self, conn: Connection) -> tuple[str, dict[str, Any]]:
+        return self._condition(conn, inside=True)
+
+    def _checked_rows(self, rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+        """Direct publish: refuse the first row outside the window (rolls back)."""
+        index = self.mapping.columns.index(self.window_column)
+        start = window_bound(self.window.start, self.window_type) if self.window.start else None
+        end = window_bound(self.window.end, self.window_type) if self.window.end else None
+        for row in rows:
+            value = row[index]
+            if (
+                value is None
+                or (start is not None and value < start)
+                or (end is not None and value >= end)
+            ):
+                raise GuardError(
+                    "window",
+                    f"a row has {self.window_column}={value} outside the window {self.window}",
+                )
+            yield row

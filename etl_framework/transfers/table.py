@@ -71,6 +71,11 @@ class TableTransferOptions(BaseModel):
     """Add mapped columns the existing target lacks (nullable ones only)."""
     replace_method: Literal["delete", "truncate"] = "delete"
     """How a full refresh empties the target inside the publish transaction."""
+    publish: Literal["staging", "direct"] = "staging"
+    """staging: load a staging table, publish in a short transaction (default).
+    direct: one transaction deletes, streams rows into the target and commits; ~1.3x
+    faster, but the target's replaced rows stay locked for the whole load
+    (truncate and replace_window only; see docs/loading.md)."""
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
 
 
@@ -95,7 +100,7 @@ class TableTransferJob(ETLJob):
     key_columns: ClassVar[tuple[str, ...]] = ()
     """Merge keys (default: the mapping's primary key columns)."""
     index_columns: ClassVar[tuple[str, ...]] = ()
-    """Columns indexed when the target is created."""
+    """Columns indexed when the target is created (the window column always is)."""
     delta_strategy: ClassVar[DeltaStrategy] = "replace_window"
     """How a delta run writes: replace its window, merge on keys, or append."""
     filter_to_window: ClassVar[bool] = False
@@ -150,16 +155,14 @@ class TableTransferJob(ETLJob):
     def pipeline(self) -> None:
         """Stream records into staging, check guards, publish in one transaction."""
         strategy = self.strategy
-        check = strategy.prepare()
-        if check.created:
+        result = strategy.write(self.rows())
+        check = strategy.schema_check
+        if check is not None and check.created:
             self.context.logger.info("created target table %s", strategy.target)
-        if check.added_columns:
+        if check is not None and check.added_columns:
             self.context.logger.info(
                 "added columns %s to %s", ", ".join(check.added_columns), strategy.target
             )
-        rows = self.rows()
-        strategy.load(rows)
-        result = strategy.publish()
         self.context.counters.add_written(result.inserted)
         if result.deleted > 0:
             self.context.counters.add("rows_deleted", result.deleted)
@@ -218,15 +221,21 @@ class TableTransferJob(ETLJob):
         common: dict[str, Any] = {
             "run_id": self.context.run_id,
             "key_columns": self.key_columns,
-            "index_columns": self.index_columns,
+            # delta deletes by the window column: index it so a window costs what it holds
+            "index_columns": tuple(
+                dict.fromkeys([*self.index_columns, *filter(None, [self.window_column])])
+            ),
             "guards": options.guards,
             "add_missing_columns": options.add_missing_columns,
             "batch_size": options.batch_size,
             "log": self.context.logger,
         }
         args = (self.connector, self.table, self.mapping)
+        direct = options.publish == "direct"
         if self.context.mode is WriteMode.TRUNCATE:
-            return ReplaceTableStrategy(*args, method=options.replace_method, **common)
+            return ReplaceTableStrategy(
+                *args, method=options.replace_method, direct=direct, **common
+            )
         if self.delta_strategy == "merge":
             return MergeStrategy(*args, **common)
         if self.delta_strategy == "append":
@@ -234,7 +243,11 @@ class TableTransferJob(ETLJob):
         if self.window_column is None:
             raise ConfigError(f"transfer {self.context.transfer!r}: delta needs window_column")
         return ReplaceWindowStrategy(
-            *args, window=self.context.window, window_column=self.window_column, **common
+            *args,
+            window=self.context.window,
+            window_column=self.window_column,
+            direct=direct,
+            **common,
         )
 
     def records(self) -> Iterator[Mapping[str, Any]]:

@@ -76,8 +76,12 @@ def test_view_grants_and_indexes_survive_truncate(postgres_url: str) -> None:
                 conn.exec_driver_sql("DROP ROLE etl_reader_test")
 
 
-@pytest.mark.parametrize("method", ["delete", "truncate"])
-def test_reader_never_sees_empty_or_mixed_table(postgres_url: str, method: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "direct"), [("delete", False), ("truncate", False), ("delete", True)]
+)
+def test_reader_never_sees_empty_or_mixed_table(
+    postgres_url: str, method: str, direct: bool
+) -> None:
     old_n, new_n = 120_000, 90_000
     with connector(postgres_url) as c:
         publish(c, old_n, 0, "base")
@@ -94,15 +98,25 @@ def test_reader_never_sees_empty_or_mixed_table(postgres_url: str, method: str) 
                     seen.append(tuple(row))  # type: ignore[arg-type]
             engine.dispose()
 
-        strategy = ReplaceTableStrategy(c, "orders", MAPPING, run_id="swap", method=method)  # type: ignore[arg-type]
+        strategy = ReplaceTableStrategy(
+            c,
+            "orders",
+            MAPPING,
+            run_id="swap",
+            method=method,
+            direct=direct,  # type: ignore[arg-type]
+        )
         thread = threading.Thread(target=reader)
         thread.start()
         try:
-            strategy.prepare()
-            strategy.load(rows(new_n, 1))
             while len(seen) < 3:
                 time.sleep(0.01)
-            strategy.publish()
+            if direct:
+                strategy.write(rows(new_n, 1))
+            else:
+                strategy.prepare()
+                strategy.load(rows(new_n, 1))
+                strategy.publish()
             count = len(seen)
             while len(seen) < count + 3:
                 time.sleep(0.01)
@@ -130,8 +144,9 @@ def write_config(tmp_path: Path, postgres_url: str, **options: Any) -> Path:
     return path
 
 
+@pytest.mark.parametrize("publish", ["staging", "direct"])
 def test_sigkill_mid_copy_leaves_target_unchanged_and_next_run_cleans_up(
-    postgres_url: str, tmp_path: Path
+    postgres_url: str, tmp_path: Path, publish: str
 ) -> None:
     first = run_pipeline(
         [
@@ -151,7 +166,13 @@ def test_sigkill_mid_copy_leaves_target_unchanged_and_next_run_cleans_up(
 
         marker = tmp_path / "copying"
         config = write_config(
-            tmp_path, postgres_url, rows=10**7, version=1, slow_after=25_000, marker=str(marker)
+            tmp_path,
+            postgres_url,
+            rows=10**7,
+            version=1,
+            slow_after=25_000,
+            marker=str(marker),
+            publish=publish,
         )
         proc = start_pipeline(
             ["20240115", "slow_orders", "truncate", str(config)], tmp_path, **JOBS_ENV
@@ -163,7 +184,11 @@ def test_sigkill_mid_copy_leaves_target_unchanged_and_next_run_cleans_up(
                 assert time.monotonic() < deadline, "the run never reached the COPY"
                 time.sleep(0.05)
             with engine.connect() as conn:  # 20,000 rows are already in the COPY stream
-                assert len(list_staging(conn, "orders")) == 1
+                assert len(list_staging(conn, "orders")) == (publish == "staging")
+                copying = conn.exec_driver_sql(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE starts_with(query, 'COPY ')"
+                ).scalar()
+            assert copying == 1
             os.kill(proc.pid, signal.SIGKILL)
         finally:
             if proc.poll() is None:
@@ -174,7 +199,7 @@ def test_sigkill_mid_copy_leaves_target_unchanged_and_next_run_cleans_up(
         assert checksum(engine) == before
         with engine.connect() as conn:
             leftover = list_staging(conn, "orders")
-        assert len(leftover) == 1
+        assert len(leftover) == (publish == "staging")
 
         time.sleep(1.5)  # the killed run's lease (ttl 1s) expires
         third = run_pipeline(
@@ -188,7 +213,8 @@ def test_sigkill_mid_copy_leaves_target_unchanged_and_next_run_cleans_up(
             **JOBS_ENV,
         )
         assert third.returncode == 0, third.stderr
-        assert "dropped staging table " + leftover[0] in third.stderr
+        for name in leftover:
+            assert "dropped staging table " + name in third.stderr
         with engine.connect() as conn:
             assert list_staging(conn, "orders") == []
             assert conn.exec_driver_sql(

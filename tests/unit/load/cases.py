@@ -348,3 +348,78 @@ def check_memory_streams(url: str, rows: int = 100_000) -> None:
     # the input alone is ~20 MB of Python objects; one batch is ~1 MB
     print(f"peak traced memory {peak / 1e6:.2f} MB")
     assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB: loading does not stream"
+
+
+def check_direct_publish(url: str) -> None:
+    """direct=True: same results and guards as staging, without a staging table."""
+    with connector(url) as c:
+        first = records(range(60))
+        result = run(ReplaceTableStrategy(c, "orders", MAPPING, run_id="d1", direct=True), first)
+        assert (result.inserted, result.deleted) == (60, 0)
+        assert table_rows(c.engine) == expected_rows(first)
+        window = Window(FIRST_DAY + dt.timedelta(days=1), FIRST_DAY + dt.timedelta(days=2))
+        fresh = [
+            r
+            for r in records(range(60, 90), version=4)
+            if window.contains(dt.date.fromisoformat(r["day"]))
+        ]
+        strategy = ReplaceWindowStrategy(
+            c, "orders", MAPPING, run_id="d2", window=window, window_column="day", direct=True
+        )
+        result = run(strategy, fresh)
+        kept = [r for r in first if not window.contains(dt.date.fromisoformat(r["day"]))]
+        assert (result.inserted, result.deleted) == (len(fresh), 12)
+        assert table_rows(c.engine) == expected_rows(kept + fresh)
+        before = table_rows(c.engine)
+        failing = [
+            (
+                ReplaceTableStrategy(
+                    c,
+                    "orders",
+                    MAPPING,
+                    run_id="d3",
+                    direct=True,
+                    guards=GuardConfig(min_fraction=0.9),
+                ),
+                records(range(10)),
+                "min_fraction",
+            ),
+            (
+                ReplaceTableStrategy(c, "orders", MAPPING, run_id="d4", direct=True),
+                [dict(r, customer=None) for r in records(range(100))],
+                "all_null",
+            ),
+            (
+                ReplaceWindowStrategy(
+                    c,
+                    "orders",
+                    MAPPING,
+                    run_id="d5",
+                    window=window,
+                    window_column="day",
+                    direct=True,
+                ),
+                [record(999, day=FIRST_DAY)],
+                "window",
+            ),
+            (
+                ReplaceWindowStrategy(
+                    c,
+                    "orders",
+                    MAPPING,
+                    run_id="d6",
+                    window=window,
+                    window_column="day",
+                    direct=True,
+                    guards=GuardConfig(min_fraction=0.5),
+                ),
+                fresh[:2],
+                "min_fraction",
+            ),
+        ]
+        for strategy, recs, guard in failing:
+            with pytest.raises(GuardError) as info:
+                run(strategy, recs)
+            assert info.value.guard == guard
+            assert table_rows(c.engine) == before
+        assert staging_left(c.engine) == []

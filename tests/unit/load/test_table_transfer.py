@@ -216,3 +216,20 @@ def test_demo_orders_truncate_and_delta(tmp_path: Path) -> None:
     assert summary.succeeded, summary.error
     assert summary.rows_written == day[0][0]
     assert h.query("SELECT COUNT(*), ROUND(SUM(amount), 2) FROM orders") == total
+
+
+def test_direct_publish_option(tmp_path: Path) -> None:
+    h = harness(tmp_path, publish="direct")
+    assert h.run("unit_orders", "20240115", "truncate").succeeded
+    h = harness(tmp_path, publish="direct", version=1)
+    summary = h.run("unit_orders", "20240112", "delta", "20240110")
+    assert summary.succeeded, summary.error
+    assert h.query("SELECT version, COUNT(*) FROM orders GROUP BY 1 ORDER BY 1") == [
+        (0, 54),
+        (1, 6),
+    ]
+    h = harness(tmp_path, publish="direct", replace_method="truncate")
+    summary = h.run("unit_orders", "20240115", "truncate")
+    assert summary.exit_code == ExitCode.CONFIG and "cannot publish directly" in (
+        summary.error or ""
+    )

@@ -1,0 +1,298 @@
+"""Benchmark: loading a Python generator into PostgreSQL, side by side.
+
+Rows: id bigint, uuid text(36), name text(20), qty int, score float, amount
+numeric(12,2), created_at timestamptz, note text (NULL every 10th row), produced
+by a Python generator of dicts (the same generator for every method).
+
+Methods (each in its own process, so peak RSS is its own):
+
+- ``truncate``       this framework's ReplaceTableStrategy into an empty target
+- ``truncate_again`` the same, replacing a target that holds the previous N rows
+- ``delta``          ReplaceWindowStrategy, one day's window out of 30 (N/30 rows)
+- ``merge``          MergeStrategy of N rows onto a target holding them (all updates)
+- ``raw_copy``       psycopg 3 binary COPY of the generator into the table (the limit)
+- ``pandas``         pandas.DataFrame.to_sql (chunksize 10,000)
+- ``dlt``            dlt pipeline, write_disposition="replace"
+
+Run (starts a throw-away PostgreSQL with the Debian server binaries)::
+
+    python -m venv .venv-bench
+    .venv-bench/bin/pip install -e '.[postgres]' pandas 'dlt[postgres]'
+    .venv-bench/bin/python bench/load_postgres.py --rows 1000000 [--scaling]
+
+pandas and dlt are bench-only: a method whose package is missing is reported as
+skipped. ``--scaling`` adds truncate runs at 100k / 1M / 4M rows for peak RSS.
+The last line is ``truncate/raw_copy: R`` (ratio of rows/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+DAYS = 30
+FIRST_DAY = dt.date(2024, 1, 1)
+COLUMNS = ("id", "uuid", "name", "qty", "score", "amount", "created_at", "note")
+DDL = (
+    "CREATE TABLE {table} (id bigint PRIMARY KEY, uuid text, name text, qty integer, "
+    "score double precision, amount numeric(12,2), created_at timestamptz, note text)"
+)
+METHODS = ("raw_copy", "truncate", "truncate_again", "delta", "merge", "pandas", "dlt")
+
+
+def mapping() -> Any:
+    from etl_framework.mapping import FieldMapping
+
+    return FieldMapping.from_tuples(
+        [
+            ("id", "id", "bigint primary key"),
+            ("uuid", "uuid", "text"),
+            ("name", "name", "text"),
+            ("qty", "qty", "integer"),
+            ("score", "score", "double precision"),
+            ("amount", "amount", "numeric(12,2)"),
+            ("created_at", "created_at", "timestamptz"),
+            ("note", "note", "text"),
+        ]
+    )
+
+
+def generate(rows: int, day: int | None = None, version: int = 0) -> Iterator[dict[str, Any]]:
+    """Deterministic-shaped records; ``day`` keeps only the rows of that day (0..29)."""
+    base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    uuid4 = uuid.uuid4
+    for i in range(rows):
+        d = i % DAYS
+        if day is not None and d != day:
+            continue
+        yield {
+            "id": i,
+            "uuid": str(uuid4()),
+            "name": f"customer-{i:011d}",
+            "qty": i % 1000 + version,
+            "score": i * 0.5,
+            "amount": Decimal(i % 100000) / 100,
+            "created_at": base + dt.timedelta(days=d, seconds=i % 86400),
+            "note": None if i % 10 == 0 else "note",
+        }
+
+
+# --- workers (run in a child process) --------------------------------------------
+
+
+def _connector(url: str) -> Any:
+    from etl_framework.connectors.sql import SqlConfig, SqlConnector
+
+    return SqlConnector("bench", SqlConfig(url=url)).open()  # type: ignore[arg-type]
+
+
+def _reset(url: str, table: str, fill: int = 0) -> None:
+    """A fresh target, optionally holding ``fill`` rows (loaded by raw COPY)."""
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(DDL.format(table=table))
+        conn.execute(f"CREATE INDEX {table}_created_ix ON {table} (created_at)")
+        if fill:
+            _raw_copy(conn, table, generate(fill))
+        conn.execute(f"VACUUM ANALYZE {table}")
+
+
+def _raw_copy(conn: Any, table: str, records: Iterator[dict[str, Any]]) -> int:
+    from operator import itemgetter
+
+    get = itemgetter(*COLUMNS)
+    count = 0
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(["int8", "text", "text", "int4", "float8", "numeric", "timestamptz", "text"])
+        for record in records:
+            copy.write_row(get(record))
+            count += 1
+    return count
+
+
+def worker(method: str, url: str, rows: int) -> dict[str, Any]:
+    """Prepare (untimed), then time one load. Returns rows and seconds."""
+    table = "bench_target"
+    day = 14
+    if method in ("raw_copy", "truncate", "pandas"):
+        _reset(url, table)
+    elif method in ("truncate_again", "delta", "merge"):
+        _reset(url, table, fill=rows)
+    started = time.perf_counter()
+    if method == "raw_copy":
+        import psycopg
+
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn) as conn:
+            count = _raw_copy(conn, table, generate(rows))
+            conn.commit()
+    elif method in ("truncate", "truncate_again", "delta", "merge"):
+        from etl_framework.load.merge import MergeStrategy
+        from etl_framework.load.replace_table import ReplaceTableStrategy
+        from etl_framework.load.replace_window import ReplaceWindowStrategy
+        from etl_framework.window import Window
+
+        c = _connector(url)
+        m = mapping()
+        records = generate(rows, version=1)
+        if method == "delta":
+            first = FIRST_DAY + dt.timedelta(days=day)
+            strategy: Any = ReplaceWindowStrategy(
+                c,
+                table,
+                m,
+                run_id="benchrun",
+                window=Window(first, first + dt.timedelta(1)),
+                window_column="created_at",
+            )
+            records = generate(rows, day=day, version=1)
+        elif method == "merge":
+            strategy = MergeStrategy(c, table, m, run_id="benchrun")
+        else:
+            strategy = ReplaceTableStrategy(c, table, m, run_id="benchrun")
+        strategy.drop_stale_staging()
+        try:
+            count = strategy.write(m.rows(records)).inserted
+        finally:
+            strategy.drop_staging()
+            c.close()
+    elif method == "pandas":
+        import pandas as pd
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url)
+        frame = pd.DataFrame.from_records(generate(rows), columns=list(COLUMNS))
+        with engine.begin() as conn:
+            frame.to_sql(table, conn, if_exists="append", index=False, chunksize=10_000)
+        count = len(frame)
+        engine.dispose()
+    elif method == "dlt":
+        import dlt
+
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        pipeline = dlt.pipeline(
+            pipeline_name="bench",
+            destination=dlt.destinations.postgres(credentials=dsn),
+            dataset_name="bench_dlt",
+            pipelines_dir=str(Path(os.environ.get("TMPDIR", "/tmp")) / "etl-bench-dlt"),
+        )
+        info = pipeline.run(generate(rows), table_name=table, write_disposition="replace")
+        info.raise_on_failed_jobs()
+        count = rows
+    else:
+        raise SystemExit(f"unknown method {method}")
+    seconds = time.perf_counter() - started
+    import resource
+
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"method": method, "rows": count, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}
+
+
+# --- driver ---------------------------------------------------------------------------
+
+
+def run_worker(method: str, url: str, rows: int) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", method, "--url", url, "--rows", str(rows)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return {"method": method, "rows": rows, "error": last}
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def available(method: str) -> bool:
+    import importlib.util
+
+    module = {"pandas": "pandas", "dlt": "dlt"}.get(method)
+    return module is None or importlib.util.find_spec(module) is not None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--scaling", action="store_true", help="truncate at 100k/1M/4M rows")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.url, args.rows)))
+        return
+
+    from tests.services.postgres import postgres_server
+
+    print(
+        f"# {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    )
+    with postgres_server() as url:
+        results = []
+        for method in args.methods.split(","):
+            if not available(method):
+                results.append({"method": method, "rows": args.rows, "error": "not installed"})
+                continue
+            print(f"# running {method} ...", file=sys.stderr, flush=True)
+            results.append(run_worker(method, url, args.rows))
+        scaling = []
+        if args.scaling:
+            for n in (100_000, 1_000_000, 4_000_000):
+                print(f"# scaling truncate {n:,} ...", file=sys.stderr, flush=True)
+                scaling.append(run_worker("truncate", url, n))
+    raw = next((r for r in results if r["method"] == "raw_copy" and "error" not in r), None)
+    raw_rate = raw["rows"] / raw["seconds"] if raw else None
+    print(
+        f"\n{'method':<16}{'rows':>11}{'seconds':>10}{'rows/s':>12}{'x raw COPY':>12}"
+        f"{'peak RSS MB':>13}"
+    )
+    for r in results:
+        if "error" in r:
+            print(f"{r['method']:<16}{r['rows']:>11,}  skipped: {r['error']}")
+            continue
+        rate = r["rows"] / r["seconds"]
+        ratio = f"{rate / raw_rate:.2f}" if raw_rate else "-"
+        print(
+            f"{r['method']:<16}{r['rows']:>11,}{r['seconds']:>10.2f}{rate:>12,.0f}{ratio:>12}"
+            f"{r['peak_rss_mb']:>13.0f}"
+        )
+    if scaling:
+        print("\nscaling (truncate)")
+        for r in scaling:
+            if "error" in r:
+                print(f"{r['rows']:>11,}  failed: {r['error']}")
+            else:
+                print(
+                    f"{r['rows']:>11,} rows  {r['rows'] / r['seconds']:>10,.0f} rows/s  "
+                    f"peak RSS {r['peak_rss_mb']:.0f} MB"
+                )
+    truncate = next((r for r in results if r["method"] == "truncate" and "error" not in r), None)
+    if truncate and raw_rate:
+        print(f"truncate/raw_copy: {truncate['rows'] / truncate['seconds'] / raw_rate:.2f}")
+    else:
+        print("truncate/raw_copy: n/a")
+
+
+if __name__ == "__main__":
+    main()
