@@ -56,10 +56,16 @@ def anonymous() -> ResolvedCredentials:
     _auth_modules()
     from google.auth.credentials import AnonymousCredentials
 
-    return ResolvedCredentials(AnonymousCredentials(), None, "anonymous")
+    return ResolvedCredentials(
+        AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        None,
+        "anonymous",
+    )
 
 
-def from_key_file(path: str | os.PathLike[str], scopes: tuple[str, ...] = ()) -> ResolvedCredentials:
+def from_key_file(
+    path: str | os.PathLike[str], scopes: tuple[str, ...] = ()
+) -> ResolvedCredentials:
     """Credentials from a key file read in place; ConfigError naming the file if unusable."""
     google_auth = _auth_modules()
     from google.auth import exceptions as auth_exceptions

@@ -19,6 +19,7 @@ to `BigQueryConnector.totals` and handed to the job listeners, which
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -109,7 +110,9 @@ class JobStats:
         return cls(
             job_id=str(getattr(job, "job_id", "") or ""),
             job_type=str(getattr(job, "job_type", "") or ""),
-            bytes_processed=number(query.get("totalBytesProcessed"), stats.get("totalBytesProcessed")),
+            bytes_processed=number(
+                query.get("totalBytesProcessed"), stats.get("totalBytesProcessed")
+            ),
             bytes_billed=number(query.get("totalBytesBilled")),
             slot_ms=number(query.get("totalSlotMs"), stats.get("totalSlotMs")),
         )
@@ -168,8 +171,13 @@ TRANSIENT_REASONS = frozenset(
 )
 
 
-def job_failure(exc: BaseException, action: str, *, job: Any = None, statement: str | None = None,
-                ) -> Exception:
+def job_failure(
+    exc: BaseException,
+    action: str,
+    *,
+    job: Any = None,
+    statement: str | None = None,
+) -> Exception:
     """Our error for a failed job or API call (transient or not)."""
     from google.api_core import exceptions as gexc
 
@@ -178,7 +186,11 @@ def job_failure(exc: BaseException, action: str, *, job: Any = None, statement: 
         errors = list(getattr(job, "errors", None) or [])
     reasons = {str(e.get("reason", "")) for e in errors if isinstance(e, Mapping)}
     messages = [str(e.get("message", "")) for e in errors if isinstance(e, Mapping)]
-    detail = "; ".join(dict.fromkeys(m for m in messages if m)) or getattr(exc, "message", "") or str(exc)
+    detail = (
+        "; ".join(dict.fromkeys(m for m in messages if m))
+        or getattr(exc, "message", "")
+        or str(exc)
+    )
     job_id = getattr(job, "job_id", None)
     if isinstance(exc, (gexc.ServerError, gexc.TooManyRequests, gexc.RetryError)) or (
         reasons & TRANSIENT_REASONS
@@ -343,12 +355,12 @@ class BigQueryConnector(Connector):
             listener(stats)
         return stats
 
-    def _wait(self, job: Any, action: str, statement: str | None = None) -> Any:
+    def _wait(self, job: Any, action: str, statement: str | None = None, **kwargs: Any) -> Any:
         """``job.result()``; record its costs (also when it failed); translate errors."""
         from google.api_core import exceptions as gexc
 
         try:
-            result = job.result(timeout=self.config.job_timeout_seconds)
+            result = job.result(timeout=self.config.job_timeout_seconds, **kwargs)
         except (gexc.GoogleAPIError, TimeoutError, ValueError) as exc:
             self._record_quietly(job)
             if isinstance(exc, TimeoutError | gexc.RetryError) or "Timeout" in type(exc).__name__:
@@ -361,10 +373,8 @@ class BigQueryConnector(Connector):
         return result
 
     def _record_quietly(self, job: Any) -> None:
-        try:
+        with contextlib.suppress(Exception):  # statistics of a failed job are best effort
             self._finished(job)
-        except Exception:  # statistics of a failed job are best effort
-            pass
 
     # --- queries ---------------------------------------------------------------------
 
@@ -384,6 +394,31 @@ class BigQueryConnector(Connector):
         action: str = "query",
     ) -> Any:
         """Run a query or script, wait for it, return its RowIterator."""
+        _job, rows = self._run_query(sql, params, labels, job_id_prefix, page_size, action)
+        return rows
+
+    def execute(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        labels: Mapping[str, str] | None = None,
+        job_id_prefix: str | None = None,
+        action: str = "statement",
+    ) -> Any:
+        """Run a statement or script for its effect; return the finished QueryJob."""
+        job, _rows = self._run_query(sql, params, labels, job_id_prefix, None, action)
+        return job
+
+    def _run_query(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None,
+        labels: Mapping[str, str] | None,
+        job_id_prefix: str | None,
+        page_size: int | None,
+        action: str,
+    ) -> tuple[Any, Any]:
         bigquery = _bigquery()
         job_config = bigquery.QueryJobConfig(
             query_parameters=query_parameters(params or {}),
@@ -393,21 +428,15 @@ class BigQueryConnector(Connector):
             job_config.maximum_bytes_billed = self.config.maximum_bytes_billed
         try:
             job = self.client.query(
-                sql, job_config=job_config, job_id_prefix=job_id_prefix,
+                sql,
+                job_config=job_config,
+                job_id_prefix=job_id_prefix,
                 location=self.config.location,
             )
         except Exception as exc:
             raise job_failure(exc, action, statement=sql) from exc
-        self.last_job = job
-        if page_size is None:
-            return self._wait(job, action, sql)
-        self._wait(job, action, sql)
-        return job.result(page_size=page_size)
-
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
-        """Run a statement or script for its effect; return the finished QueryJob."""
-        self.query(sql, params, **kwargs)
-        return self.last_job
+        extra = {"page_size": page_size} if page_size is not None else {}
+        return job, self._wait(job, action, sql, **extra)
 
     # --- loads -------------------------------------------------------------------------
 
@@ -425,8 +454,12 @@ class BigQueryConnector(Connector):
         try:
             with open(path, "rb") as handle:
                 job = self.client.load_table_from_file(
-                    handle, str(table), job_config=job_config, job_id_prefix=job_id_prefix,
-                    location=self.config.location, rewind=True,
+                    handle,
+                    str(table),
+                    job_config=job_config,
+                    job_id_prefix=job_id_prefix,
+                    location=self.config.location,
+                    rewind=True,
                 )
         except OSError as exc:
             raise JobError(f"cannot read load file {os.fspath(path)}: {exc}") from exc
@@ -451,7 +484,10 @@ class BigQueryConnector(Connector):
         job_config.labels = self.job_labels(job_config.labels or None)
         try:
             job = self.client.load_table_from_uri(
-                list(uris), str(table), job_config=job_config, job_id_prefix=job_id_prefix,
+                list(uris),
+                str(table),
+                job_config=job_config,
+                job_id_prefix=job_id_prefix,
                 location=self.config.location,
             )
         except Exception as exc:

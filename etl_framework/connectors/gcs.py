@@ -84,9 +84,7 @@ def storage_client(project: str | None = None, credentials_file: str | None = No
     resolved = resolve_credentials(None if emulator else credentials_file, emulator=emulator)
     if emulator:
         project = project or "emulator"
-    return storage.Client(
-        project=project or resolved.project, credentials=resolved.credentials
-    )
+    return storage.Client(project=project or resolved.project, credentials=resolved.credentials)
 
 
 def _translate(exc: Exception, uri: str, action: str) -> Exception:
@@ -154,7 +152,7 @@ class GcsConnector(Connector):
     @property
     def client(self) -> Client:
         self.open()
-        return self._client  # type: ignore[no-any-return]
+        return self._client
 
     def _open(self) -> None:
         if self.config.chunk_size % (256 * 1024):
@@ -187,7 +185,9 @@ class GcsConnector(Connector):
         return self.read_bytes(uri).decode(encoding)
 
     @contextmanager
-    def open_object(self, uri: str, mode: Literal["rb", "wb", "r", "w"] = "rb") -> Iterator[IO[Any]]:
+    def open_object(
+        self, uri: str, mode: Literal["rb", "wb", "r", "w"] = "rb"
+    ) -> Iterator[IO[Any]]:
         """A file object streaming the object in chunks (write modes: resumable upload)."""
         blob = self.blob(uri)
         try:
@@ -235,7 +235,8 @@ class GcsConnector(Connector):
         """Write a small object in one request (``if_generation_match=0``: create only)."""
         try:
             self.blob(uri).upload_from_string(
-                data, content_type=content_type or "application/octet-stream",
+                data,
+                content_type=content_type or "application/octet-stream",
                 if_generation_match=if_generation_match,
             )
         except Exception as exc:
@@ -252,13 +253,16 @@ class GcsConnector(Connector):
         """Upload a local file with a resumable upload (chunked: memory stays flat)."""
         try:
             self.blob(uri).upload_from_filename(
-                os.fspath(path), content_type=content_type,
+                os.fspath(path),
+                content_type=content_type,
                 if_generation_match=if_generation_match,
             )
         except Exception as exc:
             raise _translate(exc, uri, "upload") from exc
 
-    def upload_stream(self, stream: IO[bytes], uri: str, *, content_type: str | None = None) -> None:
+    def upload_stream(
+        self, stream: IO[bytes], uri: str, *, content_type: str | None = None
+    ) -> None:
         """Upload from a binary file object of unknown size (resumable, chunked)."""
         try:
             self.blob(uri).upload_from_file(stream, content_type=content_type)
@@ -281,8 +285,14 @@ class GcsConnector(Connector):
             if blob.name.endswith("/") or (pattern and not fnmatch.fnmatchcase(uri, pattern)):
                 continue
             found.append(
-                ObjectInfo(uri, blob.name, int(blob.size or 0), blob.updated, blob.generation,
-                           blob.content_type)
+                ObjectInfo(
+                    uri,
+                    blob.name,
+                    int(blob.size or 0),
+                    blob.updated,
+                    blob.generation,
+                    blob.content_type,
+                )
             )
         return sorted(found, key=lambda o: o.name)
 
@@ -302,7 +312,7 @@ class GcsConnector(Connector):
 
     def delete_prefix(self, prefix_uri: str) -> int:
         """Delete every object under a prefix (e.g. a run's staging folder); return the count."""
-        bucket, prefix = split_gcs_prefix(prefix_uri)
+        _bucket, prefix = split_gcs_prefix(prefix_uri)
         if not prefix:
             raise ConfigError(f"refusing to delete a whole bucket: {prefix_uri!r}")
         count = 0

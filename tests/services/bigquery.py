@@ -48,7 +48,9 @@ def emulator_venv() -> Path:
 
 
 @contextmanager
-def bigquery_emulator_server(storage_emulator_host: str | None = None) -> Iterator[BigQueryEmulator]:
+def bigquery_emulator_server(
+    storage_emulator_host: str | None = None,
+) -> Iterator[BigQueryEmulator]:
     """Start local-bigquery; yield its endpoint; stop it and remove its data."""
     venv = emulator_venv()
     executable = venv / "bin" / "local-bigquery"
@@ -67,9 +69,24 @@ def bigquery_emulator_server(storage_emulator_host: str | None = None) -> Iterat
         env.pop("STORAGE_EMULATOR_HOST", None)
     with log_file.open("wb") as log:
         process = subprocess.Popen(
-            [str(executable), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--grpc-port", str(grpc_port), "--project", PROJECT, "--data-dir", str(data_dir)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [
+                str(executable),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--grpc-port",
+                str(grpc_port),
+                "--project",
+                PROJECT,
+                "--data-dir",
+                str(data_dir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
     emulator = BigQueryEmulator(f"http://127.0.0.1:{port}", PROJECT, data_dir, log_file)
     try:

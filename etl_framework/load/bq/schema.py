@@ -105,13 +105,15 @@ def schema_fields(
     fields = []
     for f in mapping.fields:
         type_name, params = bigquery_type(f.type)
+        kwargs: dict[str, Any] = dict(params)
+        if descriptions.get(f.target_column):
+            kwargs["description"] = descriptions[f.target_column]
         fields.append(
             SchemaField(
                 f.target_column,
                 type_name,
                 mode="NULLABLE" if f.nullable else "REQUIRED",
-                description=descriptions.get(f.target_column),
-                **params,
+                **kwargs,
             )
         )
     return fields

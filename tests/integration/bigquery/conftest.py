@@ -65,8 +65,12 @@ def bq_target(
     real = real_project()
     if real is not None:
         project, dataset = real
-        connection: dict[str, Any] = {"type": "bigquery", "project": project, "dataset": dataset,
-                                      "staging_dataset": dataset}
+        connection: dict[str, Any] = {
+            "type": "bigquery",
+            "project": project,
+            "dataset": dataset,
+            "staging_dataset": dataset,
+        }
         if _REAL[REAL_LOCATION_ENV]:
             connection["location"] = _REAL[REAL_LOCATION_ENV]
         yield BigQueryTarget(connection, project, dataset, emulator=False)
@@ -74,8 +78,12 @@ def bq_target(
     assert bigquery_emulator is not None
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
     dataset = "t_" + uuid.uuid4().hex[:10]
-    connection = {"type": "bigquery", "project": bigquery_emulator.project, "dataset": dataset,
-                  "api_endpoint": bigquery_emulator.endpoint}
+    connection = {
+        "type": "bigquery",
+        "project": bigquery_emulator.project,
+        "dataset": dataset,
+        "api_endpoint": bigquery_emulator.endpoint,
+    }
     yield BigQueryTarget(connection, bigquery_emulator.project, dataset, emulator=True)
 
 

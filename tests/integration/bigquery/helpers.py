@@ -11,15 +11,17 @@ from typing import Any
 
 from etl_framework.mapping import FieldMapping
 
-MAPPING = FieldMapping.from_tuples([
-    ("id", "event_id", "bigint primary key"),
-    ("day", "event_date", "date not null"),
-    ("user__name", "user_name", "varchar(50)"),
-    ("amount", "amount", "numeric(12,2)"),
-    ("at", "created_at", "timestamptz"),
-    ("payload", "payload", "json"),
-    ("ok", "ok", "boolean"),
-])
+MAPPING = FieldMapping.from_tuples(
+    [
+        ("id", "event_id", "bigint primary key"),
+        ("day", "event_date", "date not null"),
+        ("user__name", "user_name", "varchar(50)"),
+        ("amount", "amount", "numeric(12,2)"),
+        ("at", "created_at", "timestamptz"),
+        ("payload", "payload", "json"),
+        ("ok", "ok", "boolean"),
+    ]
+)
 DAY1, DAY2, DAY3 = dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)
 
 

@@ -40,11 +40,17 @@ def base_records() -> list[dict[str, Any]]:
     return [record(i, day) for i, day in enumerate([DAY1, DAY1, DAY2, DAY2, DAY3, DAY3], start=1)]
 
 
-def truncate(bq: Any, table: str, records: list[dict[str, Any]], run_id: str = "run00001",
-             **kwargs: Any) -> None:
+def truncate(
+    bq: Any, table: str, records: list[dict[str, Any]], run_id: str = "run00001", **kwargs: Any
+) -> None:
     strategy = BigQueryReplaceTableStrategy(
-        bq, table, MAPPING, run_id=run_id, partitioning=PARTITIONING,
-        clustering=("event_id",), **kwargs,
+        bq,
+        table,
+        MAPPING,
+        run_id=run_id,
+        partitioning=PARTITIONING,
+        clustering=("event_id",),
+        **kwargs,
     )
     try:
         strategy.prepare()
@@ -54,11 +60,25 @@ def truncate(bq: Any, table: str, records: list[dict[str, Any]], run_id: str = "
         strategy.drop_staging()
 
 
-def replace_window(bq: Any, table: str, records: list[dict[str, Any]], window: Window,
-                   run_id: str = "run00002", cls: type[BigQueryReplaceWindowStrategy] = (
-                       BigQueryReplaceWindowStrategy), **kwargs: Any) -> None:
-    strategy = cls(bq, table, MAPPING, run_id=run_id, window=window,
-                   window_column="event_date", partitioning=PARTITIONING, **kwargs)
+def replace_window(
+    bq: Any,
+    table: str,
+    records: list[dict[str, Any]],
+    window: Window,
+    run_id: str = "run00002",
+    cls: type[BigQueryReplaceWindowStrategy] = (BigQueryReplaceWindowStrategy),
+    **kwargs: Any,
+) -> None:
+    strategy = cls(
+        bq,
+        table,
+        MAPPING,
+        run_id=run_id,
+        window=window,
+        window_column="event_date",
+        partitioning=PARTITIONING,
+        **kwargs,
+    )
     try:
         strategy.prepare()
         strategy.load(rows(records))
@@ -73,8 +93,15 @@ def test_truncate_end_to_end_rerun_and_metadata_kept(
 ) -> None:
     table = bq_target.table(unique("events"))
     counters = RunCounters()
-    truncate(bq, table, base_records(), file_format=file_format, counters=counters,
-             description="events by day", column_descriptions={"event_id": "the id"})
+    truncate(
+        bq,
+        table,
+        base_records(),
+        file_format=file_format,
+        counters=counters,
+        description="events by day",
+        column_descriptions={"event_id": "the id"},
+    )
     assert table_rows(bq, table) == expected_rows(base_records())
     created = bq.client.get_table(table)
     assert created.time_partitioning.field == "event_date"
@@ -83,8 +110,7 @@ def test_truncate_end_to_end_rerun_and_metadata_kept(
     # Someone documents the table; a truncate must keep that.
     created.description = "curated description"
     schema = list(created.schema)
-    schema[2] = schema[2].__class__.from_api_repr({**schema[2].to_api_repr(),
-                                                    "description": "who"})
+    schema[2] = schema[2].__class__.from_api_repr({**schema[2].to_api_repr(), "description": "who"})
     created.schema = schema
     bq.client.update_table(created, ["description", "schema"])
 
@@ -145,8 +171,10 @@ class _FailingWindowStrategy(BigQueryReplaceWindowStrategy):
     """Fails between the DELETE and the INSERT of the publish transaction."""
 
     def publish_statement(self) -> str:
-        return super().publish_statement().replace(
-            "INSERT INTO", "SELECT ERROR('injected failure');\nINSERT INTO", 1
+        return (
+            super()
+            .publish_statement()
+            .replace("INSERT INTO", "SELECT ERROR('injected failure');\nINSERT INTO", 1)
         )
 
 
@@ -157,8 +185,9 @@ def test_failing_publish_statement_leaves_target_untouched(
     truncate(bq, table, base_records())
     before = checksum(bq, table)
     with pytest.raises(BigQueryJobError) as caught:
-        replace_window(bq, table, [record(40, DAY2)], Window(DAY2, DAY3),
-                       cls=_FailingWindowStrategy)
+        replace_window(
+            bq, table, [record(40, DAY2)], Window(DAY2, DAY3), cls=_FailingWindowStrategy
+        )
     assert "injected failure" in str(caught.value)
     assert "DELETE FROM" in str(caught.value)  # the failing statement is shown
     assert caught.value.statement is not None
@@ -215,8 +244,14 @@ def test_failing_load_from_gcs_leaves_target_untouched(
     )
     for strategy in (
         BigQueryReplaceTableStrategy(bq, table, MAPPING, run_id="run00009"),
-        BigQueryReplaceWindowStrategy(bq, table, MAPPING, run_id="run00010",
-                                      window=Window(DAY1, DAY2), window_column="event_date"),
+        BigQueryReplaceWindowStrategy(
+            bq,
+            table,
+            MAPPING,
+            run_id="run00010",
+            window=Window(DAY1, DAY2),
+            window_column="event_date",
+        ),
     ):
         strategy.prepare()
         strategy.load_uris([f"gs://{gcs_bucket}/bad/part-0.json"])
@@ -240,7 +275,11 @@ def test_load_from_gcs_files_and_staging_bucket(
     with build_connector("warehouse", config) as staged_bq:
         table = bq_target.table(unique("events"))
         strategy = BigQueryReplaceWindowStrategy(
-            staged_bq, table, MAPPING, run_id="run00011", window=Window(DAY1, DAY3),
+            staged_bq,
+            table,
+            MAPPING,
+            run_id="run00011",
+            window=Window(DAY1, DAY3),
             window_column="event_date",
         )
         strategy.prepare()
@@ -256,8 +295,9 @@ def test_staging_expires_and_stale_staging_is_dropped(bq: Any, bq_target: BigQue
     table = bq_target.table(unique("events"))
     truncate(bq, table, base_records())
     window = Window(DAY2, DAY3)
-    strategy = BigQueryReplaceWindowStrategy(bq, table, MAPPING, run_id="runlive1",
-                                             window=window, window_column="event_date")
+    strategy = BigQueryReplaceWindowStrategy(
+        bq, table, MAPPING, run_id="runlive1", window=window, window_column="event_date"
+    )
     strategy.prepare()
     strategy.load(rows([record(60, DAY2)]))
     strategy._stage()
@@ -265,17 +305,23 @@ def test_staging_expires_and_stale_staging_is_dropped(bq: Any, bq_target: BigQue
     hours = (staged.expires - dt.datetime.now(dt.UTC)).total_seconds() / 3600
     assert 23 < hours <= 24
     # Leave it behind like a crashed run; also one of a non-overlapping window.
-    other = BigQueryReplaceWindowStrategy(bq, table, MAPPING, run_id="runother",
-                                          window=Window(DAY3, DAY3 + dt.timedelta(days=1)),
-                                          window_column="event_date")
+    other = BigQueryReplaceWindowStrategy(
+        bq,
+        table,
+        MAPPING,
+        run_id="runother",
+        window=Window(DAY3, DAY3 + dt.timedelta(days=1)),
+        window_column="event_date",
+    )
     other.prepare()
     other.load(rows([record(61, DAY3)]))
     other._stage()
     name = staging_table_name(strategy.target.table, window, "runlive1")
     assert name in staging_tables(bq, bq_target.project, bq_target.dataset)
 
-    nxt = BigQueryReplaceWindowStrategy(bq, table, MAPPING, run_id="runnext1",
-                                        window=Window(DAY1, DAY3), window_column="event_date")
+    nxt = BigQueryReplaceWindowStrategy(
+        bq, table, MAPPING, run_id="runnext1", window=Window(DAY1, DAY3), window_column="event_date"
+    )
     assert nxt.drop_stale_staging(is_live=lambda tag: tag == "runlive1") == []
     assert nxt.drop_stale_staging() == [name]
     assert staging_tables(bq, bq_target.project, bq_target.dataset) == [other.staging.table]

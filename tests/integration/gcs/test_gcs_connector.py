@@ -39,23 +39,32 @@ def test_write_read_exists_delete(gcs: GcsConnector, gcs_bucket: str) -> None:
         gcs.delete(uri, missing_ok=False)
 
 
-def test_config_loading_reads_gs_uri_and_reports_missing(gcs: GcsConnector, gcs_bucket: str) -> None:
+def test_config_loading_reads_gs_uri_and_reports_missing(
+    gcs: GcsConnector, gcs_bucket: str
+) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         read_bytes(f"gs://{gcs_bucket}/missing.yaml")
 
 
 def test_list_by_prefix_and_pattern_sorted(gcs: GcsConnector, gcs_bucket: str) -> None:
-    for name in ("exp/dt=2024-01-02/p1.json", "exp/dt=2024-01-01/p0.json",
-                 "exp/dt=2024-01-01/_SUCCESS", "other/x.json"):
+    for name in (
+        "exp/dt=2024-01-02/p1.json",
+        "exp/dt=2024-01-01/p0.json",
+        "exp/dt=2024-01-01/_SUCCESS",
+        "other/x.json",
+    ):
         gcs.write_bytes(f"gs://{gcs_bucket}/{name}", b"{}\n")
     listed = gcs.list_objects(f"gs://{gcs_bucket}/exp/")
     assert [o.name for o in listed] == [
-        "exp/dt=2024-01-01/_SUCCESS", "exp/dt=2024-01-01/p0.json", "exp/dt=2024-01-02/p1.json",
+        "exp/dt=2024-01-01/_SUCCESS",
+        "exp/dt=2024-01-01/p0.json",
+        "exp/dt=2024-01-02/p1.json",
     ]
     assert listed[1].size == 3
     json_only = gcs.list_objects(f"gs://{gcs_bucket}/exp/", pattern="*.json")
     assert [o.uri for o in json_only] == [
-        f"gs://{gcs_bucket}/exp/dt=2024-01-01/p0.json", f"gs://{gcs_bucket}/exp/dt=2024-01-02/p1.json",
+        f"gs://{gcs_bucket}/exp/dt=2024-01-01/p0.json",
+        f"gs://{gcs_bucket}/exp/dt=2024-01-02/p1.json",
     ]
     assert gcs.delete_prefix(f"gs://{gcs_bucket}/exp/") == 3
     assert [o.name for o in gcs.list_objects(f"gs://{gcs_bucket}")] == ["other/x.json"]

@@ -1,0 +1,176 @@
+"""The example transfer gcs_events_to_bigquery, through the runner and the CLI."""
+
+from __future__ import annotations
+
+import decimal
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from etl_framework.runner import run_transfer
+from tests.integration.bigquery.conftest import BigQueryTarget
+from tests.integration.bigquery.helpers import staging_tables, unique
+
+D = decimal.Decimal
+REPO = Path(__file__).resolve().parents[3]
+TRANSFER = "gcs_events_to_bigquery"
+
+
+def event(i: int, day: str, kind: str = "click", amount: str = "2.50") -> dict[str, Any]:
+    return {
+        "event_id": f"e{i}",
+        "event_type": kind,
+        "occurred_at": f"{day}T08:{i % 60:02d}:00Z",
+        "user": {"id": 100 + i, "country": "DE"},
+        "properties": {"amount": amount, "page": f"/p/{i}"},
+    }
+
+
+def put(bucket: str, name: str, events: list[dict[str, Any]], gz: bool = False) -> None:
+    from etl_framework.connectors.gcs import storage_client
+
+    data = "".join(json.dumps(e) + "\n" for e in events).encode()
+    storage_client().bucket(bucket).blob(name).upload_from_string(
+        gzip.compress(data) if gz else data
+    )
+
+
+@pytest.fixture
+def setup(bq_target: BigQueryTarget, gcs_bucket: str, tmp_path: Path) -> dict[str, Any]:
+    if not bq_target.emulator:
+        pytest.skip("the example transfer reads its exports from the GCS emulator")
+    table = f"{bq_target.dataset}.{unique('events')}"
+    config = {
+        "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"},
+        "logging": {"format": "text", "level": "INFO"},
+        "connections": {
+            "bigquery": {**bq_target.connection, "staging_expiration_hours": 24},
+            "gcs": {"type": "gcs"},
+        },
+        "transfers": {
+            TRANSFER: {"table": table, "source_prefix": f"gs://{gcs_bucket}/events", "min_rows": 1}
+        },
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    put(
+        gcs_bucket,
+        "events/dt=2024-01-01/part-0.json",
+        [event(1, "2024-01-01"), event(2, "2024-01-01")],
+    )
+    put(gcs_bucket, "events/dt=2024-01-02/part-0.json.gz", [event(3, "2024-01-02")], gz=True)
+    put(gcs_bucket, "events/dt=2024-01-02/part-1.json", [event(4, "2024-01-02", "view")])
+    put(gcs_bucket, "events/dt=2024-01-02/_SUCCESS", [])
+    put(gcs_bucket, "events/dt=2024-01-03/part-0.json", [event(5, "2024-01-03")])
+    return {"config": str(path), "table": f"{bq_target.project}.{table}", "bucket": gcs_bucket}
+
+
+def content(bq: Any, table: str, where: str = "TRUE") -> list[tuple[Any, ...]]:
+    result = bq.query(
+        f"SELECT event_id, event_type, event_date, user_id, user_country, amount, occurred_at FROM `{table}` WHERE {where} ORDER BY event_id"
+    )
+    return [
+        tuple(v.normalize() if isinstance(v, decimal.Decimal) else v for v in row.values())
+        for row in result
+    ]
+
+
+def digest(rows: list[tuple[Any, ...]]) -> str:
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def test_truncate_then_delta_then_rerun(
+    bq: Any, bq_target: BigQueryTarget, setup: dict[str, Any]
+) -> None:
+    table = setup["table"]
+    summary = run_transfer(TRANSFER, "20240103", "truncate", setup["config"])
+    assert summary.succeeded, summary.error
+    assert summary.rows_read == 5 and summary.rows_written == 5
+    assert [r[0] for r in content(bq, table)] == ["e1", "e2", "e3", "e4", "e5"]
+    for name in ("bq_bytes_processed", "bq_bytes_billed", "bq_slot_ms", "bq_jobs"):
+        assert name in summary.metrics
+    target = bq.client.get_table(table)
+    assert target.time_partitioning.field == "event_date"
+    assert target.clustering_fields == ["event_type"]
+    assert {f.name: f.field_type for f in target.schema}["properties"] == "JSON"
+
+    untouched = "event_date != DATE '2024-01-02'"
+    before_outside = digest(content(bq, table, untouched))
+    put(
+        setup["bucket"],
+        "events/dt=2024-01-02/part-1.json",
+        [event(4, "2024-01-02", "purchase", "99.90"), event(6, "2024-01-02")],
+    )
+    summary = run_transfer(TRANSFER, "20240102", "delta", setup["config"])
+    assert summary.succeeded, summary.error
+    assert summary.rows_written == 3
+    assert digest(content(bq, table, untouched)) == before_outside
+    day2 = content(bq, table, "event_date = DATE '2024-01-02'")
+    assert [(r[0], r[1], r[5]) for r in day2] == [
+        ("e3", "click", D("2.5")),
+        ("e4", "purchase", D("99.9")),
+        ("e6", "click", D("2.5")),
+    ]
+    whole = digest(content(bq, table))
+    again = run_transfer(TRANSFER, "20240102", "delta", setup["config"])
+    assert again.succeeded
+    assert digest(content(bq, table)) == whole
+    assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
+
+    from etl_framework.state import RunStore
+
+    store = RunStore(f"sqlite:///{Path(setup['config']).parent / 'state.db'}")
+    try:
+        runs = store.runs()
+    finally:
+        store.close()
+    assert len(runs) == 3
+    assert all("bq_bytes_billed" in (r.metrics or {}) for r in runs)
+
+
+def test_failing_run_exits_non_zero_and_leaves_target_untouched(
+    bq: Any, bq_target: BigQueryTarget, setup: dict[str, Any], gcs_emulator: str
+) -> None:
+    table = setup["table"]
+    assert run_transfer(TRANSFER, "20240103", "truncate", setup["config"]).succeeded
+    before = digest(content(bq, table))
+    # A corrupt export line: the source fails, nothing is published.
+    from etl_framework.connectors.gcs import storage_client
+
+    storage_client().bucket(setup["bucket"]).blob(
+        "events/dt=2024-01-02/part-9.json"
+    ).upload_from_string(
+        b'{"event_id": "e9", "event_type": "click", "occurred_at": "2024-01-02T00:00:00Z"}\n{oops\n'
+    )
+    env = {**os.environ, "STORAGE_EMULATOR_HOST": gcs_emulator}
+    for mode in ("delta", "truncate"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "etl_framework", "20240102", TRANSFER, mode, setup["config"]],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "not JSON" in proc.stdout + proc.stderr
+        assert digest(content(bq, table)) == before
+    assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
+
+    # A day whose rows fall outside the window: the window guard refuses it.
+    storage_client().bucket(setup["bucket"]).blob(
+        "events/dt=2024-01-02/part-9.json"
+    ).upload_from_string(json.dumps(event(9, "2024-01-05")).encode() + b"\n")
+    summary = run_transfer(TRANSFER, "20240102", "delta", setup["config"])
+    assert summary.exit_code == 1
+    assert "outside the window" in (summary.error or "")
+    assert digest(content(bq, table)) == before
+    assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
