@@ -75,7 +75,8 @@ def setup(bq_target: BigQueryTarget, gcs_bucket: str, tmp_path: Path) -> dict[st
 
 def content(bq: Any, table: str, where: str = "TRUE") -> list[tuple[Any, ...]]:
     result = bq.query(
-        f"SELECT event_id, event_type, event_date, user_id, user_country, amount, occurred_at FROM `{table}` WHERE {where} ORDER BY event_id"
+        "SELECT event_id, event_type, event_date, user_id, user_country, amount, occurred_at "
+        f"FROM `{table}` WHERE {where} ORDER BY event_id"
     )
     return [
         tuple(v.normalize() if isinstance(v, decimal.Decimal) else v for v in row.values())
