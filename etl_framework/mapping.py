@@ -470,7 +470,7 @@ def _compile_extractor(fields: tuple[Field, ...]) -> Callable[[Mapping[str, Any]
         lines += [f"    if {condition}:", "        _not_null(row, columns, required)"]
         namespace["required"] = required
     lines.append("    return row")
-    exec("\n".join(lines), namespace)  # noqa: S102 - generated from names only, see above
+    exec("\n".join(lines), namespace)  # generated from variable names only, see above
     extract: Callable[[Mapping[str, Any]], tuple[Any, ...]] = namespace["extract"]
     return extract
 

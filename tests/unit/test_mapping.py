@@ -280,3 +280,13 @@ def test_mapping_is_frozen_and_hashable_by_fields() -> None:
     assert a == b
     with pytest.raises(AttributeError):
         a.fields = ()  # type: ignore[misc]
+
+
+def test_source_paths_never_become_code() -> None:
+    """The extractor is generated code; keys are bound values, so any text is just a key."""
+    hostile = "a'] + eval('1') + ['"
+    mapping = FieldMapping.from_tuples(
+        [(hostile, "a", "text"), ("b\n  raise SystemExit", "b", "int")]
+    )
+    assert mapping.extract({hostile: "x", "b\n  raise SystemExit": 2}) == ("x", 2)
+    assert mapping.extract({}) == (None, None)
