@@ -13,7 +13,7 @@ from etl_framework.k8s.launcher import JobLauncher, Timeouts
 from etl_framework.k8s.outcome import OutcomeReason
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k8s"
-MANIFEST = {
+MANIFEST: dict[str, Any] = {
     "apiVersion": "batch/v1",
     "kind": "Job",
     "metadata": {"name": "etl-demo-orders-20240115-k3x9q", "namespace": "etl-dev"},
