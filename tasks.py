@@ -303,12 +303,24 @@ def render_manifests(c: Context, out: str = "gke_deploy/manifests") -> None:
 @task
 @_clean_errors
 def check(c: Context) -> None:
-    """Format check, lint, type check and unit tests: the same gate as CI."""
+    """Format check, lint, type check and unit tests: the same gate as CI.
+
+    Runs all four so one report shows every problem, then fails if any step failed.
+    """
     python = sys.executable
-    _run(c, [python, "-m", "ruff", "format", "--check", "."])
-    _run(c, [python, "-m", "ruff", "check", "."])
-    _run(c, [python, "-m", "mypy"])
-    _run(c, [python, "-m", "pytest", "-q", "tests/unit"])
+    steps = {
+        "format": [python, "-m", "ruff", "format", "--check", "."],
+        "lint": [python, "-m", "ruff", "check", "."],
+        "types": [python, "-m", "mypy"],
+        "unit tests": [python, "-m", "pytest", "-q", "tests/unit"],
+    }
+    failed = []
+    for name, cmd in steps.items():
+        result = c.run(shlex.join(cmd), echo=True, pty=False, warn=True)
+        if result is None or result.failed:
+            failed.append(name)
+    if failed:
+        raise Exit(f"check failed: {', '.join(failed)}", code=1)
 
 
 ns = Collection(
