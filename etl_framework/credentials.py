@@ -63,28 +63,77 @@ def anonymous() -> ResolvedCredentials:
     )
 
 
+KEY_FILE_TYPES = ("service_account", "authorized_user", "external_account")
+_REQUIRED_FIELDS = {
+    "service_account": ("client_email", "private_key", "token_uri"),
+    "authorized_user": ("client_id", "client_secret", "refresh_token"),
+    "external_account": ("audience", "subject_token_type", "token_url"),
+}
+
+
 def from_key_file(
     path: str | os.PathLike[str], scopes: tuple[str, ...] = ()
 ) -> ResolvedCredentials:
-    """Credentials from a key file read in place; ConfigError naming the file if unusable."""
-    google_auth = _auth_modules()
-    from google.auth import exceptions as auth_exceptions
+    """Credentials from a key file read in place; ConfigError naming the file if unusable.
 
+    Only the documented credential types are accepted (service account, authorized
+    user, external account / workload identity federation), each through its own
+    loader, never a generic one that would accept any configuration.
+    """
+    import json
+
+    _auth_modules()
     key_path = Path(path).expanduser()
+    where = f"credentials file {str(key_path)!r}"
     if not key_path.is_file():
         raise ConfigError(
-            f"credentials file {str(key_path)!r} does not exist: mount the key at run time "
-            f"(keyscredentials/) or leave credentials_file unset to use Application Default "
-            f"Credentials"
+            f"{where} does not exist: mount the key at run time (keyscredentials/) or leave "
+            "credentials_file unset to use Application Default Credentials"
         )
     try:
-        credentials, project = google_auth.load_credentials_from_file(
-            str(key_path), scopes=list(scopes or (CLOUD_PLATFORM_SCOPE,))
+        info = json.loads(key_path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise ConfigError(f"{where} is not usable: not a readable JSON key file") from None
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind not in KEY_FILE_TYPES:
+        raise ConfigError(
+            f"{where} is not usable: type {kind!r} is not one of {', '.join(KEY_FILE_TYPES)}"
         )
-    except (auth_exceptions.DefaultCredentialsError, ValueError) as exc:
-        # The library's message describes the file type, never the key itself.
-        raise ConfigError(f"credentials file {str(key_path)!r} is not usable: {exc}") from None
+    missing = [name for name in _REQUIRED_FIELDS[kind] if not info.get(name)]
+    if missing:
+        raise ConfigError(f"{where} is not usable: {kind} key lacks {', '.join(missing)}")
+    wanted = list(scopes or (CLOUD_PLATFORM_SCOPE,))
+    try:
+        credentials = _load_typed(kind, info, wanted)
+    except Exception as exc:  # the libraries' messages may quote the file: never show them
+        raise ConfigError(
+            f"{where} is not usable: the {kind} key was rejected ({type(exc).__name__})"
+        ) from None
+    project = info.get("project_id") or info.get("quota_project_id")
     return ResolvedCredentials(credentials, project, f"key file {key_path}")
+
+
+def _load_typed(kind: str, info: dict[str, Any], scopes: list[str]) -> Credentials:
+    if kind == "service_account":
+        from google.oauth2 import service_account
+
+        return service_account.Credentials.from_service_account_info(info, scopes=scopes)  # type: ignore[no-untyped-call,no-any-return]
+    if kind == "authorized_user":
+        from google.oauth2 import credentials as user_credentials
+
+        return user_credentials.Credentials.from_authorized_user_info(info, scopes=scopes)  # type: ignore[no-untyped-call,no-any-return]
+    source = info.get("credential_source") or {}
+    if isinstance(source, dict) and str(source.get("environment_id", "")).startswith("aws"):
+        from google.auth import aws
+
+        return aws.Credentials.from_info(info, scopes=scopes)  # type: ignore[no-untyped-call,no-any-return]
+    if isinstance(source, dict) and "executable" in source:
+        from google.auth import pluggable
+
+        return pluggable.Credentials.from_info(info, scopes=scopes)  # type: ignore[no-untyped-call,no-any-return]
+    from google.auth import identity_pool
+
+    return identity_pool.Credentials.from_info(info, scopes=scopes)  # type: ignore[no-untyped-call,no-any-return]
 
 
 def resolve_credentials(
