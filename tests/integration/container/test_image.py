@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from etl_framework._version import __version__
+from etl_framework.deploy_spec import get_transfer
 from etl_framework.k8s.image import run_command
-from tests.integration.container.conftest import REVISION, invoke, podman
+from etl_framework.k8s.manifests import build_backfill_job
+from tests.integration.container.conftest import REPO, REVISION, invoke, podman
 
 MAX_IMAGE_BYTES = 350 * 1000 * 1000
 
@@ -106,3 +108,21 @@ def test_test_docker_local_task_runs_the_demo_and_fails_when_the_run_fails(
         cwd=build_context,
     )  # fmt: skip
     assert bad.returncode == 2, bad.stdout[-3000:] + bad.stderr[-3000:]
+
+
+def test_backfill_pod_command_runs_the_day_of_its_index(image: str) -> None:
+    """The command and args an Indexed backfill Job gives its pods, run in the image."""
+    spec = get_transfer("demo_orders", REPO / "gke_deploy" / "transfers.yaml", env="dev")
+    spec = spec.model_copy(update={"config": "jobs/config/local.yaml"})
+    job = build_backfill_job(spec, "20240101", "20240110")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    cmd = [
+        "podman", "run", "--rm", "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/app/.etl:rw,U",
+        "-e", f"ETL_BACKFILL_START={env['ETL_BACKFILL_START']}", "-e", "JOB_COMPLETION_INDEX=4",
+        "--entrypoint", container["command"][0], image, *container["command"][1:],
+        *container["args"],
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "pipeline 20240105 demo_orders delta" in result.stderr
