@@ -122,7 +122,11 @@ class HawkAuth(AuthBase):
         def verify(response: Response, *args: Any, **kwargs: Any) -> Response:
             if not response.ok:  # errors are reported by status; their bodies are not used
                 return response
-            self.verify(sender, response)
+            try:
+                self.verify(sender, response)
+            except BaseException:
+                response.close()  # an unread body would keep its connection checked out
+                raise
             return response
 
         return verify
