@@ -118,7 +118,7 @@ def loaded(
 
 
 def test_happy_path_truncate_then_delta(loaded: Any, warehouse: sa.Engine, tmp_path: Path) -> None:
-    server, config, rows = loaded
+    _server, config, rows = loaded
     first = rows[3]  # OMIS-000003 was cancelled
     assert first[:2] == ("OMIS-000003", "Company 3")
     assert first[2] is None and first[4] == "Client withdrew" and first[5] == "cancelled"
@@ -147,7 +147,7 @@ def test_happy_path_truncate_then_delta(loaded: Any, warehouse: sa.Engine, tmp_p
 def test_wrong_key_exits_1_and_leaves_the_target(
     loaded: Any, warehouse: sa.Engine, tmp_path: Path
 ) -> None:
-    server, config, rows = loaded
+    _server, config, rows = loaded
     (tmp_path / "key").write_text("definitely-not-the-key")
     result = pipeline(tmp_path, config)
     assert result.returncode == 1, result.stderr

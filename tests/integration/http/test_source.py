@@ -134,7 +134,7 @@ def test_permanent_503_is_transient_after_the_retries(hawk_api: Server, connect:
 def test_malformed_json_page(hawk_api: Server, connect: Connect) -> None:
     server = hawk_api()
     server.fail(2, kind="malformed")
-    with pytest.raises(MalformedPageError, match="page 2 .* invalid JSON") as info:
+    with pytest.raises(MalformedPageError, match=r"page 2 .* invalid JSON") as info:
         references(source(connect(server)))
     assert info.value.exit_code == ExitCode.FAILED
 
