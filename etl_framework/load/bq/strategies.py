@@ -133,6 +133,11 @@ class BigQueryWriteStrategy(ABC):
         self.description = description
         self.column_descriptions = column_descriptions or {}
         self.file_format: FileFormat = file_format or connector.config.file_format
+        if self.file_format == "parquet" and any(
+            f.type.kind is ColumnKind.JSON for f in mapping.fields
+        ):
+            # BigQuery load jobs take JSON columns only from CSV, Avro or JSON files.
+            self.file_format = "ndjson"
         self.min_rows = min_rows
         self.log = log or logger
         self.target = connector.table_ref(table)

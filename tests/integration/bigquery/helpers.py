@@ -58,11 +58,13 @@ def _norm(value: Any) -> Any:
     return value
 
 
-def table_rows(bq: Any, table: str, where: str = "TRUE") -> list[dict[str, Any]]:
+def table_rows(
+    bq: Any, table: str, where: str = "TRUE", columns: tuple[str, ...] = MAPPING.columns
+) -> list[dict[str, Any]]:
     """Every row of ``table`` (mapped columns), normalised, ordered by event_id."""
-    cols = ", ".join(f"`{c}`" for c in MAPPING.columns)
+    cols = ", ".join(f"`{c}`" for c in columns)
     result = bq.query(f"SELECT {cols} FROM `{table}` WHERE {where} ORDER BY event_id")
-    return [{c: _norm(row[c]) for c in MAPPING.columns} for row in result]
+    return [{c: _norm(row[c]) for c in columns} for row in result]
 
 
 def checksum(bq: Any, table: str, where: str = "TRUE") -> str:

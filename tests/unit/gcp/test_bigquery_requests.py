@@ -103,6 +103,16 @@ def test_truncate_load_job_keeps_schema_metadata_partitioning_and_clustering(
     assert strategy.uses_staging_table is False
 
 
+def test_json_columns_force_ndjson_files(connector: BigQueryConnector) -> None:
+    with_json = FieldMapping.from_tuples([("id", "id", "bigint"), ("doc", "doc", "json")])
+    strategy = BigQueryReplaceTableStrategy(
+        connector, "t", with_json, run_id="r", file_format="parquet"
+    )
+    assert strategy.file_format == "ndjson"
+    plain = BigQueryReplaceTableStrategy(connector, "t", MAPPING, run_id="r")
+    assert plain.file_format == "parquet"  # the connection's default
+
+
 def test_window_publish_is_one_transaction_on_the_window_column(
     connector: BigQueryConnector,
 ) -> None:
