@@ -13,6 +13,7 @@
 # `pipcert`, which never land in a layer; `invoke make-docker-image` passes the host's.
 
 FROM docker.io/library/python:3.11-slim AS builder
+LABEL org.opencontainers.image.title="etl-framework-builder"
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

@@ -56,8 +56,17 @@ def build_context() -> Iterator[Path]:
         yield context
 
 
+def prune_dangling() -> None:
+    """Remove untagged images of earlier builds (ours only, by label), not the base."""
+    for title in ("etl-framework", "etl-framework-builder"):
+        podman(
+            "image", "prune", "--force", "--filter",
+            f"label=org.opencontainers.image.title={title}",
+        )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
-def image(build_context: Path) -> str:
+def image(build_context: Path) -> Iterator[str]:
     if shutil.which("podman") is None:
         pytest.fail("podman is not installed: run script/setup/podman (as root)")
     if podman("image", "exists", BASE_IMAGE).returncode != 0:
@@ -72,4 +81,5 @@ def image(build_context: Path) -> str:
     )  # fmt: skip
     print(f"image build took {time.monotonic() - started:.0f} s")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return TAG
+    yield TAG
+    prune_dangling()
