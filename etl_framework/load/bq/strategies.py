@@ -99,6 +99,8 @@ class BigQueryPublishResult:
     """Rows the publish replaced or updated (-1: unknown)."""
     statement: str | None = None
     """The publish statement (None for a load-job publish)."""
+    job_id: str | None = None
+    """The publishing job (load job, or the transaction's / MERGE's query job)."""
 
 
 class BigQueryWriteStrategy(ABC):
@@ -158,6 +160,7 @@ class BigQueryWriteStrategy(ABC):
         self._staged_objects: list[str] = []
         self.created_target = False
         self.staged_rows = 0
+        self.last_load_job_id: str | None = None
 
     @property
     def job_prefix(self) -> str:
@@ -270,6 +273,7 @@ class BigQueryWriteStrategy(ABC):
             job = self.connector.load_uris(
                 self._uris, destination, config, job_id_prefix=self.job_prefix
             )
+            self.last_load_job_id = job.job_id
             self.staged_rows = int(job.output_rows or 0)
             return self.staged_rows
         writer = self._writer
@@ -288,6 +292,7 @@ class BigQueryWriteStrategy(ABC):
             job = self.connector.load_file(
                 writer.path, destination, config, job_id_prefix=self.job_prefix
             )
+        self.last_load_job_id = job.job_id
         loaded = int(job.output_rows or 0)
         if loaded != writer.rows:
             raise GuardError(
@@ -412,7 +417,7 @@ class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
         loaded = self._run_load(self.target, self.load_job_config(target))
         self._check_min_rows(loaded)  # gs:// files: known only after the load
         self.log.info("replaced %s with %d rows (WRITE_TRUNCATE load job)", self.target, loaded)
-        return BigQueryPublishResult(inserted=loaded)
+        return BigQueryPublishResult(inserted=loaded, job_id=self.last_load_job_id)
 
 
 class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
@@ -481,7 +486,7 @@ class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
         self._check_min_rows(staged)
         self.check_window()
         statement = self.publish_statement()
-        self.connector.execute(
+        job = self.connector.execute(
             statement,
             self.window_params(),
             action="publish transaction",
@@ -493,7 +498,7 @@ class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
             self.target,
             staged,
         )
-        return BigQueryPublishResult(inserted=staged, statement=statement)
+        return BigQueryPublishResult(inserted=staged, statement=statement, job_id=job.job_id)
 
 
 class BigQueryMergeStrategy(BigQueryWriteStrategy):
@@ -543,9 +548,11 @@ class BigQueryMergeStrategy(BigQueryWriteStrategy):
         self._check_min_rows(staged)
         self.check_unique_keys()
         statement = self.publish_statement()
-        self.connector.execute(statement, action="publish merge", job_id_prefix=self.job_prefix)
+        job = self.connector.execute(
+            statement, action="publish merge", job_id_prefix=self.job_prefix
+        )
         self.log.info("merged %d rows into %s", staged, self.target)
-        return BigQueryPublishResult(inserted=staged, statement=statement)
+        return BigQueryPublishResult(inserted=staged, statement=statement, job_id=job.job_id)
 
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -43,9 +43,13 @@ class BigQueryTarget:
     project: str
     dataset: str
     emulator: bool
+    created: list[str] = field(default_factory=list)
 
     def table(self, name: str) -> str:
-        return f"{self.project}.{self.dataset}.{name}"
+        """A table name of this test (dropped after the test on a real project)."""
+        full = f"{self.project}.{self.dataset}.{name}"
+        self.created.append(full)
+        return full
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +77,9 @@ def bq_target(
         }
         if _REAL[REAL_LOCATION_ENV]:
             connection["location"] = _REAL[REAL_LOCATION_ENV]
-        yield BigQueryTarget(connection, project, dataset, emulator=False)
+        target = BigQueryTarget(connection, project, dataset, emulator=False)
+        yield target
+        _drop_tables(target)
         return
     assert bigquery_emulator is not None
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
@@ -95,3 +101,14 @@ def bq(bq_target: BigQueryTarget) -> Iterator[Any]:
     connector = build_connector("warehouse", bq_target.connection)
     with connector:
         yield connector
+
+
+def _drop_tables(target: BigQueryTarget) -> None:
+    from etl_framework.connectors import build_connector
+    from etl_framework.connectors.bigquery import BigQueryConnector
+
+    connector = build_connector("cleanup", target.connection)
+    assert isinstance(connector, BigQueryConnector)
+    with connector:
+        for name in target.created:
+            connector.delete_table(connector.table_ref(name))
