@@ -44,6 +44,8 @@ _STUCK = frozenset(
         OutcomeReason.TIMEOUT,
     }
 )
+MAX_API_ERRORS = 5
+"""Consecutive failed polls before the launcher gives up with the API's error."""
 TOTAL_MARGIN_SECONDS = 300.0
 """Added to ``activeDeadlineSeconds`` for the default total wait (pod start, log flush)."""
 
@@ -196,27 +198,50 @@ class JobLauncher:
         indexed = manifest["spec"].get("completionMode") == "Indexed"
         return self.wait(name, manifest["metadata"]["namespace"], total=total, indexed=indexed)
 
+    def _poll(self, name: str, namespace: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        request = self.timeouts.request
+        job = _to_dict(self.batch.read_namespaced_job(name, namespace, _request_timeout=request))
+        pod_list = _to_dict(
+            self.core.list_namespaced_pod(
+                namespace, label_selector=f"job-name={name}", _request_timeout=request
+            )
+        )
+        return job, list(pod_list.get("items") or [])
+
     def wait(self, name: str, namespace: str, *, total: float, indexed: bool = False) -> JobOutcome:
-        """Poll a Job until `classify` decides, following each pod's log."""
+        """Poll a Job until `classify` decides, following each pod's log.
+
+        API errors are retried (`MAX_API_ERRORS` in a row at most, within the total
+        wait); a Job that disappears (HTTP 404, e.g. deleted by someone else) ends the
+        wait as `OutcomeReason.FAILED`.
+        """
         started = self._clock()
         followers: dict[str, _LogFollower] = {}
         last_progress = ""
-        request = self.timeouts.request
+        errors = 0
+        job: dict[str, Any] = {}
+        pods: list[dict[str, Any]] = []
         while True:
-            job = _to_dict(
-                self.batch.read_namespaced_job(name, namespace, _request_timeout=request)
-            )
-            pod_list = _to_dict(
-                self.core.list_namespaced_pod(
-                    namespace, label_selector=f"job-name={name}", _request_timeout=request
+            outcome: JobOutcome | None = None
+            try:
+                job, pods = self._poll(name, namespace)
+                errors = 0
+            except Exception as exc:  # the client raises ApiException, urllib3 errors, ...
+                if getattr(exc, "status", None) == 404:
+                    outcome = JobOutcome(
+                        OutcomeReason.FAILED, f"Job {namespace}/{name} no longer exists"
+                    )
+                else:
+                    errors += 1
+                    self.emit(f"Job {namespace}/{name}: API error {errors}/{MAX_API_ERRORS}: {exc}")
+                    if errors >= MAX_API_ERRORS:
+                        raise
+            if outcome is None and errors == 0:
+                for pod in pods:
+                    self._follow(pod, namespace, followers, indexed)
+                outcome = classify(
+                    job, pods, now=self._now(), unschedulable_timeout=self.timeouts.unschedulable
                 )
-            )
-            pods = list(pod_list.get("items") or [])
-            for pod in pods:
-                self._follow(pod, namespace, followers, indexed)
-            outcome = classify(
-                job, pods, now=self._now(), unschedulable_timeout=self.timeouts.unschedulable
-            )
             waited = self._clock() - started
             progress = describe_progress(job, pods)
             if outcome is None and waited >= total:
@@ -229,7 +254,7 @@ class JobLauncher:
                     self.delete(name, namespace)
                 self.emit(f"Job {namespace}/{name}: {outcome}")
                 return outcome
-            if progress != last_progress:
+            if progress != last_progress and errors == 0:
                 self.emit(f"Job {namespace}/{name}: {progress}")
                 last_progress = progress
             self._sleep(self.timeouts.poll_interval)

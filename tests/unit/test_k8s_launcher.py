@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from etl_framework.k8s.launcher import JobLauncher, Timeouts
 from etl_framework.k8s.outcome import OutcomeReason
 
@@ -175,3 +177,51 @@ def test_backfill_pods_get_index_prefixed_logs() -> None:
     assert outcome.failed_indexes == "2"
     assert "[2] boom" in lines
     assert len(api.log_requests) == 7
+
+
+class ApiError(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+def test_transient_api_errors_are_retried() -> None:
+    running, done = fixture("running"), fixture("succeeded")
+    api = FakeApi([(running["job"], running["pods"]), (done["job"], done["pods"])])
+    real_read = api.read_namespaced_job
+    failures = iter([ApiError(500), ApiError(503)])
+
+    def flaky_read(name: str, namespace: str, **kw: Any) -> Any:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real_read(name, namespace, **kw)
+
+    api.read_namespaced_job = flaky_read  # type: ignore[method-assign]
+    lines: list[str] = []
+    outcome = launcher(api, Timeouts(log_drain=1), lines)[0].run(MANIFEST)
+    assert outcome.reason is OutcomeReason.SUCCEEDED
+    assert sum("API error" in line for line in lines) == 2
+
+
+def test_persistent_api_errors_raise() -> None:
+    api = FakeApi([])
+
+    def broken(name: str, namespace: str, **kw: Any) -> Any:
+        raise ApiError(500)
+
+    api.read_namespaced_job = broken  # type: ignore[method-assign]
+    run = launcher(api, Timeouts(), [])[0]
+    with pytest.raises(ApiError):
+        run.run(MANIFEST)
+
+
+def test_a_deleted_job_ends_the_wait() -> None:
+    api = FakeApi([])
+
+    def gone(name: str, namespace: str, **kw: Any) -> Any:
+        raise ApiError(404)
+
+    api.read_namespaced_job = gone  # type: ignore[method-assign]
+    outcome = launcher(api, Timeouts(), [])[0].run(MANIFEST)
+    assert outcome.reason is OutcomeReason.FAILED and "no longer exists" in outcome.message
