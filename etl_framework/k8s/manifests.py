@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 
 from etl_framework.deploy_spec import SqlProxy, TransferSpec
-from etl_framework.exceptions import ConfigError, InvalidWindowError
+from etl_framework.exceptions import ConfigError, ExitCode, InvalidWindowError
 from etl_framework.window import WriteMode, format_date, parse_date
 
 Manifest = dict[str, Any]
@@ -68,9 +68,9 @@ COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
 ENVIRONMENTS = ("dev", "prod")
 
 # podFailurePolicy: which pipeline exit codes end the Job at once, which are retried.
-FAIL_AT_ONCE_EXIT_CODES = (1, 2, 3)
+FAIL_AT_ONCE_EXIT_CODES = tuple(int(c) for c in (ExitCode.FAILED, ExitCode.USAGE, ExitCode.CONFIG))
 """1 job failed (terminal by contract), 2 usage error, 3 config error: a retry repeats it."""
-RETRY_EXIT_CODES = (4, 75)
+RETRY_EXIT_CODES = tuple(int(c) for c in (ExitCode.LEASE_HELD, ExitCode.TRANSIENT))
 """4 another run holds the lease, 75 transient: retried, counted against backoffLimit."""
 
 _NAME_BUDGET = 52
@@ -116,11 +116,12 @@ def random_suffix() -> str:
 
 def labels(spec: TransferSpec, env: str | None) -> dict[str, str]:
     """Labels on the Job and its pods (selectors for kubectl and the launcher)."""
+    transfer = spec.k8s_name[:63].rstrip("-")  # label values: at most 63 characters
     out = {
         "app.kubernetes.io/name": "etl-framework",
         "app.kubernetes.io/component": "transfer",
-        "app.kubernetes.io/instance": spec.k8s_name,
-        f"{LABEL_PREFIX}/transfer": spec.k8s_name,
+        "app.kubernetes.io/instance": transfer,
+        f"{LABEL_PREFIX}/transfer": transfer,
     }
     if env:
         out[f"{LABEL_PREFIX}/env"] = env

@@ -180,6 +180,8 @@ def test_job_names_are_short_dns_labels() -> None:
     assert len(name) <= 52
     assert name.endswith("-20240115-backfill-x1y2z")
     assert name == name.lower() and "_" not in name and not name.startswith("-")
+    huge = make_spec(name="t" * 63)
+    assert all(len(v) <= 63 for v in build_job(huge, "20240115")["metadata"]["labels"].values())
     suffixed = build_job(make_spec(), "20240115", name_suffix="abc12")
     assert suffixed["metadata"]["name"] == "etl-demo-orders-20240115-abc12"
 
