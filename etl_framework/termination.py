@@ -10,7 +10,8 @@ metrics are dropped, never cut mid-way.
 
 Writing is best effort: a run's exit code must not change because the summary could
 not be written, so failures are reported as False, never raised. Outside a pod the
-default path does not exist and nothing is written.
+default path does not exist and nothing is written (set ``$ETL_TERMINATION_LOG`` to
+write elsewhere).
 """
 
 from __future__ import annotations
@@ -84,16 +85,16 @@ def write_termination_log(
     Args:
         summary: JSON-serialisable run summary (e.g. ``dataclasses.asdict(RunSummary)``);
             non-JSON values are written with ``str()``.
-        path: Where to write. None: `termination_log_path`, and only if that file
-            already exists (the kubelet creates it in a pod; elsewhere nothing is written).
-            An explicit path is created if needed.
+        path: Where to write; created if needed. None: ``$ETL_TERMINATION_LOG`` if set,
+            else `DEFAULT_TERMINATION_LOG` but only if it exists (the kubelet creates it
+            in a pod; elsewhere nothing is written).
 
     Returns:
         True if the summary was written, False if it was skipped or failed.
     """
     if path is None:
         target = Path(termination_log_path())
-        if not target.exists():
+        if not os.environ.get(ENV_TERMINATION_LOG) and not target.exists():
             return False
     else:
         target = Path(path)

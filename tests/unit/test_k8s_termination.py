@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from etl_framework import termination
 from etl_framework.termination import (
     ENV_TERMINATION_LOG,
     MAX_TERMINATION_MESSAGE_BYTES,
@@ -55,15 +56,20 @@ def test_multibyte_text_is_measured_in_bytes() -> None:
 def test_default_path_is_skipped_outside_a_pod(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    missing = tmp_path / "no" / "termination-log"
-    monkeypatch.setenv(ENV_TERMINATION_LOG, str(missing))
+    monkeypatch.delenv(ENV_TERMINATION_LOG, raising=False)
+    monkeypatch.setattr(termination, "DEFAULT_TERMINATION_LOG", str(tmp_path / "termination-log"))
     assert write_termination_log({"status": "succeeded"}) is False
-    assert not missing.exists()
-    existing = tmp_path / "termination-log"
-    existing.touch()
-    monkeypatch.setenv(ENV_TERMINATION_LOG, str(existing))
+    assert not (tmp_path / "termination-log").exists()
+    (tmp_path / "termination-log").touch()  # what the kubelet does in a pod
     assert write_termination_log({"status": "succeeded"}) is True
-    assert json.loads(existing.read_text()) == {"status": "succeeded"}
+    assert json.loads((tmp_path / "termination-log").read_text()) == {"status": "succeeded"}
+
+
+def test_env_var_path_is_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "summary.json"
+    monkeypatch.setenv(ENV_TERMINATION_LOG, str(target))
+    assert write_termination_log({"status": "failed", "exit_code": 1}) is True
+    assert json.loads(target.read_text())["exit_code"] == 1
 
 
 def test_an_unwritable_path_returns_false(tmp_path: Path) -> None:
