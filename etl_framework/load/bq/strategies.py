@@ -355,7 +355,7 @@ class BigQueryWriteStrategy(ABC):
         errors: list[BaseException] = []
         if self._writer is not None:
             self._writer.close()
-        if self.uses_staging_table:
+        if self.uses_staging_table or self._uris:
             try:
                 self.connector.delete_table(self.staging)
             except Exception as exc:
@@ -395,6 +395,7 @@ class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
 
     name = "replace_table"
     uses_staging_table = False
+    """Only gs:// files with ``min_rows`` are staged (to count them first)."""
 
     def load_job_config(self, target: Any) -> Any:
         """The load job config of the publish: the target's own schema (descriptions,
@@ -411,11 +412,14 @@ class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
     def publish(self) -> BigQueryPublishResult:
         if self._writer is not None:
             self._check_min_rows(self._writer.rows)
+        elif self._uris and self.min_rows:
+            # The row count of gs:// files is known only once loaded: check it in an
+            # (expiring) staging table before the target is touched. Load jobs are free.
+            self._check_min_rows(self._stage())
         target = self.connector.get_table(self.target)
         if target is None:
             raise ConfigError(f"target {self.target} does not exist: call prepare() first")
         loaded = self._run_load(self.target, self.load_job_config(target))
-        self._check_min_rows(loaded)  # gs:// files: known only after the load
         self.log.info("replaced %s with %d rows (WRITE_TRUNCATE load job)", self.target, loaded)
         return BigQueryPublishResult(inserted=loaded, job_id=self.last_load_job_id)
 

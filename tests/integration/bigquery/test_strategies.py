@@ -301,6 +301,38 @@ def test_failing_load_from_gcs_leaves_target_untouched(
     assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
 
 
+def test_truncate_from_gcs_files_checks_min_rows_before_touching_the_target(
+    bq: Any, bq_target: BigQueryTarget, gcs_bucket: str
+) -> None:
+    from etl_framework.connectors.gcs import storage_client
+
+    if not bq_target.emulator:
+        pytest.skip("reads gs:// files of the GCS emulator")
+    table = bq_target.table(unique("events"))
+    truncate(bq, table, base_records())
+    before = checksum(bq, table)
+    line = '{"event_id": 90, "event_date": "2024-01-05", "user_name": "f"}\n'
+    storage_client().bucket(gcs_bucket).blob("ok/part-0.json").upload_from_string(line)
+    uri = f"gs://{gcs_bucket}/ok/part-0.json"
+
+    strategy = BigQueryReplaceTableStrategy(bq, table, MAPPING, run_id="run00013", min_rows=2)
+    strategy.prepare()
+    strategy.load_uris([uri])
+    with pytest.raises(GuardError, match="1 rows loaded, at least 2 required"):
+        strategy.publish()
+    strategy.drop_staging()
+    assert checksum(bq, table) == before
+    assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
+
+    strategy = BigQueryReplaceTableStrategy(bq, table, MAPPING, run_id="run00014", min_rows=1)
+    strategy.prepare()
+    strategy.load_uris([uri])
+    assert strategy.publish().inserted == 1
+    strategy.drop_staging()
+    assert [r["event_id"] for r in table_rows(bq, table)] == [90]
+    assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
+
+
 def test_load_from_gcs_files_and_staging_bucket(
     bq: Any, bq_target: BigQueryTarget, gcs_bucket: str
 ) -> None:
