@@ -47,6 +47,16 @@ CONFIG_EXIT_CODE = 3
 IMAGE_PULL_REASONS = frozenset({"ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"})
 """Waiting reasons that will not fix themselves (``ErrImagePull`` alone is retried first)."""
 CONFIG_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError"})
+EVICTION_REASONS = frozenset(
+    {
+        "TerminationByKubelet",
+        "EvictionByEvictionAPI",
+        "PreemptionByScheduler",
+        "DeletionByTaintManager",
+    }
+)
+"""``DisruptionTarget`` reasons that mean the node or cluster took the pod away. Others
+(``DeadlineExceeded``, ``PodFailurePolicy``...) mean the Job controller stopped it."""
 
 
 class OutcomeReason(StrEnum):
@@ -176,10 +186,16 @@ def _finish_time(pod: Mapping[str, Any]) -> dt.datetime:
 
 
 def _is_evicted(pod: Mapping[str, Any]) -> bool:
-    return (
-        _get(pod, "status", "reason") == "Evicted"
-        or _condition(pod, "DisruptionTarget") is not None
-    )
+    if _get(pod, "status", "reason") == "Evicted":
+        return True
+    cond = _condition(pod, "DisruptionTarget")
+    return cond is not None and cond.get("reason") in EVICTION_REASONS
+
+
+def _killed_by_job_controller(pod: Mapping[str, Any]) -> bool:
+    """A pod the Job controller stopped because the Job had already failed."""
+    cond = _condition(pod, "DisruptionTarget")
+    return cond is not None and cond.get("reason") not in EVICTION_REASONS
 
 
 def _failed_pod_outcome(pod: Mapping[str, Any], job_message: str) -> JobOutcome:
@@ -263,8 +279,10 @@ def _failed(
     failed = [p for p in pods if _get(p, "status", "phase") == "Failed"]
     if not failed:
         return JobOutcome(OutcomeReason.FAILED, job_message, failed_indexes=failed_indexes)
-    failed.sort(key=_finish_time)
-    outcome = _failed_pod_outcome(failed[-1], job_message)
+    # the pod that decided it, not the ones the controller stopped afterwards
+    decisive = [p for p in failed if not _killed_by_job_controller(p)] or failed
+    decisive.sort(key=_finish_time)
+    outcome = _failed_pod_outcome(decisive[-1], job_message)
     if failed_indexes:
         outcome = JobOutcome(
             outcome.reason,

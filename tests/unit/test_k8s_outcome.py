@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from pathlib import Path
@@ -154,3 +155,19 @@ def test_timeout_outcome() -> None:
     assert outcome.reason is OutcomeReason.TIMEOUT
     assert outcome.exit_code == 124
     assert str(outcome) == "Timeout: stopped waiting for Job job-x after 12 s; last seen: active=1"
+
+
+def test_the_pod_that_failed_the_job_decides_not_a_sibling_stopped_afterwards() -> None:
+    fx = load("failed_config_error")
+    sibling = copy.deepcopy(fx["pods"][0])
+    sibling["metadata"]["name"] += "-sibling"
+    term = sibling["status"]["containerStatuses"][0]["state"]["terminated"]
+    term.update({"exitCode": 143, "finishedAt": "2024-01-16T03:00:40Z", "message": ""})
+    sibling["status"]["conditions"].append(
+        {"type": "DisruptionTarget", "status": "True", "reason": "PodFailurePolicy"}
+    )
+    now = dt.datetime(2024, 1, 16, 3, 1, tzinfo=dt.UTC)
+    outcome = classify(fx["job"], [fx["pods"][0], sibling], now=now)
+    assert outcome is not None
+    assert outcome.reason is OutcomeReason.FAILED and outcome.exit_code == 3
+    assert outcome.pod == fx["pods"][0]["metadata"]["name"]
