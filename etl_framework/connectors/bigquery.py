@@ -361,7 +361,7 @@ class BigQueryConnector(Connector):
 
         try:
             result = job.result(timeout=self.config.job_timeout_seconds, **kwargs)
-        except (gexc.GoogleAPIError, TimeoutError, ValueError) as exc:
+        except (gexc.GoogleAPIError, TimeoutError) as exc:
             self._record_quietly(job)
             if isinstance(exc, TimeoutError | gexc.RetryError) or "Timeout" in type(exc).__name__:
                 raise BigQueryUnavailableError(
