@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from etl_framework.exceptions import ConfigError, JobError
+from etl_framework.exceptions import ConfigError, GuardError, JobError
 from etl_framework.load import guards as _guards
 from etl_framework.load.bulk import DEFAULT_BATCH_SIZE, ProgressCallback, bulk_insert
 from etl_framework.load.guards import GuardConfig
@@ -33,6 +33,7 @@ from etl_framework.load.schema import (
     column_list,
     create_table,
     ensure_target,
+    unique_key_exists,
 )
 from etl_framework.load.staging import StagingLock, drop_stale_staging, drop_table, staging_name
 
@@ -106,6 +107,8 @@ class WriteStrategy(ABC):
         self.staged_rows = 0
         self.schema_check: SchemaCheck | None = None
         self._lock: StagingLock | None = None
+        self._loaded = False
+        self._key_enforced = False
 
     # --- steps -------------------------------------------------------------------
 
@@ -156,6 +159,15 @@ class WriteStrategy(ABC):
                 add_missing_columns=self.add_missing_columns,
             )
             self._check_target(conn)
+            # A primary key/unique constraint on the keys makes the database refuse
+            # duplicates while publishing (reported as the unique_keys guard), so the
+            # GROUP BY over the new rows can be skipped. Merge must check: a conflict
+            # there is an update, not an error.
+            self._key_enforced = (
+                self.name != "merge"
+                and bool(self.key_columns)
+                and unique_key_exists(conn, self.target, self.key_columns)
+            )
         return self.schema_check
 
     def load(
@@ -173,6 +185,7 @@ class WriteStrategy(ABC):
                 on_batch=on_batch,
             )
         self.staged_rows += count
+        self._loaded = True
         return count
 
     def publish(self) -> PublishResult:
@@ -183,11 +196,8 @@ class WriteStrategy(ABC):
             with self.engine.begin() as conn:
                 self.check_guards(conn)
                 result = self._publish(conn)
-        except IntegrityError as exc:
-            raise JobError(
-                f"publishing into {self.target} violated a constraint; nothing was published: "
-                f"{exc.orig}"
-            ) from exc
+        except (IntegrityError, self._dbapi_integrity_error) as exc:
+            raise self._integrity_error(exc) from exc
         self.log.info(
             "published %d rows into %s (%s, %d replaced)",
             result.inserted,
@@ -242,11 +252,8 @@ class WriteStrategy(ABC):
                 )
                 where, params = self._new_rows_condition(conn)
                 self._run_guards(conn, self.target, count, current, where, params)
-        except IntegrityError as exc:
-            raise JobError(
-                f"loading into {self.target} violated a constraint; nothing was published: "
-                f"{exc.orig}"
-            ) from exc
+        except (IntegrityError, self._dbapi_integrity_error) as exc:
+            raise self._integrity_error(exc) from exc
         self.staged_rows = count
         result = PublishResult(inserted=count, deleted=deleted)
         self.log.info(
@@ -257,6 +264,27 @@ class WriteStrategy(ABC):
             deleted,
         )
         return result
+
+    @property
+    def _dbapi_integrity_error(self) -> type[Exception]:
+        """The driver's IntegrityError (the COPY/executemany paths use the raw DBAPI)."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        error: type[Exception] = getattr(dbapi, "IntegrityError", RuntimeError)
+        return error
+
+    def _integrity_error(self, exc: Exception) -> JobError:
+        """A constraint violation while publishing (the transaction was rolled back)."""
+        detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        lowered = detail.lower()
+        if self._key_enforced and ("unique" in lowered or "duplicate" in lowered):
+            return GuardError(
+                "unique_keys",
+                f"key ({', '.join(self.key_columns)}) would occur more than once in "
+                f"{self.target}; nothing was published: {detail}",
+            )
+        return JobError(
+            f"publishing into {self.target} violated a constraint; nothing was published: {detail}"
+        )
 
     def drop_staging(self) -> None:
         """Drop this run's staging table and release its lock. Safe to call twice."""
@@ -272,7 +300,8 @@ class WriteStrategy(ABC):
 
     def check_guards(self, conn: Connection) -> None:
         """Every configured guard on the staged rows, inside the publish transaction."""
-        staged = _guards.count_rows(conn, self.staging)
+        # loaded by this object: we counted the rows on the way in
+        staged = self.staged_rows if self._loaded else _guards.count_rows(conn, self.staging)
         current = None
         if self.guards.min_fraction is not None:
             current = self.replaced_rows(conn)[0]
@@ -310,7 +339,7 @@ class WriteStrategy(ABC):
                 params,
                 self._bind_type,
             )
-        if g.unique_keys and self.key_columns:
+        if g.unique_keys and self.key_columns and not self._key_enforced:
             _guards.check_unique_keys(conn, table, self.key_columns, where, params, self._bind_type)
 
     @property

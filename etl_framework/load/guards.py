@@ -88,15 +88,19 @@ def check_not_all_null(
     params: dict[str, Any] | None = None,
     bind_type: Any = None,
 ) -> None:
-    """One query counting non-NULL values of every checked column."""
+    """One query; each column's sub-query stops at its first non-NULL value, so this
+    costs a few index-free row reads, not a scan, unless a column really is all NULL."""
     checked = [c for c in columns if c not in set(allowed)]
     if staged == 0 or not checked:
         return
-    counts = ", ".join(f"COUNT({column_list(conn, [c])})" for c in checked)
-    row = _query(
-        conn, f"SELECT {counts} FROM {quote_table(conn.dialect, table)}", where, params, bind_type
+    source = quote_table(conn.dialect, table)
+    condition = f"({where}) AND " if where else ""
+    probes = ", ".join(
+        f"(SELECT 1 FROM {source} WHERE {condition}{column_list(conn, [c])} IS NOT NULL LIMIT 1)"
+        for c in checked
     )
-    empty = [c for c, n in zip(checked, row, strict=True) if n == 0]
+    row = _query(conn, f"SELECT {probes}", "", params, bind_type)
+    empty = [c for c, found in zip(checked, row, strict=True) if found is None]
     if empty:
         raise GuardError(
             "all_null",

@@ -217,6 +217,8 @@ class TableTransferJob(ETLJob):
         from etl_framework.load.replace_table import ReplaceTableStrategy
         from etl_framework.load.replace_window import ReplaceWindowStrategy
 
+        if not isinstance(getattr(type(self), "mapping", None), FieldMapping):
+            raise RegistryError(f"{type(self).__name__} declares no mapping (a FieldMapping)")
         options = self.options
         common: dict[str, Any] = {
             "run_id": self.context.run_id,

@@ -260,6 +260,8 @@ def check_guards_leave_target_untouched(url: str) -> None:
         ]
         no_names = [dict(r, customer=None) for r in records(range(100))]
         cases.append((GuardConfig(), no_names, "all_null", "name"))
+        duplicated = [record(1), *records(range(1, 100), version=1)]
+        cases.append((GuardConfig(), duplicated, "unique_keys", "more than once"))
         for i, (guards, recs, guard, detail) in enumerate(cases):
             strategy = ReplaceTableStrategy(c, "orders", MAPPING, run_id=f"guard{i}", guards=guards)
             with pytest.raises(GuardError) as info:
@@ -401,6 +403,11 @@ def check_direct_publish(url: str) -> None:
                 ),
                 [record(999, day=FIRST_DAY)],
                 "window",
+            ),
+            (
+                ReplaceTableStrategy(c, "orders", MAPPING, run_id="d7", direct=True),
+                [record(1), *records(range(1, 100), version=1)],
+                "unique_keys",
             ),
             (
                 ReplaceWindowStrategy(
