@@ -95,6 +95,49 @@ def _bytes_content(body: bytes | str | None) -> Any:
     return body or b""
 
 
+def hawk_cost() -> tuple[float, float, float]:
+    """Client CPU ms per page of Hawk alone: sign a GET, verify a ~350 KB response;
+    and mohawk's slow path (hashing the body as bytes) for comparison."""
+    from mohawk import Receiver, Sender
+
+    from etl_framework.http.auth import hashable_content
+    from tests.support.hawk_server import HAWK_ID, HAWK_KEY, make_records
+
+    body = json.dumps({"results": make_records(PAGE_SIZE, pad=RECORD_PAD)}).encode()
+    creds = {"id": HAWK_ID, "key": HAWK_KEY, "algorithm": "sha256"}
+    url = "http://127.0.0.1:8000/v4/dataset/omis-dataset?page=2"
+    rounds = 30
+
+    def sign() -> Any:
+        return Sender(dict(creds), url, "GET", content=hashable_content(b""), content_type="")
+
+    started = time.process_time()
+    for _ in range(rounds):
+        sender = sign()
+    signing = (time.process_time() - started) / rounds * 1000
+    receiver = Receiver(
+        lambda _id: creds,
+        sender.request_header,
+        url,
+        "GET",
+        content=hashable_content(b""),
+        content_type="",
+        seen_nonce=lambda *_: False,
+    )
+    header = receiver.respond(content=hashable_content(body), content_type="application/json")
+    started = time.process_time()
+    for _ in range(rounds):
+        sender.accept_response(
+            header, content=hashable_content(body), content_type="application/json"
+        )
+    verifying = (time.process_time() - started) / rounds * 1000
+    started = time.process_time()
+    for _ in range(5):
+        sender.accept_response(header, content=body, content_type="application/json")
+    slow = (time.process_time() - started) / 5 * 1000
+    return signing, verifying, slow
+
+
 def plain_loop(url: str, pages: int) -> int:
     import requests
 
@@ -116,10 +159,15 @@ def plain_loop(url: str, pages: int) -> int:
 def timed(label: str, pages: int, func: Callable[[], int]) -> float:
     gc.collect()
     started = time.perf_counter()
+    cpu = time.process_time()
     rows = func()
+    cpu = time.process_time() - cpu
     seconds = time.perf_counter() - started
     rate = pages / seconds
-    print(f"{label:<44} {rate:7.1f} pages/s  {rows / seconds:9.0f} rows/s  ({seconds:.2f}s)")
+    print(
+        f"{label:<44} {rate:7.1f} pages/s  {rows / seconds:9.0f} rows/s  "
+        f"client CPU {cpu / pages * 1000:5.1f} ms/page  ({seconds:.2f}s)"
+    )
     assert rows == pages * PAGE_SIZE, f"{label}: read {rows} rows, expected {pages * PAGE_SIZE}"
     return rate
 
@@ -178,14 +226,14 @@ def end_to_end(url: str, pages: int) -> None:
                         },
                         "concurrency": 8,
                     },
-                    "target": {"connection": "warehouse"},
                 }
             },
         }
         path = Path(tmp) / "config.yaml"
         path.write_text(yaml.safe_dump(config))
         started = time.perf_counter()
-        run_transfer("omis_dataset", time.strftime("%Y%m%d"), "truncate", str(path))
+        summary = run_transfer("omis_dataset", time.strftime("%Y%m%d"), "truncate", str(path))
+        assert summary.succeeded, summary.error
         seconds = time.perf_counter() - started
         rows = pages * PAGE_SIZE
         print(
@@ -258,6 +306,11 @@ def main() -> None:
         finally:
             auth.hashable_content = fast
         print(f"hawk/unsigned: sequential {hseq / seq:.2f}, 8 workers {hconc / conc:.2f}")
+        signing, verifying, slow = hawk_cost()
+        print(
+            f"hawk client CPU per page: sign {signing:.2f} ms, verify {verifying:.2f} ms "
+            f"(mohawk hashing bytes: {slow:.1f} ms)"
+        )
         if args.postgres:
             end_to_end(hawk.url, pages)
     finally:
