@@ -30,7 +30,7 @@ def test_unknown_transfer_lists_close_matches_and_is_a_keyerror() -> None:
         registry.get("demo_order")
     assert isinstance(info.value, KeyError)
     assert "demo_orders" in info.value.suggestions
-    assert "did you mean 'demo_orders'?" in str(info.value)
+    assert "did you mean 'demo_orders'" in str(info.value)
     assert info.value.exit_code == 2
 
 
