@@ -238,6 +238,17 @@ def worker(method: str, url: str, rows: int) -> dict[str, Any]:
 # --- driver ---------------------------------------------------------------------------
 
 
+def _median(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median rows/s (errors win: a failure is reported)."""
+    for r in results:
+        if "error" in r:
+            return r
+    ordered = sorted(results, key=lambda r: r["rows"] / r["seconds"])
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
+    return chosen
+
+
 def run_worker(method: str, url: str, rows: int) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, __file__, "--worker", method, "--url", url, "--rows", str(rows)],
@@ -262,6 +273,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--scaling", action="store_true", help="truncate at 100k/1M/4M rows")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the methods this many times, interleaved; report the median (noisy hosts)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -276,13 +293,16 @@ def main() -> None:
         f"Python {platform.python_version()}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
     )
     with postgres_server() as url:
-        results = []
-        for method in args.methods.split(","):
-            if not available(method):
-                results.append({"method": method, "rows": args.rows, "error": "not installed"})
-                continue
-            print(f"# running {method} ...", file=sys.stderr, flush=True)
-            results.append(run_worker(method, url, args.rows))
+        runs: dict[str, list[dict[str, Any]]] = {}
+        methods = args.methods.split(",")
+        for _round in range(args.repeat):
+            for method in methods:
+                if not available(method):
+                    runs[method] = [{"method": method, "rows": args.rows, "error": "not installed"}]
+                    continue
+                print(f"# running {method} ...", file=sys.stderr, flush=True)
+                runs.setdefault(method, []).append(run_worker(method, url, args.rows))
+        results = [_median(runs[m]) for m in methods]
         scaling = []
         if args.scaling:
             for n in (100_000, 1_000_000, 4_000_000):
