@@ -57,6 +57,7 @@ from etl_framework.mapping import ColumnKind
 from etl_framework.window import Window, format_date, parse_date
 
 if TYPE_CHECKING:
+    from etl_framework.connectors.gcs import GcsConnector
     from etl_framework.context import RunCounters
     from etl_framework.mapping import FieldMapping
 
@@ -169,25 +170,37 @@ class BigQueryWriteStrategy(ABC):
     # --- cleansing -----------------------------------------------------------------
 
     def drop_stale_staging(self, is_live: Callable[[str], bool] | None = None) -> list[str]:
-        """Drop staging tables of this target left by earlier runs whose window overlaps."""
+        """Drop staging tables (and staged GCS files) of this target left by earlier runs
+        whose window overlaps this run's; return the staging names dropped."""
         dropped = []
-        own = run_tag(self.run_id)
         for name in self.connector.list_tables(self.staging.project, self.staging.dataset):
-            match = _STAGING_RE.match(name)
-            if match is None or match["table"] != self.target.table or match["run"] == own:
-                continue
-            try:
-                other = parse_window_tag(match["window"])
-            except ValueError:
-                continue
-            if not other.overlaps(self.window):
-                continue  # another window's run may be alive and loading
-            if is_live is not None and is_live(match["run"]):
-                continue
-            if self.connector.delete_table(self.staging.sibling(name)):
+            if self._is_stale(name, is_live) and self.connector.delete_table(
+                self.staging.sibling(name)
+            ):
                 dropped.append(name)
                 self.log.warning("dropped staging table %s left by an earlier run", name)
+        if self.connector.config.staging_bucket:
+            with self._gcs() as gcs:
+                for info in gcs.list_objects(self._gcs_prefix() + "/"):
+                    folder = info.uri[len(self._gcs_prefix()) + 1 :].split("/", 1)[0]
+                    if self._is_stale(folder, is_live):
+                        gcs.delete(info.uri)
+                        self.log.warning("deleted staged file %s left by an earlier run", info.uri)
         return dropped
+
+    def _is_stale(self, name: str, is_live: Callable[[str], bool] | None) -> bool:
+        match = _STAGING_RE.match(name)
+        if match is None or match["table"] != self.target.table:
+            return False
+        if match["run"] == run_tag(self.run_id):
+            return False
+        try:
+            other = parse_window_tag(match["window"])
+        except ValueError:
+            return False
+        if not other.overlaps(self.window):
+            return False  # another window's run may be alive and loading
+        return not (is_live is not None and is_live(match["run"]))
 
     # --- prepare -------------------------------------------------------------------
 
@@ -282,9 +295,8 @@ class BigQueryWriteStrategy(ABC):
             writer = self._writer
             assert writer is not None
         writer.close()
-        staging_bucket = self.connector.config.staging_bucket
-        if staging_bucket:
-            uri = self._stage_in_gcs(writer.path, staging_bucket)
+        if self.connector.config.staging_bucket:
+            uri = self._stage_in_gcs(writer.path)
             job = self.connector.load_uris(
                 [uri], destination, config, job_id_prefix=self.job_prefix
             )
@@ -300,21 +312,27 @@ class BigQueryWriteStrategy(ABC):
             )
         return loaded
 
-    def _stage_in_gcs(self, path: Path, staging_bucket: str) -> str:
-        from etl_framework.connectors.gcs import GcsConfig, GcsConnector
-
-        prefix = staging_bucket.rstrip("/")
+    def _gcs_prefix(self) -> str:
+        prefix = (self.connector.config.staging_bucket or "").rstrip("/")
         if prefix.count("/") < 3:
             prefix += "/etl-staging"
-        uri = f"{prefix}/{self.staging.table}/{uuid.uuid4().hex[:8]}-{path.name}"
-        gcs = GcsConnector(
+        return prefix
+
+    def _gcs(self) -> GcsConnector:
+        from etl_framework.connectors.gcs import GcsConfig, GcsConnector
+
+        return GcsConnector(
             f"{self.connector.name}-staging",
             GcsConfig(
                 project=self.connector.config.project,
                 credentials_file=self.connector.config.credentials_file,
             ),
         )
-        with gcs:
+
+    def _stage_in_gcs(self, path: Path) -> str:
+        """Upload the load file under ``<staging_bucket>/<staging table>/`` (resumable)."""
+        uri = f"{self._gcs_prefix()}/{self.staging.table}/{uuid.uuid4().hex[:8]}-{path.name}"
+        with self._gcs() as gcs:
             gcs.upload_file(path, uri)
         self._staged_objects.append(uri)
         return uri
@@ -361,16 +379,7 @@ class BigQueryWriteStrategy(ABC):
             except Exception as exc:
                 errors.append(exc)
         if self._staged_objects:
-            from etl_framework.connectors.gcs import GcsConfig, GcsConnector
-
-            gcs = GcsConnector(
-                f"{self.connector.name}-staging",
-                GcsConfig(
-                    project=self.connector.config.project,
-                    credentials_file=self.connector.config.credentials_file,
-                ),
-            )
-            with gcs:
+            with self._gcs() as gcs:
                 for uri in self._staged_objects:
                     try:
                         gcs.delete(uri)

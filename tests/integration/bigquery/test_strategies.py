@@ -356,10 +356,37 @@ def test_load_from_gcs_files_and_staging_bucket(
         strategy.prepare()
         strategy.load(rows(base_records()[:4]))
         strategy.publish()
-        assert [b.name for b in storage_client().list_blobs(gcs_bucket)] != []
+        staged = [b.name for b in storage_client().list_blobs(gcs_bucket)]
+        assert len(staged) == 1
+        assert staged[0].startswith(f"stage/{strategy.staging.table}/")
         strategy.drop_staging()
         assert list(storage_client().list_blobs(gcs_bucket)) == []
         assert table_rows(staged_bq, table) == expected_rows(base_records()[:4])
+
+        # A crashed run's staged file is deleted by the next run's cleansing.
+        crashed = BigQueryReplaceWindowStrategy(
+            staged_bq,
+            table,
+            MAPPING,
+            run_id="runcrash",
+            window=Window(DAY1, DAY2),
+            window_column="event_date",
+        )
+        crashed.prepare()
+        crashed.load(rows(base_records()[:1]))
+        crashed.publish()  # staging table and file stay: no drop_staging
+        assert len(list(storage_client().list_blobs(gcs_bucket))) == 1
+        nxt = BigQueryReplaceWindowStrategy(
+            staged_bq,
+            table,
+            MAPPING,
+            run_id="runnext2",
+            window=Window(DAY1, DAY3),
+            window_column="event_date",
+        )
+        assert nxt.drop_stale_staging() == [crashed.staging.table]
+        assert list(storage_client().list_blobs(gcs_bucket)) == []
+        assert staging_tables(staged_bq, bq_target.project, bq_target.dataset) == []
 
 
 def test_staging_expires_and_stale_staging_is_dropped(bq: Any, bq_target: BigQueryTarget) -> None:
