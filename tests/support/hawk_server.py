@@ -130,6 +130,8 @@ class HawkTestServer:
         self.statuses: list[tuple[int, int]] = []
         """(page, status) of every answer, in order."""
         self.auth_failures: list[str] = []
+        self.cpu_seconds = 0.0
+        """Process CPU time spent answering (all threads; a rough gauge for benchmarks)."""
         self._faults: dict[int, collections.deque[Fault]] = collections.defaultdict(
             collections.deque
         )
@@ -284,6 +286,15 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.api
         if api.latency:
             time.sleep(api.latency)
+        started = time.process_time()
+        try:
+            self._answer()
+        finally:
+            with api._lock:
+                api.cpu_seconds += time.process_time() - started
+
+    def _answer(self) -> None:
+        api = self.api
         request_body = self._read_body()
         full_url = f"http://{self.headers.get('Host')}{self.path}"
         receiver = None
