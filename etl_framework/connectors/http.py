@@ -112,9 +112,12 @@ class HttpConnector(Connector):
 
         assert self._session is not None
         for prefix in ("http://", "https://"):
+            old = self._session.adapters.get(prefix)
             # max_retries=0: retries happen above requests, see etl_framework.http.retry
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
             self._session.mount(prefix, adapter)
+            if old is not None:
+                old.close()  # its idle connections; nothing is in flight between fetches
 
     def reserve_concurrency(self, workers: int) -> None:
         """Make the connection pool large enough for ``workers`` parallel requests."""

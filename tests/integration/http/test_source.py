@@ -172,6 +172,16 @@ def test_concurrent_fetch_every_record_once_in_order(
     assert elapsed < 24 * 0.02  # really concurrent: faster than one page after another
 
 
+def test_more_workers_than_pooled_connections(hawk_api: Server, connect: Connect) -> None:
+    server = hawk_api(records=1600, page_size=50)
+    connector = connect(server, pool_size=2)
+    connector.get(DATASET_PATH)  # a pooled connection exists before the pool is resized
+    pagination = {"type": "offset", "limit": 50, "total_path": "count"}
+    src = source(connector, pagination=pagination, concurrency=12)
+    assert references(src) == [f"OMIS-{i:06d}" for i in range(1600)]
+    assert len(connector.session.get_adapter(server.url).poolmanager.pools) == 1
+
+
 def test_link_header_and_cursor_pagination_with_nested_records(
     hawk_api: Server, connect: Connect
 ) -> None:
