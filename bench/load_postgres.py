@@ -23,7 +23,10 @@ Run (starts a throw-away PostgreSQL with the Debian server binaries)::
     .venv-bench/bin/python bench/load_postgres.py --rows 1000000 [--scaling]
 
 pandas and dlt are bench-only: a method whose package is missing is reported as
-skipped. ``--scaling`` adds truncate runs at 100k / 1M / 4M rows for peak RSS.
+skipped. ``--scaling`` adds truncate runs at 100k / 1M / 4M rows for peak RSS;
+``--delta-scaling 1000000,10000000`` times a one-day delta (33,333 rows) on targets
+of those sizes (one day = 33,333 rows, so the table spans size/33,333 days).
+``--repeat 3`` interleaves three rounds and reports the median (shared hosts are noisy).
 The last line is ``truncate/raw_copy: R`` (ratio of rows/s).
 """
 
@@ -83,12 +86,14 @@ def mapping() -> Any:
     )
 
 
-def generate(rows: int, day: int | None = None, version: int = 0) -> Iterator[dict[str, Any]]:
-    """Deterministic-shaped records; ``day`` keeps only the rows of that day (0..29)."""
+def generate(
+    rows: int, day: int | None = None, version: int = 0, days: int = DAYS
+) -> Iterator[dict[str, Any]]:
+    """Records spread over ``days`` days; ``day`` keeps only the rows of that day."""
     base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     uuid4 = uuid.uuid4
     for i in range(rows):
-        d = i % DAYS
+        d = i % days
         if day is not None and d != day:
             continue
         yield {
@@ -112,7 +117,7 @@ def _connector(url: str) -> Any:
     return SqlConnector("bench", SqlConfig(url=url)).open()  # type: ignore[arg-type]
 
 
-def _reset(url: str, table: str, fill: int = 0) -> None:
+def _reset(url: str, table: str, fill: int = 0, days: int = DAYS) -> None:
     """A fresh target, optionally holding ``fill`` rows (loaded by raw COPY)."""
     import psycopg
 
@@ -122,7 +127,7 @@ def _reset(url: str, table: str, fill: int = 0) -> None:
         conn.execute(DDL.format(table=table))
         conn.execute(f"CREATE INDEX {table}_created_ix ON {table} (created_at)")
         if fill:
-            _raw_copy(conn, table, generate(fill))
+            _raw_copy(conn, table, generate(fill, days=days))
         conn.execute(f"VACUUM ANALYZE {table}")
 
 
@@ -142,10 +147,10 @@ def _raw_copy(conn: Any, table: str, records: Iterator[dict[str, Any]]) -> int:
     return count
 
 
-def worker(method: str, url: str, rows: int) -> dict[str, Any]:
+def worker(method: str, url: str, rows: int, days: int = DAYS) -> dict[str, Any]:
     """Prepare (untimed), then time one load. Returns rows and seconds."""
     table = "bench_target"
-    day = 14
+    day = days // 2
     if method.startswith(("truncate", "delta", "merge")):
         # imported before the clock starts, as in a long-running job
         import etl_framework.load.merge
@@ -154,7 +159,7 @@ def worker(method: str, url: str, rows: int) -> dict[str, Any]:
     if method in ("raw_copy", "truncate", "pandas"):
         _reset(url, table)
     elif method in ("truncate_again", "truncate_direct", "delta", "delta_direct", "merge"):
-        _reset(url, table, fill=rows)
+        _reset(url, table, fill=rows, days=days)
     started = time.perf_counter()
     if method == "raw_copy":
         import psycopg
@@ -184,7 +189,7 @@ def worker(method: str, url: str, rows: int) -> dict[str, Any]:
                 window_column="created_at",
                 direct=direct,
             )
-            records = generate(rows, day=day, version=1)
+            records = generate(rows, day=day, version=1, days=days)
         elif method == "merge":
             strategy = MergeStrategy(c, table, m, run_id="benchrun")
         else:
@@ -249,9 +254,20 @@ def _median(results: list[dict[str, Any]]) -> dict[str, Any]:
     return chosen
 
 
-def run_worker(method: str, url: str, rows: int) -> dict[str, Any]:
+def run_worker(method: str, url: str, rows: int, days: int = DAYS) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, __file__, "--worker", method, "--url", url, "--rows", str(rows)],
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            method,
+            "--url",
+            url,
+            "--rows",
+            str(rows),
+            "--days",
+            str(days),
+        ],
         capture_output=True,
         text=True,
     )
@@ -279,18 +295,25 @@ def main() -> None:
         default=1,
         help="run the methods this many times, interleaved; report the median (noisy hosts)",
     )
+    parser.add_argument(
+        "--delta-scaling",
+        default="",
+        help="target sizes (e.g. 1000000,10000000) for a one-day delta of 33,333 rows",
+    )
+    parser.add_argument("--days", type=int, default=DAYS, help=argparse.SUPPRESS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.url, args.rows)))
+        print(json.dumps(worker(args.worker, args.url, args.rows, args.days)))
         return
 
     from tests.services.postgres import postgres_server
 
     print(
         f"# {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+        f"Python {platform.python_version()}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+        f"load average {os.getloadavg()[0]:.1f}, median of {args.repeat} interleaved run(s)"
     )
     with postgres_server() as url:
         runs: dict[str, list[dict[str, Any]]] = {}
@@ -303,6 +326,13 @@ def main() -> None:
                 print(f"# running {method} ...", file=sys.stderr, flush=True)
                 runs.setdefault(method, []).append(run_worker(method, url, args.rows))
         results = [_median(runs[m]) for m in methods]
+        delta_scaling = []
+        for size in filter(None, args.delta_scaling.split(",")):
+            n = int(size)
+            print(f"# delta on a {n:,}-row target ...", file=sys.stderr, flush=True)
+            result = run_worker("delta", url, n, days=max(1, n // 33_333))
+            result["target_rows"] = n
+            delta_scaling.append(result)
         scaling = []
         if args.scaling:
             for n in (100_000, 1_000_000, 4_000_000):
@@ -333,6 +363,16 @@ def main() -> None:
                 print(
                     f"{r['rows']:>11,} rows  {r['rows'] / r['seconds']:>10,.0f} rows/s  "
                     f"peak RSS {r['peak_rss_mb']:.0f} MB"
+                )
+    if delta_scaling:
+        print("\ndelta of one day (33,333 rows) by target size")
+        for r in delta_scaling:
+            if "error" in r:
+                print(f"{r['target_rows']:>11,}-row target  failed: {r['error']}")
+            else:
+                print(
+                    f"{r['target_rows']:>11,}-row target  {r['seconds']:6.2f} s  "
+                    f"({r['rows']:,} rows replaced)"
                 )
     truncate = next((r for r in results if r["method"] == "truncate" and "error" not in r), None)
     if truncate and raw_rate:

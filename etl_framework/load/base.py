@@ -69,6 +69,8 @@ class WriteStrategy(ABC):
     """``guards.min_rows`` when the config leaves it unset."""
     supports_direct: ClassVar[bool] = False
     """Whether ``direct=True`` (no staging: one transaction from delete to commit) works."""
+    direct_when_empty: ClassVar[bool] = False
+    """`write` loads an empty target directly: nothing is replaced, no row is locked."""
 
     def __init__(
         self,
@@ -147,7 +149,12 @@ class WriteStrategy(ABC):
         return self.schema_check
 
     def prepare_target(self) -> SchemaCheck:
-        """Check capabilities and the target's schema, creating the target if missing."""
+        """Check capabilities and the target's schema, creating the target if missing.
+
+        Once per strategy object (a run): later calls return the first result.
+        """
+        if self.schema_check is not None:
+            return self.schema_check
         self.check_capabilities()
         with self.engine.begin() as conn:
             self.schema_check = ensure_target(
@@ -214,11 +221,17 @@ class WriteStrategy(ABC):
 
         With ``direct=True``: `write_direct` instead.
         """
-        if self.direct:
+        if self.direct or (self.direct_when_empty and self._target_is_empty()):
             return self.write_direct(rows, on_batch=on_batch)
         self.prepare()
         self.load(rows, on_batch=on_batch)
         return self.publish()
+
+    def _target_is_empty(self) -> bool:
+        self.prepare_target()
+        with self.engine.connect() as conn:
+            row = conn.exec_driver_sql(f"SELECT 1 FROM {self._q(conn, self.target)} LIMIT 1")
+            return row.first() is None
 
     def write_direct(
         self, rows: Iterable[Sequence[Any]], *, on_batch: ProgressCallback | None = None

@@ -5,6 +5,10 @@ Publish, in ONE transaction::
     DELETE FROM target;                       -- or TRUNCATE target (method="truncate")
     INSERT INTO target (cols) SELECT cols FROM staging;
 
+An empty target (first load) is loaded directly: one transaction streams the rows
+into it and commits, since there is nothing to replace and nothing to lock; the
+guards run on the new rows before the commit, exactly as on staging.
+
 The target table itself is kept, so its dependent views, grants, indexes, comments
 and foreign keys survive (a rename-swap would break all of them).
 
@@ -38,6 +42,7 @@ class ReplaceTableStrategy(WriteStrategy):
     name = "replace_table"
     default_min_rows: ClassVar[int] = 1
     supports_direct: ClassVar[bool] = True
+    direct_when_empty: ClassVar[bool] = True
 
     def __init__(self, *args: Any, method: ReplaceMethod = "delete", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
