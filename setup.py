@@ -21,8 +21,8 @@ EXTRAS = {
         "google-cloud-secret-manager>=2.20",
         "pyarrow>=15",
     ],
-    "http": ["requests>=2.31", "mohawk>=1.1", "orjson>=3.9"],
-    "k8s": ["kubernetes>=29"],
+    "http": ["requests>=2.31", "mohawk>=1.1", "orjson>=3.9", "tenacity>=9"],
+    "k8s": ["kubernetes>=29,<37"],  # 37 needs python-dateutil>=3; google-cloud needs <3,
     # Airflow is installed in the scheduler's environment, never in the job image.
     "airflow": ["apache-airflow>=2.10", "apache-airflow-providers-cncf-kubernetes>=10.1"],
 }
