@@ -89,13 +89,15 @@ def mapping() -> Any:
 def generate(
     rows: int, day: int | None = None, version: int = 0, days: int = DAYS
 ) -> Iterator[dict[str, Any]]:
-    """Records spread over ``days`` days; ``day`` keeps only the rows of that day."""
+    """Records spread over ``days`` days in order; ``day`` keeps only that day's rows."""
     base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     uuid4 = uuid.uuid4
-    for i in range(rows):
-        d = i % days
-        if day is not None and d != day:
-            continue
+    # days are contiguous, as in a table filled day by day; a day's ids are one range
+    ids = (
+        range(rows) if day is None else range(-(-day * rows // days), -(-(day + 1) * rows // days))
+    )
+    for i in ids:
+        d = i * days // rows
         yield {
             "id": i,
             "uuid": str(uuid4()),
@@ -104,7 +106,7 @@ def generate(
             "score": i * 0.5,
             "amount": Decimal(i % 100000) / 100,
             "created_at": base + dt.timedelta(days=d, seconds=i % 86400),
-            "note": None if i % 10 == 0 else "note",
+            "note": None if i % 10 == 3 else "note",
         }
 
 
