@@ -80,7 +80,8 @@ def _handler(scenario: Scenario) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, pod_list)
             if match := LOG.match(url.path):
                 assert query.get("container") == ["pipeline"], query
-                assert query.get("follow") == ["true"], query
+                # kubernetes client 36 sends "True", 37 "true"
+                assert [v.lower() for v in query.get("follow", [])] == ["true"], query
                 data = scenario.logs.get(match["pod"], "").encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")

@@ -111,12 +111,21 @@ def test_kubernetes_validate_catches_a_broken_manifest(tmp_path: Path) -> None:
     assert result.returncode != 0
 
 
+def deserialize(client: Any, manifest: dict[str, Any], kind: str) -> Any:
+    """ApiClient.deserialize across client versions (36 takes a response, 37 its text)."""
+    try:
+        return client.deserialize(json.dumps(manifest), kind, "application/json")
+    except TypeError:
+        response = type("Response", (), {"data": json.dumps(manifest)})()
+        return client.deserialize(response, kind)
+
+
 def test_manifests_deserialize_into_client_models_without_losing_fields() -> None:
     from kubernetes.client import ApiClient, V1Job
 
     client = ApiClient()
     for name, manifest in all_manifests().items():
-        model = client.deserialize(json.dumps(manifest), "V1Job", "application/json")
+        model = deserialize(client, manifest, "V1Job")
         assert isinstance(model, V1Job), name
         assert client.sanitize_for_serialization(model) == manifest, name
         container = model.spec.template.spec.containers[0]
