@@ -123,3 +123,29 @@ def test_odd_but_valid_names_are_quoted(postgres_url: str) -> None:
             row = conn.exec_driver_sql('SELECT id, "select", "Upper" FROM "Order"').one()
     assert row == (1, "x", {"k": "'; DROP TABLE x; --"})
     assert json.dumps(row[2])  # the hostile value went in as data, not SQL
+
+
+def test_generic_executemany_path_on_postgres(postgres_url: str) -> None:
+    """The batched executemany used for dialects without a fast path, on a second dialect."""
+    from etl_framework.load.bulk import executemany_rows
+    from etl_framework.load.schema import build_table, create_table
+
+    with cases.connector(postgres_url) as c:
+        with c.engine.begin() as conn:
+            create_table(conn, build_table(cases.MAPPING, "generic"))
+            count = executemany_rows(
+                conn,
+                "generic",
+                cases.MAPPING.columns,
+                [f.type for f in cases.MAPPING.fields],
+                cases.MAPPING.rows(cases.records(range(25))),
+                batch_size=10,
+            )
+        assert count == 25
+        assert cases.table_rows(c.engine, "generic") == cases.expected_rows(
+            cases.records(range(25))
+        )
+        with c.engine.connect() as conn:
+            payload, at = conn.exec_driver_sql("SELECT payload, at FROM generic WHERE id = 3").one()
+        assert payload == {"i": 3, "v": 0, "tags": ["a", "b"]}
+        assert at == dt.datetime(2024, 1, 4, 3, 30, tzinfo=dt.UTC)
