@@ -47,13 +47,20 @@ EXTRAS["all"] = sorted(
 setup(
     name="etl_framework",
     version=VERSION,
-    description="Abstract ETL base classes for idempotent batch transfers, shipped as a container job.",
+    description=(
+        "Abstract ETL base classes for idempotent batch transfers, shipped as a container job."
+    ),
     long_description=(HERE / "README.md").read_text() if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["etl_framework", "etl_framework.*", "jobs", "jobs.*"]),
     package_data={
-        "etl_framework": ["py.typed", "state/alembic.ini", "state/migrations/*.py", "state/migrations/versions/*.py"],
+        "etl_framework": [
+            "py.typed",
+            "state/alembic.ini",
+            "state/migrations/*.py",
+            "state/migrations/versions/*.py",
+        ],
         "jobs": ["config/*.yaml", "data/*.csv.gz"],
     },
     include_package_data=True,

@@ -78,10 +78,10 @@ def load_clients(context: str | None = None) -> tuple[Any, Any]:
     except ImportError as exc:
         raise missing_kubernetes_error() from exc
     try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        config.load_incluster_config()
     except config.ConfigException:
         try:
-            config.load_kube_config(context=context)  # type: ignore[no-untyped-call]
+            config.load_kube_config(context=context)
         except (config.ConfigException, OSError) as exc:
             raise ConfigError(
                 f"no Kubernetes cluster to talk to ({exc}): run `gcloud container clusters"
@@ -95,7 +95,7 @@ def _to_dict(obj: Any) -> Any:
         return obj
     from kubernetes.client import ApiClient
 
-    return ApiClient().sanitize_for_serialization(obj)  # type: ignore[no-untyped-call]
+    return ApiClient().sanitize_for_serialization(obj)
 
 
 class _LogFollower:

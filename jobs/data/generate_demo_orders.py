@@ -21,11 +21,26 @@ DAYS = 90
 ORDERS_PER_DAY = 1111  # ~100k in all
 OUTPUT = Path(__file__).with_name("demo_orders.csv.gz")
 COLUMNS = (
-    "order_id", "order_date", "ordered_at", "customer_id", "country", "sku", "category",
-    "quantity", "unit_price", "currency", "status", "amount",
+    "order_id",
+    "order_date",
+    "ordered_at",
+    "customer_id",
+    "country",
+    "sku",
+    "category",
+    "quantity",
+    "unit_price",
+    "currency",
+    "status",
+    "amount",
 )
-COUNTRIES = (("GB", "GBP", 0.45), ("DE", "EUR", 0.2), ("FR", "EUR", 0.15), ("US", "USD", 0.12),
-             ("NL", "EUR", 0.08))
+COUNTRIES = (
+    ("GB", "GBP", 0.45),
+    ("DE", "EUR", 0.2),
+    ("FR", "EUR", 0.15),
+    ("US", "USD", 0.12),
+    ("NL", "EUR", 0.08),
+)
 CATEGORIES = ("books", "games", "garden", "kitchen", "music", "outdoor", "toys", "tools")
 STATUSES = (("completed", 0.9), ("cancelled", 0.06), ("refunded", 0.04))
 
@@ -56,11 +71,22 @@ def rows() -> list[list[str]]:
             quantity = 1 + int(rng.expovariate(1.5))
             status = rng.choices([s[0] for s in STATUSES], [s[1] for s in STATUSES])[0]
             at = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(seconds=second)
-            out.append([
-                str(order_id), day.isoformat(), at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                f"C{int(rng.expovariate(1 / 9000)) % 40_000:06d}", country, sku, category,
-                str(quantity), f"{price:.2f}", currency, status, f"{price * quantity:.2f}",
-            ])
+            out.append(
+                [
+                    str(order_id),
+                    day.isoformat(),
+                    at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    f"C{int(rng.expovariate(1 / 9000)) % 40_000:06d}",
+                    country,
+                    sku,
+                    category,
+                    str(quantity),
+                    f"{price:.2f}",
+                    currency,
+                    status,
+                    f"{price * quantity:.2f}",
+                ]
+            )
     return out
 
 
