@@ -41,13 +41,12 @@ from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from etl_framework.exceptions import ConfigError, RegistryError
-from etl_framework.job import ETLJob, Outcome
 from etl_framework.load.bulk import DEFAULT_BATCH_SIZE
 from etl_framework.load.guards import GuardConfig
-from etl_framework.mapping import ColumnKind, FieldMapping
+from etl_framework.mapping import FieldMapping
+from etl_framework.transfers.declarative import DeclarativeTransferJob, TargetOptions
 from etl_framework.window import WriteMode
 
 if TYPE_CHECKING:
@@ -57,15 +56,13 @@ if TYPE_CHECKING:
 DeltaStrategy = Literal["replace_window", "merge", "append"]
 
 
-class TableTransferOptions(BaseModel):
-    """``transfers.<name>`` options every `TableTransferJob` accepts."""
+class TableTransferOptions(TargetOptions):
+    """``transfers.<name>`` options every `TableTransferJob` accepts.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    ``connection`` names a ``type: sql`` connection; ``table`` is ``table`` or
+    ``schema.table``.
+    """
 
-    connection: str | None = None
-    """Name of the ``type: sql`` connection to load into (default: the class's)."""
-    table: str | None = None
-    """Target table, ``table`` or ``schema.table`` (default: the class's)."""
     guards: GuardConfig = Field(default_factory=GuardConfig)
     add_missing_columns: bool = False
     """Add mapped columns the existing target lacks (nullable ones only)."""
@@ -79,7 +76,7 @@ class TableTransferOptions(BaseModel):
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
 
 
-class TableTransferJob(ETLJob):
+class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
     """Records from ``source()`` into one SQL table, through a field mapping.
 
     Must override: `source`, and declare `target_table` and `mapping`.
@@ -87,18 +84,10 @@ class TableTransferJob(ETLJob):
     Must not override: `run` and the three lifecycle methods (they are the point).
     """
 
-    # --- declarations -------------------------------------------------------------
+    # --- declarations (the rest: DeclarativeTransferJob) -----------------------------
 
     target_connection: ClassVar[str] = "warehouse"
     """The ``type: sql`` connection (config ``connections.<name>``) of the target."""
-    target_table: ClassVar[str] = ""
-    """The target table, ``table`` or ``schema.table``."""
-    mapping: ClassVar[FieldMapping]
-    """``(source_path, target_column, column_type)`` of every target column."""
-    window_column: ClassVar[str | None] = None
-    """Date/timestamp column that delta runs replace ``[start, end)`` of."""
-    key_columns: ClassVar[tuple[str, ...]] = ()
-    """Merge keys (default: the mapping's primary key columns)."""
     index_columns: ClassVar[tuple[str, ...]] = ()
     """Columns indexed when the target is created (the window column always is)."""
     delta_strategy: ClassVar[DeltaStrategy] = "replace_window"
@@ -107,30 +96,6 @@ class TableTransferJob(ETLJob):
     """Delta with replace_window: drop records outside the window instead of failing
     (for sources that cannot filter, e.g. a full file export)."""
     options_model: ClassVar[type[BaseModel] | None] = TableTransferOptions
-    _modes_declared: ClassVar[bool] = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "supported_modes" in cls.__dict__:
-            cls._modes_declared = True
-        elif not cls._modes_declared:
-            # Without a window column a delta run has nothing to replace.
-            needs_window = cls.delta_strategy == "replace_window" and cls.window_column is None
-            cls.supported_modes = (
-                frozenset({WriteMode.TRUNCATE}) if needs_window else frozenset(WriteMode)
-            )
-        mapping = getattr(cls, "mapping", None)
-        if mapping is not None and not isinstance(mapping, FieldMapping):
-            raise RegistryError(f"{cls.__name__}.mapping must be a FieldMapping")
-        if mapping is not None and cls.window_column is not None:
-            kind = mapping.field(cls.window_column).type.kind
-            if kind not in (ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ):
-                raise RegistryError(
-                    f"{cls.__name__}.window_column {cls.window_column!r} is {kind}; "
-                    "it must be date, timestamp or timestamptz"
-                )
-
-    # --- the source ----------------------------------------------------------------
 
     @abstractmethod
     def source(self) -> Iterable[Mapping[str, Any]]:
@@ -140,17 +105,7 @@ class TableTransferJob(ETLJob):
         `filter_to_window` is set).
         """
 
-    def transform(self, record: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        """Change a record before mapping, or return None to skip it. Default: as is."""
-        return record
-
-    # --- lifecycle (implemented) ---------------------------------------------------
-
-    def pre_execution_cleansing(self) -> None:
-        """Drop staging tables of the target left by crashed runs of any transfer."""
-        dropped = self.strategy.drop_stale_staging(is_live=self.context.is_active_run)
-        if dropped:
-            self.context.counters.add("stale_staging_dropped", len(dropped))
+    # --- lifecycle (cleansing and cleanup: DeclarativeTransferJob) -------------------
 
     def pipeline(self) -> None:
         """Stream records into staging, check guards, publish in one transaction."""
@@ -168,16 +123,8 @@ class TableTransferJob(ETLJob):
             self.context.counters.add("rows_deleted", result.deleted)
         self.published = result
 
-    def post_execution_cleanup(self, outcome: Outcome) -> None:
-        """Drop this run's staging table, after success and failure alike."""
-        if self._strategy is not None:
-            self._strategy.drop_staging()
-        if not outcome.succeeded:
-            self.context.logger.info("nothing was published: the target is unchanged")
-
     # --- building blocks -------------------------------------------------------------
 
-    _strategy: WriteStrategy | None = None
     published: PublishResult | None = None
 
     @property
@@ -188,28 +135,10 @@ class TableTransferJob(ETLJob):
         return TableTransferOptions()
 
     @property
-    def table(self) -> str:
-        table = self.options.table or self.target_table
-        if not table:
-            raise ConfigError(
-                f"transfer {self.context.transfer!r} has no target table: set target_table "
-                f"or transfers.{self.context.transfer}.table"
-            )
-        return table
-
-    @property
     def connector(self) -> SqlConnector:
         from etl_framework.connectors.sql import SqlConnector
 
-        name = self.options.connection or self.target_connection
-        return self.context.connections.get(name, SqlConnector)
-
-    @property
-    def strategy(self) -> WriteStrategy:
-        """The run's write strategy (built once per run)."""
-        if self._strategy is None:
-            self._strategy = self.build_strategy()
-        return self._strategy
+        return self.context.connections.get(self.connection_name, SqlConnector)
 
     def build_strategy(self) -> WriteStrategy:
         from etl_framework.load.append import AppendStrategy
@@ -217,8 +146,6 @@ class TableTransferJob(ETLJob):
         from etl_framework.load.replace_table import ReplaceTableStrategy
         from etl_framework.load.replace_window import ReplaceWindowStrategy
 
-        if not isinstance(getattr(type(self), "mapping", None), FieldMapping):
-            raise RegistryError(f"{type(self).__name__} declares no mapping (a FieldMapping)")
         options = self.options
         common: dict[str, Any] = {
             "run_id": self.context.run_id,
@@ -242,35 +169,13 @@ class TableTransferJob(ETLJob):
             return MergeStrategy(*args, **common)
         if self.delta_strategy == "append":
             return AppendStrategy(*args, **common)
-        if self.window_column is None:
-            raise ConfigError(f"transfer {self.context.transfer!r}: delta needs window_column")
         return ReplaceWindowStrategy(
             *args,
             window=self.context.window,
-            window_column=self.window_column,
+            window_column=self.require_window_column(),
             direct=direct,
             **common,
         )
-
-    def records(self) -> Iterator[Mapping[str, Any]]:
-        """`source` records after `transform`, counted as read."""
-        counters = self.context.counters
-        transform = self.transform
-        plain = type(self).transform is TableTransferJob.transform
-        pending = 0
-        for record in self.source():
-            pending += 1
-            if pending == 1000:
-                counters.add_read(pending)
-                pending = 0
-            if plain:
-                yield record
-                continue
-            changed = transform(record)
-            if changed is not None:
-                yield changed
-        if pending:
-            counters.add_read(pending)
 
     def rows(self) -> Iterator[Sequence[Any]]:
         """Mapped row tuples, filtered to the window when `filter_to_window` applies."""

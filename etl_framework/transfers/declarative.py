@@ -1,0 +1,200 @@
+"""`DeclarativeTransferJob`: what every declarative transfer into one table shares.
+
+A declarative transfer states its target (connection and table), a field mapping,
+a window column for delta runs and key columns for merges, and yields records from
+``source()``; a write strategy does the loading. The SQL (`TableTransferJob`) and
+BigQuery (`BigQueryTransferJob`) bases differ only in their connector, options and
+strategies, which they supply through `options`, `connector` and `build_strategy`.
+
+Shared here, in one place:
+
+- declarations and their checks at class creation (supported modes follow from the
+  delta strategy and window column; the window column must be a date or timestamp);
+- `records`: ``source()`` through `transform`, counted as read;
+- ``pre_execution_cleansing``: drop staging left by crashed runs (never a live run's);
+- ``post_execution_cleanup``: drop this run's staging, after success and failure.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from etl_framework.exceptions import ConfigError, RegistryError
+from etl_framework.job import ETLJob, Outcome
+from etl_framework.mapping import ColumnKind, FieldMapping
+from etl_framework.window import WriteMode
+
+_WINDOW_KINDS = (ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ)
+_READ_COUNT_EVERY = 1000
+
+
+class TargetOptions(BaseModel):
+    """``transfers.<name>`` options naming the target; every declarative transfer's
+    options model extends this."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connection: str | None = None
+    """Name of the target connection (default: the class's ``target_connection``)."""
+    table: str | None = None
+    """The target table (default: the class's ``target_table``)."""
+
+
+class StagingStrategy(Protocol):
+    """What the lifecycle needs of a write strategy: its staging housekeeping."""
+
+    def drop_stale_staging(self, is_live: Callable[[str], bool] | None = None) -> list[str]: ...
+
+    def drop_staging(self) -> None: ...
+
+
+StrategyT = TypeVar("StrategyT", bound=StagingStrategy)
+
+
+class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
+    """Records from ``source()`` into one table, through a field mapping.
+
+    Subclasses (the ready bases) implement `pipeline`, `connector` and
+    `build_strategy`; transfers declare the class attributes and `source`.
+    """
+
+    # --- declarations -------------------------------------------------------------
+
+    target_connection: ClassVar[str] = ""
+    """The connection (config ``connections.<name>``) of the target."""
+    target_table: ClassVar[str] = ""
+    """The target table."""
+    mapping: ClassVar[FieldMapping]
+    """``(source_path, target_column, column_type)`` of every target column."""
+    window_column: ClassVar[str | None] = None
+    """Date/timestamp column that delta runs replace ``[start, end)`` of."""
+    key_columns: ClassVar[tuple[str, ...]] = ()
+    """Merge keys (default: the mapping's primary key columns)."""
+    delta_strategy: ClassVar[str] = "replace_window"
+    """How a delta run writes (``replace_window`` needs `window_column`)."""
+    options_model: ClassVar[type[BaseModel] | None] = TargetOptions
+    _modes_declared: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "supported_modes" in cls.__dict__:
+            cls._modes_declared = True
+        elif not cls._modes_declared:
+            # Without a window column a delta run has nothing to replace.
+            needs_window = cls.delta_strategy == "replace_window" and cls.window_column is None
+            cls.supported_modes = (
+                frozenset({WriteMode.TRUNCATE}) if needs_window else frozenset(WriteMode)
+            )
+        mapping = getattr(cls, "mapping", None)
+        if mapping is not None and not isinstance(mapping, FieldMapping):
+            raise RegistryError(f"{cls.__name__}.mapping must be a FieldMapping")
+        if mapping is not None and cls.window_column is not None:
+            kind = mapping.field(cls.window_column).type.kind
+            if kind not in _WINDOW_KINDS:
+                raise RegistryError(
+                    f"{cls.__name__}.window_column {cls.window_column!r} is {kind}; "
+                    "it must be date, timestamp or timestamptz"
+                )
+
+    # --- the source ----------------------------------------------------------------
+
+    def source(self) -> Iterable[Mapping[str, Any]]:
+        """The run's records (a generator: it is consumed once, streaming).
+
+        For delta runs yield the records of ``self.context.window``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement source()")
+
+    def transform(self, record: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """Change a record before mapping, or return None to skip it. Default: as is."""
+        return record
+
+    def records(self) -> Iterator[Mapping[str, Any]]:
+        """`source` records after `transform`, counted as read."""
+        counters = self.context.counters
+        transform = (
+            None if type(self).transform is DeclarativeTransferJob.transform else (self.transform)
+        )
+        pending = 0
+        for record in self.source():
+            pending += 1
+            if pending == _READ_COUNT_EVERY:
+                counters.add_read(pending)
+                pending = 0
+            if transform is None:
+                yield record
+                continue
+            changed = transform(record)
+            if changed is not None:
+                yield changed
+        if pending:
+            counters.add_read(pending)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def pre_execution_cleansing(self) -> None:
+        """Drop staging of the target left by crashed runs (never a live run's)."""
+        dropped = self.strategy.drop_stale_staging(is_live=self.context.is_active_run)
+        if dropped:
+            self.context.counters.add("stale_staging_dropped", len(dropped))
+
+    def post_execution_cleanup(self, outcome: Outcome) -> None:
+        """Drop this run's staging, after success and failure alike."""
+        if self._strategy is not None:
+            self._strategy.drop_staging()
+        if not outcome.succeeded:
+            self.context.logger.info("nothing was published: the target is unchanged")
+
+    # --- building blocks -------------------------------------------------------------
+
+    _strategy: StrategyT | None = None
+
+    @property
+    def options(self) -> TargetOptions:
+        """This transfer's validated ``transfers.<name>`` options (defaults if absent)."""
+        options = self.context.options
+        if isinstance(options, TargetOptions):
+            return options
+        return TargetOptions()
+
+    @property
+    def table(self) -> str:
+        """The target table: config ``transfers.<name>.table`` or `target_table`."""
+        table = self.options.table or self.target_table
+        if not table:
+            raise ConfigError(
+                f"transfer {self.context.transfer!r} has no target table: set target_table "
+                f"or transfers.{self.context.transfer}.table"
+            )
+        return table
+
+    @property
+    def connection_name(self) -> str:
+        """The target connection: config ``transfers.<name>.connection`` or the class's."""
+        return self.options.connection or self.target_connection
+
+    @property
+    def strategy(self) -> StrategyT:
+        """The run's write strategy (built once per run)."""
+        if self._strategy is None:
+            if not isinstance(getattr(type(self), "mapping", None), FieldMapping):
+                raise RegistryError(f"{type(self).__name__} declares no mapping (a FieldMapping)")
+            self._strategy = self.build_strategy()
+        return self._strategy
+
+    @abstractmethod
+    def build_strategy(self) -> StrategyT:
+        """The write strategy for this run's mode."""
+
+    def require_window_column(self) -> str:
+        """The window column, or a configuration error for a delta that needs one."""
+        if self.window_column is None:
+            raise ConfigError(f"transfer {self.context.transfer!r}: delta needs window_column")
+        return self.window_column
+
+
+__all__ = ["DeclarativeTransferJob", "StagingStrategy", "TargetOptions"]
