@@ -43,6 +43,19 @@ from etl_framework.deploy_spec import (
 )
 from etl_framework.exceptions import ExitCode
 
+# The pod matches the Kubernetes Jobs of etl_framework.k8s.manifests and the image.
+from etl_framework.k8s.manifests import (
+    CONTAINER_NAME,
+    FAIL_AT_ONCE_EXIT_CODES,
+    RUN_AS_USER,
+    SQL_PROXY_CONTAINER_NAME,
+    SQL_PROXY_HTTP_PORT,
+    SQL_PROXY_RESOURCES,
+    TMP_SIZE_LIMIT,
+    WORKDIR,
+    sql_proxy_args,
+)
+
 try:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
@@ -71,8 +84,6 @@ EXECUTION_DATE_TEMPLATE = "{{ data_interval_start | ds_nodash }}"
 """The run's EXECUTION_DATE: the first day of its data interval, as YYYYMMDD."""
 
 COMMAND = ["pipeline"]
-CONTAINER_NAME = "pipeline"
-SQL_PROXY_CONTAINER_NAME = "cloud-sql-proxy"
 TIMEZONE = dt.UTC
 OWNER = "etl"
 DEFAULT_TAGS = ("etl",)
@@ -85,23 +96,10 @@ LOGGING_INTERVAL_SECONDS = 120
 EXECUTION_MARGIN = dt.timedelta(minutes=15)
 """Added to the pod's active deadline to get the Airflow task's execution_timeout."""
 
-# The pod matches the Kubernetes Jobs of etl_framework.k8s.manifests and the image.
-RUN_AS_USER = 10001
-"""The image's numeric non-root user and group (see the Dockerfile)."""
-WORKDIR = "/app"
-"""The image's working directory; ``.etl/`` under it is an emptyDir (read-only root)."""
-TMP_SIZE_LIMIT = "1Gi"
-SQL_PROXY_HTTP_PORT = 9090
-SQL_PROXY_RESOURCES = {
-    "requests": {"cpu": "100m", "memory": "128Mi"},
-    "limits": {"memory": "256Mi"},
-}
-
-NO_RETRY_EXIT_CODES = frozenset(
-    {ExitCode.FAILED.value, ExitCode.USAGE.value, ExitCode.CONFIG.value}
-)
-"""Exit codes for which another try cannot succeed: the task fails without retrying
-(unless Kubernetes disrupted the pod, e.g. a node drain that sent SIGTERM)."""
+NO_RETRY_EXIT_CODES = frozenset(FAIL_AT_ONCE_EXIT_CODES)
+"""Exit codes for which another try cannot succeed (the Kubernetes Jobs' podFailurePolicy
+fails at once on the same codes): the task fails without retrying (unless Kubernetes
+disrupted the pod, e.g. a node drain that sent SIGTERM)."""
 
 SKIP_EXIT_CODES = tuple(
     code.value for name in ("NOTHING_TO_DO", "SKIPPED") if (code := getattr(ExitCode, name, None))
@@ -242,14 +240,7 @@ def _sql_proxy_sidecar(spec: TransferSpec) -> list[Any]:
     container = k8s.V1Container(
         name=SQL_PROXY_CONTAINER_NAME,
         image=proxy.image,
-        args=[
-            "--structured-logs",
-            f"--port={proxy.port}",
-            "--health-check",
-            "--http-address=0.0.0.0",
-            f"--http-port={SQL_PROXY_HTTP_PORT}",
-            proxy.instance,
-        ],
+        args=sql_proxy_args(proxy),
         # A native sidecar (Kubernetes >= 1.29): ready before `pipeline` starts (startup
         # probe), stopped by the kubelet once `pipeline` has exited.
         restart_policy="Always",

@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from etl_framework.deploy_spec import SqlProxy, TransferSpec
+from etl_framework.deploy_spec import CREDENTIALS_MOUNT_PATH, SqlProxy, TransferSpec
 from etl_framework.exceptions import ConfigError, ExitCode, InvalidWindowError
 from etl_framework.window import WriteMode, format_date, parse_date
 
@@ -49,10 +49,6 @@ RUN_AS_USER = 10001
 """The image's numeric non-root user and group (see the Dockerfile)."""
 WORKDIR = "/app"
 """The image's working directory; ``.etl/`` under it is an emptyDir in a pod."""
-CREDENTIALS_MOUNT_PATH = "/var/secrets/google"
-DEFAULT_CREDENTIALS_FILE = "key.json"
-"""Key file in the credentials Secret that GOOGLE_APPLICATION_CREDENTIALS points to,
-unless the spec's env sets GOOGLE_APPLICATION_CREDENTIALS itself."""
 TMP_SIZE_LIMIT = "1Gi"
 SQL_PROXY_HTTP_PORT = 9090
 SQL_PROXY_RESOURCES: Mapping[str, Mapping[str, str]] = {
@@ -206,10 +202,8 @@ def _env(
     spec: TransferSpec, proxy: SqlProxy | None, extra: Mapping[str, str]
 ) -> list[dict[str, Any]]:
     plain = {"HOME": "/tmp", "TMPDIR": "/tmp", "ETL_IMAGE_TAG": spec.image_ref}
-    if spec.credentials_secret:
-        plain["GOOGLE_APPLICATION_CREDENTIALS"] = (
-            f"{CREDENTIALS_MOUNT_PATH}/{DEFAULT_CREDENTIALS_FILE}"
-        )
+    if spec.credentials_path is not None:
+        plain["GOOGLE_APPLICATION_CREDENTIALS"] = spec.credentials_path
     if proxy is not None:
         plain["ETL_SQL_PROXY_HOST"] = "127.0.0.1"
         plain["ETL_SQL_PROXY_PORT"] = str(proxy.port)
@@ -226,6 +220,18 @@ def _env(
     return env
 
 
+def sql_proxy_args(proxy: SqlProxy) -> list[str]:
+    """The Cloud SQL Auth Proxy's arguments (health checks on `SQL_PROXY_HTTP_PORT`)."""
+    return [
+        "--structured-logs",
+        f"--port={proxy.port}",
+        "--health-check",
+        "--http-address=0.0.0.0",
+        f"--http-port={SQL_PROXY_HTTP_PORT}",
+        proxy.instance,
+    ]
+
+
 def _sql_proxy_container(spec: TransferSpec, proxy: SqlProxy) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": SQL_PROXY_CONTAINER_NAME,
@@ -233,14 +239,7 @@ def _sql_proxy_container(spec: TransferSpec, proxy: SqlProxy) -> dict[str, Any]:
         # A native sidecar: starts before `pipeline`, keeps running beside it and is
         # stopped by the kubelet once `pipeline` has exited, so the Job can complete.
         "restartPolicy": "Always",
-        "args": [
-            "--structured-logs",
-            f"--port={proxy.port}",
-            "--health-check",
-            "--http-address=0.0.0.0",
-            f"--http-port={SQL_PROXY_HTTP_PORT}",
-            proxy.instance,
-        ],
+        "args": sql_proxy_args(proxy),
         "startupProbe": {
             "httpGet": {"path": "/startup", "port": SQL_PROXY_HTTP_PORT},
             "periodSeconds": 1,
@@ -255,10 +254,7 @@ def _sql_proxy_container(spec: TransferSpec, proxy: SqlProxy) -> dict[str, Any]:
         "securityContext": _container_security_context(),
     }
     if spec.credentials_secret:
-        key_file = spec.plain_env().get(
-            "GOOGLE_APPLICATION_CREDENTIALS",
-            f"{CREDENTIALS_MOUNT_PATH}/{DEFAULT_CREDENTIALS_FILE}",
-        )
+        key_file = spec.plain_env().get("GOOGLE_APPLICATION_CREDENTIALS", spec.credentials_path)
         container["env"] = [{"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": key_file}]
         container["volumeMounts"] = [
             {"name": "credentials", "mountPath": CREDENTIALS_MOUNT_PATH, "readOnly": True}

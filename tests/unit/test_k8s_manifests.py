@@ -115,6 +115,19 @@ def test_credentials_secret_is_mounted_read_only() -> None:
     assert env["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == "/var/secrets/google/key.json"
 
 
+def test_credentials_key_names_the_key_file_in_the_job_and_its_sql_proxy() -> None:
+    spec = make_spec(
+        credentials_key="etl-sa.json", sql_proxy={"instance": "my-project:europe-west2:etl"}
+    )
+    job = build_job(spec, "20240115")
+    env = {e["name"]: e for e in main_container(job)["env"]}
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == "/var/secrets/google/etl-sa.json"
+    (proxy,) = pod_spec(job)["initContainers"]
+    assert proxy["env"] == [
+        {"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": "/var/secrets/google/etl-sa.json"}
+    ]
+
+
 def test_workload_identity_needs_no_secret() -> None:
     job = build_job(make_spec(credentials_secret=None), "20240115")
     assert all(v["name"] != "credentials" for v in pod_spec(job)["volumes"])
