@@ -1,0 +1,140 @@
+"""Transfers that SIGKILL themselves at a chosen point of a run (ETL_JOBS_MODULES).
+
+``ETL_TEST_CRASH_AT`` names the point:
+
+- ``after_cleansing``: pre_execution_cleansing has run, nothing loaded yet;
+- ``mid_load``: half of the records are in the load stream (staging or, with
+  ``publish: direct``, the open transaction on the target);
+- ``in_publish``: inside the publish transaction, right after the first statement
+  that changes the target (DELETE of the old rows, or the merge's upsert) executed;
+- ``before_commit``: the publish transaction did all its work and is about to commit;
+- ``after_publish``: the publish committed, the ledger still says running;
+- ``in_cleanup``: post_execution_cleanup is about to drop the staging table.
+
+The kill is a real SIGKILL of the process: no cleanup, no rollback, no ledger update.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+from etl_framework import register
+from etl_framework.job import Outcome
+from etl_framework.mapping import FieldMapping
+from etl_framework.transfers import TableTransferJob, TableTransferOptions
+from etl_framework.window import WriteMode
+
+FIRST_DAY = dt.date(2024, 1, 1)
+DAYS = 30
+CRASH_ENV = "ETL_TEST_CRASH_AT"
+CRASH_POINTS = (
+    "after_cleansing",
+    "mid_load",
+    "in_publish",
+    "before_commit",
+    "after_publish",
+    "in_cleanup",
+)
+# A statement that changes the target table itself (not its staging table).
+_TARGET_WRITE = re.compile(r'^\s*(DELETE\s+FROM|INSERT\s+INTO|TRUNCATE\s+TABLE)\s+"?orders\b', re.I)
+
+
+def day_of(i: int) -> dt.date:
+    return FIRST_DAY + dt.timedelta(days=i % DAYS)
+
+
+def record(i: int, version: int) -> dict[str, Any]:
+    return {"id": i, "day": day_of(i), "version": version, "payload": f"row {i} v{version}"}
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class CrashOptions(TableTransferOptions):
+    rows: int = 3000
+    version: int = 0
+
+
+class _CrashingOrders(TableTransferJob):
+    options_model = CrashOptions
+    target_table = "orders"
+    mapping = FieldMapping.from_tuples(
+        [
+            ("id", "id", "bigint primary key"),
+            ("day", "day", "date not null"),
+            ("version", "version", "integer not null"),
+            ("payload", "payload", "text"),
+        ]
+    )
+    window_column = "day"
+
+    @property
+    def crash_at(self) -> str | None:
+        return os.environ.get(CRASH_ENV) or None
+
+    def source(self) -> Iterator[dict[str, Any]]:
+        options = self.options
+        assert isinstance(options, CrashOptions)
+        window = self.context.window
+        delta = self.context.mode is WriteMode.DELTA
+        for i in range(options.rows):
+            if self.crash_at == "mid_load" and i == options.rows // 2:
+                _die()
+            if delta and not window.contains(day_of(i)):
+                continue
+            yield record(i, options.version)
+
+    def pre_execution_cleansing(self) -> None:
+        super().pre_execution_cleansing()
+        if self.crash_at == "after_cleansing":
+            _die()
+        if self.crash_at in ("in_publish", "before_commit"):
+            self._arm_publish_crash(self.crash_at)
+
+    def _arm_publish_crash(self, point: str) -> None:
+        from sqlalchemy import event
+
+        engine = self.connector.engine
+        changed = False
+
+        def after_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            nonlocal changed
+            if _TARGET_WRITE.match(statement):
+                if point == "in_publish":
+                    _die()
+                changed = True
+
+        def before_commit(_conn: Any) -> None:  # fires before the DBAPI commit
+            if changed:
+                _die()
+
+        event.listen(engine, "after_cursor_execute", after_execute)
+        event.listen(engine, "commit", before_commit)
+
+    def pipeline(self) -> None:
+        super().pipeline()
+        if self.crash_at == "after_publish":
+            _die()
+
+    def post_execution_cleanup(self, outcome: Outcome) -> None:
+        if self.crash_at == "in_cleanup":
+            _die()
+        super().post_execution_cleanup(outcome)
+
+
+@register("crash_orders")
+class CrashOrdersJob(_CrashingOrders):
+    """Delta replaces the window."""
+
+
+@register("crash_orders_merge")
+class CrashOrdersMergeJob(_CrashingOrders):
+    """Delta upserts the window's records on ``id``."""
+
+    delta_strategy = "merge"

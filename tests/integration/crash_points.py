@@ -1,0 +1,130 @@
+"""The core promise, point by point: a run SIGKILLed anywhere leaves the target as it
+was (or, once its publish committed, as one clean run leaves it), and the next run
+gives exactly one clean run's result, drops the leftover staging and records the
+killed run as failed. Shared by the SQLite and PostgreSQL tests."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+
+from etl_framework.load.staging import list_staging
+from tests.integration.crash_jobs import CRASH_ENV, day_of, record
+from tests.integration.helpers import run_pipeline
+
+ROWS = 3000
+LEASE_TTL = 0.5
+JOBS_ENV = {"ETL_JOBS_MODULES": "tests.integration.crash_jobs"}
+# Kill points after which the publish has committed: the target holds the new rows.
+COMMITTED = frozenset({"after_publish", "in_cleanup"})
+
+# (transfer, mode, publish, pipeline arguments after the mode)
+VARIANTS = {
+    "truncate-staging": ("crash_orders", "truncate", "staging", []),
+    "truncate-direct": ("crash_orders", "truncate", "direct", []),
+    "delta-window-staging": (
+        "crash_orders",
+        "delta",
+        "staging",
+        ["--delta_start_date", "20240110"],
+    ),
+    "delta-window-direct": ("crash_orders", "delta", "direct", ["--delta_start_date", "20240110"]),
+    "delta-merge": ("crash_orders_merge", "delta", "staging", ["--delta_start_date", "20240110"]),
+}
+EXECUTION_DATE = "20240112"
+WINDOW = (day_of(9), day_of(12))  # [2024-01-10, 2024-01-13)
+
+
+def _config(tmp_path: Path, url: str, transfer: str, **options: Any) -> Path:
+    config = {
+        "state": {
+            "url": f"sqlite:///{tmp_path / 'state.db'}",
+            "lease_ttl_seconds": LEASE_TTL,
+            "heartbeat_seconds": 0.1,
+        },
+        "logging": {"format": "text", "progress": False},
+        "connections": {"warehouse": {"type": "sql", "url": url}},
+        "transfers": {transfer: {"rows": ROWS, **options}},
+    }
+    path = tmp_path / f"config-{len(list(tmp_path.glob('config-*')))}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _table(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [
+            tuple(row)
+            for row in conn.exec_driver_sql(
+                "SELECT id, day, version, payload FROM orders ORDER BY id"
+            ).all()
+        ]
+
+
+def _expected(mode: str) -> list[tuple[Any, ...]]:
+    """What one clean version-1 run leaves on the version-0 table."""
+    rows = []
+    for i in range(ROWS):
+        changed = mode == "truncate" or WINDOW[0] <= day_of(i) < WINDOW[1]
+        r = record(i, 1 if changed else 0)
+        rows.append((r["id"], r["day"], r["version"], r["payload"]))
+    return rows
+
+
+def _normalise(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    # SQLite returns dates as ISO text through exec_driver_sql.
+    return [(i, str(day), version, payload) for i, day, version, payload in rows]
+
+
+def check_crash_point(url: str, tmp_path: Path, variant: str, point: str) -> None:
+    transfer, mode, publish, extra = VARIANTS[variant]
+    engine = sa.create_engine(url)
+    try:
+        seed = run_pipeline(
+            [EXECUTION_DATE, transfer, "truncate", str(_config(tmp_path, url, transfer))],
+            tmp_path,
+            **JOBS_ENV,
+        )
+        assert seed.returncode == 0, seed.stderr
+        before = _table(engine)
+        assert len(before) == ROWS
+
+        args = [EXECUTION_DATE, transfer, mode]
+        new = _config(tmp_path, url, transfer, version=1, publish=publish)
+        crashed = run_pipeline(
+            [*args, str(new), *extra], tmp_path, **JOBS_ENV, **{CRASH_ENV: point}
+        )
+        assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr)
+
+        after_crash = _table(engine)
+        if point in COMMITTED:
+            assert _normalise(after_crash) == _normalise(_expected(mode)), "publish not complete"
+        else:
+            assert after_crash == before, "a killed run changed the target"
+
+        time.sleep(LEASE_TTL + 0.3)  # the killed run's lease goes stale
+        rerun = run_pipeline([*args, str(new), *extra], tmp_path, **JOBS_ENV)
+        assert rerun.returncode == 0, rerun.stderr
+        assert _normalise(_table(engine)) == _normalise(_expected(mode))
+        with engine.connect() as conn:
+            assert list_staging(conn, "orders") == []
+    finally:
+        engine.dispose()
+
+    state = sa.create_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        with state.connect() as conn:
+            statuses = [
+                status
+                for (status,) in conn.exec_driver_sql(
+                    "SELECT status FROM etl_runs ORDER BY started_at"
+                ).all()
+            ]
+    finally:
+        state.dispose()
+    assert statuses == ["succeeded", "failed", "succeeded"], statuses
