@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from etl_framework import register
 from etl_framework.exceptions import ConfigError
 from etl_framework.load.bq.schema import Partitioning
-from etl_framework.load.bq.transfer import BigQueryTransferJob, BigQueryTransferOptions
 from etl_framework.mapping import FieldMapping
+from etl_framework.transfers import BigQueryTransferJob, BigQueryTransferOptions
 
 if TYPE_CHECKING:
     from etl_framework.connectors.gcs import GcsConnector

@@ -1,6 +1,6 @@
 """`BigQueryTransferJob`: a declarative transfer of records (or GCS files) into BigQuery.
 
-The BigQuery sibling of `etl_framework.transfers.TableTransferJob`::
+The BigQuery sibling of `TableTransferJob`::
 
     @register("events")
     class EventsJob(BigQueryTransferJob):

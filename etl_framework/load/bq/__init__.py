@@ -4,11 +4,11 @@
 `BigQueryReplaceTableStrategy`     truncate: one WRITE_TRUNCATE load job
 `BigQueryReplaceWindowStrategy`    delta: staging + DELETE window/INSERT in one transaction
 `BigQueryMergeStrategy`            staging + one MERGE on key columns
-`BigQueryTransferJob`              declarative transfer built on them
 =================================  ==========================================
 
 Importing this package does not import google-cloud-bigquery; the strategies do
-when they run. See docs/gcp.md.
+when they run. The declarative transfer built on them is
+`etl_framework.transfers.BigQueryTransferJob`. See docs/gcp.md.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ _EXPORTS = {
     "BigQueryReplaceTableStrategy": "etl_framework.load.bq.strategies",
     "BigQueryReplaceWindowStrategy": "etl_framework.load.bq.strategies",
     "BigQueryWriteStrategy": "etl_framework.load.bq.strategies",
-    "BigQueryTransferJob": "etl_framework.load.bq.transfer",
-    "BigQueryTransferOptions": "etl_framework.load.bq.transfer",
     "LoadFileWriter": "etl_framework.load.bq.files",
     "Partitioning": "etl_framework.load.bq.schema",
     "schema_fields": "etl_framework.load.bq.schema",
