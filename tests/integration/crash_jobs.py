@@ -25,11 +25,10 @@ from typing import Any
 
 from etl_framework import register
 from etl_framework.job import Outcome
-from etl_framework.mapping import FieldMapping
 from etl_framework.transfers import TableTransferJob, TableTransferOptions
 from etl_framework.window import WriteMode
+from tests.integration.postgres.load_jobs import FIRST_DAY, ORDERS_MAPPING
 
-FIRST_DAY = dt.date(2024, 1, 1)
 DAYS = 30
 CRASH_ENV = "ETL_TEST_CRASH_AT"
 CRASH_POINTS = (
@@ -64,14 +63,7 @@ class CrashOptions(TableTransferOptions):
 class _CrashingOrders(TableTransferJob):
     options_model = CrashOptions
     target_table = "orders"
-    mapping = FieldMapping.from_tuples(
-        [
-            ("id", "id", "bigint primary key"),
-            ("day", "day", "date not null"),
-            ("version", "version", "integer not null"),
-            ("payload", "payload", "text"),
-        ]
-    )
+    mapping = ORDERS_MAPPING
     window_column = "day"
 
     @property

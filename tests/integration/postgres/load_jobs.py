@@ -13,6 +13,14 @@ from etl_framework.mapping import FieldMapping
 from etl_framework.transfers import TableTransferJob, TableTransferOptions
 
 FIRST_DAY = dt.date(2024, 1, 1)
+ORDERS_MAPPING = FieldMapping.from_tuples(
+    [
+        ("id", "id", "bigint primary key"),
+        ("day", "day", "date not null"),
+        ("version", "version", "integer not null"),
+        ("payload", "payload", "text"),
+    ]
+)
 
 
 class SlowOrdersOptions(TableTransferOptions):
@@ -27,14 +35,7 @@ class SlowOrdersOptions(TableTransferOptions):
 class SlowOrdersJob(TableTransferJob):
     options_model = SlowOrdersOptions
     target_table = "orders"
-    mapping = FieldMapping.from_tuples(
-        [
-            ("id", "id", "bigint primary key"),
-            ("day", "day", "date not null"),
-            ("version", "version", "integer not null"),
-            ("payload", "payload", "text"),
-        ]
-    )
+    mapping = ORDERS_MAPPING
     window_column = "day"
     filter_to_window = True
 
