@@ -253,7 +253,7 @@ def _sql_proxy_container(spec: TransferSpec, proxy: SqlProxy) -> dict[str, Any]:
         "resources": _resources(SQL_PROXY_RESOURCES),
         "securityContext": _container_security_context(),
     }
-    if spec.credentials_secret:
+    if spec.credentials_path is not None:
         key_file = spec.plain_env().get("GOOGLE_APPLICATION_CREDENTIALS", spec.credentials_path)
         container["env"] = [{"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": key_file}]
         container["volumeMounts"] = [
