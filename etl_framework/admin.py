@@ -58,12 +58,14 @@ def db_check(config_location: str) -> None:
 @click.argument("config_location")
 @click.option("--transfer", default=None, help="Only this transfer.")
 @click.option("--limit", default=20, show_default=True)
-def runs(config_location: str, transfer: str | None, limit: int) -> None:
+@click.option("--steps", "show_steps", is_flag=True, help="Also each run's steps.")
+def runs(config_location: str, transfer: str | None, limit: int, show_steps: bool) -> None:
     """Recent runs, newest first."""
     store = _store(config_location)
     try:
         store.ensure_schema(None)
         records = store.runs(transfer, limit)
+        steps = {r.run_id: store.steps(r.run_id) for r in records} if show_steps else {}
     finally:
         store.close()
     click.echo(
@@ -75,6 +77,11 @@ def runs(config_location: str, transfer: str | None, limit: int) -> None:
             f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.transfer:<22} {r.mode:<8} {r.window!s:<19} "
             f"{r.status:<10} {r.rows_written:>10,}  {r.error or ''}"
         )
+        for step in steps.get(r.run_id, ()):
+            line = f"{'':<19} - {step.step:<24} {step.status or '':<10} {step.seconds:>8.3f}s"
+            if step.rows_read is not None and step.rows_written is not None:
+                line += f"  {step.rows_read:,} read, {step.rows_written:,} written"
+            click.echo(line)
 
 
 def main() -> None:

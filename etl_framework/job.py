@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, final
 
@@ -54,13 +55,28 @@ class Outcome:
         return self.status is RunStatus.SUCCEEDED
 
 
+@dataclass(frozen=True)
+class StepRecord:
+    """One lifecycle step of a run as the ledger keeps it."""
+
+    seconds: float
+    rows_read: int
+    """Rows the run's counters gained during the step."""
+    rows_written: int
+    succeeded: bool
+
+
 @dataclass
 class RunResult:
-    """What `ETLJob.run` returns: the outcome plus timings of each step."""
+    """What `ETLJob.run` returns: the outcome plus a record of each step that ran."""
 
     outcome: Outcome
-    step_seconds: dict[str, float] = field(default_factory=dict)
+    steps: dict[str, StepRecord] = field(default_factory=dict)
     cleanup_error: BaseException | None = None
+
+    @property
+    def step_seconds(self) -> dict[str, float]:
+        return {name: step.seconds for name, step in self.steps.items()}
 
     @property
     def error(self) -> BaseException | None:
@@ -100,13 +116,13 @@ class ETLJob(ABC):
     @final
     def run(self) -> RunResult:
         """Run the three steps in order; cleanup always runs and is told the outcome."""
-        timings: dict[str, float] = {}
+        steps: dict[str, StepRecord] = {}
         outcome = Outcome(RunStatus.SUCCEEDED)
         step = Step.PRE_EXECUTION_CLEANSING
         try:
-            self._timed(step, self.pre_execution_cleansing, timings)
+            self._timed(step, self.pre_execution_cleansing, steps)
             step = Step.PIPELINE
-            self._timed(step, self.pipeline, timings)
+            self._timed(step, self.pipeline, steps)
         except BaseException as exc:  # also KeyboardInterrupt and TerminatedError
             outcome = Outcome(RunStatus.FAILED, exc, step)
             self.context.logger.error(
@@ -115,7 +131,7 @@ class ETLJob(ABC):
         cleanup_error: BaseException | None = None
         try:
             self._timed(
-                Step.POST_EXECUTION_CLEANUP, lambda: self.post_execution_cleanup(outcome), timings
+                Step.POST_EXECUTION_CLEANUP, lambda: self.post_execution_cleanup(outcome), steps
             )
         except BaseException as exc:
             cleanup_error = exc
@@ -126,17 +142,28 @@ class ETLJob(ABC):
             )
             if outcome.succeeded:
                 outcome = Outcome(RunStatus.FAILED, exc, Step.POST_EXECUTION_CLEANUP)
-        return RunResult(outcome, timings, cleanup_error)
+        return RunResult(outcome, steps, cleanup_error)
 
-    def _timed(self, step: Step, func: object, timings: dict[str, float]) -> None:
+    def _timed(self, step: Step, func: Callable[[], None], steps: dict[str, StepRecord]) -> None:
         log = self.context.logger
+        counters = self.context.counters
         log.info("step %s started", step, extra={"step": str(step)})
+        read, written = counters.rows_read, counters.rows_written
         started = time.monotonic()
+        succeeded = False
         try:
-            func()  # type: ignore[operator]
+            func()
+            succeeded = True
         finally:
-            timings[str(step)] = round(time.monotonic() - started, 3)
-        log.info("step %s finished in %.3fs", step, timings[str(step)], extra={"step": str(step)})
+            steps[str(step)] = StepRecord(
+                seconds=round(time.monotonic() - started, 3),
+                rows_read=counters.rows_read - read,
+                rows_written=counters.rows_written - written,
+                succeeded=succeeded,
+            )
+        log.info(
+            "step %s finished in %.3fs", step, steps[str(step)].seconds, extra={"step": str(step)}
+        )
 
     # --- abstract --------------------------------------------------------------
 

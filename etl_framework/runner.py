@@ -244,7 +244,7 @@ def _run_leased(
         rows_written=summary.rows_written,
         error=summary.error,
         exit_code=summary.exit_code,
-        step_seconds=summary.steps,
+        steps=result.steps if result is not None else None,
         metrics=summary.metrics,
     )
     (logger.info if summary.succeeded else logger.error)("%s", summary.line())

@@ -66,6 +66,12 @@ class Step(Base):
     )
     step: Mapped[str] = mapped_column(String(64))
     seconds: Mapped[float] = mapped_column(Float)
+    status: Mapped[str | None] = mapped_column(String(16))
+    """succeeded or failed (NULL for rows written before migration 0002)."""
+    rows_read: Mapped[int | None] = mapped_column(BigInteger)
+    """Rows read during this step."""
+    rows_written: Mapped[int | None] = mapped_column(BigInteger)
+    """Rows written (published) during this step."""
 
 
 class Lease(Base):

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -29,6 +29,9 @@ from etl_framework import redaction
 from etl_framework.exceptions import ConfigError, LeaseHeldError, TransientError
 from etl_framework.state.models import Lease, Run, Step
 from etl_framework.window import ONE_DAY, Window, WriteMode
+
+if TYPE_CHECKING:
+    from etl_framework.job import StepRecord
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _LEASE_LOCK_KEY = 727275
@@ -89,6 +92,17 @@ class RunRecord:
     metrics: dict[str, float]
 
 
+@dataclass(frozen=True)
+class StepRow:
+    """A recorded lifecycle step (status and rows are None for pre-0002 rows)."""
+
+    step: str
+    seconds: float
+    status: str | None
+    rows_read: int | None
+    rows_written: int | None
+
+
 class RunStore:
     """The ledger of runs and their leases, in a SQLite file or PostgreSQL."""
 
@@ -118,13 +132,13 @@ class RunStore:
         cfg.attributes["connection"] = connection
         return cfg
 
-    def upgrade(self) -> None:
-        """Create or upgrade the ledger schema to the newest migration."""
+    def upgrade(self, revision: str = "head") -> None:
+        """Create or upgrade the ledger schema to the newest (or the given) migration."""
         from alembic import command
 
         try:
             with self.engine.connect() as connection:
-                command.upgrade(self._alembic_config(connection), "head")
+                command.upgrade(self._alembic_config(connection), revision)
                 connection.commit()
         except OperationalError as exc:
             raise _unreachable(exc) from None
@@ -263,7 +277,7 @@ class RunStore:
         rows_written: int,
         error: str | None = None,
         exit_code: int | None = None,
-        step_seconds: Mapping[str, float] | None = None,
+        steps: Mapping[str, StepRecord] | None = None,
         metrics: Mapping[str, float] | None = None,
     ) -> None:
         """Record the outcome and release the lease, in one transaction."""
@@ -283,8 +297,17 @@ class RunStore:
                     metrics=dict(metrics or {}) or None,
                 )
             )
-            for step, seconds in (step_seconds or {}).items():
-                conn.execute(sa.insert(Step).values(run_id=run_id, step=step, seconds=seconds))
+            for name, step in (steps or {}).items():
+                conn.execute(
+                    sa.insert(Step).values(
+                        run_id=run_id,
+                        step=name,
+                        seconds=step.seconds,
+                        status="succeeded" if step.succeeded else "failed",
+                        rows_read=step.rows_read,
+                        rows_written=step.rows_written,
+                    )
+                )
             conn.execute(sa.delete(Lease).where(Lease.run_id == run_id))
 
     # --- queries ----------------------------------------------------------------------
@@ -293,6 +316,14 @@ class RunStore:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(Run).where(Run.run_id == run_id)).first()
         return _record(row) if row else None
+
+    def steps(self, run_id: str) -> list[StepRow]:
+        """The recorded steps of a run, in the order they ran."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(Step).where(Step.run_id == run_id).order_by(Step.id)
+            ).all()
+        return [StepRow(r.step, r.seconds, r.status, r.rows_read, r.rows_written) for r in rows]
 
     def runs(self, transfer: str | None = None, limit: int = 50) -> list[RunRecord]:
         query = sa.select(Run).order_by(Run.started_at.desc()).limit(limit)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from etl_framework.state import RunStore
 from tests.integration.helpers import REPO, run_pipeline
 
 
@@ -39,6 +40,12 @@ def run(demo_dir: Path, date: str, mode: str, *extra: str) -> tuple[int, str]:
 def test_truncate_twice_gives_the_same_table(demo_dir: Path) -> None:
     first = run(demo_dir, "20240330", "truncate")
     assert first[0] > 90_000
+    store = RunStore(f"sqlite:///{demo_dir / '.etl' / 'state.db'}")
+    [record] = store.runs()
+    steps = {s.step: s for s in store.steps(record.run_id)}
+    store.close()
+    assert steps["pipeline"].rows_written == first[0] == record.rows_written
+    assert steps["pre_execution_cleansing"].rows_written == 0
     assert run(demo_dir, "20240330", "truncate") == first
     assert not [
         name

@@ -48,9 +48,16 @@ def test_sigterm_during_pipeline_runs_cleanup_and_records_failure(tmp_path: Path
         "status": "failed",
         "error": "TerminatedError",
     }
-    [run] = RunStore(f"sqlite:///{tmp_path / 'state.db'}").runs()
+    store = RunStore(f"sqlite:///{tmp_path / 'state.db'}")
+    [run] = store.runs()
     assert run.status == "failed" and run.error == "run terminated by SIGTERM"
     assert "run terminated by SIGTERM" in err
+    assert [(s.step, s.status) for s in store.steps(run.run_id)] == [
+        ("pre_execution_cleansing", "succeeded"),
+        ("pipeline", "failed"),
+        ("post_execution_cleanup", "succeeded"),
+    ]
+    store.close()
 
 
 def run_two_concurrently(tmp_path: Path, state_url: str | None = None) -> list[int]:

@@ -61,6 +61,31 @@ def test_steps_run_in_order_and_are_timed() -> None:
     assert set(result.step_seconds) == {str(s) for s in Step}
 
 
+def test_steps_record_their_rows_and_status() -> None:
+    class Counting(Recorder):
+        def pipeline(self) -> None:
+            self.context.counters.add_read(5)
+            self.context.counters.add_written(3)
+            super().pipeline()
+
+    job = Counting(make_context())
+    result = job.run()
+    pipeline = result.steps["pipeline"]
+    assert (pipeline.rows_read, pipeline.rows_written, pipeline.succeeded) == (5, 3, True)
+    cleanup = result.steps["post_execution_cleanup"]
+    assert (cleanup.rows_read, cleanup.rows_written, cleanup.succeeded) == (0, 0, True)
+
+    failing = Counting(make_context())
+    failing.fail_in = "pipeline"
+    steps = failing.run().steps
+    assert [(name, s.succeeded) for name, s in steps.items()] == [
+        ("pre_execution_cleansing", True),
+        ("pipeline", False),
+        ("post_execution_cleanup", True),
+    ]
+    assert steps["pipeline"].rows_read == 5
+
+
 @pytest.mark.parametrize("step", ["pre", "pipeline"])
 def test_cleanup_runs_after_failure_and_is_told_the_outcome(step: str) -> None:
     job = Recorder(make_context())

@@ -13,6 +13,7 @@ from etl_framework.exceptions import LeaseHeldError
 from etl_framework.state import RunStore
 from etl_framework.window import Window, WriteMode
 from tests.integration.helpers import REPO, run_pipeline
+from tests.ledger_cases import check_upgrade_from_0001_keeps_history_and_records_step_rows
 
 DAY = dt.date(2024, 1, 15)
 
@@ -129,3 +130,7 @@ def test_demo_into_postgres_warehouse_and_ledger(
         engine.dispose()
     assert [r.status for r in store.runs()] == ["succeeded", "succeeded"]
     assert not (tmp_path / ".etl").exists()
+
+
+def test_postgres_ledger_upgrades_from_0001(postgres_url: str) -> None:
+    check_upgrade_from_0001_keeps_history_and_records_step_rows(postgres_url)
