@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from etl_framework import redaction
 from etl_framework.connectors.base import ConnectorConfig
@@ -59,6 +59,20 @@ class StateConfig(_Model):
 
     url: SecretStr = SecretStr(DEFAULT_STATE_URL)
     """SQLAlchemy URL: SQLite file (default) or PostgreSQL in production."""
+
+    @field_validator("url")
+    @classmethod
+    def _parses(cls, url: SecretStr) -> SecretStr:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(url.get_secret_value())
+        except (ArgumentError, ValueError):
+            # The value may hold a password: say what is wrong, not what it is.
+            raise ValueError("not a SQLAlchemy database URL (dialect://...)") from None
+        return url
+
     lease_ttl_seconds: float = Field(DEFAULT_LEASE_TTL_SECONDS, gt=0)
     """A lease whose heartbeat is older than this is taken over."""
     heartbeat_seconds: float = Field(DEFAULT_HEARTBEAT_SECONDS, gt=0)
@@ -287,9 +301,21 @@ def _gsm_resolver(reference: str) -> str:
     return str(resolve(reference))
 
 
+def read_secret_file(path: Path) -> str:
+    """A secret file's text without its trailing newline.
+
+    Raises:
+        ConfigError: the file is not UTF-8 text.
+    """
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\n")
+    except UnicodeDecodeError:
+        raise ConfigError(f"secret file {path} is not UTF-8 text") from None
+
+
 def _file_resolver(reference: str) -> str:
     try:
-        return Path(reference).read_text().rstrip("\n")
+        return read_secret_file(Path(reference))
     except OSError:
         raise KeyError(reference) from None
 
@@ -337,6 +363,11 @@ class Interpolator:
         if not _VAR_NAME.match(name):
             self.problems.append((path, f"invalid reference ${{{body}}}"))
             return ""
+        if "${" in default:
+            self.problems.append(
+                (path, f"invalid reference ${{{body}}}: a default cannot contain a reference")
+            )
+            return ""
         if name in os.environ:
             value = os.environ[name]
             if redaction.looks_secret(name) or redaction.looks_secret(path):
@@ -344,7 +375,11 @@ class Interpolator:
             return value
         secret_file = self.secrets_dir / name
         if secret_file.is_file():
-            value = secret_file.read_text().rstrip("\n")
+            try:
+                value = read_secret_file(secret_file)
+            except (ConfigError, OSError) as exc:
+                self.problems.append((path, str(exc)))
+                return ""
             redaction.register_secret(value)
             return value
         if has_default:

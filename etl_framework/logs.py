@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Mapping
 from typing import IO, Any
 
 from etl_framework import redaction
@@ -50,7 +51,23 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value
-        return redaction.redact(json.dumps(entry, default=str))
+        # Redact the values before encoding: JSON escaping (quotes, backslashes,
+        # non-ASCII) would hide a secret from a search in the encoded text.
+        return json.dumps(_redacted(entry), default=str)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redaction.redact(value)
+    if isinstance(value, Mapping):
+        return {str(k): _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redacted(v) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value)
+    redacted = redaction.redact(text)
+    return value if redacted == text and isinstance(value, int | float) else redacted
 
 
 class TextFormatter(logging.Formatter):

@@ -13,9 +13,13 @@ import threading
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|DSN)", re.I)
+# scheme://user:PASSWORD@host (user may be empty; an unencoded '@' in the password is
+# covered by matching up to the last '@' before the first '/').
 _URL_PASSWORD = re.compile(
-    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?P<tail>@)", re.I
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^\s/]+)(?P<tail>@)", re.I
 )
+# password=... in query strings and libpq keyword/value strings.
+_PASSWORD_PARAM = re.compile(r"(?P<head>\b(?:password|passwd|pwd)=)(?P<pw>[^&;\s]+)", re.I)
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
@@ -40,7 +44,8 @@ def redact(text: str) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
-    return _URL_PASSWORD.sub(rf"\g<head>{MASK}\g<tail>", text)
+    text = _URL_PASSWORD.sub(rf"\g<head>{MASK}\g<tail>", text)
+    return _PASSWORD_PARAM.sub(rf"\g<head>{MASK}", text)
 
 
 def forget_all() -> None:

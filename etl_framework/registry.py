@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from etl_framework.exceptions import RegistryError, UnknownTransferError
+from etl_framework.exceptions import ConfigError, RegistryError, UnknownTransferError
 from etl_framework.job import ETLJob
 
 ENTRY_POINT_GROUP = "etl_framework.jobs"
@@ -73,8 +73,14 @@ def discover() -> None:
             _import_quietly(info.name, functools.partial(importlib.import_module, info.name))
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         _import_quietly(entry_point.value, entry_point.load)
-    for module in filter(None, os.environ.get(ENV_JOBS_MODULES, "").split(",")):
-        importlib.import_module(module.strip())
+    for module in filter(
+        None, (m.strip() for m in os.environ.get(ENV_JOBS_MODULES, "").split(","))
+    ):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            # Named explicitly by the user: a module that does not import is an error.
+            raise ConfigError(f"{ENV_JOBS_MODULES}: cannot import {module!r}: {exc}") from None
 
 
 def _import_quietly(what: str, load: Callable[[], object]) -> None:

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from types import FrameType
-from typing import Any
 
 from etl_framework import logs, redaction, registry
 from etl_framework._version import __version__
@@ -143,18 +142,22 @@ def execute(request: RunRequest) -> RunSummary:
         store.ensure_schema(config.state.auto_migrate)
         window = _window(request, store)
         run_id = str(uuid.uuid4())
-        active = store.start_run(
-            run_id=run_id,
-            transfer=job_cls.transfer_name,
-            execution_date=request.execution_date,
-            mode=request.mode,
-            window=window,
-            exclusive=request.mode is WriteMode.TRUNCATE or not job_cls.allow_parallel_windows,
-            config_checksum=config.checksum,
-            code_version=os.environ.get(ENV_CODE_VERSION, __version__),
-            image_tag=os.environ.get(ENV_IMAGE_TAG),
-        )
-        return _run_leased(request, store, run_id, window, active)
+        with _terminate_on_signals() as signals:
+            # SIGTERM/SIGINT wait until the run is recorded: from then on every way out
+            # of the run (a signal included) ends in finish_run, which frees the lease.
+            signals.block()
+            active = store.start_run(
+                run_id=run_id,
+                transfer=job_cls.transfer_name,
+                execution_date=request.execution_date,
+                mode=request.mode,
+                window=window,
+                exclusive=request.mode is WriteMode.TRUNCATE or not job_cls.allow_parallel_windows,
+                config_checksum=config.checksum,
+                code_version=os.environ.get(ENV_CODE_VERSION, __version__),
+                image_tag=os.environ.get(ENV_IMAGE_TAG),
+            )
+            return _run_leased(request, store, run_id, window, active, signals)
     finally:
         store.close()
 
@@ -174,7 +177,12 @@ def _window(request: RunRequest, store: RunStore) -> Window:
 
 
 def _run_leased(
-    request: RunRequest, store: RunStore, run_id: str, window: Window, active: frozenset[str]
+    request: RunRequest,
+    store: RunStore,
+    run_id: str,
+    window: Window,
+    active: frozenset[str],
+    signals: _Signals,
 ) -> RunSummary:
     config = request.config
     job_cls = request.job
@@ -184,40 +192,42 @@ def _run_leased(
         run_id=run_id,
         execution_date=format_date(request.execution_date),
     )
-    context = RunContext(
-        transfer=job_cls.transfer_name,
-        execution_date=request.execution_date,
-        mode=request.mode,
-        window=window,
-        run_id=run_id,
-        config=config,
-        options=config.transfer_options(job_cls),
-        connections=Connections(config.connections),
-        logger=logger,
-        counters=counters,
-        active_run_ids=active,
-    )
-    logger.info(
-        "run started: %s %s window %s (config %s)",
-        job_cls.transfer_name,
-        request.mode,
-        window,
-        config.location,
-    )
     started = time.monotonic()
     result: RunResult | None = None
     unexpected: BaseException | None = None
-    with _terminate_on_signals() as lost_lease:
-        try:
-            with Heartbeat(store, run_id, on_lost=lost_lease):
-                progress = logs.Progress.enabled(config.logging.format, config.logging.progress)
-                with logs.Progress(counters) if progress else _nothing():
-                    result = job_cls(context).run()
-        except BaseException as exc:  # a signal between steps: still record the run
-            unexpected = exc
-        finally:
-            for name, close_error in context.connections.close_all():
-                logger.warning("closing connection %s failed: %s", name, close_error)
+    connections = Connections(config.connections)
+    try:
+        signals.unblock()  # a signal that arrived while the run started is raised here
+        context = RunContext(
+            transfer=job_cls.transfer_name,
+            execution_date=request.execution_date,
+            mode=request.mode,
+            window=window,
+            run_id=run_id,
+            config=config,
+            options=config.transfer_options(job_cls),
+            connections=connections,
+            logger=logger,
+            counters=counters,
+            active_run_ids=active,
+        )
+        logger.info(
+            "run started: %s %s window %s (config %s)",
+            job_cls.transfer_name,
+            request.mode,
+            window,
+            config.location,
+        )
+        with Heartbeat(store, run_id, on_lost=signals.lease_lost):
+            progress = logs.Progress.enabled(config.logging.format, config.logging.progress)
+            with logs.Progress(counters) if progress else _nothing():
+                result = job_cls(context).run()
+    except BaseException as exc:  # a signal between steps: still record the run
+        unexpected = exc
+    finally:
+        signals.ignore()  # the run is over: nothing may interrupt recording it
+        for name, close_error in connections.close_all():
+            logger.warning("closing connection %s failed: %s", name, close_error)
     error: BaseException | None = result.error if result is not None else unexpected
     exit_code = ExitCode.OK if error is None else exit_code_for(error)
     duration = time.monotonic() - started
@@ -237,7 +247,7 @@ def _run_leased(
         steps=result.step_seconds if result is not None else {},
         metrics=dict(counters.extra),
     )
-    store.finish_run(
+    recorded = store.finish_run(
         run_id,
         status=summary.status,
         rows_read=summary.rows_read,
@@ -247,6 +257,12 @@ def _run_leased(
         steps=result.steps if result is not None else None,
         metrics=summary.metrics,
     )
+    if not recorded and summary.succeeded:
+        # Another run took the lease over (and marked this one failed) while this one
+        # was paused; it may publish the same window, so this run must not count.
+        summary.status = str(RunStatus.FAILED)
+        summary.exit_code = int(ExitCode.FAILED)
+        summary.error = "lease lost: another run took this run's window over before it finished"
     (logger.info if summary.succeeded else logger.error)("%s", summary.line())
     _write_termination_log(summary)
     return summary
@@ -269,33 +285,60 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-@contextmanager
-def _terminate_on_signals() -> Iterator[Any]:
-    """Turn SIGTERM (Kubernetes) and SIGINT into TerminatedError inside the job.
+class _Signals:
+    """SIGTERM (Kubernetes) and SIGINT as `TerminatedError` inside the run.
 
-    Yields a callable that the heartbeat calls when the lease was lost; it
-    interrupts the job the same way. Later signals are ignored so cleanup can finish.
+    `block` holds them back (they stay pending), `unblock` delivers a pending one,
+    `ignore` drops every later one so the run's record is always written. The
+    heartbeat calls `lease_lost` when another run took the lease over; it interrupts
+    the job the same way a SIGTERM does.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: None
-        return
-    reason: dict[str, str] = {}
-    fired = threading.Event()
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if fired.is_set():
+    _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, active: bool) -> None:
+        self.active = active
+        self.reason: str | None = None
+        self.fired = threading.Event()
+
+    def handler(self, signum: int, _frame: FrameType | None) -> None:
+        if self.fired.is_set():
             return
-        fired.set()
-        raise TerminatedError(reason.get("why") or signal.Signals(signum).name)
+        self.fired.set()
+        raise TerminatedError(self.reason or signal.Signals(signum).name)
 
-    def lease_lost() -> None:
-        reason["why"] = "lease lost (another run took it over)"
+    def block(self) -> None:
+        if self.active:
+            signal.pthread_sigmask(signal.SIG_BLOCK, self._SIGNALS)
+
+    def unblock(self) -> None:
+        if self.active:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self._SIGNALS)
+
+    def ignore(self) -> None:
+        self.fired.set()
+        self.unblock()
+
+    def lease_lost(self) -> None:
+        if not self.active:
+            return
+        self.reason = "lease lost (another run took it over)"
         os.kill(os.getpid(), signal.SIGTERM)  # delivered to the main thread, like Kubernetes'
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+@contextmanager
+def _terminate_on_signals() -> Iterator[_Signals]:
+    """Install the `_Signals` handlers for the run (main thread only)."""
+    active = threading.current_thread() is threading.main_thread()
+    signals = _Signals(active)
+    if not active:
+        yield signals
+        return
+    previous = {sig: signal.signal(sig, signals.handler) for sig in _Signals._SIGNALS}
     try:
-        yield lease_lost
+        yield signals
     finally:
+        signals.unblock()
         for sig, old in previous.items():
             signal.signal(sig, old)
 

@@ -51,7 +51,7 @@ def parse_date(value: str | dt.date, *, param: str = "date") -> dt.date:
 
 def format_date(value: dt.date) -> str:
     """The compact YYYYMMDD form used on command lines and in names."""
-    return value.strftime("%Y%m%d")
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
 
 
 @dataclass(frozen=True, order=True)
@@ -76,6 +76,11 @@ class Window:
             raise InvalidWindowError(
                 f"delta start date {format_date(start)} is after execution date "
                 f"{format_date(last_day)}"
+            )
+        if last_day == dt.date.max:
+            raise InvalidWindowError(
+                f"execution date {format_date(last_day)} is the last representable day: "
+                "a delta window ends the day after it"
             )
         return cls(start, last_day + ONE_DAY)
 

@@ -48,7 +48,23 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 def state_engine(url: str) -> Engine:
-    """An engine for the ledger; SQLite transactions take the write lock at BEGIN."""
+    """An engine for the ledger; SQLite transactions take the write lock at BEGIN.
+
+    Raises:
+        ConfigError: the URL is not usable (syntax, missing driver, unwritable directory).
+    """
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return _state_engine(url)
+    except (ArgumentError, ValueError, ImportError, OSError) as exc:
+        detail = redaction.redact(str(exc).strip().splitlines()[0] if str(exc) else "")
+        raise ConfigError(
+            f"state.url is not usable: {type(exc).__name__}: {detail}".rstrip(": ")
+        ) from None
+
+
+def _state_engine(url: str) -> Engine:
     from sqlalchemy import event
     from sqlalchemy.engine import make_url
 
@@ -279,14 +295,18 @@ class RunStore:
         exit_code: int | None = None,
         steps: Mapping[str, StepRecord] | None = None,
         metrics: Mapping[str, float] | None = None,
-    ) -> None:
-        """Record the outcome and release the lease, in one transaction."""
+    ) -> bool:
+        """Record the outcome and release the lease, in one transaction.
+
+        Returns False, and leaves the run's record alone, when the run is no longer
+        running: another run took its lease over and recorded it as failed.
+        """
         if error is not None:
             error = redaction.redact(error)[:ERROR_MAX_CHARS]
         with self._serialized() as conn:
-            conn.execute(
+            updated = conn.execute(
                 sa.update(Run)
-                .where(Run.run_id == run_id)
+                .where(Run.run_id == run_id, Run.status == "running")
                 .values(
                     status=status,
                     finished_at=utcnow(),
@@ -309,6 +329,7 @@ class RunStore:
                     )
                 )
             conn.execute(sa.delete(Lease).where(Lease.run_id == run_id))
+        return bool(updated.rowcount)
 
     # --- queries ----------------------------------------------------------------------
 

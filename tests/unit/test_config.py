@@ -138,3 +138,31 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_secretstr_repr_is_masked() -> None:
     assert "hunter2" not in repr(SecretStr("hunter2"))
+
+
+def test_an_unusable_state_url_is_a_config_problem_without_its_value(tmp_path: Path) -> None:
+    with pytest.raises(ConfigValidationError) as caught:
+        load_config(write(tmp_path, "state: {url: 'postgresql://u:hunter22@h:notaport/db'}\n"))
+    assert "state.url" in str(caught.value) and "not a SQLAlchemy database URL" in str(caught.value)
+    assert "hunter22" not in str(caught.value)
+
+
+def test_a_secret_file_that_is_not_text_is_a_config_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "BIN_KEY").write_bytes(b"\xff\xfe")
+    (tmp_path / "bin.key").write_bytes(b"\xff\xfe")
+    monkeypatch.setenv("ETL_SECRETS_DIR", str(secrets))
+    text = "transfers:\n  x: {a: '${BIN_KEY}', b: '${file:" + str(tmp_path / "bin.key") + "}'}\n"
+    with pytest.raises(ConfigValidationError) as caught:
+        load_config(write(tmp_path, text))
+    message = str(caught.value)
+    assert "transfers.x.a" in message and "BIN_KEY is not UTF-8 text" in message
+    assert "transfers.x.b" in message
+
+
+def test_a_reference_inside_a_default_is_refused_not_taken_literally(tmp_path: Path) -> None:
+    with pytest.raises(ConfigValidationError, match="a default cannot contain a reference"):
+        load_config(write(tmp_path, "transfers:\n  x: {a: '${B:-${A}}'}\n"))

@@ -65,3 +65,15 @@ def test_progress_line_shows_rows_and_rate(monkeypatch) -> None:  # type: ignore
         time.sleep(0.1)
     assert "1,500 rows read, 1,200 written" in stream.getvalue()
     assert "rows/s" in stream.getvalue()
+
+
+def test_json_extras_are_redacted_before_escaping() -> None:
+    stream = io.StringIO()
+    logs.configure("json", "INFO", stream)
+    redaction.register_secret("pässwörd")
+    redaction.register_secret('ab"cd')
+    logs.run_logger(transfer="t").info(
+        "x", extra={"detail": "pässwörd", "other": 'x ab"cd', "nested": {"k": ["pässwörd"]}}
+    )
+    entry = json.loads(stream.getvalue())
+    assert (entry["detail"], entry["other"], entry["nested"]) == ("***", "x ***", {"k": ["***"]})

@@ -52,3 +52,14 @@ def test_extra_modules_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
     registry.restore(({}, {}, False))
     monkeypatch.setenv("ETL_JOBS_MODULES", "tests.sample_jobs")
     assert "trace_job" in registry.names()
+
+
+def test_an_extra_module_that_does_not_import_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from etl_framework.exceptions import ConfigError
+
+    registry.restore(({}, {}, False))
+    monkeypatch.setenv("ETL_JOBS_MODULES", "no_such_jobs_module")
+    with pytest.raises(ConfigError, match="ETL_JOBS_MODULES: cannot import 'no_such_jobs_module'"):
+        registry.names()

@@ -169,3 +169,47 @@ def test_summary_goes_to_the_termination_log(
     written = json.loads(log.read_text())
     assert written["status"] == "failed" and written["exit_code"] == 1
     assert written["run_id"] == summary.run_id and "boom in pipeline" in written["error"]
+
+
+def test_a_run_whose_lease_was_taken_over_is_not_recorded_as_succeeded(tmp_path: Path) -> None:
+    store = RunStore(f"sqlite:///{tmp_path / 'state.db'}", lease_ttl_seconds=0.05)
+    store.upgrade()
+    day = dt.date(2024, 1, 15)
+    for run_id in ("paused", "taker"):
+        if run_id == "taker":
+            import time
+
+            time.sleep(0.1)  # the paused run's heartbeat goes stale
+        store.start_run(
+            run_id=run_id,
+            transfer="t",
+            execution_date=day,
+            mode=WriteMode.TRUNCATE,
+            window=Window.unbounded(),
+            exclusive=True,
+        )
+    # The paused run wakes up and finishes before it notices the lost lease.
+    assert not store.finish_run("paused", status="succeeded", rows_read=1, rows_written=1)
+    paused = store.get_run("paused")
+    assert paused is not None and paused.status == "failed"
+    assert "taken over by run taker" in (paused.error or "")
+    assert store.finish_run("taker", status="succeeded", rows_read=1, rows_written=1)
+    store.close()
+
+
+def test_signals_held_back_while_a_run_starts_are_raised_inside_it() -> None:
+    import os
+    import signal
+
+    from etl_framework.exceptions import TerminatedError
+    from etl_framework.runner import _terminate_on_signals
+
+    with _terminate_on_signals() as signals:
+        signals.block()
+        os.kill(os.getpid(), signal.SIGTERM)  # pending, not raised
+        with pytest.raises(TerminatedError, match="SIGTERM"):
+            signals.unblock()
+            for _ in range(100):  # delivered at the next bytecode boundary
+                pass
+        signals.ignore()
+        os.kill(os.getpid(), signal.SIGTERM)  # ignored while the run is recorded

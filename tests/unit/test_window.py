@@ -62,3 +62,13 @@ def test_next_and_format() -> None:
     assert Window(D(2024, 1, 1), D(2024, 1, 3)).next() == Window(D(2024, 1, 3), D(2024, 1, 5))
     assert format_date(D(2024, 1, 5)) == "20240105"
     assert str(WriteMode.DELTA) == "delta"
+
+
+def test_the_last_representable_day_cannot_start_a_delta_window() -> None:
+    with pytest.raises(InvalidWindowError, match="last representable day"):
+        Window.for_run(WriteMode.DELTA, dt.date.max)
+
+
+def test_dates_are_formatted_with_four_digit_years() -> None:
+    assert format_date(dt.date(1, 1, 1)) == "00010101"
+    assert Window.parse(str(Window(dt.date(1, 1, 1), dt.date(1, 1, 2)))).start == dt.date(1, 1, 1)
