@@ -77,3 +77,14 @@ def test_json_extras_are_redacted_before_escaping() -> None:
     )
     entry = json.loads(stream.getvalue())
     assert (entry["detail"], entry["other"], entry["nested"]) == ("***", "x ***", {"k": ["***"]})
+
+
+def test_passwords_in_urls_and_connection_strings_are_masked() -> None:
+    cases = {
+        "postgresql://bob:p@ss1@h/db": "postgresql://bob:***@h/db",
+        "redis://:pw1234@h": "redis://:***@h",
+        "https://x/y?password=abc&z=1": "https://x/y?password=***&z=1",
+        "host=a password=secret1 dbname=x": "host=a password=*** dbname=x",
+        "http://host:8080/a@b": "http://host:8080/a@b",  # no password here
+    }
+    assert {text: redaction.redact(text) for text in cases} == cases
