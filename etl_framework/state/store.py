@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import socket
 import threading
 from collections.abc import Iterator, Mapping
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from etl_framework import redaction
 from etl_framework.exceptions import ConfigError, LeaseHeldError, TransientError
@@ -156,7 +157,7 @@ class RunStore:
             with self.engine.connect() as connection:
                 command.upgrade(self._alembic_config(connection), revision)
                 connection.commit()
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
             raise _unreachable(exc) from None
 
     def schema_is_current(self) -> bool:
@@ -169,7 +170,7 @@ class RunStore:
                     connection, opts={"version_table": "etl_alembic_version"}
                 ).get_current_heads()
                 connection.rollback()
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
             raise _unreachable(exc) from None
         with self.engine.connect() as connection:
             heads = ScriptDirectory.from_config(self._alembic_config(connection)).get_heads()
@@ -196,7 +197,7 @@ class RunStore:
                         sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LEASE_LOCK_KEY}
                     )
                 yield conn
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
             raise _unreachable(exc) from None
 
     def start_run(
@@ -385,8 +386,26 @@ def _record(run: Any) -> RunRecord:
     )
 
 
-def _unreachable(exc: SQLAlchemyError) -> TransientError:
-    detail = redaction.redact(str(getattr(exc, "orig", exc)).strip().splitlines()[0])
+_CONNECT_REFUSED = re.compile(
+    r"FATAL:\s+(password authentication failed|database \"[^\"]*\" does not exist|"
+    r"role \"[^\"]*\" does not exist|no pg_hba\.conf entry|permission denied)"
+)
+
+
+def _unreachable(exc: SQLAlchemyError) -> ConfigError | TransientError:
+    """The ledger's database failed: our error for it (config or transient)."""
+    orig = getattr(exc, "orig", exc)
+    detail = redaction.redact(str(orig).strip().splitlines()[0] if str(orig).strip() else "")
+    sqlstate = str(getattr(orig, "sqlstate", "") or "")
+    # Retrying cannot fix these: SQLSTATE 28 (authentication), 3D (no such database),
+    # the same refusals at connect time (libpq gives no SQLSTATE there), and
+    # ProgrammingError (e.g. permission denied).
+    if (
+        sqlstate[:2] in ("28", "3D")
+        or _CONNECT_REFUSED.search(detail)
+        or isinstance(exc, ProgrammingError)
+    ):
+        return ConfigError(f"run ledger refused: {detail}")
     return TransientError(f"run ledger unreachable: {detail}")
 
 

@@ -134,3 +134,15 @@ def test_demo_into_postgres_warehouse_and_ledger(
 
 def test_postgres_ledger_upgrades_from_0001(postgres_url: str) -> None:
     check_upgrade_from_0001_keeps_history_and_records_step_rows(postgres_url)
+
+
+def test_a_ledger_database_that_does_not_exist_is_a_config_error(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    missing = postgres_url.rsplit("/", 1)[0] + "/no_such_ledger_db"
+    config = tmp_path / "c.yaml"
+    config.write_text(f"state: {{url: '{missing}'}}\n")
+    result = run_pipeline(["20240115", "demo_orders", "delta", str(config)], cwd=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "run ledger refused" in result.stderr and "no_such_ledger_db" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
