@@ -187,6 +187,14 @@ class RunStore:
 
     # --- runs and leases -------------------------------------------------------------
 
+    def _now(self, conn: Connection) -> dt.datetime:
+        """The database server's clock on PostgreSQL, so that leases taken and renewed
+        from machines whose clocks disagree are judged by one clock; ours on SQLite
+        (one machine)."""
+        if self.is_sqlite:
+            return utcnow()
+        return _aware(conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one())
+
     @contextmanager
     def _serialized(self) -> Iterator[Connection]:
         """A transaction that no other lease operation runs beside."""
@@ -218,9 +226,9 @@ class RunStore:
         Returns the ids of the other runs of the transfer that hold live leases
         (their staging must be left alone by this run's cleansing).
         """
-        now = utcnow()
         others: set[str] = set()
         with self._serialized() as conn:
+            now = self._now(conn)
             leases = conn.execute(sa.select(Lease).where(Lease.transfer == transfer)).all()
             for lease in leases:
                 held = Window(lease.window_start, lease.window_end)
@@ -281,7 +289,7 @@ class RunStore:
         """Renew the lease; False if it was lost (taken over by another run)."""
         with self._serialized() as conn:
             result = conn.execute(
-                sa.update(Lease).where(Lease.run_id == run_id).values(heartbeat_at=utcnow())
+                sa.update(Lease).where(Lease.run_id == run_id).values(heartbeat_at=self._now(conn))
             )
             return bool(result.rowcount)
 
@@ -310,7 +318,7 @@ class RunStore:
                 .where(Run.run_id == run_id, Run.status == "running")
                 .values(
                     status=status,
-                    finished_at=utcnow(),
+                    finished_at=self._now(conn),
                     rows_read=rows_read,
                     rows_written=rows_written,
                     error=error,

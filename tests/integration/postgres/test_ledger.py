@@ -146,3 +146,23 @@ def test_a_ledger_database_that_does_not_exist_is_a_config_error(
     assert result.returncode == 3, result.stderr
     assert "run ledger refused" in result.stderr and "no_such_ledger_db" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_leases_are_judged_by_the_database_clock(
+    store: RunStore, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.upgrade()
+    start(store, "a", Window.unbounded(), host="machine-a")
+    # Machine B's clock runs an hour fast: by its own clock, A's heartbeat looks stale.
+    import etl_framework.state.store as store_module
+
+    fast = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    monkeypatch.setattr(store_module, "utcnow", lambda: fast)
+    other = RunStore(postgres_url, lease_ttl_seconds=30)
+    try:
+        with pytest.raises(LeaseHeldError):
+            start(other, "b", Window.unbounded(), host="machine-b")
+    finally:
+        other.close()
+    running = store.get_run("a")
+    assert running is not None and running.status == "running"
