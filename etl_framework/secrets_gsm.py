@@ -6,8 +6,10 @@ version defaults to ``latest``; pin one (``/versions/3``) for reproducible runs.
 
 The client (google-cloud-secret-manager, imported here only) uses Application
 Default Credentials: Workload Identity on GKE, or ``GOOGLE_APPLICATION_CREDENTIALS``.
-Each payload's CRC32C checksum is verified. Values are cached for the life of the
-process, so a config that names a secret twice fetches it once.
+Each payload's CRC32C checksum is verified. Trailing newlines are stripped, as for
+``${file:...}`` and mounted secret files (``echo "pw" | gcloud secrets create``
+stores one). Values are cached for the life of the process, so a config that names
+a secret twice fetches it once.
 
 Errors never contain the secret value: a missing secret or version raises
 ``KeyError`` (config reports "secret ... not found" with the config path);
@@ -101,6 +103,7 @@ def resolve(reference: str) -> str:
         value = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"Secret Manager secret {name} is not UTF-8 text") from None
+    value = value.rstrip("\n")  # like etl_framework.config's ${file:} and secret files
     with _lock:
         _cache[name] = value
     return value

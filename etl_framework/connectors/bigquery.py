@@ -82,7 +82,7 @@ class BigQueryConfig(ConnectorConfig):
     labels: dict[str, str] = Field(default_factory=dict)
     """Labels put on every job (cost attribution)."""
     job_timeout_seconds: float | None = Field(default=None, gt=0)
-    """Give up waiting on a job after this long (it keeps running in BigQuery)."""
+    """Give up waiting on a job after this long and cancel it (transient error, exit 75)."""
 
 
 @dataclass(frozen=True)
@@ -192,11 +192,28 @@ def job_failure(
         or str(exc)
     )
     job_id = getattr(job, "job_id", None)
-    if isinstance(exc, (gexc.ServerError, gexc.TooManyRequests, gexc.RetryError)) or (
-        reasons & TRANSIENT_REASONS
+    if (
+        isinstance(exc, (gexc.ServerError, gexc.TooManyRequests, gexc.RetryError))
+        or _is_network_error(exc)
+        or reasons & TRANSIENT_REASONS
     ):
         return BigQueryUnavailableError(f"BigQuery {action} failed (transient): {detail}")
     return BigQueryJobError(action, detail, job_id=job_id, statement=statement, errors=errors)
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    """A connection or transport failure talking to the API (worth another run).
+
+    requests' ``ConnectionError``/``Timeout`` are ``OSError`` subclasses, as are
+    urllib3's; google-auth wraps token-refresh failures in ``TransportError``.
+    """
+    if isinstance(exc, OSError):
+        return True
+    try:
+        from google.auth import exceptions as auth_exc
+    except ImportError:  # pragma: no cover - google-auth comes with the client
+        return False
+    return isinstance(exc, auth_exc.TransportError)
 
 
 @dataclass(frozen=True)
@@ -364,13 +381,28 @@ class BigQueryConnector(Connector):
         except (gexc.GoogleAPIError, TimeoutError) as exc:
             self._record_quietly(job)
             if isinstance(exc, TimeoutError | gexc.RetryError) or "Timeout" in type(exc).__name__:
+                # The job keeps running in BigQuery: cancel it, so a publish cannot commit
+                # after this run was reported failed (its rerun replaces the same data).
+                cancelled = self._cancel_quietly(job)
                 raise BigQueryUnavailableError(
                     f"BigQuery {action}: job {job.job_id} did not finish within "
-                    f"{self.config.job_timeout_seconds}s"
+                    f"{self.config.job_timeout_seconds}s; "
+                    + ("cancelled" if cancelled else "cancelling it failed")
                 ) from exc
+            raise job_failure(exc, action, job=job, statement=statement) from exc
+        except OSError as exc:  # the connection broke while waiting: state unknown
+            self._cancel_quietly(job)
             raise job_failure(exc, action, job=job, statement=statement) from exc
         self._finished(job)
         return result
+
+    def _cancel_quietly(self, job: Any) -> bool:
+        """Request the job's cancellation; whether the request was accepted."""
+        try:
+            job.cancel()
+        except Exception:
+            return False
+        return True
 
     def _record_quietly(self, job: Any) -> None:
         with contextlib.suppress(Exception):  # statistics of a failed job are best effort
@@ -452,7 +484,13 @@ class BigQueryConnector(Connector):
         action = f"load of {os.fspath(path)} into {table}"
         job_config.labels = self.job_labels(job_config.labels or None)
         try:
-            with open(path, "rb") as handle:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below; open errors are ours
+        except OSError as exc:
+            raise JobError(f"cannot read load file {os.fspath(path)}: {exc}") from exc
+        # Upload errors (connection resets are OSError too) are classified like any
+        # other API failure: network and 5xx are transient.
+        try:
+            with handle:
                 job = self.client.load_table_from_file(
                     handle,
                     str(table),
@@ -461,8 +499,6 @@ class BigQueryConnector(Connector):
                     location=self.config.location,
                     rewind=True,
                 )
-        except OSError as exc:
-            raise JobError(f"cannot read load file {os.fspath(path)}: {exc}") from exc
         except Exception as exc:
             raise job_failure(exc, action) from exc
         self._wait(job, action)
@@ -509,14 +545,30 @@ class BigQueryConnector(Connector):
             raise job_failure(exc, f"reading table {table}") from exc
 
     def ensure_dataset(self, project: str, dataset: str) -> None:
+        """Create the dataset unless it exists.
+
+        Looked up first: creating (even with ``exists_ok``) needs
+        ``bigquery.datasets.create``, which a run's service account on an existing
+        dataset usually lacks.
+        """
+        from google.api_core import exceptions as gexc
+
         bigquery = _bigquery()
-        ref = bigquery.Dataset(f"{project}.{dataset}")
+        name = f"{project}.{dataset}"
+        try:
+            self.client.get_dataset(name)
+            return
+        except gexc.NotFound:
+            pass
+        except Exception as exc:
+            raise job_failure(exc, f"reading dataset {name}") from exc
+        ref = bigquery.Dataset(name)
         if self.config.location:
             ref.location = self.config.location
         try:
-            self.client.create_dataset(ref, exists_ok=True)
+            self.client.create_dataset(ref, exists_ok=True)  # another run may create it too
         except Exception as exc:
-            raise job_failure(exc, f"creating dataset {project}.{dataset}") from exc
+            raise job_failure(exc, f"creating dataset {name}") from exc
 
     def create_table(self, table: Any) -> Any:
         try:

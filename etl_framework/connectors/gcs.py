@@ -13,7 +13,9 @@ server errors that survived the client's retries are `SourceUnavailableError`
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +39,8 @@ GCS_SCHEME = "gs://"
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 """Resumable upload / streaming download piece size (a multiple of 256 KiB)."""
 ENV_EMULATOR = "STORAGE_EMULATOR_HOST"
+
+logger = logging.getLogger(__name__)
 
 
 class GcsNotFoundError(SourceError):
@@ -96,6 +100,22 @@ def _translate(exc: Exception, uri: str, action: str) -> Exception:
     if isinstance(exc, (gexc.TooManyRequests, gexc.ServerError, gexc.RetryError)):
         return SourceUnavailableError(f"cannot {action} {uri}: {exc}")
     return JobError(f"cannot {action} {uri}: {exc}")
+
+
+def _abort_upload(handle: IO[Any], uri: str) -> None:
+    """Cancel a `Blob.open` writer's resumable upload without finalizing it.
+
+    Closing a ``BlobWriter`` would upload the buffered rest as the final chunk and
+    publish a partial object; ``terminate`` deletes the upload session instead and
+    closes the writer (so its finalizer cannot publish either).
+    """
+    writer: Any = getattr(handle, "buffer", handle)  # text mode: the TextIOWrapper's
+    try:
+        writer.terminate()
+    except Exception as exc:  # the session expires on its own; never finalize it
+        logger.warning("could not cancel the upload to %s: %s", uri, exc)
+        with contextlib.suppress(Exception):
+            writer._buffer.close()
 
 
 def read_bytes(uri: str, client: Client | None = None) -> bytes:
@@ -188,16 +208,33 @@ class GcsConnector(Connector):
     def open_object(
         self, uri: str, mode: Literal["rb", "wb", "r", "w"] = "rb"
     ) -> Iterator[IO[Any]]:
-        """A file object streaming the object in chunks (write modes: resumable upload)."""
+        """A file object streaming the object in chunks (write modes: resumable upload).
+
+        Writing publishes the object only when the block ends normally: if it raises
+        (or the run is interrupted), the upload is cancelled, never finalized, so no
+        partial object appears and an existing object at ``uri`` is left as it was.
+        """
         blob = self.blob(uri)
         try:
             handle = blob.open(mode, chunk_size=self.config.chunk_size)
         except Exception as exc:
             raise _translate(exc, uri, "open") from exc
+        if mode in ("rb", "r"):
+            try:
+                yield handle
+            finally:
+                handle.close()
+            return
         try:
             yield handle
-        finally:
-            handle.close()
+        except BaseException:
+            _abort_upload(handle, uri)
+            raise
+        try:
+            handle.close()  # finalizes the resumable upload: the object appears now
+        except Exception as exc:
+            _abort_upload(handle, uri)
+            raise _translate(exc, uri, "write") from exc
 
     def iter_lines(self, uri: str, encoding: str = "utf-8") -> Iterator[str]:
         """The object's lines without line ends, streamed (NDJSON exports, CSV)."""

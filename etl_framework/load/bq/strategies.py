@@ -24,14 +24,18 @@ Every strategy runs the same steps (the same shape as `etl_framework.load.base`)
 `BigQueryMergeStrategy`                load into staging, then ONE ``MERGE`` on the keys.
 =====================================  ===================================================
 
-Staging tables are named ``_etl_stg_<table>__<window>__<run8>`` and created with an
-expiration (``staging_expiration_hours``, 24 h by default), so a crashed run never
-leaves permanent garbage; `drop_stale_staging` drops those of earlier runs whose
+Staging tables are named ``_etl_stg_<table>__<target8>__<window>__<run8>`` and created
+with an expiration (``staging_expiration_hours``, 24 h by default), so a crashed run
+never leaves permanent garbage; `drop_stale_staging` drops those of earlier runs whose
 window overlaps this run's (the ledger's lease guarantees none of them is alive).
+``<target8>`` is a hash of the full ``project.dataset.table``: targets with the same
+table name in different datasets share a staging dataset (and bucket) without ever
+touching each other's staging.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import shutil
@@ -64,9 +68,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STAGING_PREFIX = "_etl_stg_"
+TARGET_TAG_LENGTH = 8
 _STAGING_RE = re.compile(
-    rf"^{STAGING_PREFIX}(?P<table>.+)__(?P<window>all|\d{{8}}_\d{{8}}|\d{{8}}_|_\d{{8}})"
-    r"__(?P<run>[a-z0-9]{8})$"
+    rf"^{STAGING_PREFIX}(?P<table>.+)__(?P<target>[0-9a-f]{{{TARGET_TAG_LENGTH}}})"
+    r"__(?P<window>all|\d{8}_\d{8}|\d{8}_|_\d{8})__(?P<run>[a-z0-9]{8})$"
 )
 WINDOW_KINDS = frozenset({ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ})
 
@@ -86,8 +91,18 @@ def parse_window_tag(tag: str) -> Window:
     return Window(parse_date(start) if start else None, parse_date(end) if end else None)
 
 
-def staging_table_name(table: str, window: Window, run_id: str) -> str:
-    return f"{STAGING_PREFIX}{table}__{window_tag(window)}__{run_tag(run_id)}"
+def target_tag(target: TableRef) -> str:
+    """8 hex digits of a hash of ``project.dataset.table``: stable across runs, and
+    different for same-named tables of different datasets or projects."""
+    return hashlib.sha256(str(target).encode()).hexdigest()[:TARGET_TAG_LENGTH]
+
+
+def staging_table_name(target: TableRef, window: Window, run_id: str) -> str:
+    """``_etl_stg_<table>__<target8>__<window>__<run8>`` of one run of ``target``."""
+    return (
+        f"{STAGING_PREFIX}{target.table}__{target_tag(target)}"
+        f"__{window_tag(window)}__{run_tag(run_id)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -148,7 +163,7 @@ class BigQueryWriteStrategy(ABC):
         self.staging = TableRef(
             self.target.project,
             staging_dataset,
-            staging_table_name(self.target.table, self.window, run_id),
+            staging_table_name(self.target, self.window, run_id),
         )
         for column in (*self.clustering, *([partitioning.column] if partitioning else [])):
             mapping.field(column)  # ConfigError naming the unmapped column
@@ -157,6 +172,8 @@ class BigQueryWriteStrategy(ABC):
         self._workdir: Path | None = None
         self._writer: LoadFileWriter | None = None
         self._uris: list[str] = []
+        self._loads_uris = False
+        """`load_uris` was called (even with no URIs): the source is gs:// files."""
         self._uri_format = "NEWLINE_DELIMITED_JSON"
         self._staged_objects: list[str] = []
         self.created_target = False
@@ -190,7 +207,9 @@ class BigQueryWriteStrategy(ABC):
 
     def _is_stale(self, name: str, is_live: Callable[[str], bool] | None) -> bool:
         match = _STAGING_RE.match(name)
-        if match is None or match["table"] != self.target.table:
+        if match is None or match["target"] != target_tag(self.target):
+            return False  # another target's staging (maybe alive): never ours to drop
+        if match["table"] != self.target.table:
             return False
         if match["run"] == run_tag(self.run_id):
             return False
@@ -241,17 +260,20 @@ class BigQueryWriteStrategy(ABC):
 
     def load(self, rows: Iterable[Sequence[Any]]) -> int:
         """Append mapped rows (tuples in mapping column order) to the run's load file."""
-        if self._uris:
+        if self._loads_uris:
             raise ConfigError("a strategy loads either rows or gs:// files, not both")
+        count = self._open_writer().write(rows)
+        self.staged_rows += count
+        return count
+
+    def _open_writer(self) -> LoadFileWriter:
         if self._writer is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="etl-bq-"))
             suffix = "parquet" if self.file_format == "parquet" else "ndjson"
             self._writer = LoadFileWriter(
                 self._workdir / f"{self.target.table}.{suffix}", self.mapping, self.file_format
             )
-        count = self._writer.write(rows)
-        self.staged_rows += count
-        return count
+        return self._writer
 
     def load_uris(
         self,
@@ -262,6 +284,7 @@ class BigQueryWriteStrategy(ABC):
         """Use ``gs://`` files whose records already have the target's column names."""
         if self._writer is not None:
             raise ConfigError("a strategy loads either rows or gs:// files, not both")
+        self._loads_uris = True
         self._uris.extend(uris)
         self._uri_format = SOURCE_FORMATS.get(source_format, source_format)
 
@@ -289,11 +312,9 @@ class BigQueryWriteStrategy(ABC):
             self.last_load_job_id = job.job_id
             self.staged_rows = int(job.output_rows or 0)
             return self.staged_rows
-        writer = self._writer
-        if writer is None:  # no rows at all: load an empty file, so publish stays uniform
-            self.load(())
-            writer = self._writer
-            assert writer is not None
+        # No rows at all (or no gs:// files): load an empty file, so publish stays uniform;
+        # the min_rows guard has run before.
+        writer = self._open_writer()
         writer.close()
         if self.connector.config.staging_bucket:
             uri = self._stage_in_gcs(writer.path)
@@ -419,12 +440,15 @@ class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
         return config
 
     def publish(self) -> BigQueryPublishResult:
-        if self._writer is not None:
-            self._check_min_rows(self._writer.rows)
-        elif self._uris and self.min_rows:
-            # The row count of gs:// files is known only once loaded: check it in an
-            # (expiring) staging table before the target is touched. Load jobs are free.
-            self._check_min_rows(self._stage())
+        if self._uris:
+            if self.min_rows:
+                # The row count of gs:// files is known only once loaded: check it in an
+                # (expiring) staging table before the target is touched. Load jobs are free.
+                self._check_min_rows(self._stage())
+        else:
+            # Rows, nothing loaded at all, or an empty list of gs:// files (an export
+            # that found no files): an empty load would empty the target.
+            self._check_min_rows(self._writer.rows if self._writer is not None else 0)
         target = self.connector.get_table(self.target)
         if target is None:
             raise ConfigError(f"target {self.target} does not exist: call prepare() first")
@@ -541,6 +565,20 @@ class BigQueryMergeStrategy(BigQueryWriteStrategy):
         sql += f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({self._columns_sql('S')})"
         return sql
 
+    def check_null_keys(self) -> None:
+        """Refuse staged rows with a NULL key: ``NULL = NULL`` never matches in the MERGE,
+        so every rerun would insert them again."""
+        condition = " OR ".join(f"`{k}` IS NULL" for k in self.key_columns)
+        sql = f"SELECT COUNTIF({condition}) AS null_keys FROM {self.staging.sql}"
+        rows = list(self.connector.query(sql, action="null keys guard"))
+        null_keys = int(rows[0]["null_keys"] or 0) if rows else 0
+        if null_keys:
+            raise GuardError(
+                "null_keys",
+                f"{null_keys} staged rows have a NULL in the key ({', '.join(self.key_columns)}); "
+                "MERGE cannot match them, so every run would insert them again",
+            )
+
     def check_unique_keys(self) -> None:
         keys = ", ".join(f"`{k}`" for k in self.key_columns)
         sql = (
@@ -559,6 +597,7 @@ class BigQueryMergeStrategy(BigQueryWriteStrategy):
     def publish(self) -> BigQueryPublishResult:
         staged = self._stage()
         self._check_min_rows(staged)
+        self.check_null_keys()
         self.check_unique_keys()
         statement = self.publish_statement()
         job = self.connector.execute(
@@ -577,5 +616,6 @@ __all__ = [
     "BigQueryWriteStrategy",
     "parse_window_tag",
     "staging_table_name",
+    "target_tag",
     "window_tag",
 ]

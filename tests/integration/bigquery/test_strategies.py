@@ -17,6 +17,7 @@ from etl_framework.load.bq import (
     Partitioning,
 )
 from etl_framework.load.bq.strategies import staging_table_name
+from etl_framework.mapping import FieldMapping
 from etl_framework.window import Window
 from tests.integration.bigquery.conftest import BigQueryTarget
 from tests.integration.bigquery.helpers import (
@@ -267,6 +268,86 @@ def test_merge_refuses_duplicate_keys(bq: Any, bq_target: BigQueryTarget) -> Non
     assert checksum(bq, table) == before
 
 
+def test_merge_refuses_null_keys_and_a_rerun_changes_nothing(
+    bq: Any, bq_target: BigQueryTarget
+) -> None:
+    """NULL = NULL never matches in a MERGE: such rows would be inserted by every run."""
+    mapping = FieldMapping.from_tuples([("k", "k", "text"), ("v", "v", "bigint")])
+    table = bq_target.table(unique("keyed"))
+
+    def merge(run_id: str, data: list[tuple[Any, ...]]) -> None:
+        strategy = BigQueryMergeStrategy(bq, table, mapping, run_id=run_id, key_columns=["k"])
+        try:
+            strategy.write(data)
+        finally:
+            strategy.drop_staging()
+
+    def content() -> list[tuple[Any, Any]]:
+        return sorted((r["k"], r["v"]) for r in bq.query(f"SELECT k, v FROM `{table}`"))
+
+    merge("run00017", [("a", 1)])
+    for run_id in ("run00018", "run00019"):
+        with pytest.raises(GuardError, match="1 staged rows have a NULL in the key"):
+            merge(run_id, [("a", 5), (None, 2)])
+        assert content() == [("a", 1)]
+    assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
+
+
+def test_same_table_name_in_two_datasets_keeps_each_staging(
+    bq_target: BigQueryTarget, gcs_bucket: str
+) -> None:
+    """Targets d1.events and d2.events share a staging dataset and bucket: the cleansing
+    of one never drops the other's live staging table or staged file."""
+    from etl_framework.connectors import build_connector
+    from etl_framework.connectors.gcs import storage_client
+
+    if not bq_target.emulator:
+        pytest.skip("needs a second dataset and the GCS emulator")
+    config = {
+        **bq_target.connection,
+        "staging_dataset": bq_target.dataset,
+        "staging_bucket": f"gs://{gcs_bucket}/stage",
+    }
+    other_dataset = f"{bq_target.dataset}_b"
+    window = Window(DAY1, DAY2)
+    with build_connector("warehouse", config) as staged_bq:
+        live, mine = (
+            BigQueryReplaceWindowStrategy(
+                staged_bq,
+                f"{bq_target.project}.{dataset}.events",
+                MAPPING,
+                run_id=run_id,
+                window=window,
+                window_column="event_date",
+            )
+            for dataset, run_id in ((other_dataset, "runlive2"), (bq_target.dataset, "runmine1"))
+        )
+        live.prepare()
+        live.load(rows([record(1, DAY1)]))
+        live._stage()  # loading: staging table and staged file exist, not yet published
+        assert live.staging.table != staging_table_name(mine.target, window, "runlive2")
+        staged_files = [b.name for b in storage_client().list_blobs(gcs_bucket)]
+        assert len(staged_files) == 1
+        assert staged_files[0].startswith(f"stage/{live.staging.table}/")
+
+        # mine's cleansing knows only its own transfer's live runs
+        assert mine.drop_stale_staging(is_live=lambda tag: False) == []
+        assert staging_tables(staged_bq, bq_target.project, bq_target.dataset) == [
+            live.staging.table
+        ]
+        assert [b.name for b in storage_client().list_blobs(gcs_bucket)] == staged_files
+        mine.prepare()
+        mine.load(rows([record(2, DAY1)]))
+        mine.publish()
+        mine.drop_staging()
+        live.publish()
+        live.drop_staging()
+        assert [r["event_id"] for r in table_rows(staged_bq, str(live.target))] == [1]
+        assert [r["event_id"] for r in table_rows(staged_bq, str(mine.target))] == [2]
+        assert staging_tables(staged_bq, bq_target.project, bq_target.dataset) == []
+        assert list(storage_client().list_blobs(gcs_bucket)) == []
+
+
 def test_failing_load_from_gcs_leaves_target_untouched(
     bq: Any, bq_target: BigQueryTarget, gcs_bucket: str
 ) -> None:
@@ -330,6 +411,27 @@ def test_truncate_from_gcs_files_checks_min_rows_before_touching_the_target(
     assert strategy.publish().inserted == 1
     strategy.drop_staging()
     assert [r["event_id"] for r in table_rows(bq, table)] == [90]
+    assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
+
+
+def test_truncate_with_no_gcs_files_refuses_min_rows(bq: Any, bq_target: BigQueryTarget) -> None:
+    """An export that found no files must not empty the table (min_rows in every path)."""
+    table = bq_target.table(unique("events"))
+    truncate(bq, table, base_records())
+    before = checksum(bq, table)
+    strategy = BigQueryReplaceTableStrategy(bq, table, MAPPING, run_id="run00015", min_rows=1)
+    strategy.prepare()
+    strategy.load_uris([])
+    with pytest.raises(GuardError, match="0 rows loaded, at least 1 required"):
+        strategy.publish()
+    strategy.drop_staging()
+    # nothing loaded at all is the same
+    strategy = BigQueryReplaceTableStrategy(bq, table, MAPPING, run_id="run00016", min_rows=1)
+    strategy.prepare()
+    with pytest.raises(GuardError, match="0 rows loaded"):
+        strategy.publish()
+    strategy.drop_staging()
+    assert checksum(bq, table) == before
     assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
 
 
@@ -414,7 +516,7 @@ def test_staging_expires_and_stale_staging_is_dropped(bq: Any, bq_target: BigQue
     other.prepare()
     other.load(rows([record(61, DAY3)]))
     other._stage()
-    name = staging_table_name(strategy.target.table, window, "runlive1")
+    name = staging_table_name(strategy.target, window, "runlive1")
     assert name in staging_tables(bq, bq_target.project, bq_target.dataset)
 
     nxt = BigQueryReplaceWindowStrategy(

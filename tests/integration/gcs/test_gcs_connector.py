@@ -110,3 +110,31 @@ def test_chunk_size_must_be_multiple_of_256k(gcs_bucket: str) -> None:
     connector = build_connector("files", {"type": "gcs", "chunk_size": 1000})
     with pytest.raises(ConfigError, match="256 KiB"):
         connector.open()
+
+
+class _SourceFailed(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("mode", "piece"),
+    [
+        ("wb", b'{"id": 1}\n{"id"'),  # less than a chunk: nothing sent yet
+        ("wb", b"x" * (2 * CHUNK + 10)),  # chunks already sent: the session is open
+        ("w", '{"id": 1}\n' * 60_000),  # text mode (a TextIOWrapper on the writer)
+    ],
+)
+def test_failing_writer_publishes_nothing(
+    gcs: GcsConnector, gcs_bucket: str, mode: str, piece: bytes | str
+) -> None:
+    """A writer block that raises leaves no partial object, and an existing one as it was."""
+    new = f"gs://{gcs_bucket}/out/new.ndjson"
+    existing = f"gs://{gcs_bucket}/out/existing.ndjson"
+    gcs.write_bytes(existing, b"previous export\n")
+    for uri in (new, existing):
+        with pytest.raises(_SourceFailed), gcs.open_object(uri, mode) as handle:  # type: ignore[arg-type]
+            handle.write(piece)
+            raise _SourceFailed("source failed mid-write")
+    assert not gcs.exists(new)
+    assert gcs.read_bytes(existing) == b"previous export\n"
+    assert [o.name for o in gcs.list_objects(f"gs://{gcs_bucket}/out/")] == ["out/existing.ndjson"]

@@ -125,7 +125,7 @@ def test_window_publish_is_one_transaction_on_the_window_column(
         window_column="day",
     )
     assert strategy.staging == TableRef(
-        "acme", "analytics", "_etl_stg_events__20240102_20240104__abcdef12"
+        "acme", "analytics", "_etl_stg_events__a43cb599__20240102_20240104__abcdef12"
     )
     assert strategy.publish_statement() == (
         "BEGIN TRANSACTION;\n"
@@ -133,7 +133,7 @@ def test_window_publish_is_one_transaction_on_the_window_column(
         "WHERE `day` >= @window_start AND `day` < @window_end;\n"
         "INSERT INTO `acme.analytics.events` (`id`, `day`, `ts`, `name`)\n"
         "SELECT `id`, `day`, `ts`, `name` FROM "
-        "`acme.analytics._etl_stg_events__20240102_20240104__abcdef12`;\n"
+        "`acme.analytics._etl_stg_events__a43cb599__20240102_20240104__abcdef12`;\n"
         "COMMIT TRANSACTION;"
     )
     params = [p.to_api_repr() for p in query_parameters(strategy.window_params())]
@@ -174,7 +174,7 @@ def test_merge_statement_and_staging_dataset(connector: BigQueryConnector) -> No
         assert strategy.staging.dataset == "etl_stage"
         assert strategy.publish_statement() == (
             "MERGE `acme.analytics.events` T\n"
-            "USING `acme.etl_stage._etl_stg_events__all__abcdef12` S\n"
+            "USING `acme.etl_stage._etl_stg_events__a43cb599__all__abcdef12` S\n"
             "ON T.`id` = S.`id`\n"
             "WHEN MATCHED THEN UPDATE SET `day` = S.`day`, `ts` = S.`ts`, `name` = S.`name`\n"
             "WHEN NOT MATCHED THEN INSERT (`id`, `day`, `ts`, `name`) "
@@ -201,7 +201,8 @@ def test_window_tags_round_trip() -> None:
     ):
         assert parse_window_tag(window_tag(window)) == window
     assert (
-        staging_table_name("t", Window.unbounded(), "0f1e2d3c-aaaa") == "_etl_stg_t__all__0f1e2d3c"
+        staging_table_name(TableRef("p", "d", "t"), Window.unbounded(), "0f1e2d3c-aaaa")
+        == "_etl_stg_t__70cff32b__all__0f1e2d3c"
     )
 
 
@@ -306,3 +307,151 @@ def test_config_rejects_unknown_keys() -> None:
 
     with pytest.raises(ValidationError):
         build_connector("bq", {"type": "bigquery", "projekt": "p"})
+
+
+def test_same_table_name_in_other_datasets_never_shares_staging(
+    connector: BigQueryConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two targets named ``events`` in two datasets, one staging dataset and bucket:
+    neither run's cleansing may drop the other's (possibly live) staging."""
+    conn = build_connector(
+        "bq",
+        {
+            **connector.config.model_dump(),
+            "staging_dataset": "etl_staging",
+            "staging_bucket": "gs://stage-bucket",
+        },
+    )
+    assert isinstance(conn, BigQueryConnector)
+    window = Window(dt.date(2024, 1, 1), dt.date(2024, 1, 2))
+    with conn:
+        prod, dev = (
+            BigQueryReplaceWindowStrategy(
+                conn, target, MAPPING, run_id=run_id, window=window, window_column="day"
+            )
+            for target, run_id in (
+                ("analytics.events", "aaaa1111-x"),
+                ("analytics_dev.events", "bbbb2222-x"),
+            )
+        )
+        assert prod.staging.dataset == dev.staging.dataset == "etl_staging"
+        assert prod.staging.table != dev.staging.table
+        assert prod.staging.table.startswith("_etl_stg_events__")
+        # dev's run is alive and loading; prod's is a crashed earlier run of prod
+        crashed = staging_table_name(prod.target, window, "cccc3333-x")
+        tables = [dev.staging.table, crashed]
+        deleted: list[str] = []
+        monkeypatch.setattr(conn, "list_tables", lambda project, dataset: list(tables))
+        monkeypatch.setattr(conn, "delete_table", lambda ref: deleted.append(ref.table) or True)
+        monkeypatch.setattr(BigQueryReplaceWindowStrategy, "_gcs", lambda self: _FakeGcs(tables))
+        assert prod.drop_stale_staging(lambda tag: tag == "aaaa1111") == [crashed]
+        assert deleted == [crashed]
+        assert _FakeGcs.deleted == [f"gs://stage-bucket/etl-staging/{crashed}/f.parquet"]
+
+
+class _FakeGcs:
+    """The staged files of the given staging tables, one each; records deletions."""
+
+    deleted: list[str] = []
+
+    def __init__(self, folders: list[str]) -> None:
+        self.folders = folders
+        _FakeGcs.deleted = []
+
+    def __enter__(self) -> _FakeGcs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def list_objects(self, prefix_uri: str) -> list[Any]:
+        from etl_framework.connectors.gcs import ObjectInfo
+
+        return [
+            ObjectInfo(f"{prefix_uri}{f}/f.parquet", f"{f}/f.parquet", 1, None, 1, None)
+            for f in self.folders
+        ]
+
+    def delete(self, uri: str) -> bool:
+        _FakeGcs.deleted.append(uri)
+        return True
+
+
+def test_connection_error_during_upload_is_transient(
+    connector: BigQueryConnector, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import requests
+
+    from etl_framework.exceptions import JobError
+
+    def upload(*args: Any, **kwargs: Any) -> Any:
+        raise requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected")
+
+    monkeypatch.setattr(connector.client, "load_table_from_file", upload)
+    path = tmp_path / "rows.parquet"
+    path.write_bytes(b"x")
+    with pytest.raises(BigQueryUnavailableError, match="RemoteDisconnected") as caught:
+        connector.load_file(path, TableRef("acme", "d", "t"), bigquery.LoadJobConfig())
+    assert caught.value.exit_code is ExitCode.TRANSIENT
+    # Only the local file itself is "cannot read load file" (not worth a retry).
+    with pytest.raises(JobError, match="cannot read load file") as local:
+        connector.load_file(tmp_path / "gone", TableRef("acme", "d", "t"), bigquery.LoadJobConfig())
+    assert local.value.exit_code is ExitCode.FAILED
+
+
+class _SlowJob:
+    job_id = "etl_merge_slow"
+
+    def __init__(self) -> None:
+        self.cancelled = 0
+
+    def result(self, timeout: float | None = None, **kwargs: Any) -> Any:
+        import concurrent.futures
+
+        assert timeout == 5
+        raise concurrent.futures.TimeoutError()
+
+    def cancel(self) -> bool:
+        self.cancelled += 1
+        return True
+
+
+def test_job_timeout_cancels_the_job(
+    connector: BigQueryConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = build_connector("bq", {**connector.config.model_dump(), "job_timeout_seconds": 5})
+    assert isinstance(conn, BigQueryConnector)
+    job = _SlowJob()
+    with conn:
+        monkeypatch.setattr(conn.client, "query", lambda *args, **kwargs: job)
+        with pytest.raises(BigQueryUnavailableError, match=r"within 5\.0s; cancelled") as caught:
+            conn.execute("MERGE ...", action="publish merge")
+    assert job.cancelled == 1
+    assert caught.value.exit_code is ExitCode.TRANSIENT
+
+
+def test_ensure_dataset_reads_before_creating(
+    connector: BigQueryConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating needs bigquery.datasets.create even with exists_ok: only when missing."""
+    existing = {"acme.analytics"}
+    calls: list[tuple[str, str]] = []
+
+    def get_dataset(name: str) -> Any:
+        calls.append(("get", name))
+        if name not in existing:
+            raise gexc.NotFound(f"Not found: Dataset {name}")
+        return object()
+
+    def create_dataset(dataset: Any, exists_ok: bool = False) -> Any:
+        calls.append(("create", f"{dataset.project}.{dataset.dataset_id}"))
+        assert dataset.location == "EU"
+        return dataset
+
+    monkeypatch.setattr(connector.client, "get_dataset", get_dataset)
+    monkeypatch.setattr(connector.client, "create_dataset", create_dataset)
+    connector.ensure_dataset("acme", "analytics")
+    assert calls == [("get", "acme.analytics")]
+    calls.clear()
+    connector.ensure_dataset("acme", "etl_staging")
+    assert calls == [("get", "acme.etl_staging"), ("create", "acme.etl_staging")]

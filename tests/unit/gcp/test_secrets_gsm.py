@@ -162,3 +162,8 @@ def test_config_resolves_gsm_references_and_masks_them(replay: ReplayServer) -> 
         )
     assert "connections.warehouse.url" in str(caught.value)
     assert "not found" in str(caught.value)
+
+
+def test_trailing_newline_is_stripped_like_file_secrets(replay: ReplayServer) -> None:
+    """``echo pw | gcloud secrets create`` stores a newline; ${file:} strips it too."""
+    assert secrets_gsm.resolve("projects/acme-data/secrets/api-token") == "t0k3n-value"
