@@ -88,7 +88,14 @@ def storage_client(project: str | None = None, credentials_file: str | None = No
     resolved = resolve_credentials(None if emulator else credentials_file, emulator=emulator)
     if emulator:
         project = project or "emulator"
-    return storage.Client(project=project or resolved.project, credentials=resolved.credentials)
+    from google.auth import exceptions as auth_exceptions
+
+    try:
+        return storage.Client(project=project or resolved.project, credentials=resolved.credentials)
+    except auth_exceptions.DefaultCredentialsError as exc:
+        raise ConfigError(
+            f"no Google Cloud credentials for GCS: {exc.args[0] if exc.args else exc}"
+        ) from None
 
 
 def _translate(exc: Exception, uri: str, action: str) -> Exception:
@@ -119,8 +126,15 @@ def _abort_upload(handle: IO[Any], uri: str) -> None:
 
 
 def read_bytes(uri: str, client: Client | None = None) -> bytes:
-    """The content of ``gs://bucket/key`` (ConfigError when unreadable: used for config)."""
+    """The content of ``gs://bucket/key`` (used for config).
+
+    Raises:
+        ConfigError: missing object, no access or no credentials (exit 3).
+        SourceUnavailableError: GCS or the network is down (exit 75: retry later).
+    """
     from google.api_core import exceptions as gexc
+    from google.auth import exceptions as auth_exceptions
+    from requests import exceptions as http_exceptions
 
     bucket, key = split_gcs_uri(uri)
     client = client or storage_client()
@@ -128,7 +142,16 @@ def read_bytes(uri: str, client: Client | None = None) -> bytes:
         data: bytes = client.bucket(bucket).blob(key).download_as_bytes()
     except gexc.NotFound:
         raise ConfigError(f"{uri} does not exist") from None
-    except gexc.GoogleAPIError as exc:
+    except (
+        gexc.ServerError,
+        gexc.TooManyRequests,
+        gexc.RetryError,
+        auth_exceptions.TransportError,
+        http_exceptions.ConnectionError,
+        http_exceptions.Timeout,
+    ) as exc:  # GCS or the network is down: worth retrying later (exit 75)
+        raise SourceUnavailableError(f"cannot read {uri}: {exc}") from None
+    except (gexc.GoogleAPIError, auth_exceptions.GoogleAuthError) as exc:
         raise ConfigError(f"cannot read {uri}: {exc}") from None
     return data
 
