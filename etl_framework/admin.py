@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from etl_framework.exceptions import ETLError
+if TYPE_CHECKING:
+    from etl_framework.state import RunStore
+
+from etl_framework.exceptions import ETLError, ExitCode
+from etl_framework.redaction import redact
 
 
-def _store(config_location: str):  # type: ignore[no-untyped-def]
+def _store(config_location: str) -> RunStore:
     from etl_framework.config import load_config
     from etl_framework.state import RunStore
 
@@ -90,8 +95,13 @@ def main() -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
-        click.echo(f"etlctl: error: {exc.format_message()}", err=True)
-        sys.exit(2)
+        _fail(exc.format_message(), ExitCode.USAGE)
+    except (click.Abort, KeyboardInterrupt):
+        _fail("interrupted", ExitCode.FAILED)
     except ETLError as exc:
-        click.echo(f"etlctl: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"etlctl: error: {redact(' '.join(message.split()))}", err=True)
+    sys.exit(code)
