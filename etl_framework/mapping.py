@@ -29,11 +29,15 @@ text [string]                 TEXT             str
 varchar(n) [character varying] VARCHAR         str, at most n characters (else error)
 smallint / integer [int]      SMALLINT/INTEGER int within the type's range
 bigint                        BIGINT           int within the type's range
-double precision [float, float8, double]  FLOAT  float
+double precision [float, float8, double]  FLOAT  a finite float (NaN and infinity
+                                               are refused: SQLite would store NULL)
 numeric(p,s) [decimal]        NUMERIC          Decimal rounded half-up to s places,
                                                at most p-s integer digits (else error)
 boolean [bool]                BOOLEAN          bool (also from "true"/"f"/"1"/0...)
-date                          DATE             date (from ISO strings, YYYYMMDD, datetimes)
+date                          DATE             date (from ISO strings, datetimes, and
+                                               YYYYMMDD as a string or an integer;
+                                               other numbers are refused, not read
+                                               as epoch seconds)
 timestamp                     TIMESTAMP        naive datetime (aware ones converted to UTC)
 timestamptz [timestamp with time zone]  TIMESTAMPTZ  aware datetime in UTC; from ISO
                                                strings (naive = UTC) or epoch seconds
@@ -431,6 +435,7 @@ def _compile_extractor(fields: tuple[Field, ...]) -> Callable[[Mapping[str, Any]
         "str": str,
         "int": int,
         "float": float,
+        "isfinite": math.isfinite,
         "bool": bool,
         "type": type,
         "len": len,
@@ -489,7 +494,7 @@ def _fast_expression(
         namespace[f"lo{i}"], namespace[f"hi{i}"] = _INT_RANGES[kind]
         check = f"type({value}) is int and lo{i} <= {value} <= hi{i}"
     elif kind is ColumnKind.FLOAT:
-        check = f"type({value}) is float"
+        check = f"type({value}) is float and isfinite({value})"
     elif kind is ColumnKind.BOOLEAN:
         check = f"type({value}) is bool"
     elif kind is ColumnKind.DATE:
@@ -617,21 +622,30 @@ def _int_adapter(low: int, high: int, kind: ColumnKind) -> Callable[[Any], int |
 
 
 def _adapt_float(value: Any) -> float | None:
-    if type(value) is float or value is None:
-        return value
+    if value is None:
+        return None
     if isinstance(value, bool):
         raise _Reject("a boolean is not a number")
-    if isinstance(value, (int, float, decimal.Decimal)):
-        return float(value)
     if isinstance(value, str):
         text = value.strip()
         if not text:
             return None
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             raise _Reject("not a number") from None
-    raise _Reject(f"a {type(value).__name__} is not a number")
+    elif isinstance(value, (int, float, decimal.Decimal)):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise _Reject("out of range for double precision") from None
+    else:
+        raise _Reject(f"a {type(value).__name__} is not a number")
+    # PostgreSQL stores NaN/Infinity but SQLite turns NaN into NULL (past NOT NULL):
+    # refused everywhere, so a load means the same on every backend.
+    if not math.isfinite(number):
+        raise _Reject("NaN and infinity are not allowed (not a finite number)")
+    return number
 
 
 def _numeric_adapter(precision: int | None, scale: int | None) -> Callable[[Any], Any]:
@@ -739,9 +753,25 @@ def _adapt_date(value: Any) -> dt.date | None:
             return None
         parsed = _parse_datetime_text(text)
         return (parsed.astimezone(UTC) if parsed.tzinfo else parsed).date()
-    if isinstance(value, (int, float)):
-        return _from_epoch(value).date()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _date_from_int(value)
     raise _Reject(f"a {type(value).__name__} is not a date")
+
+
+def _date_from_int(value: int) -> dt.date:
+    """``20240115`` -> 2024-01-15, like the string ``"20240115"``.
+
+    Any other integer is refused rather than read as epoch seconds: 20240115 seconds
+    after 1970 is 1970-08-23, a silent wrong date.
+    """
+    if 10_000_000 <= value <= 99_999_999:
+        try:
+            return dt.datetime.strptime(str(value), "%Y%m%d").date()
+        except ValueError:
+            raise _Reject("not a valid YYYYMMDD date") from None
+    raise _Reject(
+        "an integer in a date column must be YYYYMMDD (epoch seconds need a timestamp column)"
+    )
 
 
 def _to_datetime(value: Any) -> dt.datetime | None:

@@ -4,14 +4,16 @@ Every strategy runs the same steps; only the publish statement differs::
 
     strategy = ReplaceTableStrategy(connector, "orders", mapping, run_id=ctx.run_id)
     strategy.drop_stale_staging()      # pre_execution_cleansing
-    strategy.prepare()                 # target checked/created, staging created
+    strategy.prepare()                 # target checked (nothing changed), staging created
     strategy.load(mapping.rows(records))   # streamed into staging (COPY / executemany)
-    strategy.publish()                 # guards, then ONE transaction
+    strategy.publish()                 # ONE transaction: schema changes, guards, publish
     strategy.drop_staging()            # post_execution_cleanup, also after failure
 
-A run killed at any point before ``publish`` commits leaves the target as it was
-(only a staging table, which the next run drops). Readers see the target before or
-after the publish transaction, never in between.
+A run killed or failing at any point before ``publish`` commits leaves the target as
+it was, schema included: a missing target is created, and missing columns are added,
+inside the publish transaction (or the direct load's), so a rollback takes them back.
+Only a staging table remains, which the next run drops. Readers see the target before
+or after the publish transaction, never in between.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from etl_framework.exceptions import ConfigError, GuardError, JobError
+from etl_framework.exceptions import ConfigError, GuardError, JobError, SchemaMismatchError
 from etl_framework.load import guards as _guards
 from etl_framework.load.bulk import DEFAULT_BATCH_SIZE, ProgressCallback, bulk_insert
 from etl_framework.load.guards import GuardConfig
@@ -30,9 +32,11 @@ from etl_framework.load.identifiers import quote_table, split_table_name, valida
 from etl_framework.load.schema import (
     SchemaCheck,
     build_table,
+    check_target,
     column_list,
     create_table,
     ensure_target,
+    referencing_foreign_keys,
     unique_key_exists,
 )
 from etl_framework.load.staging import StagingLock, drop_stale_staging, drop_table, staging_name
@@ -71,6 +75,9 @@ class WriteStrategy(ABC):
     """Whether ``direct=True`` (no staging: one transaction from delete to commit) works."""
     direct_when_empty: ClassVar[bool] = False
     """`write` loads an empty target directly: nothing is replaced, no row is locked."""
+    deletes_rows: ClassVar[bool] = False
+    """The publish deletes target rows (and inserts their replacements): foreign keys
+    of other tables referencing the target are checked before any data moves."""
 
     def __init__(
         self,
@@ -111,6 +118,7 @@ class WriteStrategy(ABC):
         self._lock: StagingLock | None = None
         self._loaded = False
         self._key_enforced = False
+        self._defer_foreign_keys = False
 
     # --- steps -------------------------------------------------------------------
 
@@ -137,7 +145,7 @@ class WriteStrategy(ABC):
         return dropped
 
     def prepare(self) -> SchemaCheck:
-        """Check capabilities and the target's schema (creating it if missing); create staging."""
+        """Check capabilities and the target's schema; create staging (from the mapping)."""
         self.prepare_target()
         self._lock = StagingLock(self.engine, self.staging)
         self._lock.acquire()
@@ -149,14 +157,64 @@ class WriteStrategy(ABC):
         return self.schema_check
 
     def prepare_target(self) -> SchemaCheck:
-        """Check capabilities and the target's schema, creating the target if missing.
+        """Check capabilities and the target's schema before any data moves; change nothing.
 
+        A missing target (``created``) or missing columns (``added_columns``) are
+        created inside the transaction that writes the rows (`publish`, `write_direct`),
+        so a run that fails leaves the target exactly as it was, or missing.
         Once per strategy object (a run): later calls return the first result.
         """
         if self.schema_check is not None:
             return self.schema_check
         self.check_capabilities()
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
+            check = check_target(
+                conn,
+                self.mapping,
+                self.target,
+                key_columns=self.key_columns,
+                add_missing_columns=self.add_missing_columns,
+            )
+            self._check_target(conn, check)
+            if self.deletes_rows and not check.created:
+                self._check_referencing_keys(conn)
+            # A primary key/unique constraint on the keys makes the database refuse
+            # duplicates while publishing (reported as the unique_keys guard), so the
+            # GROUP BY over the new rows can be skipped. Merge must check: a conflict
+            # there is an update, not an error. A created target gets a primary key.
+            self._key_enforced = (
+                self.name != "merge"
+                and bool(self.key_columns)
+                and (check.created or unique_key_exists(conn, self.target, self.key_columns))
+            )
+        self.schema_check = check
+        return check
+
+    def _check_referencing_keys(self, conn: Connection) -> None:
+        """Refuse foreign keys the publish's DELETE would trip or cascade along."""
+        keys = referencing_foreign_keys(conn, self.target)
+        blocking = [k for k in keys if not k.can_defer]
+        if blocking:
+            listed = ", ".join(
+                f"{k.name} of {k.table} (ON DELETE {k.on_delete.upper()}"
+                f"{'' if k.deferrable else ', not deferrable'})"
+                for k in blocking
+            )
+            raise SchemaMismatchError(
+                self.target,
+                f"foreign keys reference it: {listed}. {self.name} deletes the target's rows "
+                "and inserts the new ones in one transaction, so a plain foreign key refuses "
+                "the DELETE and ON DELETE CASCADE/SET NULL would change the referencing rows. "
+                "Declare them DEFERRABLE with ON DELETE NO ACTION (checked at the commit, "
+                "against the new rows), or use delta_strategy merge",
+            )
+        self._defer_foreign_keys = bool(keys)
+
+    def _apply_schema(self, conn: Connection) -> None:
+        """Inside the writing transaction: create the target / add columns, defer keys."""
+        check = self.prepare_target()
+        if check.created or check.added_columns:
+            # checked again in this transaction: another run may have changed the target
             self.schema_check = ensure_target(
                 conn,
                 self.mapping,
@@ -165,17 +223,11 @@ class WriteStrategy(ABC):
                 index_columns=self.index_columns,
                 add_missing_columns=self.add_missing_columns,
             )
-            self._check_target(conn)
-            # A primary key/unique constraint on the keys makes the database refuse
-            # duplicates while publishing (reported as the unique_keys guard), so the
-            # GROUP BY over the new rows can be skipped. Merge must check: a conflict
-            # there is an update, not an error.
-            self._key_enforced = (
-                self.name != "merge"
-                and bool(self.key_columns)
-                and unique_key_exists(conn, self.target, self.key_columns)
-            )
-        return self.schema_check
+        if self._defer_foreign_keys:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # until the commit
+            else:
+                conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
 
     def load(
         self, rows: Iterable[Sequence[Any]], *, on_batch: ProgressCallback | None = None
@@ -201,6 +253,7 @@ class WriteStrategy(ABC):
 
         try:
             with self.engine.begin() as conn:
+                self._apply_schema(conn)
                 self.check_guards(conn)
                 result = self._publish(conn)
         except (IntegrityError, self._dbapi_integrity_error) as exc:
@@ -219,16 +272,33 @@ class WriteStrategy(ABC):
     ) -> PublishResult:
         """`prepare`, `load` and `publish` (staging is left for `drop_staging`).
 
-        With ``direct=True``: `write_direct` instead.
+        With ``direct=True``, or a missing or empty target and `direct_when_empty`:
+        `write_direct` instead, unless columns must be added (see `_use_direct`).
         """
-        if self.direct or (self.direct_when_empty and self._target_is_empty()):
+        if self._use_direct():
             return self.write_direct(rows, on_batch=on_batch)
         self.prepare()
         self.load(rows, on_batch=on_batch)
         return self.publish()
 
+    def _use_direct(self) -> bool:
+        check = self.prepare_target()
+        if check.added_columns:
+            # ALTER TABLE holds an ACCESS EXCLUSIVE lock until its transaction ends:
+            # with staging that is the short publish, not the whole load.
+            if self.direct:
+                self.log.info(
+                    "adding columns to %s: publishing through staging this time",
+                    self.target,
+                )
+            return False
+        if self.direct:
+            return True
+        return self.direct_when_empty and (check.created or self._target_is_empty())
+
     def _target_is_empty(self) -> bool:
-        self.prepare_target()
+        if self.prepare_target().created:
+            return True
         with self.engine.connect() as conn:
             row = conn.exec_driver_sql(f"SELECT 1 FROM {self._q(conn, self.target)} LIMIT 1")
             return row.first() is None
@@ -244,7 +314,9 @@ class WriteStrategy(ABC):
         replaced rows stay locked for the whole load, so other writers and DDL on the
         target wait that long (with staging they wait only for the short publish).
         About 1.3x faster on PostgreSQL: the rows are written once, and index upkeep
-        runs in the server while Python produces rows.
+        runs in the server while Python produces rows. A missing target is created in
+        the same transaction. Never TRUNCATEs (that would make readers wait for the
+        whole load): the replaced rows are DELETEd.
         """
         from sqlalchemy.exc import IntegrityError
 
@@ -252,6 +324,7 @@ class WriteStrategy(ABC):
         g = self.guards
         try:
             with self.engine.begin() as conn:
+                self._apply_schema(conn)
                 current = self.replaced_rows(conn)[0] if g.min_fraction is not None else None
                 deleted = self._clear(conn)
                 count = bulk_insert(
@@ -370,7 +443,7 @@ class WriteStrategy(ABC):
     # --- direct publish (subclasses that set supports_direct) ---------------------------
 
     def _clear(self, conn: Connection) -> int:
-        """Delete the rows the new ones replace; return how many."""
+        """DELETE the rows the new ones replace; return how many (direct publish)."""
         raise NotImplementedError
 
     def _checked_rows(self, rows: Iterable[Sequence[Any]]) -> Iterable[Sequence[Any]]:
@@ -383,8 +456,9 @@ class WriteStrategy(ABC):
 
     # --- for subclasses ----------------------------------------------------------------
 
-    def _check_target(self, conn: Connection) -> None:  # noqa: B027 - optional hook
-        """Strategy-specific checks of the (existing) target, before staging is created."""
+    def _check_target(self, conn: Connection, check: SchemaCheck) -> None:  # noqa: B027
+        """Strategy-specific checks of the target before any data moves (an optional hook;
+        ``check.created``: the target is missing and will be created from the mapping)."""
 
     @abstractmethod
     def _publish(self, conn: Connection) -> PublishResult:

@@ -2,7 +2,10 @@
 
 - PostgreSQL (psycopg 3): binary ``COPY table (cols) FROM STDIN``, rows streamed
   through ``Copy.write_row``; psycopg sends its buffer as it fills, so memory does
-  not grow with the number of rows.
+  not grow with the number of rows. The binary wire types are the table's own
+  column types (read from the catalog), not the mapping's: the schema check accepts
+  compatible types (an ``integer`` mapping into a ``bigint`` column, ``float`` into
+  ``real``, ``json`` into ``json`` or ``jsonb``) and binary COPY needs the exact one.
 - Every other dialect (SQLite included): DBAPI ``executemany`` of a parameterised
   INSERT in batches, inside the caller's transaction (for SQLite, one transaction
   is what makes executemany fast). Values go through the SQLAlchemy type's bind
@@ -17,6 +20,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
 
 from etl_framework.load.identifiers import quote_table
 from etl_framework.load.schema import column_list
@@ -86,9 +91,13 @@ def copy_rows(
         "FROM STDIN (FORMAT BINARY)"
     )
     json_positions = [i for i, t in enumerate(types) if t.kind is ColumnKind.JSON]
+    table_types = column_type_oids(conn, table)
+    wire_types: list[int | str] = [
+        table_types.get(c, _PG_TYPES[t.kind]) for c, t in zip(columns, types, strict=True)
+    ]
     count = 0
     with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-        copy.set_types([_PG_TYPES[t.kind] for t in types])
+        copy.set_types(wire_types)
         write_row = copy.write_row
         iterator = iter(rows)
         while True:
@@ -103,6 +112,19 @@ def copy_rows(
             if on_batch is not None:
                 on_batch(len(batch))
     return count
+
+
+def column_type_oids(conn: Connection, table: str) -> dict[str, int]:
+    """PostgreSQL: column name -> type OID of ``table`` (a domain's base type)."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT a.attname, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
+            "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            "WHERE a.attrelid = CAST(:t AS regclass) AND a.attnum > 0 AND NOT a.attisdropped"
+        ),
+        {"t": quote_table(conn.dialect, table)},
+    ).all()
+    return {str(name): int(oid) for name, oid in rows}
 
 
 def _wrap_json(row: Sequence[Any], positions: list[int], wrapper: Any) -> list[Any]:

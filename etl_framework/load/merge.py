@@ -24,6 +24,8 @@ from etl_framework.load.schema import column_list, unique_key_exists
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from etl_framework.load.schema import SchemaCheck
+
 
 class MergeStrategy(WriteStrategy):
     """Upsert staged rows on the key columns."""
@@ -31,13 +33,14 @@ class MergeStrategy(WriteStrategy):
     name = "merge"
     required_capabilities: ClassVar[frozenset[str]] = frozenset({"transactions", "merge"})
 
-    def _check_target(self, conn: Connection) -> None:
+    def _check_target(self, conn: Connection, check: SchemaCheck) -> None:
         if not self.key_columns:
             raise ConfigError(
                 f"merge into {self.target} needs key columns (key_columns, or primary key "
                 "columns in the mapping)"
             )
-        if not unique_key_exists(conn, self.target, self.key_columns):
+        # a target created from the mapping gets a primary key on the key columns
+        if not check.created and not unique_key_exists(conn, self.target, self.key_columns):
             raise SchemaMismatchError(
                 self.target,
                 "merge needs a primary key or unique constraint on "

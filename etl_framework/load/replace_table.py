@@ -5,12 +5,17 @@ Publish, in ONE transaction::
     DELETE FROM target;                       -- or TRUNCATE target (method="truncate")
     INSERT INTO target (cols) SELECT cols FROM staging;
 
-An empty target (first load) is loaded directly: one transaction streams the rows
-into it and commits, since there is nothing to replace and nothing to lock; the
-guards run on the new rows before the commit, exactly as on staging.
+A missing or empty target (first load) is loaded directly: one transaction creates
+the target if missing, streams the rows into it and commits, since there is nothing
+to replace and nothing to lock; the guards run on the new rows before the commit,
+exactly as on staging. The direct path never TRUNCATEs (whatever ``method`` says):
+its transaction lasts the whole load, and readers must not wait that long.
 
-The target table itself is kept, so its dependent views, grants, indexes, comments
-and foreign keys survive (a rename-swap would break all of them).
+The target table itself is kept, so its dependent views, grants, indexes and
+comments survive (a rename-swap would break all of them). Foreign keys of other
+tables that reference the target are refused before any data moves unless they are
+DEFERRABLE with ON DELETE NO ACTION (then checked at the commit, against the new
+rows): the DELETE would otherwise fail, or cascade into the referencing rows.
 
 ``method="delete"`` (default): MVCC readers keep seeing the old rows until the
 commit and then the new ones; they are never blocked and never see an empty table.
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from etl_framework.exceptions import ConfigError
+from etl_framework.exceptions import ConfigError, SchemaMismatchError
 from etl_framework.load.base import PublishResult, WriteStrategy
 from etl_framework.load.guards import count_rows
 
@@ -43,6 +48,7 @@ class ReplaceTableStrategy(WriteStrategy):
     default_min_rows: ClassVar[int] = 1
     supports_direct: ClassVar[bool] = True
     direct_when_empty: ClassVar[bool] = True
+    deletes_rows: ClassVar[bool] = True
 
     def __init__(self, *args: Any, method: ReplaceMethod = "delete", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -55,17 +61,27 @@ class ReplaceTableStrategy(WriteStrategy):
             )
         self.method: ReplaceMethod = method
 
+    def _check_referencing_keys(self, conn: Connection) -> None:
+        super()._check_referencing_keys(conn)
+        if self._defer_foreign_keys and self.method == "truncate":
+            raise SchemaMismatchError(
+                self.target,
+                "foreign keys of other tables reference it, and TRUNCATE refuses such a "
+                "table even when they are deferred: use replace_method delete",
+            )
+
     def replaced_rows(self, conn: Connection) -> tuple[int | None, str]:
         return count_rows(conn, self.target), f"table {self.target}"
 
     def _clear(self, conn: Connection) -> int:
-        target = self._q(conn, self.target)
-        if self.method == "truncate" and conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"TRUNCATE TABLE {target}")
-            return -1
-        return int(conn.exec_driver_sql(f"DELETE FROM {target}").rowcount)
+        # Direct publish: never TRUNCATE, its ACCESS EXCLUSIVE lock would last the load.
+        return int(conn.exec_driver_sql(f"DELETE FROM {self._q(conn, self.target)}").rowcount)
 
     def _publish(self, conn: Connection) -> PublishResult:
-        deleted = self._clear(conn)
+        if self.method == "truncate" and conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"TRUNCATE TABLE {self._q(conn, self.target)}")
+            deleted = -1
+        else:
+            deleted = self._clear(conn)
         inserted = conn.exec_driver_sql(self._insert_select(conn)).rowcount
         return PublishResult(inserted=inserted, deleted=deleted)

@@ -50,6 +50,7 @@ class ReplaceWindowStrategy(WriteStrategy):
 
     name = "replace_window"
     supports_direct: ClassVar[bool] = True
+    deletes_rows: ClassVar[bool] = True
 
     def __init__(self, *args: Any, window: Window, window_column: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

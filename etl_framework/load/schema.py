@@ -1,10 +1,14 @@
 """Target tables from a field mapping: create when missing, check when present.
 
-`ensure_target` runs before any data moves. A missing target is created from the
-mapping; an existing one must agree with it column by column (name, type,
-nullability), else `SchemaMismatchError` lists every difference. With
-``add_missing_columns=True`` mapped columns the target lacks are added, if they are
-nullable (adding a NOT NULL column to a table with rows cannot work).
+`check_target` runs before any data moves and changes nothing: an existing target
+must agree with the mapping column by column (name, type, nullability; key columns
+count as NOT NULL), else `SchemaMismatchError` lists every difference. `ensure_target`
+checks again and applies what the check planned (``CREATE TABLE`` of a missing
+target from the mapping; with ``add_missing_columns=True`` ``ALTER TABLE ... ADD
+COLUMN`` of the nullable mapped columns the target lacks). Strategies run it inside
+the publish transaction, so a run that fails leaves no new table or column behind.
+`referencing_foreign_keys` lists the constraints of other tables that point at the
+target (a full or window replace deletes rows they may reference).
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ def build_table(
             f.target_column,
             f.type.to_sqlalchemy(),
             nullable=True if staging else (f.nullable and f.target_column not in keys),
+            # an integer primary key would otherwise become (BIG)SERIAL on PostgreSQL
+            autoincrement=False,
         )
         for f in mapping.fields
     ]
@@ -85,36 +91,36 @@ def table_exists(conn: Connection, name: str) -> bool:
 
 @dataclass(frozen=True)
 class SchemaCheck:
-    """What `ensure_target` found and did."""
+    """What `check_target` found, and what `ensure_target` does about it."""
 
     created: bool = False
+    """The target is missing and is created from the mapping."""
     added_columns: tuple[str, ...] = ()
+    """Mapped columns the target lacks, added (``add_missing_columns``)."""
     extra_columns: tuple[str, ...] = ()
 
 
-def ensure_target(
+def check_target(
     conn: Connection,
     mapping: FieldMapping,
     name: str,
     *,
     key_columns: Sequence[str] = (),
-    index_columns: Sequence[str] = (),
     add_missing_columns: bool = False,
     allow_extra_nullable_columns: bool = False,
 ) -> SchemaCheck:
-    """Create the target from the mapping if missing; else check it agrees with the mapping.
+    """Whether the target agrees with the mapping, and what would have to change.
+
+    Changes nothing.
 
     Raises:
-        SchemaMismatchError: listing every column that disagrees; nothing is changed.
+        SchemaMismatchError: listing every column that disagrees.
     """
     schema, table = split_table_name(name)
     inspector = sa.inspect(conn)
     if not inspector.has_table(table, schema=schema):
-        create_table(
-            conn,
-            build_table(mapping, name, key_columns=key_columns, index_columns=index_columns),
-        )
         return SchemaCheck(created=True)
+    keys = set(key_columns) or set(mapping.primary_key)
     reflected = {c["name"]: c for c in inspector.get_columns(table, schema=schema)}
     by_lower = {n.lower(): c for n, c in reflected.items()}
     problems: list[str] = []
@@ -124,12 +130,21 @@ def ensure_target(
         if column is None:
             missing.append(f.target_column)
             continue
+        if column["name"] != f.target_column and conn.dialect.name != "sqlite":
+            # every statement quotes the mapping's spelling; only SQLite ignores case
+            problems.append(
+                f"column {f.target_column!r} is spelled {column['name']!r} in the target "
+                "(quoted names are case-sensitive: use the target's spelling in the mapping)"
+            )
+            continue
         problem = type_problem(f.type, column["type"], conn.dialect.name)
         if problem:
             problems.append(
                 f"column {f.target_column!r} is {column['type']}, mapping says {f.type} ({problem})"
             )
-        if f.nullable and not column.get("nullable", True) and column.get("default") is None:
+        # key columns are NOT NULL in a target built from the mapping (build_table)
+        nullable = f.nullable and f.target_column not in keys
+        if nullable and not column.get("nullable", True) and column.get("default") is None:
             problems.append(
                 f"column {f.target_column!r} is NOT NULL in the target but nullable in the mapping"
             )
@@ -154,14 +169,111 @@ def ensure_target(
             )
     if problems:
         raise SchemaMismatchError(name, "; ".join(problems))
-    for column_name in missing:
+    return SchemaCheck(added_columns=tuple(missing), extra_columns=tuple(extra))
+
+
+def ensure_target(
+    conn: Connection,
+    mapping: FieldMapping,
+    name: str,
+    *,
+    key_columns: Sequence[str] = (),
+    index_columns: Sequence[str] = (),
+    add_missing_columns: bool = False,
+    allow_extra_nullable_columns: bool = False,
+) -> SchemaCheck:
+    """`check_target`, then create the missing target or add the missing columns.
+
+    Run it in the transaction that writes the data: PostgreSQL and SQLite DDL is
+    transactional, so a rollback leaves the target as it was (or missing).
+
+    Raises:
+        SchemaMismatchError: listing every column that disagrees; nothing is changed.
+    """
+    check = check_target(
+        conn,
+        mapping,
+        name,
+        key_columns=key_columns,
+        add_missing_columns=add_missing_columns,
+        allow_extra_nullable_columns=allow_extra_nullable_columns,
+    )
+    if check.created:
+        create_table(
+            conn,
+            build_table(mapping, name, key_columns=key_columns, index_columns=index_columns),
+        )
+    for column_name in check.added_columns:
         column_type = mapping.field(column_name).type.to_sqlalchemy()
         ddl = column_type.compile(dialect=conn.dialect)
         conn.exec_driver_sql(
             f"ALTER TABLE {quote_table(conn.dialect, name)} "
             f"ADD COLUMN {quote(conn.dialect, column_name)} {ddl}"
         )
-    return SchemaCheck(added_columns=tuple(missing), extra_columns=tuple(extra))
+    return check
+
+
+@dataclass(frozen=True)
+class ReferencingKey:
+    """A foreign key of another table (or the target itself) that references the target."""
+
+    name: str
+    table: str
+    on_delete: str
+    """``no action``, ``restrict``, ``cascade``, ``set null`` or ``set default``."""
+    deferrable: bool
+
+    @property
+    def can_defer(self) -> bool:
+        """Whether deferring it to the commit lets rows be deleted and inserted again.
+
+        Only a NO ACTION check can be deferred; the other actions fire at once.
+        """
+        return self.deferrable and self.on_delete == "no action"
+
+
+_PG_ACTIONS = {
+    "a": "no action",
+    "r": "restrict",
+    "c": "cascade",
+    "n": "set null",
+    "d": "set default",
+}
+
+
+def referencing_foreign_keys(conn: Connection, name: str) -> list[ReferencingKey]:
+    """Enforced foreign keys that reference the (existing) target table ``name``.
+
+    On SQLite only while ``PRAGMA foreign_keys`` is on (otherwise none is enforced);
+    SQLite can defer any NO ACTION key (``PRAGMA defer_foreign_keys``).
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        rows = conn.execute(
+            sa.text(
+                "SELECT conname, conrelid::regclass::text, confdeltype, condeferrable "
+                "FROM pg_constraint WHERE contype = 'f' AND confrelid = CAST(:t AS regclass) "
+                "ORDER BY 2, 1"
+            ),
+            {"t": quote_table(conn.dialect, name)},
+        ).all()
+        return [
+            ReferencingKey(str(n), str(t), _PG_ACTIONS.get(str(a), str(a)), bool(d))
+            for n, t, a, d in rows
+        ]
+    if dialect == "sqlite":
+        if not conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
+            return []
+        schema, table = split_table_name(name)
+        found: list[ReferencingKey] = []
+        for other in sa.inspect(conn).get_table_names(schema=schema):
+            pragma = f"PRAGMA foreign_key_list({quote(conn.dialect, other)})"
+            for row in conn.exec_driver_sql(pragma).mappings():
+                if str(row["table"]).lower() == table.lower():
+                    action = str(row["on_delete"]).lower()
+                    found.append(ReferencingKey(f"fk{row['id']}", other, action, True))
+        return found
+    return []
 
 
 def unique_key_exists(conn: Connection, name: str, key_columns: Sequence[str]) -> bool:

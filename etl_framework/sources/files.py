@@ -95,7 +95,9 @@ def csv_records(
     """Each row of a CSV file with a header line, as a dict of strings (streamed).
 
     Empty fields are empty strings; the field mapping reads them as NULL for every
-    non-text column.
+    non-text column. A line with more or fewer fields than the header raises
+    `SourceError` naming the file and the line (a short line would otherwise load
+    NULLs silently).
     """
     with open_binary(location, compression=compression, client=client) as raw:
         reader = csv.DictReader(
@@ -106,6 +108,10 @@ def csv_records(
                 if None in row:
                     raise SourceError(
                         f"{location}: line {reader.line_num} has more fields than the header"
+                    )
+                if None in row.values():  # DictReader's filler for missing fields
+                    raise SourceError(
+                        f"{location}: line {reader.line_num} has fewer fields than the header"
                     )
                 yield row
         except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:

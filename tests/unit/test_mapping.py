@@ -213,7 +213,7 @@ def adapt(type_text: str, value: object) -> object:
             dt.datetime(2024, 1, 15, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-2))),
             dt.date(2024, 1, 16),
         ),
-        ("date", 0, dt.date(1970, 1, 1)),
+        ("date", 20240115, dt.date(2024, 1, 15)),
         ("timestamptz", "2024-01-15T10:00:00Z", dt.datetime(2024, 1, 15, 10, tzinfo=UTC)),
         ("timestamptz", "2024-01-15T12:00:00+02:00", dt.datetime(2024, 1, 15, 10, tzinfo=UTC)),
         ("timestamptz", "2024-01-15 10:00:00", dt.datetime(2024, 1, 15, 10, tzinfo=UTC)),
@@ -267,6 +267,57 @@ def test_timestamptz_result_is_utc() -> None:
 def test_adapt_rejects(type_text: str, value: object) -> None:
     with pytest.raises(FieldValueError, match="column 'col'"):
         adapt(type_text, value)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (0, "must be YYYYMMDD"),
+        (1705276800, "must be YYYYMMDD"),
+        (20241345, "not a valid YYYYMMDD"),
+        (20240115.0, "float is not a date"),
+        (True, "bool is not a date"),
+    ],
+)
+def test_date_refuses_numbers_that_are_not_yyyymmdd(value: object, reason: str) -> None:
+    """An int used to be read as epoch seconds: 20240115 became 1970-08-23, silently."""
+    with pytest.raises(FieldValueError, match=reason) as info:
+        adapt("date", value)
+    assert info.value.column == "col" and info.value.value == value
+
+
+def test_yyyymmdd_integer_is_the_same_date_through_the_extractor() -> None:
+    mapping = FieldMapping.from_tuples([("d", "d", "date"), ("e", "e", "date")])
+    assert mapping.extract({"d": 20240115, "e": "20240115"}) == (
+        dt.date(2024, 1, 15),
+        dt.date(2024, 1, 15),
+    )
+    with pytest.raises(FieldValueError, match="column 'd': cannot write 86400"):
+        mapping.extract({"d": 86400, "e": None})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        "nan",
+        "NaN",
+        "inf",
+        "-Infinity",
+        "1e400",
+        decimal.Decimal("NaN"),
+        10**400,
+    ],
+)
+def test_float_refuses_non_finite_values(value: object) -> None:
+    """PostgreSQL would store NaN but SQLite NULL (even in a NOT NULL column): refused."""
+    with pytest.raises(FieldValueError, match="column 'col'"):
+        adapt("double precision", value)
+    mapping = FieldMapping.from_tuples([("id", "id", "int"), ("f", "f", "float not null")])
+    with pytest.raises(FieldValueError, match=r"column 'f'.*(not a finite number|out of range)"):
+        mapping.extract({"id": 1, "f": value})  # the generated fast path too
 
 
 def test_numeric_rounds_half_up_like_postgres() -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
 
-from etl_framework.exceptions import ConfigError
+from etl_framework.exceptions import ConfigError, SchemaMismatchError
 from etl_framework.load.replace_table import ReplaceTableStrategy
 from etl_framework.mapping import FieldMapping
 from tests.unit.load import cases
@@ -149,3 +149,98 @@ def test_generic_executemany_path_on_postgres(postgres_url: str) -> None:
             payload, at = conn.exec_driver_sql("SELECT payload, at FROM generic WHERE id = 3").one()
         assert payload == {"i": 3, "v": 0, "tags": ["a", "b"]}
         assert at == dt.datetime(2024, 1, 4, 3, 30, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("ddl", "spec", "value", "stored"),
+    [
+        ("bigint", "integer", 7, 7),
+        ("bigint", "smallint", 7, 7),
+        ("integer", "smallint", 7, 7),
+        ("real", "float", 1.5, 1.5),
+        ("json", "json", {"a": [1, "x"]}, {"a": [1, "x"]}),
+        ("varchar(50)", "varchar(10)", "abc", "abc"),
+        ("text", "varchar(10)", "abc", "abc"),
+        ("numeric(14,2)", "numeric(12,2)", "1.25", decimal.Decimal("1.25")),
+    ],
+)
+@pytest.mark.parametrize("direct", [False, True])
+@pytest.mark.parametrize("empty", [True, False])
+def test_copy_into_compatible_target_types(
+    postgres_url: str, ddl: str, spec: str, value: object, stored: object, direct: bool, empty: bool
+) -> None:
+    """The schema check accepts a compatible type (integer into bigint...); COPY straight
+    into the target (publish direct, or a first load into an existing empty table) must
+    send the target's own binary types, not the mapping's."""
+    mapping = FieldMapping.from_tuples([("id", "id", "integer primary key"), ("v", "v", spec)])
+    with cases.connector(postgres_url) as c:
+        with c.engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE TABLE t (id bigint PRIMARY KEY, v {ddl})")
+            if not empty:
+                conn.exec_driver_sql("INSERT INTO t (id) VALUES (99)")
+        strategy = ReplaceTableStrategy(c, "t", mapping, run_id="compat", direct=direct)
+        result = cases.run(strategy, [{"id": 1, "v": value}])
+        assert (result.inserted, result.deleted) == (1, 0 if empty else 1)
+        with c.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT id, v FROM t").all() == [(1, stored)]
+
+
+def test_created_integer_key_is_not_serial(postgres_url: str) -> None:
+    """An integer primary key built from the mapping has no sequence default."""
+    with cases.connector(postgres_url) as c:
+        cases.run(ReplaceTableStrategy(c, "orders", cases.MAPPING, run_id="k"), [cases.record(1)])
+        with c.engine.connect() as conn:
+            default, sequence = conn.exec_driver_sql(
+                "SELECT column_default, pg_get_serial_sequence('orders', 'id') "
+                "FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'id'"
+            ).one()
+    assert (default, sequence) == (None, None)
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_direct_load_never_truncates(postgres_url: str, exists: bool) -> None:
+    """replace_method truncate on an empty (or missing) target goes the direct way: no
+    ACCESS EXCLUSIVE lock may be held while rows stream in (readers would wait)."""
+    mapping = FieldMapping.from_tuples([("id", "id", "bigint primary key"), ("v", "v", "text")])
+    locks: list[list[str]] = []
+    other = sa.create_engine(postgres_url)
+    with cases.connector(postgres_url) as c:
+        if exists:
+            with c.engine.begin() as conn:
+                conn.exec_driver_sql("CREATE TABLE t (id bigint PRIMARY KEY, v text)")
+
+        def records() -> Iterator[dict[str, object]]:
+            for i in range(3):
+                if i == 2:
+                    with other.connect() as conn:
+                        locks.append(
+                            conn.exec_driver_sql(
+                                "SELECT mode FROM pg_locks l JOIN pg_class r ON r.oid = l.relation "
+                                "WHERE r.relname = 't' AND l.granted"
+                            )
+                            .scalars()
+                            .all()
+                        )
+                yield {"id": i, "v": "x"}
+
+        strategy = ReplaceTableStrategy(c, "t", mapping, run_id="trunc", method="truncate")
+        try:
+            result = cases.run(strategy, records())
+        finally:
+            other.dispose()
+    assert result.inserted == 3
+    assert locks and "AccessExclusiveLock" not in locks[0], locks
+
+
+def test_column_spelled_differently_is_reported_before_data_moves(postgres_url: str) -> None:
+    """PostgreSQL: "Amount" is not amount; the check says so instead of the INSERT failing."""
+    mapping = FieldMapping.from_tuples([("id", "id", "bigint primary key"), ("a", "Amount", "int")])
+    with cases.connector(postgres_url) as c:
+        with c.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (id bigint PRIMARY KEY, amount int)")
+            conn.exec_driver_sql("INSERT INTO t VALUES (1, 1)")
+        with pytest.raises(SchemaMismatchError, match="'Amount' is spelled 'amount'"):
+            cases.run(ReplaceTableStrategy(c, "t", mapping, run_id="case"), [{"id": 2, "a": 2}])
+        with c.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT * FROM t").all() == [(1, 1)]
+        assert cases.staging_left(c.engine, "t") == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from etl_framework.connectors.sql import SqlConfig, SqlConnector
-from etl_framework.exceptions import GuardError, SchemaMismatchError
+from etl_framework.exceptions import GuardError, JobError, SchemaMismatchError
 from etl_framework.load.append import AppendStrategy
 from etl_framework.load.base import WriteStrategy
 from etl_framework.load.guards import GuardConfig
@@ -79,7 +79,7 @@ def simulate_crash(strategy: WriteStrategy) -> None:
     strategy._lock = None
 
 
-def run(strategy: WriteStrategy, recs: list[dict[str, Any]]) -> Any:
+def run(strategy: WriteStrategy, recs: Iterable[Mapping[str, Any]]) -> Any:
     strategy.drop_stale_staging()
     try:
         return strategy.write(strategy.mapping.rows(recs))
@@ -430,3 +430,228 @@ def check_direct_publish(url: str) -> None:
             assert info.value.guard == guard
             assert table_rows(c.engine) == before
         assert staging_left(c.engine) == []
+
+
+def _failing_source(recs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Yields ``recs``, then fails the way a source dying mid-load does."""
+    yield from recs
+    raise RuntimeError("source failed mid-load")
+
+
+def check_key_columns_are_not_null_on_the_next_run(url: str) -> None:
+    """key_columns on a nullable mapped column: the table is built with a NOT NULL key,
+    and the next run's schema check must accept its own table."""
+    mapping = FieldMapping.from_tuples([("id", "id", "text"), ("v", "v", "text")])
+    with connector(url) as c:
+        for n, version in enumerate(["x", "y"]):
+            strategy = MergeStrategy(c, "kv", mapping, run_id=f"merge{n}", key_columns=["id"])
+            run(strategy, [{"id": "a", "v": version}])
+            strategy = ReplaceTableStrategy(
+                c, "kv2", mapping, run_id=f"repl{n}", key_columns=["id"]
+            )
+            run(strategy, [{"id": "a", "v": version}])
+        with c.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT id, v FROM kv").all() == [("a", "y")]
+            assert conn.exec_driver_sql("SELECT id, v FROM kv2").all() == [("a", "y")]
+            columns = {col["name"]: col for col in sa.inspect(conn).get_columns("kv")}
+        assert columns["id"]["nullable"] is False
+        assert columns["id"].get("autoincrement") in (False, "auto", None)
+        assert columns["id"]["default"] is None
+
+
+def check_failed_run_does_not_add_columns(url: str) -> None:
+    """add_missing_columns: the ALTER TABLE is part of the publish; a failed run keeps
+    the old schema (a guard refusing, or the source failing on the direct path)."""
+    small = FieldMapping.from_tuples([("id", "id", "bigint primary key"), ("v", "v", "text")])
+    bigger = FieldMapping.from_tuples(
+        [("id", "id", "bigint primary key"), ("v", "v", "text"), ("w", "w", "text")]
+    )
+    with connector(url) as c:
+        run(ReplaceTableStrategy(c, "t", small, run_id="seed"), [{"id": 1, "v": "old"}])
+
+        def columns() -> list[str]:
+            with c.engine.connect() as conn:
+                return [col["name"] for col in sa.inspect(conn).get_columns("t")]
+
+        failing: list[tuple[WriteStrategy, Any]] = [
+            (
+                ReplaceTableStrategy(
+                    c,
+                    "t",
+                    bigger,
+                    run_id="guard",
+                    add_missing_columns=True,
+                    guards=GuardConfig(min_rows=5),
+                ),
+                [{"id": 1, "v": "x", "w": "y"}],
+            ),
+            (
+                ReplaceTableStrategy(
+                    c, "t", bigger, run_id="direct", add_missing_columns=True, direct=True
+                ),
+                _failing_source([{"id": 1, "v": "x", "w": "y"}]),
+            ),
+            (
+                MergeStrategy(c, "t", bigger, run_id="merge", add_missing_columns=True),
+                _failing_source([{"id": 2, "v": "x", "w": "y"}]),
+            ),
+        ]
+        for strategy, recs in failing:
+            with pytest.raises((GuardError, RuntimeError)):
+                run(strategy, recs)
+            assert columns() == ["id", "v"]
+            with c.engine.connect() as conn:
+                assert conn.exec_driver_sql("SELECT id, v FROM t").all() == [(1, "old")]
+        # the same load succeeds and adds the column (direct asked: staging this once)
+        strategy = ReplaceTableStrategy(
+            c, "t", bigger, run_id="ok", add_missing_columns=True, direct=True
+        )
+        result = run(strategy, [{"id": 1, "v": "x", "w": "y"}])
+        assert strategy.schema_check is not None
+        assert strategy.schema_check.added_columns == ("w",)
+        assert (result.inserted, result.deleted) == (1, 1)
+        assert columns() == ["id", "v", "w"]
+        assert staging_left(c.engine, "t") == []
+
+
+def check_failed_first_load_leaves_no_table(url: str) -> None:
+    """A target that did not exist still does not exist after a failed run, whichever
+    path loaded it (direct for a full refresh, staging for a window or a merge)."""
+    window = Window(FIRST_DAY, FIRST_DAY + dt.timedelta(days=5))
+    with connector(url) as c:
+        attempts: list[tuple[WriteStrategy, Any]] = [
+            (
+                ReplaceTableStrategy(c, "orders", MAPPING, run_id="direct"),
+                _failing_source(records(range(3))),
+            ),
+            (
+                ReplaceTableStrategy(
+                    c, "orders", MAPPING, run_id="guard", guards=GuardConfig(min_rows=10)
+                ),
+                records(range(3)),
+            ),
+            (
+                ReplaceWindowStrategy(
+                    c, "orders", MAPPING, run_id="window", window=window, window_column="day"
+                ),
+                _failing_source(records(range(3))),
+            ),
+            (
+                ReplaceWindowStrategy(
+                    c,
+                    "orders",
+                    MAPPING,
+                    run_id="wguard",
+                    window=window,
+                    window_column="day",
+                    guards=GuardConfig(min_rows=10),
+                ),
+                records(range(3)),
+            ),
+            (MergeStrategy(c, "orders", MAPPING, run_id="merge"), [record(1), record(1, 1)]),
+        ]
+        for strategy, recs in attempts:
+            with pytest.raises((GuardError, RuntimeError)):
+                run(strategy, recs)
+            assert not sa.inspect(c.engine).has_table("orders"), strategy.run_id
+            assert staging_left(c.engine) == []
+        # the first successful run creates it, with its primary key and window index
+        strategy = ReplaceWindowStrategy(
+            c,
+            "orders",
+            MAPPING,
+            run_id="ok",
+            window=window,
+            window_column="day",
+            index_columns=["day"],
+        )
+        run(strategy, records(range(3)))
+        assert strategy.schema_check is not None and strategy.schema_check.created
+        assert table_rows(c.engine) == expected_rows(records(range(3)))
+        inspector = sa.inspect(c.engine)
+        assert inspector.get_pk_constraint("orders")["constrained_columns"] == ["id"]
+        assert [i["column_names"] for i in inspector.get_indexes("orders")] == [["day"]]
+
+
+def check_foreign_keys_referencing_the_target(url: str) -> None:
+    """A replace deletes and re-inserts the target's rows. Foreign keys pointing at it
+    are refused before any data moves (a plain one fails every refresh, ON DELETE
+    CASCADE would delete the child rows), unless deferrable NO ACTION ones."""
+    from sqlalchemy import event
+
+    mapping = FieldMapping.from_tuples([("id", "id", "bigint primary key"), ("v", "v", "text")])
+    sqlite = url.startswith("sqlite")
+    with connector(url) as c:
+        if sqlite:  # SQLite enforces foreign keys only when asked to
+
+            @event.listens_for(c.engine, "connect")
+            def _fk_on(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.execute("PRAGMA foreign_keys = ON")
+
+        run(ReplaceTableStrategy(c, "parent", mapping, run_id="seed"), [{"id": 1, "v": "a"}])
+
+        def state() -> tuple[Any, ...]:
+            with c.engine.connect() as conn:
+                return (
+                    conn.exec_driver_sql("SELECT id, v FROM parent ORDER BY id").all(),
+                    conn.exec_driver_sql("SELECT COUNT(*) FROM child").scalar(),
+                )
+
+        window = Window(FIRST_DAY, FIRST_DAY + dt.timedelta(days=1))
+        dated = FieldMapping.from_tuples(
+            [("id", "id", "bigint primary key"), ("v", "v", "text"), ("d", "d", "date")]
+        )
+        refused = ["ON DELETE CASCADE", "ON DELETE SET NULL"]
+        if not sqlite:  # SQLite defers every NO ACTION key (PRAGMA defer_foreign_keys)
+            refused.insert(0, "")
+        for action in refused:
+            with c.engine.begin() as conn:
+                conn.exec_driver_sql("DROP TABLE IF EXISTS child")
+                conn.exec_driver_sql(
+                    f"CREATE TABLE child (id int, parent_id bigint REFERENCES parent (id) {action})"
+                )
+                conn.exec_driver_sql("INSERT INTO child VALUES (1, 1)")
+            before = state()
+            for direct in (False, True):
+                strategy = ReplaceTableStrategy(
+                    c, "parent", mapping, run_id="refresh", direct=direct
+                )
+                with pytest.raises(SchemaMismatchError, match="foreign keys reference it") as info:
+                    run(strategy, [{"id": 1, "v": "b"}])
+                assert "child" in str(info.value) and "DEFERRABLE" in str(info.value)
+                assert state() == before, action
+            # a window replace deletes too
+            strategy = ReplaceWindowStrategy(
+                c,
+                "parent",
+                dated,
+                run_id="w",
+                window=window,
+                window_column="d",
+                add_missing_columns=True,
+            )
+            with pytest.raises(SchemaMismatchError, match="foreign keys reference it"):
+                strategy.prepare_target()
+        # deferrable NO ACTION: checked at the commit, against the new rows
+        with c.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE child")
+            conn.exec_driver_sql(
+                "CREATE TABLE child (id int, parent_id bigint REFERENCES parent (id) "
+                "DEFERRABLE INITIALLY IMMEDIATE)"
+            )
+            conn.exec_driver_sql("INSERT INTO child VALUES (1, 1)")
+        for direct in (False, True):
+            strategy = ReplaceTableStrategy(c, "parent", mapping, run_id="ok", direct=direct)
+            run(strategy, [{"id": 1, "v": f"direct={direct}"}, {"id": 2, "v": "new"}])
+            assert state() == ([(1, f"direct={direct}"), (2, "new")], 1)
+        before = state()
+        with pytest.raises(JobError, match="constraint"):  # key 1 is still referenced
+            run(ReplaceTableStrategy(c, "parent", mapping, run_id="gone"), [{"id": 2, "v": "x"}])
+        assert state() == before
+        if not sqlite:
+            truncate = ReplaceTableStrategy(c, "parent", mapping, run_id="t", method="truncate")
+            with pytest.raises(SchemaMismatchError, match="replace_method delete"):
+                run(truncate, [{"id": 1, "v": "x"}])
+        # merge and append delete nothing: allowed
+        run(MergeStrategy(c, "parent", mapping, run_id="m"), [{"id": 1, "v": "merged"}])
+        assert state()[0][0] == (1, "merged")

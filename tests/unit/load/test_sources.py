@@ -39,6 +39,22 @@ def test_csv_with_too_many_fields_is_a_source_error(tmp_path: Path) -> None:
         list(csv_records(path))
 
 
+def test_csv_with_too_few_fields_is_a_source_error(tmp_path: Path) -> None:
+    """A short line used to load with NULLs in its missing columns, silently."""
+    path = tmp_path / "x.csv"
+    path.write_text('a,b,c\n1,2,3\n"x\ny",5\n')  # the short record ends on line 4
+    records = csv_records(path)
+    assert next(records) == {"a": "1", "b": "2", "c": "3"}
+    with pytest.raises(SourceError, match=r"x\.csv: line 4 has fewer fields than the header"):
+        next(records)
+
+
+def test_csv_short_lines_allowed_with_an_explicit_restval(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1\n")
+    assert list(csv_records(path, restval="")) == [{"a": "1", "b": ""}]
+
+
 def test_missing_file_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"):
         list(csv_records(tmp_path / "nope.csv"))
