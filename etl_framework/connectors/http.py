@@ -13,7 +13,9 @@ A connection names the API and how to talk to it::
 `HttpConnector.request` sends one request with the connection's auth, timeouts
 and retries (`etl_framework.http.retry`) and returns a response with a status
 below 400, or raises: `HttpStatusError` (exit 1), `HttpUnavailableError` (exit 75),
-`ResponseVerificationError` (exit 1, Hawk). Pagination, concurrent fetch and the
+`ResponseVerificationError` (exit 1, Hawk), `HttpRequestError` (exit 1: TLS
+verification, an invalid URL, a redirect to another origin, which is refused so
+credentials never follow it). Pagination, concurrent fetch and the
 page cache live in `etl_framework.sources.http`, on top of this.
 
 requests, mohawk and tenacity are imported when the connector opens, so a config
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 from pydantic import Field, field_validator
 
@@ -85,19 +87,20 @@ class HttpConnector(Connector):
 
     def _open(self) -> None:
         try:
-            import requests
+            from etl_framework.http._session import ApiSession  # imports requests
         except ImportError:
             from etl_framework.connectors import missing_extra_error
 
             raise missing_extra_error("requests", "http") from None
         from etl_framework.http.auth import build_auth
 
-        session = requests.Session()
+        session: requests.Session = ApiSession()
         session.headers["User-Agent"] = self.config.user_agent
         session.headers["Accept"] = "application/json"
         session.headers.update(self.config.headers)
         session.auth = build_auth(self.config.auth)
         session.verify = self.config.verify_tls
+        # trust_env for proxies; verify is also passed per request (see `request`)
         session.trust_env = True
         self._session = session
         self._mount(self._pool_size)
@@ -163,33 +166,43 @@ class HttpConnector(Connector):
         session = self.session
         url = self.url_for(path_or_url)
         method = method.upper()
-        full_url = _requests.models.PreparedRequest()
-        full_url.prepare_url(url, _param_list(params))
+        pairs = _param_list(params)
+        try:
+            prepared = _requests.models.PreparedRequest()
+            prepared.prepare_url(url, pairs)
+        except _requests.RequestException as exc:
+            # its message holds the URL unredacted, query secrets included: not chained
+            shown = f"{url}{'&' if '?' in url else '?'}{urlencode(pairs)}" if pairs else url
+            raise HttpRequestError(method, shown, exc) from None
+        full_url = str(prepared.url)
         timeout = (self.config.timeout.connect, self.config.timeout.read)
 
         def send() -> _requests.Response:
             return session.request(
                 method,
                 url,
-                params=_param_list(params),
+                params=pairs,
                 headers=headers,
                 data=data,
                 json=json,
                 timeout=timeout,
+                # explicit: with trust_env, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would
+                # otherwise replace a session-level False or CA bundle path
+                verify=self.config.verify_tls,
             )
 
         try:
             return send_with_retries(
                 send,
                 method=method,
-                url=str(full_url.url),
+                url=full_url,
                 policy=self.config.retry,
                 sleep=sleep or time.sleep,
             )
         except _requests.RequestException as exc:
             if is_transient(exc):
                 raise
-            raise HttpRequestError(method, str(full_url.url), exc) from exc
+            raise HttpRequestError(method, full_url, exc) from exc
 
     def get(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> requests.Response:
         return self.request("GET", path_or_url, params=params)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from requests.auth import AuthBase, HTTPBasicAuth
@@ -115,15 +117,15 @@ class HawkAuth(AuthBase):
         )
         request.headers["Authorization"] = sender.request_header
         if self.verify_response:
-            request.hooks["response"].append(self._verifier(sender))
+            request.hooks["response"].append(self._verifier(sender, time.monotonic()))
         return request
 
-    def _verifier(self, sender: Any) -> Any:
+    def _verifier(self, sender: Any, signed_at: float) -> Any:
         def verify(response: Response, *args: Any, **kwargs: Any) -> Response:
             if not response.ok:  # errors are reported by status; their bodies are not used
                 return response
             try:
-                self.verify(sender, response)
+                self.verify(sender, response, elapsed=time.monotonic() - signed_at)
             except BaseException:
                 response.close()  # an unread body would keep its connection checked out
                 raise
@@ -131,8 +133,15 @@ class HawkAuth(AuthBase):
 
         return verify
 
-    def verify(self, sender: Any, response: Response) -> None:
-        """Raise `ResponseVerificationError` unless ``response`` is signed for ``sender``."""
+    def verify(self, sender: Any, response: Response, *, elapsed: float = 0.0) -> None:
+        """Raise `ResponseVerificationError` unless ``response`` is signed for ``sender``.
+
+        mohawk checks a response against the *request's* timestamp, so a page that
+        took longer than the skew to arrive would look expired. ``elapsed``, the
+        seconds since the request was signed, is added to the allowed skew: the time
+        check then still catches a clock far off, while the MAC (over our fresh
+        nonce and timestamp) and the body hash are checked as strictly as ever.
+        """
         from mohawk.exc import HawkFail
 
         method = str(response.request.method)
@@ -150,7 +159,8 @@ class HawkAuth(AuthBase):
                 header,
                 content=hashable_content(response.content),
                 content_type=response.headers.get("Content-Type", ""),
-                timestamp_skew_in_seconds=self.timestamp_skew_seconds,
+                # whole seconds, as mohawk compares them
+                timestamp_skew_in_seconds=self.timestamp_skew_seconds + math.ceil(elapsed),
             )
         except HawkFail as exc:
             raise ResponseVerificationError(

@@ -222,5 +222,7 @@ class HttpSourceConfig(_Model):
     """Workers fetching directly addressable pages (page number/offset with a total)."""
     max_pages_in_flight: int | None = Field(None, ge=1)
     """Pages fetched but not yet consumed (default: 2 x concurrency)."""
+    max_pages: int | None = Field(None, ge=1)
+    """Fail (`TooManyPagesError`) rather than read more pages than this (default: no cap)."""
     window_params: WindowParams = Field(default_factory=WindowParams)
     page_cache: PageCacheConfig | None = None

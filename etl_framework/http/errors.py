@@ -4,10 +4,13 @@
 
     SourceError [1]
     ├── HttpStatusError            a status that retrying will not fix (401, 404...)
-    ├── HttpRequestError           a request that cannot be made (TLS failure, bad URL...)
+    ├── HttpRequestError           a request that cannot be made (TLS verification, bad URL,
+    │                              a redirect to another origin)
     ├── ResponseVerificationError  Hawk: response unsigned, tampered or wrongly signed
-    ├── MalformedPageError         a page that is not the JSON we expect
-    └── PaginationLoopError        the API pointed back at a page already read
+    ├── MalformedPageError         a page that is not the JSON we expect (or a next link to
+    │                              another origin, or fewer records than the total says)
+    ├── PaginationLoopError        the API pointed back at a page already read, or repeated one
+    └── TooManyPagesError          more pages than the source's ``max_pages``
     SourceUnavailableError [75]
     └── HttpUnavailableError       still failing after the retries (or out of wait budget)
 
@@ -49,6 +52,25 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``: where credentials sent to ``url`` may go.
+
+    The port is explicit (``https://api.test`` and ``https://api.test:443`` are one
+    origin); no path, query or userinfo, so it is safe in messages. Raises
+    `ValueError` for a URL whose port is not a number.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    port = parts.port or DEFAULT_PORTS.get(scheme)
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 3] + "..."
@@ -72,13 +94,20 @@ class HttpStatusError(SourceError):
 
 
 class HttpRequestError(SourceError):
-    """The request could not be made for a reason waiting will not fix."""
+    """The request could not be made for a reason waiting will not fix.
 
-    def __init__(self, method: str, url: str, cause: BaseException) -> None:
+    The message names the cause's type, or ``problem`` when given; never the
+    cause's own text, which may hold the unredacted URL.
+    """
+
+    def __init__(
+        self, method: str, url: str, cause: BaseException | None = None, *, problem: str = ""
+    ) -> None:
         self.method = method
         self.url = redact_url(url)
         self.cause = cause
-        super().__init__(f"{method} {self.url} failed: {type(cause).__name__}")
+        self.problem = problem or (type(cause).__name__ if cause is not None else "unknown error")
+        super().__init__(f"{method} {self.url} failed: {self.problem}")
 
 
 class HttpUnavailableError(SourceUnavailableError):
@@ -134,10 +163,37 @@ class MalformedPageError(SourceError):
 
 
 class PaginationLoopError(SourceError):
-    def __init__(self, url: str, page: int, first_seen: int) -> None:
+    """The API pointed back at a page already read, or served the same records again.
+
+    ``repeated=True``: page ``page`` (at ``url``) holds exactly the records of page
+    ``first_seen``, as when an API answers an out-of-range page with its last page.
+    """
+
+    def __init__(self, url: str, page: int, first_seen: int, *, repeated: bool = False) -> None:
         self.url = redact_url(url)
         self.page = page
         self.first_seen = first_seen
+        self.repeated = repeated
+        if repeated:
+            text = (
+                f"pagination loop: page {page} from {self.url} repeats the records of page "
+                f"{first_seen} (does the API answer pages past the end with its last page?)"
+            )
+        else:
+            text = (
+                f"pagination loop: page {page} points to {self.url}, "
+                f"already read as page {first_seen}"
+            )
+        super().__init__(text)
+
+
+class TooManyPagesError(SourceError):
+    """The source has more pages than its ``max_pages`` allows."""
+
+    def __init__(self, url: str, max_pages: int) -> None:
+        self.url = redact_url(url)
+        self.max_pages = max_pages
         super().__init__(
-            f"pagination loop: page {page} points to {self.url}, already read as page {first_seen}"
+            f"{self.url} has more than max_pages={max_pages} pages; "
+            "raise max_pages if the source really is that large"
         )

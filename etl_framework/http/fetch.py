@@ -9,7 +9,13 @@
   number of rows; then it carries on sequentially from the last page in case the
   source grew meanwhile;
 * otherwise follows the paginator page by page. A request already made (the same
-  URL and parameters) is a `PaginationLoopError`, never an endless loop.
+  URL and parameters), or a page with the very records of the page before (an API
+  that answers every page past the end with its last one), is a
+  `PaginationLoopError`, never an endless loop; ``max_pages`` bounds the rest.
+
+When the API reports a total number of records, the pages must hold that many:
+otherwise records were skipped (a server capping the page size, say) and the
+source fails with `MalformedPageError` rather than load part of the data.
 
 The fetch function does the I/O, verification and parsing, so all of that runs in
 the workers; the consumer thread only sees finished pages.
@@ -24,7 +30,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-from etl_framework.http.errors import PaginationLoopError
+from etl_framework.http.errors import MalformedPageError, PaginationLoopError, TooManyPagesError
 from etl_framework.http.pagination import Page, PageRequest, Paginator
 
 T = TypeVar("T")
@@ -72,23 +78,76 @@ def iter_pages(
     *,
     concurrency: int = 1,
     max_in_flight: int | None = None,
+    max_pages: int | None = None,
 ) -> Iterator[Page]:
-    """Every page of a source, in order, starting with ``first``."""
+    """Every page of a source, in order, starting with ``first``.
+
+    Raises `PaginationLoopError` for a request already made or a page repeating the
+    records of the one before, `TooManyPagesError` past ``max_pages`` (before
+    fetching more), and `MalformedPageError` when the API reports a total and the
+    pages held another number of records.
+    """
     seen: dict[str, int] = {first.full_url: first.index}
-    page = fetch(first)
+    checks = _PageChecks(paginator)
+    page = checks(fetch(first))
     yield page
     if concurrency > 1:
         plan = paginator.plan(page)
         if plan:
+            if max_pages is not None and len(plan) + 1 > max_pages:
+                raise TooManyPagesError(first.full_url, max_pages)
             for planned in plan:
                 seen[planned.full_url] = planned.index
             pages = ordered_map(fetch, plan, workers=concurrency, max_in_flight=max_in_flight)
             with contextlib.closing(pages):
                 for page in pages:
-                    yield page
+                    yield checks(page)
     while (request := paginator.next(page)) is not None:
         if request.full_url in seen:
             raise PaginationLoopError(request.full_url, page.index, seen[request.full_url])
+        if max_pages is not None and len(seen) >= max_pages:
+            raise TooManyPagesError(first.full_url, max_pages)
         seen[request.full_url] = request.index
-        page = fetch(request)
+        page = checks(fetch(request))
         yield page
+    checks.finish(page)
+
+
+class _PageChecks:
+    """What no single page shows: a page repeated, records missing against the total."""
+
+    def __init__(self, paginator: Paginator) -> None:
+        self.paginator = paginator
+        self.records = 0
+        self.pages = 0
+        self.previous: Page | None = None
+
+    def __call__(self, page: Page) -> Page:
+        previous = self.previous
+        # An API that answers any page past the end with its last page (Django's
+        # get_page does) gives new URLs forever; the repeated records give it away.
+        # Empty pages are no evidence: some cursor APIs send several in a row.
+        if (
+            previous is not None
+            and page.records
+            and len(page.records) == len(previous.records)
+            and page.records[0] == previous.records[0]
+            and page.records == previous.records
+        ):
+            raise PaginationLoopError(
+                page.request.full_url, page.index, previous.index, repeated=True
+            )
+        self.previous = page
+        self.records += len(page.records)
+        self.pages += 1
+        return page
+
+    def finish(self, last: Page) -> None:
+        expected = self.paginator.expected_records(last)
+        if expected is not None and self.records != expected:
+            raise MalformedPageError(
+                last.request.full_url,
+                last.index,
+                f"{self.records} records read in {self.pages} pages, but the API reports "
+                f"a total of {expected}; does it cap the page size or limit below ours?",
+            )

@@ -13,6 +13,7 @@ Strategies (config ``pagination.type``): ``next_url`` (a URL in the body),
 
 from __future__ import annotations
 
+import logging
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,7 @@ from etl_framework.http.config import (
     PageNumberPagination,
     PaginationConfig,
 )
-from etl_framework.http.errors import MalformedPageError
+from etl_framework.http.errors import MalformedPageError, redact_url, url_origin
 
 try:  # orjson parses a 350 KB page in about half the time of json
     from orjson import loads as _loads
@@ -37,6 +38,8 @@ except ImportError:  # pragma: no cover - orjson comes with the http extra
     from json import loads as _loads  # type: ignore[assignment]
 
 Params = tuple[tuple[str, str], ...]
+
+log = logging.getLogger("etl_framework.http")
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,36 @@ class Paginator(ABC):
         """Every request after ``first`` if pages are directly addressable, else None."""
         return None
 
+    def expected_records(self, last: Page) -> int | None:
+        """How many records the whole source holds, when the API says (else None).
+
+        Read from the last page, so a source that grew during the run counts in full.
+        """
+        return None
+
+
+def _linked(page: Page, link: str) -> PageRequest:
+    """The request for a next link, refused when it leaves the first request's origin.
+
+    Session auth goes with every request, so a link to another scheme, host or port
+    would hand our credentials to whoever the page names.
+    """
+    url = urljoin(page.request.full_url, link)
+    try:
+        theirs, ours = url_origin(url), url_origin(page.request.url)
+    except ValueError:
+        raise MalformedPageError(
+            page.request.full_url, page.index, f"next link is not a valid URL: {redact_url(url)}"
+        ) from None
+    if theirs != ours:
+        raise MalformedPageError(
+            page.request.full_url,
+            page.index,
+            f"next link points to another origin {theirs}, refused "
+            f"(credentials are only sent to {ours})",
+        )
+    return PageRequest(page.index + 1, url)
+
 
 class NextUrlPaginator(Paginator):
     def __init__(self, config: NextUrlPagination) -> None:
@@ -161,7 +194,7 @@ class NextUrlPaginator(Paginator):
                 page.index,
                 f"next link at {self.next_path!r} is a {type(link).__name__}",
             )
-        return PageRequest(page.index + 1, urljoin(page.request.full_url, link))
+        return _linked(page, link)
 
 
 class LinkHeaderPaginator(Paginator):
@@ -176,7 +209,7 @@ class LinkHeaderPaginator(Paginator):
             return None
         for link in parse_header_links(header):
             if self.rel in link.get("rel", "").split() and link.get("url"):
-                return PageRequest(page.index + 1, urljoin(page.request.full_url, link["url"]))
+                return _linked(page, link["url"])
         return None
 
 
@@ -192,6 +225,23 @@ def _total(page: Page, path: str | None) -> int | None:
         raise MalformedPageError(
             page.request.full_url, page.index, f"total at {path!r} is not a number: {value!r}"
         ) from None
+
+
+def _capped(first: Page, size: int | None, more: bool) -> bool:
+    """Whether the first page is short although more pages follow.
+
+    Then the server returns fewer records per page than we asked for, and pages
+    planned at our page size would skip records: they are read one after another.
+    """
+    if size is None or not more or len(first.records) >= size:
+        return False
+    log.warning(
+        "%s returned %d records where %d were asked for; reading pages one by one",
+        redact_url(first.request.full_url),
+        len(first.records),
+        size,
+    )
+    return True
 
 
 class PageNumberPaginator(Paginator):
@@ -222,18 +272,29 @@ class PageNumberPaginator(Paginator):
     def next(self, page: Page) -> PageRequest | None:
         if not page.records:
             return None
-        if self.config.page_size and len(page.records) < self.config.page_size:
-            return None
         pages = self.total_pages(page)
         if pages is not None and page.index + 1 >= pages:
+            return None
+        size = self.config.page_size
+        if size and len(page.records) < size:
+            if pages is not None:  # page numbers follow the server's page size, not ours
+                raise MalformedPageError(
+                    page.request.full_url,
+                    page.index,
+                    f"{len(page.records)} records where page_size is {size}, but the API "
+                    f"reports {pages} pages; does it cap the page size below {size}?",
+                )
             return None
         return self._page(page.request, page.index + 1)
 
     def plan(self, first: Page) -> Sequence[PageRequest] | None:
         pages = self.total_pages(first)
-        if pages is None:
+        if pages is None or _capped(first, self.config.page_size, pages > 1):
             return None
         return [self._page(first.request, i) for i in range(1, pages)]
+
+    def expected_records(self, last: Page) -> int | None:
+        return _total(last, self.config.total_path)
 
 
 class OffsetPaginator(Paginator):
@@ -249,20 +310,36 @@ class OffsetPaginator(Paginator):
         moved = template.with_params(**{self.config.offset_param: index * self.config.limit})
         return PageRequest(index, moved.url, moved.params)
 
+    def _offset(self, request: PageRequest) -> int:
+        for name, value in request.params:
+            if name == self.config.offset_param and value.isdigit():
+                return int(value)
+        return request.index * self.config.limit
+
     def next(self, page: Page) -> PageRequest | None:
-        if len(page.records) < self.config.limit:
+        if not page.records:
             return None
         total = _total(page, self.config.total_path)
-        if total is not None and (page.index + 1) * self.config.limit >= total:
+        if total is None and len(page.records) < self.config.limit:
+            return None  # a short page is the last one when nothing says otherwise
+        # the next offset follows the records actually received: a server that caps
+        # the limit below ours returns short pages, and striding by our limit would
+        # skip the records in between
+        offset = self._offset(page.request) + len(page.records)
+        if total is not None and offset >= total:
             return None
-        return self._page(page.request, page.index + 1)
+        moved = page.request.with_params(**{self.config.offset_param: offset})
+        return PageRequest(page.index + 1, moved.url, moved.params)
 
     def plan(self, first: Page) -> Sequence[PageRequest] | None:
         total = _total(first, self.config.total_path)
-        if total is None:
+        if total is None or _capped(first, self.config.limit, total > len(first.records)):
             return None
         pages = math.ceil(total / self.config.limit)
         return [self._page(first.request, i) for i in range(1, pages)]
+
+    def expected_records(self, last: Page) -> int | None:
+        return _total(last, self.config.total_path)
 
 
 class CursorPaginator(Paginator):

@@ -6,7 +6,8 @@ already-used nonce (and the response hook that verifies signatures would only se
 the last attempt). Here each attempt goes back through ``Session.request``: the
 auth plug-in signs it afresh and verifies its response.
 
-What is retried: connection errors (not TLS verification failures), timeouts,
+What is retried: connection errors (TLS handshakes cut short included, but not
+certificate verification failures), timeouts,
 connections dropped mid-body, and the configured statuses (default 429, 500, 502,
 503, 504). ``Retry-After`` (seconds or an HTTP-date) replaces the backoff for that
 wait, with a floor so ``Retry-After: 0`` cannot spin. The run gives up when the
@@ -20,6 +21,7 @@ import datetime as dt
 import email.utils
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -72,14 +74,45 @@ def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> floa
 
 
 def is_transient(exc: BaseException) -> bool:
+    """Whether waiting and sending again may help."""
     if isinstance(exc, RetryableStatus):
         return True
     if isinstance(exc, requests.exceptions.SSLError):
-        return False  # a certificate problem does not go away by waiting
+        # a certificate problem does not go away by waiting; a handshake cut short
+        # (SSLEOFError, a reset) is a connection error like any other
+        return not is_certificate_failure(exc)
     return isinstance(
         exc,
         requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError,
     )
+
+
+def is_certificate_failure(exc: BaseException) -> bool:
+    """Whether a TLS error is about the certificate (verification, a bad certificate).
+
+    requests wraps the `ssl` error in urllib3's errors; the chain (arguments,
+    ``reason``, causes) is searched for `ssl.SSLCertVerificationError` (expired,
+    untrusted, wrong host) or a TLS error whose message names a certificate (the
+    server rejected ours, say).
+    """
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or not isinstance(item, BaseException):
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError | ssl.CertificateError):
+            return True
+        # only TLS errors' own text: urllib3's wrappers quote the URL, whose path may
+        # say "certificate" for reasons of its own
+        if isinstance(item, ssl.SSLError | requests.exceptions.SSLError) and any(
+            "certificate" in arg.lower() for arg in item.args if isinstance(arg, str)
+        ):
+            return True
+        todo.extend(item.args)
+        todo.extend((getattr(item, "reason", None), item.__cause__, item.__context__))
+    return False
 
 
 class _Wait:

@@ -167,6 +167,7 @@ class HttpSource:
             self.first_request,
             concurrency=concurrency,
             max_in_flight=in_flight,
+            max_pages=self.config.max_pages,
         ):
             if self.counters is not None and self.count_rows:
                 self.counters.add_read(len(page.records))

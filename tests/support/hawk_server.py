@@ -16,7 +16,9 @@ Filters ``<window_field>__gte`` / ``__lt`` restrict records by a date field.
 
 Faults are scripted per page index (0-based) with `HawkTestServer.fail`:
 statuses (optionally with ``Retry-After``), tampered or unsigned bodies,
-malformed JSON, dropped connections, a next link that loops back.
+malformed JSON, dropped connections, a next link that loops back, a redirect.
+``max_page_size`` caps ``page_size``/``limit`` the way many APIs do, and
+``received`` keeps the path and headers of every request.
 
 Usage::
 
@@ -94,11 +96,13 @@ class Fault:
     """What the server does instead of a normal answer for one page request."""
 
     kind: str = "status"
-    """status | tamper | unsigned | malformed | drop | loop"""
+    """status | tamper | unsigned | malformed | drop | loop | redirect"""
     status: int = 503
     retry_after: str | None = None
     target_page: int = 0
     """For ``loop``: the page the next link points back to."""
+    location: str = ""
+    """For ``redirect``: the ``Location`` of the 302."""
 
 
 class HawkTestServer:
@@ -116,6 +120,7 @@ class HawkTestServer:
         records_key: str = "results",
         window_field: str = "modified_on",
         cache_bodies: bool = False,
+        max_page_size: int | None = None,
     ) -> None:
         self.records = list(records)
         self.page_size = page_size
@@ -126,6 +131,9 @@ class HawkTestServer:
         self.records_key = records_key
         self.window_field = window_field
         self.cache_bodies = cache_bodies
+        self.max_page_size = max_page_size
+        self.received: list[tuple[str, dict[str, str]]] = []
+        """(path, headers) of every request, in order."""
         self.hits: collections.Counter[int] = collections.Counter()
         self.statuses: list[tuple[int, int]] = []
         """(page, status) of every answer, in order."""
@@ -229,6 +237,8 @@ class HawkTestServer:
         """(page index, JSON body, next URL) for a request's query."""
         records = self._filtered(query)
         size = int(query.get("page_size") or query.get("limit") or self.page_size)
+        if self.max_page_size is not None:
+            size = min(size, self.max_page_size)
         if "offset" in query:
             offset = int(query["offset"])
         elif "cursor" in query:
@@ -296,6 +306,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         api = self.api
         request_body = self._read_body()
+        with api._lock:
+            api.received.append((self.path, dict(self.headers)))
         full_url = f"http://{self.headers.get('Host')}{self.path}"
         receiver = None
         if api.require_hawk:
@@ -357,6 +369,10 @@ class _Handler(BaseHTTPRequestHandler):
             payload["next"] = api.page_url(base, rest, fault.target_page)
             self._send(
                 200, _dumps(payload), page=index, receiver=receiver, next_url=payload["next"]
+            )
+        elif fault.kind == "redirect":
+            self._send(
+                302, b"", page=index, receiver=receiver, headers={"Location": fault.location}
             )
         elif fault.kind == "drop":
             self.close_connection = True

@@ -234,3 +234,31 @@ def test_page_cache_resumes_without_refetching(
     assert all(server.hits[page] == 1 for page in range(7, 10))
     second.clear_cache()
     assert second.cache.count() == 0
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_offset_reads_everything_when_the_server_caps_the_limit(
+    hawk_api: Server, connect: Connect, concurrency: int
+) -> None:
+    server = hawk_api(max_page_size=50)
+    pagination = {"type": "offset", "limit": 100, "total_path": "count"}
+    src = source(connect(server), pagination=pagination, concurrency=concurrency)
+    assert references(src) == EXPECTED
+    assert dict(server.hits) == {page: 1 for page in range(5)}
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_page_number_fails_rather_than_skip_records_when_the_server_caps_page_size(
+    hawk_api: Server, connect: Connect, concurrency: int
+) -> None:
+    server = hawk_api(max_page_size=50)
+    pagination = {
+        "type": "page_number",
+        "page_size": 100,
+        "page_size_param": "page_size",
+        "total_path": "count",
+    }
+    src = source(connect(server), pagination=pagination, concurrency=concurrency)
+    with pytest.raises(MalformedPageError, match="50 records where page_size is 100") as info:
+        references(src)
+    assert info.value.exit_code == ExitCode.FAILED

@@ -218,3 +218,26 @@ def test_build_auth_none() -> None:
     assert build_auth(None) is None
     assert auth_module.hashable_content(None).read() == b""
     assert auth_module.hashable_content("é").read() == "é".encode()
+
+
+def test_slow_response_verifies_but_a_far_off_clock_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+    import types
+
+    import mohawk.base
+
+    auth = HawkAuth("dh654", KEY, timestamp_skew_seconds=2)
+    prepared = prepare(auth)
+    body = b'{"results": [1]}'
+    header = receive(prepared).respond(content=io.BytesIO(body), content_type="application/json")
+    real_now = mohawk.base.utc_now
+    monkeypatch.setattr(mohawk.base, "utc_now", lambda **kw: real_now(**kw) + 100)
+    with pytest.raises(ResponseVerificationError, match="TokenExpired"):
+        run_hooks(prepared, response_for(prepared, body, header))  # clocks 100 s apart
+    later = time.monotonic() + 100
+    monkeypatch.setattr(auth_module, "time", types.SimpleNamespace(monotonic=lambda: later))
+    run_hooks(prepared, response_for(prepared, body, header))  # the page took 100 s
+    with pytest.raises(ResponseVerificationError, match="MisComputedContentHash"):
+        run_hooks(prepared, response_for(prepared, b'{"results": [2]}', header))

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from etl_framework.http.config import NextUrlPagination, PageNumberPagination
-from etl_framework.http.errors import PaginationLoopError
+from etl_framework.http.errors import MalformedPageError, PaginationLoopError, TooManyPagesError
 from etl_framework.http.fetch import iter_pages, ordered_map
 from etl_framework.http.pagination import Page, PageRequest, build_paginator
 
@@ -125,3 +125,52 @@ def test_next_url_loop_is_an_error() -> None:
             pass
     assert info.value.exit_code == 1
     assert len(api.fetched) == 4
+
+
+class ClampingApi(FakeApi):
+    """Answers every page past the end with the last page (Django's ``get_page``)."""
+
+    def __call__(self, request: PageRequest) -> Page:
+        query = dict(parse_qsl(urlsplit(request.full_url).query))
+        last = -(-self.total // self.size)
+        clamped = PageRequest(request.index, BASE, (("page", str(min(int(query["page"]), last))),))
+        page = super().__call__(clamped)
+        page.data.pop("count")  # no total to stop at
+        return Page(request, b"", {}, page.data, page.records)
+
+
+def test_page_repeating_the_previous_one_is_a_loop() -> None:
+    api = ClampingApi(total=250, size=100)
+    paginator = build_paginator(PageNumberPagination())
+    with pytest.raises(PaginationLoopError, match=r"page 3 .*page=4 repeats the records of page 2"):
+        list(iter_pages(api, paginator, paginator.first(BASE, ())))
+    assert len(api.fetched) == 4
+
+
+def test_max_pages_stops_a_source_before_fetching_more() -> None:
+    paginator = build_paginator(PageNumberPagination())
+    api = FakeApi(total=1000, size=10)
+    with pytest.raises(TooManyPagesError, match="max_pages=5") as info:
+        list(iter_pages(api, paginator, paginator.first(BASE, ()), max_pages=5))
+    assert info.value.exit_code == 1
+    assert len(api.fetched) == 5
+    planned = build_paginator(PageNumberPagination(page_size=10, total_path="count"))
+    api = FakeApi(total=1000, size=10)
+    with pytest.raises(TooManyPagesError):
+        list(iter_pages(api, planned, planned.first(BASE, ()), concurrency=4, max_pages=50))
+    assert len(api.fetched) == 1  # the plan is refused before its pages are fetched
+    api = FakeApi(total=100, size=10)
+    assert len(list(iter_pages(api, planned, planned.first(BASE, ()), max_pages=10))) == 10
+
+
+def test_fewer_records_than_the_reported_total_is_an_error() -> None:
+    api = FakeApi(total=250, size=50)
+    paginator = build_paginator(PageNumberPagination(total_path="count"))
+
+    def overstated(request: PageRequest) -> Page:
+        page = api(request)
+        page.data["count"] = 280  # 30 records the pages never held
+        return page
+
+    with pytest.raises(MalformedPageError, match=r"250 records read in 6 pages.*total of 280"):
+        list(iter_pages(overstated, paginator, paginator.first(BASE, ())))

@@ -84,8 +84,8 @@ def test_next_url_relative_and_absolute() -> None:
     p0 = page(first, {"next": "?cursor=abc&q=1", "results": [1]})
     second = paginator.next(p0)
     assert second == PageRequest(1, f"{BASE}?cursor=abc&q=1")
-    p1 = page(second, {"next": "https://other.test/x?c=2", "results": [2]})
-    assert paginator.next(p1) == PageRequest(2, "https://other.test/x?c=2")
+    p1 = page(second, {"next": "https://API.test:443/v4/x?c=2", "results": [2]})
+    assert paginator.next(p1) == PageRequest(2, "https://API.test:443/v4/x?c=2")  # same origin
     assert paginator.next(page(second, {"next": None, "results": []})) is None
     assert paginator.plan(p0) is None
 
@@ -170,3 +170,53 @@ def test_cursor() -> None:
 def test_no_pagination() -> None:
     paginator = build_paginator(NoPagination())
     assert paginator.next(page(PageRequest(0, BASE), {"results": [1], "next": "x"})) is None
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://evil.test/v4/x?token=s3cret",
+        "//evil.test/v4/x?token=s3cret",
+        "http://api.test/v4/x?token=s3cret",  # another scheme
+        "https://api.test:8443/v4/x?token=s3cret",  # another port
+    ],
+)
+def test_next_links_to_another_origin_are_refused(link: str) -> None:
+    by_body = build_paginator(NextUrlPagination())
+    by_header = build_paginator(LinkHeaderPagination())
+    first = PageRequest(0, BASE, (("api_key", "mine"),))
+    pages = [
+        (by_body, page(first, {"next": link, "results": [1]})),
+        (by_header, page(first, {"results": [1]}, {"Link": f'<{link}>; rel="next"'})),
+    ]
+    for paginator, p0 in pages:
+        with pytest.raises(MalformedPageError, match="another origin") as info:
+            paginator.next(p0)
+        message = str(info.value)
+        assert "credentials are only sent to https://api.test:443" in message
+        assert "s3cret" not in message and "mine" not in message
+        assert len(message.splitlines()) == 1
+
+
+def test_offset_follows_the_records_received_when_the_server_caps_the_limit() -> None:
+    paginator = build_paginator(OffsetPagination(limit=100, total_path="count"))
+    first = paginator.first(BASE, ())
+    p0 = page(first, {"count": 250, "results": list(range(50))})
+    assert paginator.plan(p0) is None  # planned offsets 100, 200 would skip 50-99, 150-199
+    second = paginator.next(p0)
+    assert second is not None and second.full_url == f"{BASE}?limit=100&offset=50"
+    last = page(PageRequest(4, BASE, (("offset", "200"),)), {"count": 250, "results": [1] * 50})
+    assert paginator.next(last) is None
+    assert paginator.expected_records(last) == 250
+    blind = build_paginator(OffsetPagination(limit=100))
+    assert blind.next(p0) is None  # no total: a short page is still the last one
+
+
+def test_page_number_short_page_before_the_reported_end_is_an_error() -> None:
+    paginator = build_paginator(
+        PageNumberPagination(page_size=100, page_size_param="size", total_path="count")
+    )
+    p0 = page(paginator.first(BASE, ()), {"count": 250, "results": list(range(50))})
+    assert paginator.plan(p0) is None
+    with pytest.raises(MalformedPageError, match=r"50 records where page_size is 100.*3 pages"):
+        paginator.next(p0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 from collections.abc import Iterable
 
 import pytest
@@ -201,3 +202,39 @@ def test_tls_failures_are_not_retried() -> None:
 def test_retry_config_rejects_non_error_statuses() -> None:
     with pytest.raises(ValueError, match="4xx/5xx"):
         RetryConfig(statuses=frozenset({200}))
+
+
+def tls_error(reason: BaseException) -> requests.exceptions.SSLError:
+    """A requests SSLError wrapped the way requests and urllib3 wrap a real one."""
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.exceptions import SSLError as Urllib3SSLError
+
+    wrapped = Urllib3SSLError(reason)
+    wrapped.__cause__ = reason
+    url = "/v1/certificates?api_key=SECRETVALUE"  # "certificate" in a path is not a TLS error
+    return requests.exceptions.SSLError(MaxRetryError(None, url, wrapped))  # type: ignore[arg-type]
+
+
+def test_tls_handshake_cut_short_is_retried_like_a_connection_error() -> None:
+    eof = ssl.SSLEOFError(8, "[SSL: UNEXPECTED_EOF_WHILE_READING] EOF in violation of protocol")
+    script = Script([tls_error(eof), tls_error(ConnectionResetError(104, "reset")), response(200)])
+    assert script.run().status_code == 200
+    assert script.calls == 3
+    script = Script([tls_error(eof)])
+    with pytest.raises(HttpUnavailableError) as info:
+        script.run()
+    assert info.value.exit_code == ExitCode.TRANSIENT and script.calls == POLICY.max_attempts
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed"),
+        ssl.SSLError(1, "[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate"),
+    ],
+)
+def test_certificate_failures_are_not_retried(reason: BaseException) -> None:
+    script = Script([tls_error(reason)])
+    with pytest.raises(requests.exceptions.SSLError):
+        script.run()
+    assert script.calls == 1
