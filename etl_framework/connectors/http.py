@@ -64,7 +64,12 @@ class HttpConfig(ConnectorConfig):
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+            from etl_framework.http.errors import redact_url
+
+            # The value may carry a token in its query: show it redacted.
+            raise ValueError(
+                f"base_url must start with http:// or https://, got {redact_url(value)!r}"
+            )
         return value if value.endswith("/") else value + "/"
 
 

@@ -166,3 +166,14 @@ def test_a_secret_file_that_is_not_text_is_a_config_problem(
 def test_a_reference_inside_a_default_is_refused_not_taken_literally(tmp_path: Path) -> None:
     with pytest.raises(ConfigValidationError, match="a default cannot contain a reference"):
         load_config(write(tmp_path, "transfers:\n  x: {a: '${B:-${A}}'}\n"))
+
+
+def test_an_invalid_base_url_is_reported_without_its_query_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("API_BASE", "api.example.com/v1?access_token=tok_live_abc123")
+    text = "connections:\n  api: {type: http, base_url: '${API_BASE}'}\n"
+    with pytest.raises(ConfigValidationError) as caught:
+        load_config(write(tmp_path, text))
+    assert "connections.api.base_url" in str(caught.value)
+    assert "tok_live_abc123" not in str(caught.value)
