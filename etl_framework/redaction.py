@@ -12,7 +12,9 @@ import threading
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
-SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|DSN)", re.I)
+SECRET_NAME = re.compile(
+    r"(PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|DSN|AUTHORIZATION|COOKIE)", re.I
+)
 # scheme://user:PASSWORD@host (user may be empty; an unencoded '@' in the password is
 # covered by matching up to the last '@' before the first '/').
 _URL_PASSWORD = re.compile(

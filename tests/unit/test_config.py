@@ -177,3 +177,15 @@ def test_an_invalid_base_url_is_reported_without_its_query_token(
         load_config(write(tmp_path, text))
     assert "connections.api.base_url" in str(caught.value)
     assert "tok_live_abc123" not in str(caught.value)
+
+
+def test_an_authorization_header_from_the_environment_is_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("API_AUTH", "Basic dXNlcjpodW50ZXIy")
+    text = (
+        "connections:\n  api: {type: http, base_url: 'https://api.test/',"
+        " headers: {Authorization: '${API_AUTH}'}}\n"
+    )
+    load_config(write(tmp_path, text))
+    assert redaction.redact("sent Basic dXNlcjpodW50ZXIy") == "sent ***"
