@@ -288,10 +288,11 @@ def _nothing() -> Iterator[None]:
 class _Signals:
     """SIGTERM (Kubernetes) and SIGINT as `TerminatedError` inside the run.
 
-    `block` holds them back (they stay pending), `unblock` delivers a pending one,
-    `ignore` drops every later one so the run's record is always written. The
+    `block` holds them back (the first one is kept pending), `unblock` raises a pending
+    one, `ignore` drops every later one so the run's record is always written. The
     heartbeat calls `lease_lost` when another run took the lease over; it interrupts
-    the job the same way a SIGTERM does.
+    the job the same way a SIGTERM does. (Held back in Python, not with the signal
+    mask: a process-directed signal may be delivered to any thread.)
     """
 
     _SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -300,24 +301,34 @@ class _Signals:
         self.active = active
         self.reason: str | None = None
         self.fired = threading.Event()
+        self.held = False
+        self.pending: int | None = None
 
     def handler(self, signum: int, _frame: FrameType | None) -> None:
         if self.fired.is_set():
             return
+        if self.held:
+            self.pending = self.pending or signum
+            return
+        self._raise(signum)
+
+    def _raise(self, signum: int) -> None:
         self.fired.set()
         raise TerminatedError(self.reason or signal.Signals(signum).name)
 
     def block(self) -> None:
-        if self.active:
-            signal.pthread_sigmask(signal.SIG_BLOCK, self._SIGNALS)
+        self.held = True
 
     def unblock(self) -> None:
-        if self.active:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, self._SIGNALS)
+        self.held = False
+        pending, self.pending = self.pending, None
+        if pending is not None and not self.fired.is_set():
+            self._raise(pending)
 
     def ignore(self) -> None:
         self.fired.set()
-        self.unblock()
+        self.held = False
+        self.pending = None
 
     def lease_lost(self) -> None:
         if not self.active:
@@ -338,7 +349,6 @@ def _terminate_on_signals() -> Iterator[_Signals]:
     try:
         yield signals
     finally:
-        signals.unblock()
         for sig, old in previous.items():
             signal.signal(sig, old)
 

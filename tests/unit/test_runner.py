@@ -200,16 +200,27 @@ def test_a_run_whose_lease_was_taken_over_is_not_recorded_as_succeeded(tmp_path:
 def test_signals_held_back_while_a_run_starts_are_raised_inside_it() -> None:
     import os
     import signal
+    import threading
 
     from etl_framework.exceptions import TerminatedError
     from etl_framework.runner import _terminate_on_signals
 
-    with _terminate_on_signals() as signals:
-        signals.block()
-        os.kill(os.getpid(), signal.SIGTERM)  # pending, not raised
-        with pytest.raises(TerminatedError, match="SIGTERM"):
-            signals.unblock()
-            for _ in range(100):  # delivered at the next bytecode boundary
+    # Another thread alive (as in a real process): the signal may land on it.
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with _terminate_on_signals() as signals:
+            signals.block()
+            os.kill(os.getpid(), signal.SIGTERM)  # held back, not raised
+            for _ in range(1000):
                 pass
-        signals.ignore()
-        os.kill(os.getpid(), signal.SIGTERM)  # ignored while the run is recorded
+            with pytest.raises(TerminatedError, match="SIGTERM"):
+                signals.unblock()
+            signals.ignore()
+            os.kill(os.getpid(), signal.SIGTERM)  # ignored while the run is recorded
+            for _ in range(1000):
+                pass
+    finally:
+        stop.set()
+        other.join()
