@@ -165,6 +165,12 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
             return ReplaceTableStrategy(
                 *args, method=options.replace_method, direct=direct, **common
             )
+        if self.delta_strategy in ("merge", "append") and direct:
+            # The same options serve truncate runs, where direct applies: not an error.
+            self.context.logger.warning(
+                "publish: direct has no effect on %s delta runs (they always stage)",
+                self.delta_strategy,
+            )
         if self.delta_strategy == "merge":
             return MergeStrategy(*args, **common)
         if self.delta_strategy == "append":

@@ -233,3 +233,16 @@ def test_direct_publish_option(tmp_path: Path) -> None:
     assert summary.exit_code == ExitCode.CONFIG and "cannot publish directly" in (
         summary.error or ""
     )
+
+
+def test_direct_publish_on_a_merge_delta_is_said_to_have_no_effect(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    name = "unit_orders_merge"
+    assert harness(tmp_path, name, rows=10).run(name, "20240115", "truncate").succeeded
+    capfd.readouterr()
+    summary = harness(tmp_path, name, rows=10, publish="direct").run(
+        name, "20240105", "delta", "20240101"
+    )
+    assert summary.succeeded, summary.error
+    assert "publish: direct has no effect on merge delta runs" in capfd.readouterr().err
