@@ -10,6 +10,7 @@ handling live in `etl_framework.runner`, around this method.
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -125,9 +126,7 @@ class ETLJob(ABC):
             self._timed(step, self.pipeline, steps)
         except BaseException as exc:  # also KeyboardInterrupt and TerminatedError
             outcome = Outcome(RunStatus.FAILED, exc, step)
-            self.context.logger.error(
-                "step %s failed: %s", step, _describe(exc), extra={"step": str(step)}
-            )
+            self._log_failure(step, exc)
         cleanup_error: BaseException | None = None
         try:
             self._timed(
@@ -135,14 +134,17 @@ class ETLJob(ABC):
             )
         except BaseException as exc:
             cleanup_error = exc
-            self.context.logger.error(
-                "step post_execution_cleanup failed: %s",
-                _describe(exc),
-                extra={"step": str(Step.POST_EXECUTION_CLEANUP)},
-            )
+            self._log_failure(Step.POST_EXECUTION_CLEANUP, exc)
             if outcome.succeeded:
                 outcome = Outcome(RunStatus.FAILED, exc, Step.POST_EXECUTION_CLEANUP)
         return RunResult(outcome, steps, cleanup_error)
+
+    def _log_failure(self, step: Step, exc: BaseException) -> None:
+        """One line at ERROR; the traceback too when the log level is DEBUG."""
+        log = self.context.logger
+        log.error("step %s failed: %s", step, _describe(exc), extra={"step": str(step)})
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("step %s traceback", step, exc_info=exc, extra={"step": str(step)})
 
     def _timed(self, step: Step, func: Callable[[], None], steps: dict[str, StepRecord]) -> None:
         log = self.context.logger
@@ -181,5 +183,5 @@ class ETLJob(ABC):
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc)
+    text = " ".join(str(exc).split())  # one line, whatever the exception's message holds
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -229,6 +229,8 @@ def _run_leased(
         for name, close_error in connections.close_all():
             logger.warning("closing connection %s failed: %s", name, close_error)
     error: BaseException | None = result.error if result is not None else unexpected
+    if error is not None:
+        error = _translated(error)
     exit_code = ExitCode.OK if error is None else exit_code_for(error)
     duration = time.monotonic() - started
     summary = RunSummary(
@@ -266,6 +268,13 @@ def _run_leased(
     (logger.info if summary.succeeded else logger.error)("%s", summary.line())
     _write_termination_log(summary)
     return summary
+
+
+def _translated(error: BaseException) -> BaseException:
+    """A database that was unreachable (exit 75) or refused us (exit 3) says so."""
+    from etl_framework.connectors.sql import database_error
+
+    return database_error(error, "database") or error
 
 
 def exit_code_for(error: BaseException) -> ExitCode:

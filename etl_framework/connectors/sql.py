@@ -6,12 +6,14 @@ dialect fast paths; jobs may also use ``connector.engine`` directly.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
+from etl_framework import redaction
 from etl_framework.connectors.base import Connector, ConnectorConfig
-from etl_framework.exceptions import ConfigError
+from etl_framework.exceptions import ConfigError, TransientError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -27,6 +29,37 @@ class SqlConfig(ConnectorConfig):
     """The SQLAlchemy URL. A secret: it may carry a password."""
     connect_args: dict[str, Any] = Field(default_factory=dict)
     echo: bool = False
+
+
+# Refusals that retrying cannot fix, as libpq words them at connect time (no SQLSTATE).
+_CONNECT_REFUSED = re.compile(
+    r"FATAL:\s+(password authentication failed|database \"[^\"]*\" does not exist|"
+    r"role \"[^\"]*\" does not exist|no pg_hba\.conf entry|permission denied)"
+)
+
+
+def database_error(
+    exc: BaseException, what: str, *, refused: bool = False
+) -> ConfigError | TransientError | None:
+    """Our error for a database failure of ``what`` (e.g. "run ledger"), or None.
+
+    A SQLAlchemy ``OperationalError`` (server unreachable, connection lost, deadlock,
+    serialization failure) is transient (exit 75) unless retrying cannot help:
+    authentication, a missing database or role (SQLSTATE 28/3D) are configuration
+    errors (exit 3). ``refused=True`` treats the error as a refusal whatever it is.
+    Anything else is None: the caller's own error stands.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    if not refused and not isinstance(exc, OperationalError):
+        return None
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    detail = " ".join(redaction.redact(text.splitlines()[0] if text else "").split())
+    sqlstate = str(getattr(orig, "sqlstate", "") or "")
+    if refused or sqlstate[:2] in ("28", "3D") or _CONNECT_REFUSED.search(detail):
+        return ConfigError(f"{what} refused: {detail}")
+    return TransientError(f"{what} unreachable: {detail}")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import socket
 import threading
 from collections.abc import Iterator, Mapping
@@ -394,27 +393,15 @@ def _record(run: Any) -> RunRecord:
     )
 
 
-_CONNECT_REFUSED = re.compile(
-    r"FATAL:\s+(password authentication failed|database \"[^\"]*\" does not exist|"
-    r"role \"[^\"]*\" does not exist|no pg_hba\.conf entry|permission denied)"
-)
-
-
 def _unreachable(exc: SQLAlchemyError) -> ConfigError | TransientError:
     """The ledger's database failed: our error for it (config or transient)."""
-    orig = getattr(exc, "orig", exc)
-    detail = redaction.redact(str(orig).strip().splitlines()[0] if str(orig).strip() else "")
-    sqlstate = str(getattr(orig, "sqlstate", "") or "")
-    # Retrying cannot fix these: SQLSTATE 28 (authentication), 3D (no such database),
-    # the same refusals at connect time (libpq gives no SQLSTATE there), and
-    # ProgrammingError (e.g. permission denied).
-    if (
-        sqlstate[:2] in ("28", "3D")
-        or _CONNECT_REFUSED.search(detail)
-        or isinstance(exc, ProgrammingError)
-    ):
-        return ConfigError(f"run ledger refused: {detail}")
-    return TransientError(f"run ledger unreachable: {detail}")
+    from etl_framework.connectors.sql import database_error
+
+    # A ProgrammingError (e.g. permission denied) is a refusal: retrying cannot fix it.
+    error = database_error(exc, "run ledger", refused=isinstance(exc, ProgrammingError))
+    if error is None:  # not reached: both kinds are database errors
+        error = TransientError(f"run ledger unreachable: {redaction.redact(str(exc))}")
+    return error
 
 
 class Heartbeat:

@@ -120,19 +120,21 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
             None if type(self).transform is DeclarativeTransferJob.transform else (self.transform)
         )
         pending = 0
-        for record in self.source():
-            pending += 1
-            if pending == _READ_COUNT_EVERY:
+        try:
+            for record in self.source():
+                pending += 1
+                if pending == _READ_COUNT_EVERY:
+                    counters.add_read(pending)
+                    pending = 0
+                if transform is None:
+                    yield record
+                    continue
+                changed = transform(record)
+                if changed is not None:
+                    yield changed
+        finally:  # a failed run still reports the rows it read
+            if pending:
                 counters.add_read(pending)
-                pending = 0
-            if transform is None:
-                yield record
-                continue
-            changed = transform(record)
-            if changed is not None:
-                yield changed
-        if pending:
-            counters.add_read(pending)
 
     # --- lifecycle -------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -8,7 +9,7 @@ from etl_framework import ETLJob, Outcome, RunContext, RunStatus, Step, Window, 
 from etl_framework.config import config_from_mapping
 
 
-def make_context() -> RunContext:
+def make_context(**fields: Any) -> RunContext:
     return RunContext(
         transfer="t",
         execution_date=dt.date(2024, 1, 15),
@@ -16,6 +17,7 @@ def make_context() -> RunContext:
         window=Window.unbounded(),
         run_id="run-1",
         config=config_from_mapping({}),
+        **fields,
     )
 
 
@@ -127,3 +129,25 @@ def test_context_is_frozen() -> None:
     context = make_context()
     with pytest.raises(AttributeError):
         context.run_id = "other"  # type: ignore[misc]
+
+
+def test_failures_log_one_line_and_the_traceback_only_at_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    logger = logging.LoggerAdapter(logging.getLogger("test_job_failures"))
+    job = Recorder(make_context(logger=logger))
+    job.fail_in = "pipeline"
+    job.error = ValueError("line one\nline two")
+    with caplog.at_level(logging.INFO, logger="test_job_failures"):
+        job.run()
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.getMessage() for r in errors] == [
+        "step pipeline failed: ValueError: line one line two"
+    ]
+    assert not any(r.exc_info for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="test_job_failures"):
+        job.run()
+    assert any(r.exc_info and r.levelno == logging.DEBUG for r in caplog.records)

@@ -30,6 +30,7 @@ class UnitOrdersOptions(TableTransferOptions):
     rows: int = 60
     version: int = 0
     label: str | None = "x"
+    fail_after: int | None = None
 
 
 def make_record(i: int, version: int, label: str | None) -> dict[str, Any]:
@@ -49,6 +50,8 @@ class UnitOrdersJob(TableTransferJob):
         assert isinstance(options, UnitOrdersOptions)
         window = self.context.window
         for i in range(options.rows):
+            if i == options.fail_after:
+                raise ValueError(f"source failed after {i} records")
             record = make_record(i, options.version, options.label)
             if window.contains(dt.date.fromisoformat(record["meta"]["day"])):
                 yield record
@@ -246,3 +249,24 @@ def test_direct_publish_on_a_merge_delta_is_said_to_have_no_effect(
     )
     assert summary.succeeded, summary.error
     assert "publish: direct has no effect on merge delta runs" in capfd.readouterr().err
+
+
+def test_an_unreachable_warehouse_is_transient_and_says_so(tmp_path: Path) -> None:
+    h = TransferHarness(
+        tmp_path,
+        connections={
+            "warehouse": {"type": "sql", "url": "postgresql+psycopg://etl:pw@127.0.0.1:1/dwh"}
+        },
+    )
+    summary = h.run("unit_orders", "20240115", "truncate")
+    assert summary.exit_code == ExitCode.TRANSIENT, summary.error
+    assert (summary.error or "").startswith("database unreachable: ")
+    assert "pw@" not in (summary.error or "")
+
+
+def test_a_failed_run_still_counts_the_rows_it_read(tmp_path: Path) -> None:
+    summary = harness(tmp_path, rows=1500, fail_after=1200).run(
+        "unit_orders", "20240115", "truncate"
+    )
+    assert summary.exit_code == ExitCode.FAILED
+    assert summary.rows_read == 1200
