@@ -25,12 +25,13 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from etl_framework import redaction
 from etl_framework.connectors.base import ConnectorConfig
+from etl_framework.connectors.sql import check_database_url
 from etl_framework.exceptions import ConfigError, ConfigValidationError
 
 if TYPE_CHECKING:
@@ -57,21 +58,8 @@ class _Model(BaseModel):
 class StateConfig(_Model):
     """Where the run ledger and leases live."""
 
-    url: SecretStr = SecretStr(DEFAULT_STATE_URL)
+    url: Annotated[SecretStr, AfterValidator(check_database_url)] = SecretStr(DEFAULT_STATE_URL)
     """SQLAlchemy URL: SQLite file (default) or PostgreSQL in production."""
-
-    @field_validator("url")
-    @classmethod
-    def _parses(cls, url: SecretStr) -> SecretStr:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            make_url(url.get_secret_value())
-        except (ArgumentError, ValueError):
-            # The value may hold a password: say what is wrong, not what it is.
-            raise ValueError("not a SQLAlchemy database URL (dialect://...)") from None
-        return url
 
     lease_ttl_seconds: float = Field(DEFAULT_LEASE_TTL_SECONDS, gt=0)
     """A lease whose heartbeat is older than this is taken over."""
@@ -100,6 +88,16 @@ class FrameworkConfig(_Model):
     environment: str | None = None
     checksum: str = ""
     """sha256 of the file as read (before interpolation: holds no secret values)."""
+
+    def connection_problems(self, name: str, kind: str, path: str) -> list[tuple[str, str]]:
+        """Problems with the connection ``name`` a transfer needs (of type ``kind``)."""
+        connection = self.connections.get(name)
+        if connection is None:
+            known = ", ".join(sorted(self.connections)) or "none"
+            return [(path, f"needs a connection named {name!r} (known connections: {known})")]
+        if connection.type != kind:
+            return [(f"connections.{name}.type", f"is {connection.type!r}; needs {kind!r}")]
+        return []
 
     def transfer_options(self, job: type[ETLJob]) -> BaseModel | None:
         """The transfer's ``options_model`` validated from ``transfers.<name>``."""

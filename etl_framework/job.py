@@ -22,6 +22,7 @@ from etl_framework.window import WriteMode
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from etl_framework.config import FrameworkConfig
     from etl_framework.context import RunContext
 
 
@@ -111,6 +112,14 @@ class ETLJob(ABC):
 
     def __init__(self, context: RunContext) -> None:
         self.context = context
+
+    @classmethod
+    def config_problems(
+        cls, config: FrameworkConfig, options: BaseModel | None
+    ) -> list[tuple[str, str]]:
+        """(path, message) problems this transfer finds in a valid config before the run
+        touches anything, e.g. a connection it needs that is missing. Default: none."""
+        return []
 
     # --- final -----------------------------------------------------------------
 

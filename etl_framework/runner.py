@@ -25,6 +25,7 @@ from etl_framework._version import __version__
 from etl_framework.config import FrameworkConfig, load_config
 from etl_framework.context import Connections, RunContext, RunCounters
 from etl_framework.exceptions import (
+    ConfigValidationError,
     ETLError,
     ExitCode,
     InvalidWindowError,
@@ -114,7 +115,10 @@ def prepare(
         if isinstance(config_location, FrameworkConfig)
         else load_config(config_location)
     )
-    config.transfer_options(job)  # raises ConfigValidationError
+    options = config.transfer_options(job)  # raises ConfigValidationError
+    problems = job.config_problems(config, options)
+    if problems:
+        raise ConfigValidationError(config.location, problems)
     return RunRequest(job, day, write_mode, start, config)
 
 

@@ -32,6 +32,9 @@ from etl_framework.mapping import FieldMapping
 from etl_framework.transfers import BigQueryTransferJob, BigQueryTransferOptions
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from etl_framework.config import FrameworkConfig
     from etl_framework.connectors.gcs import GcsConnector
 
 DAY_FOLDER = "dt={day}"
@@ -70,6 +73,16 @@ class GcsEventsToBigQueryJob(BigQueryTransferJob):
     window_column = "event_date"
     partitioning = Partitioning(column="event_date", granularity="DAY")
     clustering = ("event_type",)
+
+    @classmethod
+    def config_problems(
+        cls, config: FrameworkConfig, options: BaseModel | None
+    ) -> list[tuple[str, str]]:
+        problems = super().config_problems(config, options)
+        if isinstance(options, GcsEventsOptions):
+            path = f"transfers.{cls.transfer_name}.gcs_connection"
+            problems += config.connection_problems(options.gcs_connection, "gcs", path)
+        return problems
 
     @property
     def events_options(self) -> GcsEventsOptions:

@@ -23,9 +23,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from etl_framework import register
+from etl_framework.config import FrameworkConfig
 from etl_framework.http.config import HttpSourceConfig, WindowParams
 from etl_framework.job import Outcome
 from etl_framework.mapping import FieldMapping
@@ -71,6 +72,18 @@ class OmisDatasetJob(TableTransferJob):
     index_columns = ("modified_on",)
 
     _http: HttpSource | None = None
+
+    @classmethod
+    def config_problems(
+        cls, config: FrameworkConfig, options: BaseModel | None
+    ) -> list[tuple[str, str]]:
+        source = options.source if isinstance(options, OmisDatasetOptions) else DEFAULT_SOURCE
+        return [
+            *super().config_problems(config, options),
+            *config.connection_problems(
+                source.connection, "http", f"transfers.{cls.transfer_name}.source.connection"
+            ),
+        ]
 
     @property
     def source_config(self) -> HttpSourceConfig:

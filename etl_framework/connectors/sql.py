@@ -7,9 +7,9 @@ dialect fast paths; jobs may also use ``connector.engine`` directly.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 
 from etl_framework import redaction
 from etl_framework.connectors.base import Connector, ConnectorConfig
@@ -21,11 +21,24 @@ if TYPE_CHECKING:
 DEFAULT_POOL_PRE_PING = True
 
 
+def check_database_url(url: SecretStr) -> SecretStr:
+    """A pydantic validator: ``url`` parses as a SQLAlchemy URL (value never echoed)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url.get_secret_value())
+    except (ArgumentError, ValueError):
+        # The value may hold a password: say what is wrong, not what it is.
+        raise ValueError("not a SQLAlchemy database URL (dialect+driver://...)") from None
+    return url
+
+
 class SqlConfig(ConnectorConfig):
     """``type: sql``: a SQLAlchemy URL, e.g. ``postgresql+psycopg://u@host/db``."""
 
     type: Literal["sql"] = "sql"
-    url: SecretStr
+    url: Annotated[SecretStr, AfterValidator(check_database_url)]
     """The SQLAlchemy URL. A secret: it may carry a password."""
     connect_args: dict[str, Any] = Field(default_factory=dict)
     echo: bool = False
@@ -81,9 +94,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     try:
         engine = create_engine(parsed, pool_pre_ping=DEFAULT_POOL_PRE_PING, **kwargs)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
-        from etl_framework.connectors import missing_extra_error
-
-        raise missing_extra_error(str(exc), "postgres") from None
+        hint = (
+            " (pip install 'etl_framework[postgres]')"
+            if parsed.get_backend_name() == "postgresql"
+            else ""
+        )
+        raise ConfigError(
+            f"the database driver for {parsed.drivername} is not available: {exc}{hint}"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         # pysqlite's own transaction handling breaks BEGIN IMMEDIATE / DDL in transactions.
         @event.listens_for(engine, "connect")
@@ -145,13 +163,18 @@ class SqlConnector(Connector):
         return capability in found
 
     def _open(self) -> None:
-        self._engine = make_engine(
-            self.config.url.get_secret_value(),
-            echo=self.config.echo,
-            **(
-                {"connect_args": dict(self.config.connect_args)} if self.config.connect_args else {}
-            ),
-        )
+        try:
+            self._engine = make_engine(
+                self.config.url.get_secret_value(),
+                echo=self.config.echo,
+                **(
+                    {"connect_args": dict(self.config.connect_args)}
+                    if self.config.connect_args
+                    else {}
+                ),
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"connection {self.name!r}: {exc}") from None
 
     def _close(self) -> None:
         if self._engine is not None:

@@ -72,6 +72,7 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
     # --- declarations (the rest: DeclarativeTransferJob) -----------------------------
 
     target_connection: ClassVar[str] = "bigquery"
+    target_connection_type: ClassVar[str] = "bigquery"
     delta_strategy: ClassVar[BigQueryDeltaStrategy] = "replace_window"
     partitioning: ClassVar[Partitioning | None] = None
     """Partitioning of a target the run creates (default: DAY on `window_column`)."""

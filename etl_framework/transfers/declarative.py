@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,6 +27,9 @@ from etl_framework.exceptions import ConfigError, RegistryError
 from etl_framework.job import ETLJob, Outcome
 from etl_framework.mapping import ColumnKind, FieldMapping
 from etl_framework.window import WriteMode
+
+if TYPE_CHECKING:
+    from etl_framework.config import FrameworkConfig
 
 _WINDOW_KINDS = (ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ)
 _READ_COUNT_EVERY = 1000
@@ -66,6 +69,8 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
 
     target_connection: ClassVar[str] = ""
     """The connection (config ``connections.<name>``) of the target."""
+    target_connection_type: ClassVar[str] = ""
+    """The connection type the target needs (``sql``, ``bigquery``), checked up front."""
     target_table: ClassVar[str] = ""
     """The target table."""
     mapping: ClassVar[FieldMapping]
@@ -99,6 +104,19 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
                     f"{cls.__name__}.window_column {cls.window_column!r} is {kind}; "
                     "it must be date, timestamp or timestamptz"
                 )
+
+    @classmethod
+    def config_problems(
+        cls, config: FrameworkConfig, options: BaseModel | None
+    ) -> list[tuple[str, str]]:
+        """The target connection exists and has the right type (before anything runs)."""
+        chosen = options.connection if isinstance(options, TargetOptions) else None
+        name = chosen or cls.target_connection
+        path = f"transfers.{cls.transfer_name}.connection" if chosen else "connections"
+        return [
+            *super().config_problems(config, options),
+            *config.connection_problems(name, cls.target_connection_type, path),
+        ]
 
     # --- the source ----------------------------------------------------------------
 

@@ -87,6 +87,7 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
     # --- declarations (the rest: DeclarativeTransferJob) -----------------------------
 
     target_connection: ClassVar[str] = "warehouse"
+    target_connection_type: ClassVar[str] = "sql"
     """The ``type: sql`` connection (config ``connections.<name>``) of the target."""
     index_columns: ClassVar[tuple[str, ...]] = ()
     """Columns indexed when the target is created (the window column always is)."""

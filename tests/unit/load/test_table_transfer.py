@@ -270,3 +270,36 @@ def test_a_failed_run_still_counts_the_rows_it_read(tmp_path: Path) -> None:
     )
     assert summary.exit_code == ExitCode.FAILED
     assert summary.rows_read == 1200
+
+
+@pytest.mark.parametrize(
+    ("connections", "expected"),
+    [
+        ({}, "connections: needs a connection named 'warehouse' (known connections: none)"),
+        (
+            {"warehouse": {"type": "http", "base_url": "https://api.test/"}},
+            "connections.warehouse.type: is 'http'; needs 'sql'",
+        ),
+        (
+            {"warehouse": {"type": "sql", "url": "nonsense"}},
+            "connections.warehouse.url: Value error, not a SQLAlchemy database URL",
+        ),
+    ],
+)
+def test_connection_problems_are_config_errors_before_anything_is_touched(
+    tmp_path: Path, connections: dict[str, Any], expected: str
+) -> None:
+    import yaml
+
+    from etl_framework.exceptions import ConfigValidationError
+    from etl_framework.runner import run_transfer
+
+    config = tmp_path / "config.yaml"
+    state = tmp_path / "state.db"
+    config.write_text(
+        yaml.safe_dump({"state": {"url": f"sqlite:///{state}"}, "connections": connections})
+    )
+    with pytest.raises(ConfigValidationError) as caught:
+        run_transfer("unit_orders", "20240115", "truncate", str(config))
+    assert expected in str(caught.value)
+    assert not state.exists()
