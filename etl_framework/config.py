@@ -183,7 +183,7 @@ def load_config(location: str, environment: str | None = None) -> FrameworkConfi
     resolved = Interpolator(problems).resolve(raw, path="")
     config = _validate(resolved, problems, location, environment, text)
     if problems or config is None:
-        raise ConfigValidationError(location, problems)
+        raise ConfigValidationError(location, _without_echoes(problems))
     return config
 
 
@@ -193,7 +193,7 @@ def config_from_mapping(data: Mapping[str, Any], location: str = "<memory>") -> 
     resolved = Interpolator(problems).resolve(dict(data), path="")
     config = _validate(resolved, problems, location, None, json.dumps(data, default=str))
     if problems or config is None:
-        raise ConfigValidationError(location, problems)
+        raise ConfigValidationError(location, _without_echoes(problems))
     return config
 
 
@@ -243,6 +243,18 @@ def _validate(
     config = config.model_copy(update={"connections": connections})
     _register_secret_fields(config)
     return config
+
+
+def _without_echoes(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each path's first problem: a reference that could not be resolved also fails
+    validation (it became ""), and that second message would only confuse."""
+    seen: set[str] = set()
+    kept = []
+    for path, message in problems:
+        if path not in seen:
+            kept.append((path, message))
+            seen.add(path)
+    return kept
 
 
 def validation_problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:

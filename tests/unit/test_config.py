@@ -189,3 +189,14 @@ def test_an_authorization_header_from_the_environment_is_masked(
     )
     load_config(write(tmp_path, text))
     assert redaction.redact("sent Basic dXNlcjpodW50ZXIy") == "sent ***"
+
+
+def test_an_unset_reference_is_one_problem_not_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STATE_DB_URL", raising=False)
+    with pytest.raises(ConfigValidationError) as caught:
+        load_config(write(tmp_path, "state: {url: '${STATE_DB_URL}'}\n"))
+    assert caught.value.problems == [
+        ("state.url", "environment variable or secret 'STATE_DB_URL' is not set")
+    ]
