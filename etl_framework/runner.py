@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from types import FrameType
+from typing import Any
 
 from etl_framework import logs, redaction, registry
 from etl_framework._version import __version__
@@ -222,6 +223,7 @@ def _run_leased(
             window,
             config.location,
         )
+        _warn_unknown_transfer_options(config, logger)
         with Heartbeat(store, run_id, on_lost=signals.lease_lost):
             progress = logs.Progress.enabled(config.logging.format, config.logging.progress)
             with logs.Progress(counters) if progress else _nothing():
@@ -272,6 +274,17 @@ def _run_leased(
     (logger.info if summary.succeeded else logger.error)("%s", summary.line())
     _write_termination_log(summary)
     return summary
+
+
+def _warn_unknown_transfer_options(config: FrameworkConfig, logger: Any) -> None:
+    """Options for a transfer nobody registered are most likely a typo: say so."""
+    import difflib
+
+    known = registry.names()
+    for name in sorted(set(config.transfers) - set(known)):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        logger.warning("config has options for unknown transfer %r%s", name, hint)
 
 
 def _translated(error: BaseException) -> BaseException:

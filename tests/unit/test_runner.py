@@ -224,3 +224,15 @@ def test_signals_held_back_while_a_run_starts_are_raised_inside_it() -> None:
     finally:
         stop.set()
         other.join()
+
+
+def test_options_for_an_unknown_transfer_are_warned_about(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    h = harness(tmp_path)
+    config = h.config_path.read_text() + "  trace_jbo: {rows: 3}\n"
+    h.config_path.write_text(config)
+    assert h.run("trace_job", "20240115", "truncate").exit_code == 0
+    assert "config has options for unknown transfer 'trace_jbo' (did you mean 'trace_job'?)" in (
+        capfd.readouterr().err
+    )
