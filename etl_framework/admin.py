@@ -62,7 +62,7 @@ def db_check(config_location: str) -> None:
 @cli.command("runs")
 @click.argument("config_location")
 @click.option("--transfer", default=None, help="Only this transfer.")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--steps", "show_steps", is_flag=True, help="Also each run's steps.")
 def runs(config_location: str, transfer: str | None, limit: int, show_steps: bool) -> None:
     """Recent runs, newest first."""
