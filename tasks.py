@@ -30,10 +30,16 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from etl_framework._version import __version__
-from etl_framework.deploy_spec import DEFAULT_TRANSFERS_FILE, TransferSpec, get_transfer
+from etl_framework.deploy_spec import (
+    CREDENTIALS_MOUNT_PATH,
+    DEFAULT_TRANSFERS_FILE,
+    TransferSpec,
+    get_transfer,
+)
 from etl_framework.exceptions import ETLError
 from etl_framework.k8s import credentials, image, launcher, manifests
 from etl_framework.k8s.outcome import JobOutcome
+from etl_framework.window import WriteMode
 
 REPO = Path(__file__).resolve().parent
 LOCAL_IMAGE = f"{image.LOCAL_IMAGE}:{image.DEFAULT_TAG}"
@@ -138,10 +144,12 @@ def test_docker_local(
         args = spec.pipeline_args(day)
         run_env.update(spec.plain_env())
         keys = REPO / credentials.KEYS_DIR
-        if (keys / manifests.DEFAULT_CREDENTIALS_FILE).exists():
-            volumes.append(f"{keys}:{manifests.CREDENTIALS_MOUNT_PATH}:ro")
-            run_env["GOOGLE_APPLICATION_CREDENTIALS"] = (
-                f"{manifests.CREDENTIALS_MOUNT_PATH}/{manifests.DEFAULT_CREDENTIALS_FILE}"
+        if (keys / spec.credentials_key).exists():
+            # the fetched key files stand in for the credentials Secret, at the same path
+            volumes.append(f"{keys}:{CREDENTIALS_MOUNT_PATH}:ro")
+            run_env.setdefault(
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                spec.credentials_path or f"{CREDENTIALS_MOUNT_PATH}/{spec.credentials_key}",
             )
     _run(c, image.run_command(chosen, tag, args, env=run_env, volumes=volumes))
 
@@ -221,6 +229,8 @@ def local_deploy_gke(
         "env": "dev|prod",
         "sql_proxy": "Run the Cloud SQL Auth Proxy sidecar",
         "dry_run": "Print the manifest instead of submitting it",
+        "mode": "delta: backfill a truncate transfer as delta windows anyway"
+        " (default: refused unless the transfer's mode is delta)",
     }
 )
 @_clean_errors
@@ -235,8 +245,11 @@ def backfill_gke(
     context: str = "",
     dry_run: bool = False,
     transfers_file: str = DEFAULT_TRANSFERS_FILE,
+    mode: str = "",
 ) -> None:
     """Backfill [start, end] as one Indexed Job: one delta window per day, N at a time."""
+    if mode and mode != WriteMode.DELTA.value:
+        raise Exit(f"--mode must be {WriteMode.DELTA.value!r}: a backfill runs delta windows", 2)
     spec = _spec(transfer, env, transfers_file)
     job = manifests.build_backfill_job(
         spec,
@@ -246,6 +259,7 @@ def backfill_gke(
         env=env,
         sql_proxy=True if sql_proxy else None,
         name_suffix=manifests.random_suffix(),
+        mode=WriteMode.DELTA if mode else None,
     )
     if dry_run:
         print(manifests.to_yaml(job), end="")

@@ -8,7 +8,9 @@ other way of running a transfer::
 
 Cron schedules use data-interval semantics (``CronDataIntervalTimetable``, UTC), so a
 daily run at 03:00 processes the previous, complete day, and catchup or an Airflow
-backfill maps one interval to one window, on Airflow 2.10 and 3.x alike.
+backfill maps one interval to one window, on Airflow 2.10 and 3.x alike. A run without
+a data interval (Airflow 3, manual, no logical date) processes the day of its
+``run_after`` (see `EXECUTION_DATE_TEMPLATE`).
 
 What the generated task guards against:
 
@@ -31,6 +33,7 @@ import datetime as dt
 import functools
 import importlib.util
 import inspect
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ from typing import Any
 from etl_framework.connectors import missing_extra_error
 from etl_framework.deploy_spec import (
     CREDENTIALS_MOUNT_PATH,
+    ENV_VAR,
     TransferSpec,
     load_transfers,
 )
@@ -53,6 +57,7 @@ from etl_framework.k8s.manifests import (
     SQL_PROXY_RESOURCES,
     TMP_SIZE_LIMIT,
     WORKDIR,
+    labels,
     sql_proxy_args,
 )
 
@@ -80,8 +85,17 @@ except ImportError:  # pragma: no cover - Airflow 2.10
         CronDataIntervalTimetable,
     )
 
-EXECUTION_DATE_TEMPLATE = "{{ data_interval_start | ds_nodash }}"
-"""The run's EXECUTION_DATE: the first day of its data interval, as YYYYMMDD."""
+EXECUTION_DATE_TEMPLATE = (
+    "{{ (data_interval_start if data_interval_start is defined and data_interval_start"
+    " else dag_run.run_after) | ds_nodash }}"
+)
+"""The run's EXECUTION_DATE as YYYYMMDD: the first day of its data interval.
+
+An Airflow 3 run without a logical date (a manual trigger that leaves it empty) has no
+data interval, so ``data_interval_start`` is missing from its context; such a run
+processes the day of its ``run_after`` (when it was triggered for) instead. Airflow 2
+runs always have a data interval. ``is defined`` keeps Jinja's StrictUndefined quiet.
+"""
 
 COMMAND = ["pipeline"]
 TIMEZONE = dt.UTC
@@ -349,8 +363,14 @@ def describe(spec: TransferSpec) -> str:
 # --- DAGs ------------------------------------------------------------------
 
 
-def build_dag(spec: TransferSpec) -> Any:
-    """One DAG with a single pod task running ``pipeline`` for ``spec``'s transfer."""
+def build_dag(spec: TransferSpec, *, env: str | None = None) -> Any:
+    """One DAG with a single pod task running ``pipeline`` for ``spec``'s transfer.
+
+    Args:
+        spec: The merged transfer spec.
+        env: Environment name, recorded as the pod's ``etl-framework.io/env`` label
+            (the spec already has its overlay).
+    """
     start = dt.datetime.combine(spec.start_date, dt.time(), tzinfo=TIMEZONE)
     dag_kwargs: dict[str, Any] = {}
     if not spec.allow_parallel_windows:
@@ -375,15 +395,11 @@ def build_dag(spec: TransferSpec) -> Any:
             namespace=spec.namespace,
             image=spec.image_ref,
             base_container_name=CONTAINER_NAME,
-            image_pull_policy="Always" if spec.tag == "latest" else "IfNotPresent",
+            image_pull_policy=spec.image_pull_policy,
             cmds=list(COMMAND),
             arguments=spec.pipeline_args(EXECUTION_DATE_TEMPLATE),
             env_vars=_env_vars(spec),
-            labels={
-                "app.kubernetes.io/name": "etl-framework",
-                "app.kubernetes.io/component": "transfer",
-                "etl-framework/transfer": spec.k8s_name,
-            },
+            labels=labels(spec, env),  # the same labels as the Jobs' pods
             service_account_name=spec.service_account,
             container_resources=k8s.V1ResourceRequirements(
                 requests=dict(spec.resources.requests) or None,
@@ -418,7 +434,9 @@ def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
     Raises:
         ConfigError: The file is unreadable or invalid (the message lists every problem).
     """
-    return {spec.name: build_dag(spec) for spec in load_transfers(path, env)}
+    specs = load_transfers(path, env)  # env None: $ETL_ENV, named as such in errors
+    env_name = env if env is not None else os.environ.get(ENV_VAR) or None
+    return {spec.name: build_dag(spec, env=env_name) for spec in specs}
 
 
 __all__ = [

@@ -91,6 +91,12 @@ SCHEDULE_PRESETS = frozenset(
     }
 )
 
+IMMUTABLE_TAG = re.compile(r"^(v?[0-9]+\.[0-9]+\.[0-9]+|[0-9a-f]{7,40})$")
+"""Tags treated as immutable, pulled ``IfNotPresent``: a release version ``1.4.0`` /
+``v1.4.0`` or a git commit SHA (7-40 hex digits, as CI pushes them). Any other tag
+(``latest``, ``dev``, ``1.4``, ``1.4.0-rc1``) can move, so it is pulled ``Always``:
+a node that cached an older image under that tag would run it otherwise."""
+
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|e[0-9]+)?$")
@@ -230,9 +236,15 @@ def _check_env(env: dict[str, str]) -> dict[str, str]:
 
 Name = Annotated[
     str,
-    StringConstraints(max_length=200),
-    # the registry's rule: also valid as an Airflow dag_id and, with _ -> -, a Kubernetes name
-    _matching(r"^[a-z][a-z0-9_]{0,62}$", "a transfer name (lower case letters, digits and _)"),
+    StringConstraints(max_length=63),
+    # The registry's rule, minus a trailing `_` and `__`: with _ -> - the name must be a
+    # DNS label and a label value (no trailing '-'), and no two names may differ only
+    # there. Also valid as an Airflow dag_id.
+    _matching(
+        r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$",
+        "a transfer name (lower case letters, digits and single _ between them,"
+        " at most 63 characters)",
+    ),
 ]
 Schedule = Annotated[str, AfterValidator(_check_schedule)]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
@@ -340,6 +352,13 @@ class TransferSpec(BaseModel):
     def image_ref(self) -> str:
         """The full image reference ``repository:tag``."""
         return f"{self.image}:{self.tag}"
+
+    @property
+    def image_pull_policy(self) -> str:
+        """``IfNotPresent`` for an `IMMUTABLE_TAG`, ``Always`` for any other tag."""
+        if IMMUTABLE_TAG.match(self.tag):
+            return "IfNotPresent"
+        return "Always"
 
     @property
     def credentials_path(self) -> str | None:
@@ -464,7 +483,38 @@ def _validate(
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that leaves dates as strings, so a bad date is a reported problem."""
+    """SafeLoader that leaves dates as strings and records duplicate keys.
+
+    Both become reported problems: a bad date instead of a crash, a duplicate key
+    instead of PyYAML's silent "the last one wins".
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[str, str]] = []
+        """(location, message) of every duplicate key, in the order found."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[str, int] = {}
+        for key_node, _value in node.value:
+            if (
+                not isinstance(key_node, yaml.ScalarNode)
+                or key_node.tag == "tag:yaml.org,2002:merge"
+            ):
+                continue
+            line = key_node.start_mark.line + 1
+            key = key_node.value
+            if key in first_line:
+                self.duplicates.append(
+                    (
+                        f"line {line}",
+                        f"duplicate key {key!r} (first on line {first_line[key]}):"
+                        " give each setting once",
+                    )
+                )
+            else:
+                first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -473,15 +523,19 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path) -> tuple[Any, list[tuple[str, str]]]:
+    """The parsed file and its duplicate keys as problems."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read transfers file {path}: {exc.strerror or exc}") from exc
+    loader = _Loader(text)
     try:
-        return yaml.load(text, Loader=_Loader)
+        return loader.get_single_data(), loader.duplicates
     except yaml.YAMLError as exc:
         raise ConfigError(f"transfers file {path} is not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
 
 
 def _select_env(env: str | None) -> tuple[str | None, str]:
@@ -506,9 +560,9 @@ def load_transfers(
         ConfigValidationError: Some settings are invalid; lists every problem with its path.
     """
     path = Path(path)
-    raw = _read(path)
+    raw, duplicates = _read(path)
     location = str(path)
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = list(duplicates)
     if not isinstance(raw, Mapping):
         kind = "empty" if raw is None else f"a {type(raw).__name__}"
         raise ConfigValidationError(

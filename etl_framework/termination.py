@@ -28,6 +28,7 @@ ENV_TERMINATION_LOG = "ETL_TERMINATION_LOG"
 MAX_TERMINATION_MESSAGE_BYTES = 4096
 """The kubelet's limit per container."""
 _ELLIPSIS = "..."
+_MIN_KEEP = 8
 _DROP_FIRST = ("steps", "metrics", "step_seconds")
 
 
@@ -42,6 +43,36 @@ def _dumps(value: Mapping[str, Any]) -> str:
 
 def _size(value: Mapping[str, Any]) -> int:
     return len(_dumps(value).encode("utf-8"))
+
+
+def _shortened(summary: dict[str, Any], key: str, limit: int) -> str:
+    """The longest ``text[:n] + "..."`` for ``summary[key]`` that keeps it within ``limit``.
+
+    Measured on the encoded JSON: a character may take 1-4 bytes in UTF-8, or up to 6
+    as a JSON escape (``\"``, ``\n``, ``\u0001``), so the kept prefix is found by a
+    binary search rather than computed from the excess. Keeps at least
+    `_MIN_KEEP` characters even if that does not fit (other values are cut next).
+    """
+    text: str = summary[key]
+    trial = dict(summary)
+
+    def candidate(keep: int) -> str:
+        return text[:keep].rstrip() + _ELLIPSIS
+
+    def fits(keep: int) -> bool:
+        trial[key] = candidate(keep)
+        return _size(trial) <= limit
+
+    low, high = _MIN_KEEP, len(text) - 1  # shorter than the text, or it would not shrink
+    if not fits(low):
+        return candidate(low)
+    while low < high:  # invariant: `low` fits
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return candidate(low)
 
 
 def fit_summary(
@@ -64,10 +95,7 @@ def fit_summary(
         if not strings:
             break
         _, key = max(strings)
-        text: str = out[key]
-        excess = _size(out) - limit
-        keep = max(8, len(text) - excess - len(_ELLIPSIS) - 8)
-        out[key] = text[:keep].rstrip() + _ELLIPSIS
+        out[key] = _shortened(out, key, limit)
     for key in [k for k, v in out.items() if isinstance(v, Mapping | list)]:
         if _size(out) <= limit:
             break

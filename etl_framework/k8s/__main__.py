@@ -29,6 +29,7 @@ from etl_framework.k8s.manifests import (
     render_examples,
     to_yaml,
 )
+from etl_framework.window import WriteMode
 
 DEFAULT_EXAMPLES_DIR = "gke_deploy/manifests"
 
@@ -52,6 +53,12 @@ def main() -> None:
 )
 @click.option("--parallelism", default=2, show_default=True, help="Backfill pods at once.")
 @click.option(
+    "--mode",
+    type=click.Choice([WriteMode.DELTA.value]),
+    default=None,
+    help="Backfill a truncate transfer as delta windows anyway (refused otherwise).",
+)
+@click.option(
     "--sql-proxy/--no-sql-proxy",
     default=None,
     help="Force the Cloud SQL Auth Proxy sidecar on/off (default: as the transfers file says).",
@@ -69,6 +76,7 @@ def render(
     delta_start_date: str | None,
     backfill: tuple[str, str] | None,
     parallelism: int,
+    mode: str | None,
     sql_proxy: bool | None,
     transfers_file: str,
 ) -> None:
@@ -77,7 +85,12 @@ def render(
         spec = get_transfer(transfer, transfers_file, env=env)
         if backfill:
             manifest = build_backfill_job(
-                spec, *backfill, parallelism=parallelism, env=env, sql_proxy=sql_proxy
+                spec,
+                *backfill,
+                parallelism=parallelism,
+                env=env,
+                sql_proxy=sql_proxy,
+                mode=WriteMode(mode) if mode else None,
             )
         elif execution_date:
             manifest = build_job(

@@ -22,12 +22,14 @@ What every Job gets:
   and the tail of the log when the process died before writing it.
 
 Backfills are one Indexed Job (`build_backfill_job`): completion index *i* runs the
-ordinary ``pipeline START+i NAME delta CONFIG`` (see `execution_date_from_index`).
+ordinary ``pipeline START+i NAME delta CONFIG`` (see `execution_date_from_index`); a
+truncate transfer is refused unless delta is asked for explicitly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import re
 import uuid
@@ -70,6 +72,7 @@ RETRY_EXIT_CODES = tuple(int(c) for c in (ExitCode.LEASE_HELD, ExitCode.TRANSIEN
 """4 another run holds the lease, 75 transient: retried, counted against backoffLimit."""
 
 _NAME_BUDGET = 52
+_NAME_HASH_LENGTH = 6
 
 
 def execution_date_from_index(start: str | dt.date, index: int | str) -> str:
@@ -97,11 +100,18 @@ def job_name(
     """Job name ``etl-<transfer>-<date>[-<kind>][-<suffix>]``, a DNS label of <= 52 chars.
 
     52 leaves room for the pod names Kubernetes derives from it (``-<index>-xxxxx``).
-    The launcher adds a random ``suffix`` so reruns never collide; rendered manifests
-    have none (a second ``kubectl create`` of the same day fails instead of duplicating).
+    A transfer name too long to fit is cut and followed by a hash of the whole name
+    (`_NAME_HASH_LENGTH` hex digits), so transfers sharing a long prefix still get
+    distinct names. The launcher adds a random ``suffix`` so reruns never collide;
+    rendered manifests have none (a second ``kubectl create`` of the same day fails
+    instead of duplicating).
     """
     tail = f"-{execution_date}" + (f"-{kind}" if kind else "") + (f"-{suffix}" if suffix else "")
-    head = ("etl-" + spec.k8s_name)[: _NAME_BUDGET - len(tail)].rstrip("-")
+    head = "etl-" + spec.k8s_name
+    room = _NAME_BUDGET - len(tail)
+    if len(head) > room:
+        digest = hashlib.sha256(spec.name.encode()).hexdigest()[:_NAME_HASH_LENGTH]
+        head = head[: room - len(digest) - 1].rstrip("-") + "-" + digest
     return head + tail
 
 
@@ -302,7 +312,7 @@ def build_pod_spec(
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": spec.image_ref,
-        "imagePullPolicy": "Always" if spec.tag == "latest" else "IfNotPresent",
+        "imagePullPolicy": spec.image_pull_policy,
         "args": list(args),
         "workingDir": WORKDIR,
         "env": _env(spec, proxy, extra_env or {}),
@@ -418,6 +428,23 @@ def build_job(
     )
 
 
+def _check_backfill_mode(spec: TransferSpec, mode: WriteMode | None = None) -> None:
+    """Refuse a backfill that would run a truncate transfer as delta windows unasked.
+
+    Raises:
+        ConfigError: ``mode`` is not delta, or is None and the spec's mode is truncate.
+    """
+    if mode is None and spec.mode is WriteMode.TRUNCATE:
+        raise ConfigError(
+            f"transfer {spec.name!r} runs truncate, but a backfill replays one delta window"
+            f" per day (pipeline DAY {spec.name} delta CONFIG): run a single truncate"
+            " instead (local-deploy-gke), or pass --mode delta (mode=WriteMode.DELTA) if"
+            " its job supports delta windows"
+        )
+    if mode is not None and mode is not WriteMode.DELTA:
+        raise ConfigError(f"a backfill runs delta windows only; got mode {mode.value!r}")
+
+
 def build_backfill_job(
     spec: TransferSpec,
     start: str | dt.date,
@@ -427,8 +454,13 @@ def build_backfill_job(
     env: str | None = None,
     sql_proxy: SqlProxy | bool | None = None,
     name_suffix: str | None = None,
+    mode: WriteMode | None = None,
 ) -> Manifest:
     """An Indexed Job that runs ``pipeline DAY NAME delta CONFIG`` for each day in [start, end].
+
+    A backfill replays delta windows, so it needs a delta transfer. A transfer whose
+    spec says truncate is refused unless ``mode=WriteMode.DELTA`` says explicitly that
+    its job can also run day-by-day delta windows (``--mode delta`` on the command line).
 
     Completion index *i* is day ``start + i``: the pod runs
     ``python3 -m etl_framework.k8s exec-index -- NAME delta CONFIG``, which computes the day
@@ -440,7 +472,9 @@ def build_backfill_job(
     Raises:
         InvalidDateError: A date does not parse.
         InvalidWindowError: ``end`` before ``start`` or ``parallelism`` < 1.
+        ConfigError: A truncate transfer without ``mode=WriteMode.DELTA``, or any other mode.
     """
+    _check_backfill_mode(spec, mode)
     first = parse_date(start, param="start")
     last = parse_date(end, param="end")
     if last < first:
@@ -511,7 +545,7 @@ def render_examples(specs_by_env: Mapping[str, Sequence[TransferSpec]]) -> dict[
     """The example manifests committed under ``gke_deploy/manifests/``: path -> YAML.
 
     For each environment and transfer: the daily Job, the same with the Cloud SQL Auth
-    Proxy sidecar, and a one-week Indexed backfill.
+    Proxy sidecar, and (delta transfers) a one-week Indexed backfill.
     """
     out: dict[str, str] = {}
     for env, specs in specs_by_env.items():
@@ -526,10 +560,11 @@ def render_examples(specs_by_env: Mapping[str, Sequence[TransferSpec]]) -> dict[
             variants = {
                 "": build_job(spec, EXAMPLE_DATE, env=env, sql_proxy=False),
                 "sql-proxy": build_job(spec, EXAMPLE_DATE, env=env, sql_proxy=proxy),
-                "backfill": build_backfill_job(
-                    spec, start, end, parallelism=parallelism, env=env, sql_proxy=False
-                ),
             }
+            if spec.mode is WriteMode.DELTA:  # truncate transfers are not backfilled
+                variants["backfill"] = build_backfill_job(
+                    spec, start, end, parallelism=parallelism, env=env, sql_proxy=False
+                )
             for variant, manifest in variants.items():
                 out[rendered_name(spec.name, env, variant)] = header + to_yaml(manifest)
     return out

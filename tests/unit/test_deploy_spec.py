@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import textwrap
 from pathlib import Path
 
@@ -344,3 +345,96 @@ def test_unreadable_and_unparsable_files(tmp_path: Path) -> None:
     path = write(tmp_path, "transfers: [\n")
     with pytest.raises(ConfigError, match="is not valid YAML"):
         load_transfers(path)
+
+
+@pytest.mark.parametrize("name", ["orders_", "orders__daily", "a_", "x" * 64])
+def test_names_that_do_not_map_to_kubernetes_names_are_refused(tmp_path: Path, name: str) -> None:
+    # `_` -> `-`: a trailing `_` is an invalid DNS label / label value, `__` is refused too
+    path = write(
+        tmp_path,
+        f"""
+        defaults: {{image: repo/etl, namespace: etl}}
+        transfers:
+          - {{name: {name}, mode: delta, config: x, start_date: 2024-01-01}}
+        """,
+    )
+    message = problems_of(path)["transfers[0].name"]
+    assert "63 characters" in message
+
+
+@pytest.mark.parametrize("name", ["a", "orders", "demo_orders", "a1_b2_c3", "x" * 63])
+def test_names_that_map_to_kubernetes_names_are_accepted(tmp_path: Path, name: str) -> None:
+    path = write(
+        tmp_path,
+        f"""
+        defaults: {{image: repo/etl, namespace: etl}}
+        transfers:
+          - {{name: {name}, mode: delta, config: x, start_date: 2024-01-01}}
+        """,
+    )
+    (spec,) = load_transfers(path)
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", spec.k8s_name)
+
+
+@pytest.mark.parametrize(
+    ("tag", "policy"),
+    [
+        ("latest", "Always"),
+        ("dev", "Always"),  # moves with every push to main: a cached copy goes stale
+        ("main", "Always"),
+        ("1.4", "Always"),
+        ("1.4.0-rc1", "Always"),
+        ("1.4.0", "IfNotPresent"),
+        ("v1.4.0", "IfNotPresent"),
+        ("0a1b2c3d4e5f", "IfNotPresent"),  # CI's per-commit tag
+    ],
+)
+def test_only_immutable_tags_are_pulled_if_not_present(tag: str, policy: str) -> None:
+    spec = TransferSpec.model_validate(
+        {
+            "name": "a",
+            "mode": "delta",
+            "config": "x",
+            "start_date": "2024-01-01",
+            "image": "repo/etl",
+            "namespace": "etl",
+            "tag": tag,
+        }
+    )
+    assert spec.image_pull_policy == policy
+
+
+def test_duplicate_keys_are_problems_naming_the_key_and_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        defaults: {image: repo/etl, namespace: etl, tag: "1.0.0"}
+        environments:
+          prod: {namespace: etl}
+          prod: {namespace: etl-prod}
+        transfers:
+          - name: a
+            mode: delta
+            config: x
+            start_date: 2024-01-01
+            mode: truncate
+        """,
+    )
+    assert problems_of(path) == {
+        "line 5": "duplicate key 'prod' (first on line 4): give each setting once",
+        "line 11": "duplicate key 'mode' (first on line 8): give each setting once",
+    }
+
+
+def test_yaml_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        defaults: {image: repo/etl, namespace: etl}
+        transfers:
+          - &base {name: a, mode: delta, config: x, start_date: 2024-01-01}
+          - <<: *base
+            name: b
+        """,
+    )
+    assert [spec.name for spec in load_transfers(path)] == ["a", "b"]

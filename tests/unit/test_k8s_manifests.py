@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -237,12 +238,28 @@ def test_backfill_is_one_indexed_job_with_a_day_per_index() -> None:
     assert job["metadata"]["name"] == "etl-demo-orders-20240101-backfill"
 
 
-def test_backfill_runs_delta_even_for_a_truncate_transfer_and_caps_parallelism() -> None:
+def test_backfill_runs_delta_for_a_truncate_transfer_when_asked_and_caps_parallelism() -> None:
     job = build_backfill_job(
-        make_spec(mode=WriteMode.TRUNCATE), "20240101", "20240102", parallelism=9
+        make_spec(mode=WriteMode.TRUNCATE),
+        "20240101",
+        "20240102",
+        parallelism=9,
+        mode=WriteMode.DELTA,
     )
     assert main_container(job)["args"][2] == "delta"
     assert job["spec"]["parallelism"] == 2
+
+
+def test_backfill_of_a_truncate_transfer_is_refused_unless_delta_is_asked_for() -> None:
+    truncate = make_spec(mode=WriteMode.TRUNCATE)
+    with pytest.raises(ConfigError, match="runs truncate, but a backfill replays one delta"):
+        build_backfill_job(truncate, "20240101", "20240102")
+    with pytest.raises(ConfigError, match="delta windows only; got mode 'truncate'"):
+        build_backfill_job(make_spec(), "20240101", "20240102", mode=WriteMode.TRUNCATE)
+    # a delta transfer needs no override
+    assert main_container(build_backfill_job(make_spec(), "20240101", "20240102"))["args"][2] == (
+        "delta"
+    )
 
 
 def test_backfill_refuses_reversed_range() -> None:
@@ -268,3 +285,37 @@ def test_committed_example_manifests_are_up_to_date() -> None:
     root = REPO / "gke_deploy" / "manifests"
     committed = {str(p.relative_to(root)): p.read_text() for p in root.rglob("*.yaml")}
     assert committed == expected
+
+
+@pytest.mark.parametrize(("tag", "policy"), [("dev", "Always"), ("1.2.3", "IfNotPresent")])
+def test_mutable_tags_are_always_pulled_in_jobs_proxy_runs_and_backfills(
+    tag: str, policy: str
+) -> None:
+    spec = make_spec(tag=tag)
+    for job in (
+        build_job(spec, "20240115"),
+        build_job(spec, "20240115", sql_proxy=SqlProxy(instance="p:r:i")),
+        build_backfill_job(spec, "20240101", "20240103"),
+    ):
+        assert main_container(job)["imagePullPolicy"] == policy
+
+
+def test_truncated_job_names_stay_unique_with_a_hash_of_the_transfer_name() -> None:
+    prefix = "warehouse_orders_daily_snapshot_"  # 32 characters shared by both
+    first, second = make_spec(name=prefix + "eu"), make_spec(name=prefix + "us")
+    for kind, suffix in [("backfill", None), ("backfill", "x1y2z"), ("", None), ("", "x1y2z")]:
+        names = {job_name(spec, "20240101", kind=kind, suffix=suffix) for spec in (first, second)}
+        assert len(names) == 2, names
+        for name in names:
+            assert len(name) <= 52
+            assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name)
+    backfills = {
+        build_backfill_job(spec, "20240101", "20240107")["metadata"]["name"]
+        for spec in (first, second)
+    }
+    assert len(backfills) == 2
+    # stable: the same transfer always gets the same name; short names are not hashed
+    assert job_name(first, "20240101", kind="backfill") == job_name(
+        make_spec(name=prefix + "eu"), "20240101", kind="backfill"
+    )
+    assert job_name(make_spec(), "20240101") == "etl-demo-orders-20240101"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,3 +75,85 @@ def test_errors_end_the_task_with_their_exit_code_and_no_traceback() -> None:
     assert "unknown environment" in result.stderr and "Traceback" not in result.stderr
     bad_date = invoke("local-deploy-gke", "--execution-date", "2024-13-01", "--dry-run")
     assert bad_date.returncode == 2 and "Traceback" not in bad_date.stderr
+
+
+class FakeContext:
+    """Records the commands a task runs instead of running them."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def run(self, command: str, **kwargs: object) -> None:
+        self.commands.append(command)
+
+
+def test_test_docker_local_dev_mounts_the_specs_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks
+    from etl_framework.k8s import image
+
+    (tmp_path / "gke_deploy").mkdir()
+    transfers = (REPO / "gke_deploy" / "transfers.yaml").read_text()
+    (tmp_path / "gke_deploy" / "transfers.yaml").write_text(
+        transfers.replace(
+            "credentials_secret: etl-credentials",
+            "credentials_secret: etl-creds\n  credentials_key: sa.json",
+            1,
+        )
+    )
+    (tmp_path / "keyscredentials").mkdir()
+    (tmp_path / "keyscredentials" / "sa.json").write_text("{}")
+    monkeypatch.setattr(tasks, "REPO", tmp_path)
+    monkeypatch.setattr(image, "pick_engine", lambda engine=None: "docker")
+    context = FakeContext()
+
+    tasks.test_docker_local.body(context, test_execution_date="20240115", env="dev")
+
+    (command,) = context.commands
+    argv = shlex.split(command)
+    assert argv[:3] == ["docker", "run", "--rm"]
+    assert f"{tmp_path / 'keyscredentials'}:/var/secrets/google:ro" in argv
+    assert "GOOGLE_APPLICATION_CREDENTIALS=/var/secrets/google/sa.json" in argv
+    assert "ETL_ENV=dev" in argv
+    assert argv[-4:] == ["20240115", "demo_orders", "delta", "gs://my-etl-config/config.yaml"]
+
+
+def test_test_docker_local_dev_without_key_files_mounts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks
+    from etl_framework.k8s import image
+
+    monkeypatch.setattr(tasks, "REPO", tmp_path)
+    (tmp_path / "gke_deploy").mkdir()
+    shutil.copy(REPO / "gke_deploy" / "transfers.yaml", tmp_path / "gke_deploy")
+    monkeypatch.setattr(image, "pick_engine", lambda engine=None: "podman")
+    context = FakeContext()
+
+    tasks.test_docker_local.body(context, test_execution_date="20240115", env="dev")
+
+    argv = shlex.split(context.commands[0])
+    assert "-v" not in argv
+    assert not any(arg.startswith("GOOGLE_APPLICATION_CREDENTIALS=") for arg in argv)
+
+
+def test_backfill_gke_refuses_a_truncate_transfer_unless_mode_delta(tmp_path: Path) -> None:
+    transfers = tmp_path / "transfers.yaml"
+    text = (REPO / "gke_deploy" / "transfers.yaml").read_text()
+    transfers.write_text(text.replace("mode: delta", "mode: truncate", 1))
+    args = ["backfill-gke", "--start", "20240101", "--end", "20240103", "--dry-run"]
+    args += ["--transfers-file", str(transfers)]
+
+    refused = invoke(*args)
+    assert refused.returncode == 3, refused.stderr
+    assert "runs truncate, but a backfill replays one delta window" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    forced = invoke(*args, "--mode", "delta")
+    assert forced.returncode == 0, forced.stderr
+    job = yaml.safe_load(forced.stdout)
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"][2] == "delta"
+
+    wrong = invoke(*args, "--mode", "truncate")
+    assert wrong.returncode == 2 and "--mode must be 'delta'" in wrong.stderr

@@ -80,3 +80,32 @@ def test_values_that_are_not_json_are_stringified(tmp_path: Path) -> None:
     path = tmp_path / "log"
     write_termination_log({"when": Path("/x")}, path)
     assert json.loads(path.read_text()) == {"when": "/x"}
+
+
+def _encoded_size(value: dict[str, object]) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "é" * 5000,  # 2 bytes each in UTF-8
+        '"' * 3000 + "\n" * 3000,  # 2 bytes each as JSON escapes
+        "\x01" * 3000,  # 6 bytes each: \\u0001
+        "ok " + "€\\\t" * 2000,  # 3 + 2 + 2 bytes
+    ],
+)
+def test_shortened_error_keeps_as_much_as_fits(error: str) -> None:
+    summary = {"status": "failed", "exit_code": 1, "error": error}
+    fitted = fit_summary(summary)
+
+    assert _encoded_size(fitted) <= MAX_TERMINATION_MESSAGE_BYTES
+    kept = fitted["error"].removesuffix("...")
+    assert fitted["error"].endswith("...") and error.startswith(kept)
+    # the next longer cut would not have fitted: nothing was cut needlessly
+    longer = next(
+        error[:n].rstrip() for n in range(len(kept) + 1, len(error)) if error[:n].rstrip() != kept
+    )
+    one_more = longer + "..."
+    assert _encoded_size({**fitted, "error": one_more}) > MAX_TERMINATION_MESSAGE_BYTES
+    assert fitted["status"] == "failed" and fitted["exit_code"] == 1

@@ -4,6 +4,7 @@ Called by the tests in this folder, which run in the project's main venv:
 
     python checker.py dagbag DAG_FOLDER
     python checker.py render DAG_FOLDER DAG_ID RUN_AFTER
+    python checker.py render-without-interval DAG_FOLDER DAG_ID RUN_AFTER
     python checker.py exit-codes DAG_FOLDER DAG_ID
 """
 
@@ -113,6 +114,40 @@ def render(folder: str, dag_id: str, run_after: str) -> dict[str, Any]:
     }
 
 
+class _ManualRun:
+    """The ``dag_run`` of an Airflow 3 run triggered without a logical date."""
+
+    def __init__(self, run_after: Any) -> None:
+        self.run_after = run_after
+        self.logical_date = None
+        self.data_interval_start = None
+        self.data_interval_end = None
+
+
+def render_without_interval(folder: str, dag_id: str, run_after: str) -> dict[str, Any]:
+    """Render like the Airflow 3 task runner does for a run with no logical date.
+
+    Its context has no ``logical_date``, ``ds`` or ``data_interval_*`` keys at all
+    (``airflow.sdk.execution_time.task_runner``), only ``dag_run.run_after``.
+    """
+    import pendulum
+
+    bag = _dagbag(folder)
+    dag = bag.dags[dag_id]
+    (task,) = dag.tasks
+    context = {
+        "dag": dag,
+        "task": task,
+        "run_id": "manual__no_logical_date",
+        "dag_run": _ManualRun(pendulum.parse(run_after)),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        task.render_template_fields(context)
+        pod = task.build_pod_request_obj(dry_run=True)
+    return {"cmds": task.cmds, "arguments": task.arguments, "pod": _jsonable(pod)}
+
+
 class _NoCluster:
     """Stands in for the Kubernetes API: serves one finished pod, accepts patch and delete."""
 
@@ -166,7 +201,12 @@ def exit_codes(folder: str, dag_id: str) -> dict[str, Any]:
     return outcome
 
 
-COMMANDS = {"dagbag": dagbag, "render": render, "exit-codes": exit_codes}
+COMMANDS = {
+    "dagbag": dagbag,
+    "render": render,
+    "render-without-interval": render_without_interval,
+    "exit-codes": exit_codes,
+}
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from etl_framework.deploy_spec import load_transfers
+from etl_framework.k8s import manifests
 
 pytestmark = pytest.mark.airflow
 
@@ -25,6 +26,11 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 AIRFLOW_PYTHON = REPO_ROOT / ".venv-airflow" / "bin" / "python"
 CHECKER = Path(__file__).with_name("checker.py")
 DAG_FILE = REPO_ROOT / "gke_deploy" / "dags" / "etl_transfers.py"
+EXECUTION_DATE_TEMPLATE = (
+    "{{ (data_interval_start if data_interval_start is defined and data_interval_start"
+    " else dag_run.run_after) | ds_nodash }}"
+)
+"""etl_framework.airflow.EXECUTION_DATE_TEMPLATE (that module needs Airflow to import)."""
 SENTINEL = "s3cr3t-sentinel-9f81"
 """A secret value present in the scheduler's environment; it must never reach a pod spec."""
 
@@ -193,7 +199,7 @@ def test_dagbag_builds_one_thin_dag_per_transfer(bag: dict[str, Any]) -> None:
     assert task["task_type"] == "ETLPodOperator"
     assert task["cmds"] == ["pipeline"]
     assert task["arguments"] == [
-        "{{ data_interval_start | ds_nodash }}",
+        EXECUTION_DATE_TEMPLATE,
         "doc_demo",
         "delta",
         "gs://cfg/config.yaml",
@@ -222,7 +228,8 @@ def test_doc_md_comes_from_the_job_docstring_without_importing_it(bag: dict[str,
     # jobs/doc_demo.py imports a package that is not installed: it was parsed, not imported
     demo = bag["dags"]["doc_demo"]["doc_md"]
     assert demo.startswith("Copies demo orders into the warehouse, one day per run.")
-    assert "`pipeline {{ data_interval_start \\| ds_nodash }} doc_demo delta" in demo
+    in_table = EXECUTION_DATE_TEMPLATE.replace("|", "\\|")
+    assert f"`pipeline {in_table} doc_demo delta" in demo
     assert "`DB_PASSWORD`" in demo  # names only
     assert bag["dags"]["adhoc_export"]["doc_md"].startswith("Exports on demand.")
     assert bag["dags"]["nightly_rebuild"]["doc_md"].startswith("Runs the `nightly_rebuild`")
@@ -248,6 +255,22 @@ def test_templated_arguments_render_to_the_pipeline_command(project: Any) -> Non
     ]
 
 
+def test_run_without_a_data_interval_processes_its_run_after_day(project: Any) -> None:
+    # Airflow 3: a manual run without a logical date has no data_interval_start at all
+    root, dags, env = project
+    for dag_id, mode, config in [
+        ("doc_demo", "delta", "gs://cfg/config.yaml"),
+        ("adhoc_export", "delta", "gs://cfg/export.yaml"),
+    ]:
+        result, output = run_checker(
+            root, "render-without-interval", str(dags), dag_id, "2024-03-06T10:30:00+00:00", env=env
+        )
+        assert SENTINEL not in output
+        assert result["arguments"] == ["20240306", dag_id, mode, config]
+        (container,) = result["pod"]["spec"]["containers"]
+        assert container["args"] == result["arguments"]
+
+
 def test_no_secret_value_in_any_templated_field(project: Any) -> None:
     result = render(project, "doc_demo", "2024-03-06T03:00:00+00:00")
 
@@ -269,7 +292,11 @@ def test_pod_request_has_image_args_env_volumes_resources_security(project: Any)
     assert SENTINEL not in json.dumps(pod)
 
     assert pod["metadata"]["namespace"] == "etl"
-    assert pod["metadata"]["labels"]["etl-framework/transfer"] == "doc-demo"
+    labels = pod["metadata"]["labels"]
+    (doc_demo,) = [s for s in load_transfers(project[0] / "transfers.yaml") if s.name == "doc_demo"]
+    assert manifests.labels(doc_demo, None).items() <= labels.items()  # as the Jobs' pods
+    assert labels["etl-framework.io/transfer"] == "doc-demo"
+    assert "etl-framework.io/env" not in labels
     spec = pod["spec"]
     assert spec["serviceAccountName"] == "etl-runner"
     assert spec["restartPolicy"] == "Never"
@@ -369,8 +396,10 @@ def test_environment_overlay_from_etl_env(project: Any) -> None:
     pod = render(project, "doc_demo", "2024-03-06T03:00:00+00:00", ETL_ENV="dev")["pod"]
 
     assert pod["metadata"]["namespace"] == "etl-dev"
+    assert pod["metadata"]["labels"]["etl-framework.io/env"] == "dev"
     (container,) = pod["spec"]["containers"]
     assert container["image"].endswith("/etl-framework:dev")
+    assert container["imagePullPolicy"] == "Always"  # `dev` moves: never run a cached one
     assert {"name": "ETL_ENV", "value": "dev"} in container["env"]
 
 
