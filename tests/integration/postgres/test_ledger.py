@@ -16,6 +16,8 @@ from tests.integration.helpers import REPO, run_pipeline
 from tests.ledger_cases import check_upgrade_from_0001_keeps_history_and_records_step_rows
 
 DAY = dt.date(2024, 1, 15)
+# demo_orders needs its warehouse connection before the ledger is even opened
+WAREHOUSE = "connections: {warehouse: {type: sql, url: 'sqlite:///warehouse.db'}}\n"
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def start(store: RunStore, run_id: str, window: Window, *, host: str | None = No
 
 def test_pipeline_refuses_an_unmigrated_postgres_ledger(tmp_path: Path, postgres_url: str) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text(f"state: {{url: '{postgres_url}'}}\n")
+    config.write_text(f"state: {{url: '{postgres_url}'}}\n{WAREHOUSE}")
     result = run_pipeline(["20240115", "demo_orders", "delta", str(config)], cwd=tmp_path)
     assert result.returncode == 3
     assert "etlctl db upgrade" in result.stderr
@@ -141,7 +143,7 @@ def test_a_ledger_database_that_does_not_exist_is_a_config_error(
 ) -> None:
     missing = postgres_url.rsplit("/", 1)[0] + "/no_such_ledger_db"
     config = tmp_path / "c.yaml"
-    config.write_text(f"state: {{url: '{missing}'}}\n")
+    config.write_text(f"state: {{url: '{missing}'}}\n{WAREHOUSE}")
     result = run_pipeline(["20240115", "demo_orders", "delta", str(config)], cwd=tmp_path)
     assert result.returncode == 3, result.stderr
     assert "run ledger refused" in result.stderr and "no_such_ledger_db" in result.stderr
