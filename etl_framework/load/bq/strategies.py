@@ -42,7 +42,7 @@ import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -372,6 +372,11 @@ class BigQueryWriteStrategy(ABC):
         config = self._load_config(schema_fields(self.mapping), "WRITE_APPEND", "CREATE_NEVER")
         return self._run_load(self.staging, config)
 
+    def _count(self, sql: str, action: str, params: Mapping[str, Any] | None = None) -> int:
+        """The number a one-row, one-column guard query returns (0 for no row or NULL)."""
+        rows = list(self.connector.query(sql, params, action=action))
+        return int(next(iter(rows[0].values())) or 0) if rows else 0
+
     def _check_min_rows(self, rows: int) -> None:
         if rows < self.min_rows:
             raise GuardError("min_rows", f"{rows} rows loaded, at least {self.min_rows} required")
@@ -509,8 +514,7 @@ class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
             f"SELECT COUNTIF(NOT ({condition}) OR `{self.window_column}` IS NULL) AS outside "
             f"FROM {self.staging.sql}"
         )
-        rows = list(self.connector.query(sql, self.window_params(), action="window guard"))
-        outside = int(rows[0]["outside"] or 0) if rows else 0
+        outside = self._count(sql, "window guard", self.window_params())
         if outside:
             raise GuardError(
                 "window",
@@ -570,8 +574,7 @@ class BigQueryMergeStrategy(BigQueryWriteStrategy):
         so every rerun would insert them again."""
         condition = " OR ".join(f"`{k}` IS NULL" for k in self.key_columns)
         sql = f"SELECT COUNTIF({condition}) AS null_keys FROM {self.staging.sql}"
-        rows = list(self.connector.query(sql, action="null keys guard"))
-        null_keys = int(rows[0]["null_keys"] or 0) if rows else 0
+        null_keys = self._count(sql, "null keys guard")
         if null_keys:
             raise GuardError(
                 "null_keys",
@@ -585,8 +588,7 @@ class BigQueryMergeStrategy(BigQueryWriteStrategy):
             f"SELECT COUNT(*) AS duplicated FROM (SELECT {keys} FROM {self.staging.sql} "
             f"GROUP BY {keys} HAVING COUNT(*) > 1)"
         )
-        rows = list(self.connector.query(sql, action="unique keys guard"))
-        duplicated = int(rows[0]["duplicated"] or 0) if rows else 0
+        duplicated = self._count(sql, "unique keys guard")
         if duplicated:
             raise GuardError(
                 "unique_keys",
