@@ -105,10 +105,7 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
 
     @property
     def options(self) -> BigQueryTransferOptions:
-        options = self.context.options
-        if isinstance(options, BigQueryTransferOptions):
-            return options
-        return BigQueryTransferOptions()
+        return self._options_as(BigQueryTransferOptions)
 
     @property
     def connector(self) -> BigQueryConnector:

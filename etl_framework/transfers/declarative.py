@@ -56,6 +56,7 @@ class StagingStrategy(Protocol):
 
 
 StrategyT = TypeVar("StrategyT", bound=StagingStrategy)
+OptionsT = TypeVar("OptionsT", bound=TargetOptions)
 
 
 class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
@@ -176,10 +177,13 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
     @property
     def options(self) -> TargetOptions:
         """This transfer's validated ``transfers.<name>`` options (defaults if absent)."""
+        return self._options_as(TargetOptions)
+
+    def _options_as(self, model: type[OptionsT]) -> OptionsT:
+        """The run's options if they are a ``model`` (a subclass's options_model), else
+        ``model``'s defaults: the typed view each ready base gives its options."""
         options = self.context.options
-        if isinstance(options, TargetOptions):
-            return options
-        return TargetOptions()
+        return options if isinstance(options, model) else model()
 
     @property
     def table(self) -> str:

@@ -130,10 +130,7 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
 
     @property
     def options(self) -> TableTransferOptions:
-        options = self.context.options
-        if isinstance(options, TableTransferOptions):
-            return options
-        return TableTransferOptions()
+        return self._options_as(TableTransferOptions)
 
     @property
     def connector(self) -> SqlConnector:
