@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from etl_framework.config import FrameworkConfig
     from etl_framework.connectors.base import Connector
+    from etl_framework.state.handle import LedgerHandle
 
 C = TypeVar("C", bound="Connector")
 
@@ -110,6 +111,12 @@ class Connections:
         return errors
 
 
+def _null_ledger() -> LedgerHandle:
+    from etl_framework.state.handle import NullLedger
+
+    return NullLedger()
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What a job knows about its run. Built once by the runner; never mutated."""
@@ -129,6 +136,12 @@ class RunContext:
     counters: RunCounters = field(default_factory=RunCounters)
     active_run_ids: frozenset[str] = frozenset()
     """Other runs of this transfer holding live leases: leave their staging alone."""
+    fence_token: int = 0
+    """This run's fencing token, issued with its lease; it only grows from lease to
+    lease. The warehouse fence refuses a publish whose token is older than one that
+    claimed an overlapping window of the same target (0: no ledger, no fencing)."""
+    ledger: LedgerHandle = field(default_factory=_null_ledger)
+    """The run ledger as this run sees it (staging records, reconciliation)."""
 
     def is_active_run(self, run_id_or_prefix: str) -> bool:
         """Whether a (possibly shortened) run id is this run or another live one."""

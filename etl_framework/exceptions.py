@@ -12,6 +12,7 @@ The tree (exit code in brackets)::
     │   ├── ConfigValidationError  carries every problem found, each with its path
     │   └── MissingSecretError
     ├── LeaseHeldError [4]         another run holds the transfer/window lease
+    │   └── FencedOutError         this run lost its lease: a newer run took the target over
     ├── JobError [1]               the job failed (terminal: retrying will not help)
     │   ├── TerminatedError        SIGTERM/SIGINT arrived during the run
     │   ├── GuardError             a pre-publish guard refused the new data
@@ -158,6 +159,22 @@ class LeaseHeldError(ETLError):
         super().__init__(
             f"transfer {transfer!r} window {window} is leased by run {holder_run_id} "
             f"on {holder_host}; try again when it ends"
+        )
+
+
+class FencedOutError(LeaseHeldError):
+    """This run's lease was taken over (or a newer run claimed its target): it must not
+    publish. Raised before or inside the publish transaction, which then rolls back."""
+
+    def __init__(self, target: str, taken_over_by: str, *, detail: str = "") -> None:
+        self.target = target
+        self.taken_over_by = taken_over_by
+        self.holder_run_id = taken_over_by
+        self.detail = detail
+        ETLError.__init__(
+            self,
+            f"fenced out of {target}: run {taken_over_by} took it over; nothing was published"
+            + (f" ({detail})" if detail else ""),
         )
 
 
