@@ -69,8 +69,11 @@ class WriteStrategy(ABC):
     """Connector capabilities checked in `prepare` before anything is created."""
     idempotent: ClassVar[bool] = True
     """Whether running the same load twice gives the same target."""
-    default_min_rows: ClassVar[int] = 0
-    """``guards.min_rows`` when the config leaves it unset."""
+    full_refresh: ClassVar[bool] = False
+    """The publish replaces the whole target: the truncate guard defaults apply
+    (``min_rows`` 1, ``min_fraction`` 0.5; see `GuardConfig.limits`)."""
+    merges_on_keys: ClassVar[bool] = False
+    """The publish matches rows on the key columns: NULL keys are refused."""
     supports_direct: ClassVar[bool] = False
     """Whether ``direct=True`` (no staging: one transaction from delete to commit) works."""
     direct_when_empty: ClassVar[bool] = False
@@ -321,11 +324,10 @@ class WriteStrategy(ABC):
         from sqlalchemy.exc import IntegrityError
 
         self.prepare_target()
-        g = self.guards
         try:
             with self.engine.begin() as conn:
                 self._apply_schema(conn)
-                current = self.replaced_rows(conn)[0] if g.min_fraction is not None else None
+                current = self._rows_to_replace(conn)
                 deleted = self._clear(conn)
                 count = bulk_insert(
                     conn,
@@ -388,10 +390,16 @@ class WriteStrategy(ABC):
         """Every configured guard on the staged rows, inside the publish transaction."""
         # loaded by this object: we counted the rows on the way in
         staged = self.staged_rows if self._loaded else _guards.count_rows(conn, self.staging)
-        current = None
-        if self.guards.min_fraction is not None:
-            current = self.replaced_rows(conn)[0]
-        self._run_guards(conn, self.staging, staged, current)
+        self._run_guards(conn, self.staging, staged, self._rows_to_replace(conn))
+
+    @property
+    def guard_limits(self) -> _guards.GuardLimits:
+        """``min_rows`` and ``min_fraction`` with this strategy's defaults."""
+        return self.guards.limits(full_refresh=self.full_refresh)
+
+    def _rows_to_replace(self, conn: Connection) -> int | None:
+        """The base of ``min_fraction`` (None: the guard is off or nothing is replaced)."""
+        return self.replaced_rows(conn)[0] if self.guard_limits.min_fraction else None
 
     def _run_guards(
         self,
@@ -404,11 +412,11 @@ class WriteStrategy(ABC):
     ) -> None:
         """The guards on the new rows: all of ``table``, or its rows matching ``where``."""
         g = self.guards
-        _guards.check_min_rows(
-            staged, g.min_rows if g.min_rows is not None else self.default_min_rows
-        )
-        if g.min_fraction is not None and current is not None:
-            _guards.check_min_fraction(staged, current, g.min_fraction, self.replaced_scope)
+        limits = self.guard_limits
+        _guards.check_min_rows(staged, limits.min_rows)
+        _guards.check_min_fraction(staged, current, limits.min_fraction, self.replaced_scope)
+        if self.merges_on_keys:
+            _guards.check_null_keys(conn, table, self.key_columns, staged)
         if g.forbid_all_null:
             unknown = set(g.all_null_allowed) - set(self.mapping.columns)
             if unknown:

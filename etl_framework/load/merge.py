@@ -8,8 +8,12 @@ Publish, in ONE transaction::
 The same statement works on PostgreSQL and SQLite (>= 3.24; ``WHERE true`` resolves
 SQLite's parsing ambiguity of INSERT ... SELECT ... ON CONFLICT). The target must
 have a primary key or unique constraint on exactly the key columns (a target created
-from the mapping gets one); staged keys must be unique (guard ``unique_keys``), since
-one statement cannot update the same row twice. Rows absent from staging are kept.
+from the mapping gets one; a partial or expression index does not count), else the
+run is refused before any data moves. Staged keys must be unique (guard
+``unique_keys``), since one statement cannot update the same row twice, and free of
+NULLs (guard ``null_keys``): NULL never equals NULL, so ``ON CONFLICT`` would never
+match such a row on a nullable UNIQUE key and every rerun would insert it again.
+Rows absent from staging are kept.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class MergeStrategy(WriteStrategy):
 
     name = "merge"
     required_capabilities: ClassVar[frozenset[str]] = frozenset({"transactions", "merge"})
+    merges_on_keys: ClassVar[bool] = True
 
     def _check_target(self, conn: Connection, check: SchemaCheck) -> None:
         if not self.key_columns:
@@ -41,10 +46,13 @@ class MergeStrategy(WriteStrategy):
             )
         # a target created from the mapping gets a primary key on the key columns
         if not check.created and not unique_key_exists(conn, self.target, self.key_columns):
+            keys = ", ".join(self.key_columns)
             raise SchemaMismatchError(
                 self.target,
-                "merge needs a primary key or unique constraint on "
-                f"({', '.join(self.key_columns)})",
+                f"merge needs a primary key or unique constraint on exactly the key columns "
+                f"({keys}), and the target has none: without it a merge cannot tell which "
+                f"row a key matches (add one, e.g. ALTER TABLE ... ADD UNIQUE ({keys}), or "
+                "set key_columns to the columns of an existing one)",
             )
 
     def _publish(self, conn: Connection) -> PublishResult:

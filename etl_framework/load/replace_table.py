@@ -45,7 +45,7 @@ class ReplaceTableStrategy(WriteStrategy):
     """Full refresh: staging replaces every row of the target, atomically."""
 
     name = "replace_table"
-    default_min_rows: ClassVar[int] = 1
+    full_refresh: ClassVar[bool] = True
     supports_direct: ClassVar[bool] = True
     direct_when_empty: ClassVar[bool] = True
     deletes_rows: ClassVar[bool] = True

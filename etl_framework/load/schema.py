@@ -289,9 +289,13 @@ def unique_key_exists(conn: Connection, name: str, key_columns: Sequence[str]) -
     candidates += [
         list(i["column_names"])
         for i in inspector.get_indexes(table, schema=schema)
-        if i.get("unique")
+        # a partial index (WHERE ...) is no conflict target for ON CONFLICT (keys)
+        if i.get("unique") and not any(k.endswith("_where") for k in i.get("dialect_options", {}))
     ]
-    return any({str(c).lower() for c in cols if c} == wanted for cols in candidates if cols)
+    # an expression (None) in an index means it is not on exactly the key columns
+    return any(
+        None not in cols and {str(c).lower() for c in cols} == wanted for cols in candidates if cols
+    )
 
 
 # Reflected SQLAlchemy type class names accepted for each kind, per dialect family.

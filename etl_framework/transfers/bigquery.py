@@ -34,9 +34,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from etl_framework.load.bq.schema import Partitioning
+from etl_framework.load.guards import GuardConfig
 from etl_framework.transfers.declarative import DeclarativeTransferJob, TargetOptions
 from etl_framework.window import WriteMode
 
@@ -56,10 +57,20 @@ class BigQueryTransferOptions(TargetOptions):
 
     file_format: Literal["parquet", "ndjson"] | None = None
     """Load file format (default: the connection's)."""
-    min_rows: int = Field(default=0, ge=0)
-    """Refuse to publish fewer rows (a truncate with an empty source empties the table)."""
+    guards: GuardConfig = Field(default_factory=GuardConfig)
+    """The guards, with the same defaults as a SQL transfer's (`GuardConfig`)."""
     description: str | None = None
     """Table description set when the target is created."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_min_rows(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "min_rows" in data:
+            raise ValueError(
+                "min_rows moved under guards: write guards: {min_rows: N} (the default is "
+                "now 1 for truncate, as on SQL)"
+            )
+        return data
 
 
 class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
@@ -131,7 +142,7 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
             "clustering": self.clustering,
             "description": options.description,
             "file_format": options.file_format,
-            "min_rows": options.min_rows,
+            "guards": options.guards,
             "counters": self.context.counters,
             "log": self.context.logger,
         }

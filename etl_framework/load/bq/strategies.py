@@ -42,7 +42,7 @@ import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -54,8 +54,10 @@ from etl_framework.connectors.bigquery import (
     staging_expiry,
 )
 from etl_framework.exceptions import ConfigError, GuardError
+from etl_framework.load import guards as _guards
 from etl_framework.load.bq.files import SOURCE_FORMATS, FileFormat, LoadFileWriter
 from etl_framework.load.bq.schema import Partitioning, check_target_schema, schema_fields
+from etl_framework.load.guards import GuardConfig
 from etl_framework.load.staging import run_tag
 from etl_framework.mapping import ColumnKind
 from etl_framework.window import Window, format_date, parse_date
@@ -124,6 +126,9 @@ class BigQueryWriteStrategy(ABC):
 
     name: ClassVar[str]
     uses_staging_table: ClassVar[bool] = True
+    full_refresh: ClassVar[bool] = False
+    """The publish replaces the whole target: the truncate guard defaults apply
+    (``min_rows`` 1, ``min_fraction`` 0.5; see `GuardConfig.limits`)."""
 
     def __init__(
         self,
@@ -138,7 +143,7 @@ class BigQueryWriteStrategy(ABC):
         description: str | None = None,
         column_descriptions: dict[str, str] | None = None,
         file_format: FileFormat | None = None,
-        min_rows: int = 0,
+        guards: GuardConfig | None = None,
         counters: RunCounters | None = None,
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger | None = None,
     ) -> None:
@@ -156,7 +161,19 @@ class BigQueryWriteStrategy(ABC):
         ):
             # BigQuery load jobs take JSON columns only from CSV, Avro or JSON files.
             self.file_format = "ndjson"
-        self.min_rows = min_rows
+        self.guards = guards or GuardConfig()
+        self.guard_limits = self.guards.limits(full_refresh=self.full_refresh)
+        unknown = set(self.guards.all_null_allowed) - set(mapping.columns)
+        if unknown:
+            raise ConfigError(
+                "guards.all_null_allowed names unmapped columns: " + ", ".join(sorted(unknown))
+            )
+        self._never_set = {
+            i
+            for i, column in enumerate(mapping.columns)
+            if self.guards.forbid_all_null and column not in self.guards.all_null_allowed
+        }
+        """Columns (indexes) no loaded row has set yet: the all_null guard (rows only)."""
         self.log = log or logger
         self.target = connector.table_ref(table)
         staging_dataset = connector.config.staging_dataset or self.target.dataset
@@ -262,9 +279,17 @@ class BigQueryWriteStrategy(ABC):
         """Append mapped rows (tuples in mapping column order) to the run's load file."""
         if self._loads_uris:
             raise ConfigError("a strategy loads either rows or gs:// files, not both")
-        count = self._open_writer().write(rows)
+        count = self._open_writer().write(self._tracking_nulls(rows))
         self.staged_rows += count
         return count
+
+    def _tracking_nulls(self, rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+        """The rows, noting which columns have a value (free: only until each has one)."""
+        never_set = self._never_set
+        for row in rows:
+            if never_set:
+                never_set.difference_update([i for i in never_set if row[i] is not None])
+            yield row
 
     def _open_writer(self) -> LoadFileWriter:
         if self._writer is None:
@@ -313,7 +338,7 @@ class BigQueryWriteStrategy(ABC):
             self.staged_rows = int(job.output_rows or 0)
             return self.staged_rows
         # No rows at all (or no gs:// files): load an empty file, so publish stays uniform;
-        # the min_rows guard has run before.
+        # the guards have run before.
         writer = self._open_writer()
         writer.close()
         if self.connector.config.staging_bucket:
@@ -377,9 +402,29 @@ class BigQueryWriteStrategy(ABC):
         rows = list(self.connector.query(sql, params, action=action))
         return int(next(iter(rows[0].values())) or 0) if rows else 0
 
-    def _check_min_rows(self, rows: int) -> None:
-        if rows < self.min_rows:
-            raise GuardError("min_rows", f"{rows} rows loaded, at least {self.min_rows} required")
+    def _check_guards(self, staged: int, current: int | None = None) -> None:
+        """The guards every strategy shares, before the target is touched: ``min_rows``,
+        ``min_fraction`` (``current``: the rows the publish replaces) and, for rows loaded
+        through Python, ``forbid_all_null``. ``gs://`` files are not read by Python, and
+        a query over every staged column would bill their full size: they are not
+        checked for all-NULL columns."""
+        limits = self.guard_limits
+        _guards.check_min_rows(staged, limits.min_rows, "loaded")
+        _guards.check_min_fraction(
+            staged, current, limits.min_fraction, self.replaced_scope, "loaded"
+        )
+        if self._writer is not None and staged and self._never_set:
+            empty = [self.mapping.columns[i] for i in sorted(self._never_set)]
+            raise GuardError(
+                "all_null",
+                f"column(s) {', '.join(empty)} are NULL in all {staged} loaded rows "
+                "(list them in guards.all_null_allowed if that is expected)",
+            )
+
+    @property
+    def replaced_scope(self) -> str:
+        """What the ``min_fraction`` base counts, for guard messages."""
+        return f"table {self.target}"
 
     # --- publish -------------------------------------------------------------------
 
@@ -430,7 +475,9 @@ class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
 
     name = "replace_table"
     uses_staging_table = False
-    """Only gs:// files with ``min_rows`` are staged (to count them first)."""
+    """Only gs:// files are staged, to count them first (unless ``min_rows`` and
+    ``min_fraction`` are both 0)."""
+    full_refresh = True
 
     def load_job_config(self, target: Any) -> Any:
         """The load job config of the publish: the target's own schema (descriptions,
@@ -445,18 +492,21 @@ class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
         return config
 
     def publish(self) -> BigQueryPublishResult:
-        if self._uris:
-            if self.min_rows:
-                # The row count of gs:// files is known only once loaded: check it in an
-                # (expiring) staging table before the target is touched. Load jobs are free.
-                self._check_min_rows(self._stage())
-        else:
-            # Rows, nothing loaded at all, or an empty list of gs:// files (an export
-            # that found no files): an empty load would empty the target.
-            self._check_min_rows(self._writer.rows if self._writer is not None else 0)
         target = self.connector.get_table(self.target)
         if target is None:
             raise ConfigError(f"target {self.target} does not exist: call prepare() first")
+        # The rows replaced: the table's row count from its metadata (free, no query).
+        current = int(target.num_rows or 0)
+        limits = self.guard_limits
+        if self._uris:
+            if limits.min_rows or limits.min_fraction:
+                # The row count of gs:// files is known only once loaded: check it in an
+                # (expiring) staging table before the target is touched. Load jobs are free.
+                self._check_guards(self._stage(), current)
+        else:
+            # Rows, nothing loaded at all, or an empty list of gs:// files (an export
+            # that found no files): an empty load would empty the target.
+            self._check_guards(self._writer.rows if self._writer is not None else 0, current)
         loaded = self._run_load(self.target, self.load_job_config(target))
         self.log.info("replaced %s with %d rows (WRITE_TRUNCATE load job)", self.target, loaded)
         return BigQueryPublishResult(inserted=loaded, job_id=self.last_load_job_id)
@@ -508,6 +558,16 @@ class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
             "COMMIT TRANSACTION;"
         )
 
+    @property
+    def replaced_scope(self) -> str:
+        return f"window {self.window} of {self.target}"
+
+    def rows_in_window(self) -> int:
+        """The target's rows in the window (the ``min_fraction`` base): one count query
+        on the window column (pruned to the window's partitions)."""
+        sql = f"SELECT COUNT(*) AS n FROM {self.target.sql} WHERE {self.window_condition()}"
+        return self._count(sql, "min_fraction guard", self.window_params())
+
     def check_window(self) -> None:
         condition = self.window_condition()
         sql = (
@@ -524,7 +584,8 @@ class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
 
     def publish(self) -> BigQueryPublishResult:
         staged = self._stage()
-        self._check_min_rows(staged)
+        current = self.rows_in_window() if self.guard_limits.min_fraction else None
+        self._check_guards(staged, current)
         self.check_window()
         statement = self.publish_statement()
         job = self.connector.execute(
@@ -543,7 +604,18 @@ class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
 
 
 class BigQueryMergeStrategy(BigQueryWriteStrategy):
-    """Upsert: one MERGE from staging on the key columns."""
+    """Upsert: one MERGE from staging on the key columns.
+
+    BigQuery enforces no primary key or unique constraint (a declared one is ``NOT
+    ENFORCED``), so unlike on SQL the target's constraints cannot vouch for the keys;
+    the guards check the staged keys instead, before the MERGE runs. What the MERGE
+    itself would do otherwise: a staged row with a NULL key matches nothing (``NULL =
+    NULL`` is not true), so it is inserted again on every run (guard ``null_keys``,
+    always); two staged rows with the same key are both inserted when the key is new,
+    and fail the statement ("UPDATE/MERGE must match at most one source row for each
+    target row") when it exists (guard ``unique_keys``). A key the target already holds
+    twice has both rows updated.
+    """
 
     name = "merge"
 
@@ -569,7 +641,7 @@ class BigQueryMergeStrategy(BigQueryWriteStrategy):
         sql += f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({self._columns_sql('S')})"
         return sql
 
-    def check_null_keys(self) -> None:
+    def check_null_keys(self, staged: int) -> None:
         """Refuse staged rows with a NULL key: ``NULL = NULL`` never matches in the MERGE,
         so every rerun would insert them again."""
         condition = " OR ".join(f"`{k}` IS NULL" for k in self.key_columns)
@@ -577,9 +649,7 @@ class BigQueryMergeStrategy(BigQueryWriteStrategy):
         null_keys = self._count(sql, "null keys guard")
         if null_keys:
             raise GuardError(
-                "null_keys",
-                f"{null_keys} staged rows have a NULL in the key ({', '.join(self.key_columns)}); "
-                "MERGE cannot match them, so every run would insert them again",
+                "null_keys", _guards.null_keys_message(null_keys, staged, self.key_columns)
             )
 
     def check_unique_keys(self) -> None:
@@ -598,9 +668,10 @@ class BigQueryMergeStrategy(BigQueryWriteStrategy):
 
     def publish(self) -> BigQueryPublishResult:
         staged = self._stage()
-        self._check_min_rows(staged)
-        self.check_null_keys()
-        self.check_unique_keys()
+        self._check_guards(staged)
+        self.check_null_keys(staged)
+        if self.guards.unique_keys:
+            self.check_unique_keys()
         statement = self.publish_statement()
         job = self.connector.execute(
             statement, action="publish merge", job_id_prefix=self.job_prefix

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from etl_framework.exceptions import ConfigError
 from etl_framework.runner import run_transfer
 from tests.integration.bigquery.conftest import BigQueryTarget
 from tests.integration.bigquery.helpers import staging_tables, unique
@@ -56,7 +57,11 @@ def setup(bq_target: BigQueryTarget, gcs_bucket: str, tmp_path: Path) -> dict[st
             "gcs": {"type": "gcs"},
         },
         "transfers": {
-            TRANSFER: {"table": table, "source_prefix": f"gs://{gcs_bucket}/events", "min_rows": 1}
+            TRANSFER: {
+                "table": table,
+                "source_prefix": f"gs://{gcs_bucket}/events",
+                "guards": {"min_rows": 1},
+            }
         },
     }
     path = tmp_path / "config.yaml"
@@ -82,6 +87,20 @@ def content(bq: Any, table: str, where: str = "TRUE") -> list[tuple[Any, ...]]:
         tuple(v.normalize() if isinstance(v, decimal.Decimal) else v for v in row.values())
         for row in result
     ]
+
+
+def pipeline(
+    day: str, mode: str, config: str, gcs_emulator: str
+) -> subprocess.CompletedProcess[str]:
+    """The transfer through the CLI, in a subprocess (exit code and output)."""
+    return subprocess.run(
+        [sys.executable, "-m", "etl_framework", day, TRANSFER, mode, config],
+        cwd=REPO,
+        env={**os.environ, "STORAGE_EMULATOR_HOST": gcs_emulator},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def digest(rows: list[tuple[Any, ...]]) -> str:
@@ -151,16 +170,8 @@ def test_failing_run_exits_non_zero_and_leaves_target_untouched(
     ).upload_from_string(
         b'{"event_id": "e9", "event_type": "click", "occurred_at": "2024-01-02T00:00:00Z"}\n{oops\n'
     )
-    env = {**os.environ, "STORAGE_EMULATOR_HOST": gcs_emulator}
     for mode in ("delta", "truncate"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "etl_framework", "20240102", TRANSFER, mode, setup["config"]],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        proc = pipeline("20240102", mode, setup["config"], gcs_emulator)
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "not JSON" in proc.stdout + proc.stderr
         assert digest(content(bq, table)) == before
@@ -175,3 +186,41 @@ def test_failing_run_exits_non_zero_and_leaves_target_untouched(
     assert "outside the window" in (summary.error or "")
     assert digest(content(bq, table)) == before
     assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
+
+
+def test_a_collapsed_export_is_refused_by_default_and_the_override_allows_it(
+    bq: Any, bq_target: BigQueryTarget, setup: dict[str, Any], gcs_emulator: str
+) -> None:
+    """The truncate guard defaults hold for a BigQuery transfer (as for a SQL one), and
+    ``transfers.<name>.guards`` overrides them."""
+    from etl_framework.connectors.gcs import storage_client
+
+    table = setup["table"]
+    assert run_transfer(TRANSFER, "20240103", "truncate", setup["config"]).succeeded
+    before = digest(content(bq, table))
+    bucket = storage_client().bucket(setup["bucket"])
+    for blob in list(bucket.list_blobs(prefix="events/dt=2024-01-0")):
+        if not blob.name.startswith("events/dt=2024-01-03/"):
+            blob.delete()
+    # 1 of 5 rows left: below the default min_fraction 0.5 -> exit 1, target untouched
+    proc = pipeline("20240103", "truncate", setup["config"], gcs_emulator)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "guard 'min_fraction' refused to publish: 1 rows loaded would replace 5 rows" in (
+        proc.stdout + proc.stderr
+    )
+    assert digest(content(bq, table)) == before
+    assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
+
+    config = yaml.safe_load(Path(setup["config"]).read_text())
+    config["transfers"][TRANSFER]["guards"] = {"min_rows": 1, "min_fraction": 0.2}
+    Path(setup["config"]).write_text(yaml.safe_dump(config))
+    summary = run_transfer(TRANSFER, "20240103", "truncate", setup["config"])
+    assert summary.succeeded, summary.error
+    assert [r[0] for r in content(bq, table)] == ["e5"]
+
+    # the old top-level min_rows is refused with a pointer to its new place (exit 3)
+    config["transfers"][TRANSFER]["min_rows"] = 1
+    Path(setup["config"]).write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match="min_rows moved under guards") as info:
+        run_transfer(TRANSFER, "20240103", "truncate", setup["config"])
+    assert info.value.exit_code == 3

@@ -17,6 +17,7 @@ from etl_framework.load.bq import (
     Partitioning,
 )
 from etl_framework.load.bq.strategies import staging_table_name
+from etl_framework.load.guards import GuardConfig
 from etl_framework.mapping import FieldMapping
 from etl_framework.window import Window
 from tests.integration.bigquery.conftest import BigQueryTarget
@@ -115,8 +116,8 @@ def test_truncate_end_to_end_rerun_and_metadata_kept(bq: Any, bq_target: BigQuer
     first = checksum(bq, table)
     truncate(bq, table, base_records(), run_id="run00003")
     assert checksum(bq, table) == first
-    smaller = base_records()[:2]
-    truncate(bq, table, smaller, run_id="run00004")
+    smaller = base_records()[:2]  # a third: below the default min_fraction 0.5, allowed here
+    truncate(bq, table, smaller, run_id="run00004", guards=GuardConfig(min_fraction=0.3))
     assert table_rows(bq, table) == expected_rows(smaller)
     after = bq.client.get_table(table)
     assert after.description == "curated description"
@@ -287,9 +288,86 @@ def test_merge_refuses_null_keys_and_a_rerun_changes_nothing(
 
     merge("run00017", [("a", 1)])
     for run_id in ("run00018", "run00019"):
-        with pytest.raises(GuardError, match="1 staged rows have a NULL in the key"):
+        with pytest.raises(GuardError, match=r"1 of 2 staged rows have a NULL in the key \(k\)"):
             merge(run_id, [("a", 5), (None, 2)])
         assert content() == [("a", 1)]
+    assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
+    # BigQuery enforces no unique key, so the staged keys are checked even with a
+    # declared key; unique_keys: false leaves duplicates to BigQuery's MERGE, which
+    # inserts both rows of a new key
+    merge("run00020", [("b", 1)])
+    strategy = BigQueryMergeStrategy(
+        bq,
+        table,
+        mapping,
+        run_id="run00021",
+        key_columns=["k"],
+        guards=GuardConfig(unique_keys=False),
+    )
+    try:
+        strategy.write([("c", 1), ("c", 2)])
+    finally:
+        strategy.drop_staging()
+    assert content() == [("a", 1), ("b", 1), ("c", 1), ("c", 2)]
+
+
+def test_truncate_guard_defaults_are_the_sql_ones(bq: Any, bq_target: BigQueryTarget) -> None:
+    """One GuardConfig, one set of defaults: a truncate refuses an empty source
+    (min_rows 1) and a collapse below half the table (min_fraction 0.5) unless the
+    transfer allows it; delta strategies have neither default."""
+    table = bq_target.table(unique("events"))
+    records = [record(i, [DAY1, DAY2, DAY3][i % 3]) for i in range(1, 11)]
+    truncate(bq, table, records)
+    before = checksum(bq, table)
+    for run_id, data, message in [
+        ("run00030", [], "guard 'min_rows' refused to publish: 0 rows loaded, at least 1"),
+        (
+            "run00031",
+            records[:4],
+            "guard 'min_fraction' refused to publish: 4 rows loaded would replace 10 rows",
+        ),
+    ]:
+        with pytest.raises(GuardError, match=message) as info:
+            truncate(bq, table, data, run_id=run_id)
+        assert info.value.exit_code == 1
+        assert checksum(bq, table) == before
+    # exactly half passes; the override lets a deliberate shrink through
+    truncate(bq, table, records[:5], run_id="run00032")
+    assert len(table_rows(bq, table)) == 5
+    truncate(bq, table, records[:1], run_id="run00033", guards=GuardConfig(min_fraction=0))
+    assert len(table_rows(bq, table)) == 1
+    truncate(bq, table, [], run_id="run00034", guards=GuardConfig(min_rows=0, min_fraction=0))
+    assert table_rows(bq, table) == []
+    # all-NULL columns are refused like on SQL (rows loaded through Python)
+    truncate(bq, table, records, run_id="run00035")
+    nameless = [dict(r, user=None) for r in records]
+    with pytest.raises(GuardError, match=r"column\(s\) user_name are NULL in all 10 loaded rows"):
+        truncate(bq, table, nameless, run_id="run00036")
+    truncate(
+        bq, table, nameless, run_id="run00037", guards=GuardConfig(all_null_allowed=("user_name",))
+    )
+    assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
+
+
+def test_delta_guards_min_fraction_of_the_window(bq: Any, bq_target: BigQueryTarget) -> None:
+    table = bq_target.table(unique("events"))
+    records = [record(i, [DAY1, DAY2][i % 2]) for i in range(1, 11)]
+    truncate(bq, table, records)
+    before = checksum(bq, table)
+    window = Window(DAY1, DAY2)  # DAY1: the 5 odd ids
+    fewer = [record(1, DAY1)]
+    # no default for a delta: one row may replace a window of five
+    replace_window(bq, table, fewer, window, run_id="run00040")
+    assert len(table_rows(bq, table)) == 6
+    truncate(bq, table, records, run_id="run00041")
+    with pytest.raises(GuardError, match=r"1 rows loaded would replace 5 rows of window"):
+        replace_window(
+            bq, table, fewer, window, run_id="run00042", guards=GuardConfig(min_fraction=0.5)
+        )
+    assert checksum(bq, table) == before
+    with pytest.raises(GuardError, match="min_rows"):
+        replace_window(bq, table, [], window, run_id="run00043", guards=GuardConfig(min_rows=1))
+    assert checksum(bq, table) == before
     assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
 
 
@@ -396,7 +474,9 @@ def test_truncate_from_gcs_files_checks_min_rows_before_touching_the_target(
     storage_client().bucket(gcs_bucket).blob("ok/part-0.json").upload_from_string(line)
     uri = f"gs://{gcs_bucket}/ok/part-0.json"
 
-    strategy = BigQueryReplaceTableStrategy(bq, table, MAPPING, run_id="run00013", min_rows=2)
+    strategy = BigQueryReplaceTableStrategy(
+        bq, table, MAPPING, run_id="run00013", guards=GuardConfig(min_rows=2)
+    )
     strategy.prepare()
     strategy.load_uris([uri])
     with pytest.raises(GuardError, match="1 rows loaded, at least 2 required"):
@@ -405,7 +485,10 @@ def test_truncate_from_gcs_files_checks_min_rows_before_touching_the_target(
     assert checksum(bq, table) == before
     assert staging_tables(bq, bq_target.project, bq_target.dataset) == []
 
-    strategy = BigQueryReplaceTableStrategy(bq, table, MAPPING, run_id="run00014", min_rows=1)
+    # 1 row replacing 6 is a shrink the default collapse guard (0.5) refuses: allowed here
+    strategy = BigQueryReplaceTableStrategy(
+        bq, table, MAPPING, run_id="run00014", guards=GuardConfig(min_fraction=0)
+    )
     strategy.prepare()
     strategy.load_uris([uri])
     assert strategy.publish().inserted == 1
@@ -415,18 +498,19 @@ def test_truncate_from_gcs_files_checks_min_rows_before_touching_the_target(
 
 
 def test_truncate_with_no_gcs_files_refuses_min_rows(bq: Any, bq_target: BigQueryTarget) -> None:
-    """An export that found no files must not empty the table (min_rows in every path)."""
+    """An export that found no files must not empty the table (min_rows in every path,
+    by default: 1 for truncate, as on SQL)."""
     table = bq_target.table(unique("events"))
     truncate(bq, table, base_records())
     before = checksum(bq, table)
-    strategy = BigQueryReplaceTableStrategy(bq, table, MAPPING, run_id="run00015", min_rows=1)
+    strategy = BigQueryReplaceTableStrategy(bq, table, MAPPING, run_id="run00015")
     strategy.prepare()
     strategy.load_uris([])
     with pytest.raises(GuardError, match="0 rows loaded, at least 1 required"):
         strategy.publish()
     strategy.drop_staging()
     # nothing loaded at all is the same
-    strategy = BigQueryReplaceTableStrategy(bq, table, MAPPING, run_id="run00016", min_rows=1)
+    strategy = BigQueryReplaceTableStrategy(bq, table, MAPPING, run_id="run00016")
     strategy.prepare()
     with pytest.raises(GuardError, match="0 rows loaded"):
         strategy.publish()

@@ -53,3 +53,28 @@ class SlowOrdersJob(TableTransferJob):
                 "version": options.version,
                 "payload": f"row {i} version {options.version}",
             }
+
+
+class KeyedOptions(TableTransferOptions):
+    rows: int = 1000
+    null_keys: int = 0
+    """Records (after the ``rows`` keyed ones) whose key is NULL."""
+
+
+@register("keyed_merge")
+class KeyedMergeJob(TableTransferJob):
+    """Merge on a key the target may declare nullable (a UNIQUE key, not a primary key)."""
+
+    options_model = KeyedOptions
+    target_table = "keyed"
+    mapping = FieldMapping.from_tuples([("id", "id", "bigint"), ("payload", "payload", "text")])
+    key_columns = ("id",)
+    delta_strategy = "merge"
+
+    def source(self) -> Iterator[dict[str, Any]]:
+        options = self.options
+        assert isinstance(options, KeyedOptions)
+        for i in range(options.rows):
+            yield {"id": i, "payload": f"row {i}"}
+        for i in range(options.null_keys):
+            yield {"id": None, "payload": f"no key {i}"}

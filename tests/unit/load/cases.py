@@ -230,8 +230,77 @@ def check_merge_needs_unique_key(url: str) -> None:
             ],
         )
         no_key.create(c.engine)
-        with pytest.raises(SchemaMismatchError, match="primary key or unique"):
+        with pytest.raises(SchemaMismatchError, match="primary key or unique") as info:
             run(MergeStrategy(c, "orders", MAPPING, run_id="m1"), records(range(3)))
+        assert "on exactly the key columns (id)" in str(info.value)
+        # a partial unique index is no conflict target for ON CONFLICT (id): refused too
+        with c.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE UNIQUE INDEX orders_some_ids ON orders (id) WHERE id > 0")
+        with pytest.raises(SchemaMismatchError, match=r"key columns \(id\)"):
+            run(MergeStrategy(c, "orders", MAPPING, run_id="m2"), records(range(3)))
+        # a unique key on more columns than the keys is not "exactly the keys"
+        with c.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE UNIQUE INDEX orders_id_day ON orders (id, day)")
+        with pytest.raises(SchemaMismatchError, match=r"key columns \(id\)"):
+            run(MergeStrategy(c, "orders", MAPPING, run_id="m3"), records(range(3)))
+        with c.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM orders").scalar() == 0
+        assert staging_left(c.engine) == []
+
+
+NULLABLE_KEY = FieldMapping.from_tuples([("id", "id", "bigint"), ("v", "v", "text")])
+KEY = ("id",)
+
+
+def _count(engine: sa.Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one())
+
+
+def check_merge_refuses_null_keys(url: str) -> None:
+    """A NULL key never matches ON CONFLICT on a nullable UNIQUE key: without the guard
+    every rerun inserted the row again (1,001 -> 1,002 -> 1,003 rows)."""
+    with connector(url) as c:
+        with c.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (id BIGINT UNIQUE, v TEXT)")
+        clean = [{"id": i, "v": "x"} for i in range(1000)]
+        run(MergeStrategy(c, "t", NULLABLE_KEY, run_id="clean", key_columns=KEY), clean)
+        assert _count(c.engine, "t") == 1000
+        dirty = [*clean, {"id": None, "v": "no key"}]
+        for attempt in range(3):
+            strategy = MergeStrategy(c, "t", NULLABLE_KEY, run_id=f"null{attempt}", key_columns=KEY)
+            with pytest.raises(GuardError) as info:
+                run(strategy, dirty)
+            assert info.value.guard == "null_keys"
+            assert info.value.exit_code == 1
+            assert "1 of 1001 staged rows have a NULL in the key (id)" in str(info.value)
+            assert _count(c.engine, "t") == 1000
+        assert staging_left(c.engine, "t") == []
+        # the clean source merges, and reruns change nothing
+        for attempt in range(2):
+            run(
+                MergeStrategy(c, "t", NULLABLE_KEY, run_id=f"again{attempt}", key_columns=KEY),
+                clean,
+            )
+            assert _count(c.engine, "t") == 1000
+
+
+def check_merge_refuses_null_in_any_key_column(url: str) -> None:
+    mapping = FieldMapping.from_tuples(
+        [("a", "a", "bigint"), ("b", "b", "text"), ("v", "v", "text")]
+    )
+    with connector(url) as c:
+        with c.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE pair (a BIGINT, b TEXT, v TEXT, UNIQUE (a, b))")
+        recs = [
+            {"a": 1, "b": "x", "v": "1"},
+            {"a": 2, "b": None, "v": "2"},
+            {"a": None, "b": "y", "v": "3"},
+        ]
+        strategy = MergeStrategy(c, "pair", mapping, run_id="pair", key_columns=("a", "b"))
+        with pytest.raises(GuardError, match=r"2 of 3 staged rows have a NULL in the key \(a, b\)"):
+            run(strategy, recs)
+        assert _count(c.engine, "pair") == 0
 
 
 def check_append(url: str) -> None:
@@ -276,6 +345,74 @@ def check_guards_leave_target_untouched(url: str) -> None:
         )
         run(strategy, no_names)
         assert len(table_rows(c.engine)) == 100
+
+
+def check_truncate_guard_defaults(url: str) -> None:
+    """Truncate refuses by default an empty source (min_rows 1) and a collapse below half
+    the current rows (min_fraction 0.5), staging and direct alike; both can be overridden.
+    Delta strategies have neither default."""
+    with connector(url) as c:
+        run(ReplaceTableStrategy(c, "orders", MAPPING, run_id="base"), records(range(100)))
+        before = table_rows(c.engine)
+        for direct in (False, True):
+            for recs, guard, detail in [
+                ([], "min_rows", "0 rows staged, at least 1 required"),
+                (records(range(49)), "min_fraction", "would replace 100 rows of table orders"),
+            ]:
+                strategy = ReplaceTableStrategy(
+                    c, "orders", MAPPING, run_id=f"d{direct:d}{len(recs)}", direct=direct
+                )
+                with pytest.raises(GuardError) as info:
+                    run(strategy, recs)
+                assert (info.value.guard, info.value.exit_code) == (guard, 1)
+                assert detail in str(info.value)
+                if recs:
+                    assert "49 rows staged" in str(info.value) and "(49.0% < 50%" in str(info.value)
+                assert table_rows(c.engine) == before
+        # exactly half passes
+        run(ReplaceTableStrategy(c, "orders", MAPPING, run_id="half"), records(range(50)))
+        assert len(table_rows(c.engine)) == 50
+        # overrides: min_fraction 0 disables the collapse guard, a lower fraction allows
+        run(
+            ReplaceTableStrategy(
+                c, "orders", MAPPING, run_id="low", guards=GuardConfig(min_fraction=0.1)
+            ),
+            records(range(10)),
+        )
+        assert len(table_rows(c.engine)) == 10
+        run(
+            ReplaceTableStrategy(
+                c, "orders", MAPPING, run_id="off", guards=GuardConfig(min_fraction=0)
+            ),
+            records(range(1, 2)),
+        )
+        assert len(table_rows(c.engine)) == 1
+        # an empty source empties the table only when both guards allow it
+        with pytest.raises(GuardError, match="min_fraction"):
+            run(
+                ReplaceTableStrategy(
+                    c, "orders", MAPPING, run_id="e1", guards=GuardConfig(min_rows=0)
+                ),
+                [],
+            )
+        run(
+            ReplaceTableStrategy(
+                c, "orders", MAPPING, run_id="e2", guards=GuardConfig(min_rows=0, min_fraction=0)
+            ),
+            [],
+        )
+        assert table_rows(c.engine) == []
+        # delta strategies: no default (a small window or a few upserts are normal)
+        run(MergeStrategy(c, "orders", MAPPING, run_id="m0"), records(range(100)))
+        run(MergeStrategy(c, "orders", MAPPING, run_id="m1"), [])
+        window = Window(FIRST_DAY, FIRST_DAY + dt.timedelta(days=1))
+        run(
+            ReplaceWindowStrategy(
+                c, "orders", MAPPING, run_id="w", window=window, window_column="day"
+            ),
+            [record(5)],
+        )
+        assert len(table_rows(c.engine)) == 81
 
 
 def check_schema_mismatch_before_data_moves(url: str) -> None:

@@ -135,6 +135,22 @@ def test_bad_window_column_is_a_registry_error() -> None:
                 yield {}
 
 
+def test_truncate_guard_defaults_and_their_override_in_config(tmp_path: Path) -> None:
+    """Without guards in config a truncate refuses a source below half the table; the
+    transfer's ``guards.min_fraction`` overrides it."""
+    assert harness(tmp_path).run("unit_orders", "20240115", "truncate").succeeded
+    before = harness(tmp_path).query("SELECT * FROM orders ORDER BY id")
+    summary = harness(tmp_path, rows=29).run("unit_orders", "20240115", "truncate")
+    assert summary.exit_code == ExitCode.FAILED
+    assert "guard 'min_fraction' refused to publish: 29 rows staged would replace 60" in (
+        summary.error or ""
+    )
+    assert harness(tmp_path).query("SELECT * FROM orders ORDER BY id") == before
+    h = harness(tmp_path, rows=29, guards={"min_fraction": 0.25})
+    assert h.run("unit_orders", "20240115", "truncate").succeeded
+    assert h.query("SELECT COUNT(*) FROM orders") == [(29,)]
+
+
 def test_failing_guard_exits_1_and_leaves_target_untouched(tmp_path: Path) -> None:
     h = harness(tmp_path)
     assert h.run("unit_orders", "20240115", "truncate").succeeded
