@@ -13,7 +13,10 @@ from etl_framework.exceptions import LeaseHeldError
 from etl_framework.state import RunStore
 from etl_framework.window import Window, WriteMode
 from tests.integration.helpers import REPO, run_pipeline
-from tests.ledger_cases import check_upgrade_from_0001_keeps_history_and_records_step_rows
+from tests.ledger_cases import (
+    check_models_match_migrations,
+    check_upgrade_from_0001_keeps_history_and_records_step_rows,
+)
 
 DAY = dt.date(2024, 1, 15)
 # demo_orders needs its warehouse connection before the ledger is even opened
@@ -136,6 +139,10 @@ def test_demo_into_postgres_warehouse_and_ledger(
 
 def test_postgres_ledger_upgrades_from_0001(postgres_url: str) -> None:
     check_upgrade_from_0001_keeps_history_and_records_step_rows(postgres_url)
+
+
+def test_postgres_ledger_models_match_migrations(postgres_url: str) -> None:
+    check_models_match_migrations(postgres_url)
 
 
 def test_a_ledger_database_that_does_not_exist_is_a_config_error(
