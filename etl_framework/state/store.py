@@ -537,8 +537,8 @@ class RunStore:
                     exit_code=0,
                     finished_at=run.finished_at or now,
                     error=redaction.redact(
-                        f"published (the warehouse fence shows it): recorded as succeeded "
-                        f"by run {by_run_id}; the ledger had {was}"
+                        f"reconciled by run {by_run_id}: the warehouse fence shows it "
+                        f"published (the ledger had {was})"
                     )[:ERROR_MAX_CHARS],
                 )
             )

@@ -37,7 +37,7 @@ def _sql_key(url: str, table: str) -> str:
     table = table.lower()  # unquoted identifiers: PostgreSQL folds, SQLite ignores case
     if backend == "sqlite":
         database = parsed.database or ":memory:"
-        path = database if database == ":memory:" else os.path.abspath(database)
+        path = database if database == ":memory:" else os.path.realpath(database)
         return f"sqlite:{path}/{table}"
     if "." not in table and backend in _DEFAULT_SCHEMAS:
         table = f"{_DEFAULT_SCHEMAS[backend]}.{table}"
