@@ -58,6 +58,10 @@ class Liveness:
     def release(self, run_id: str) -> None:
         """Free the lock of ``run_id`` (after its lease row is gone)."""
 
+    def refresh(self, run_id: str) -> None:
+        """Called with each heartbeat: take the lock again if it was lost while the
+        process lives (its ledger connection broke)."""
+
     def is_dead(self, conn: Connection, run_id: str) -> bool:
         """Whether the holder of ``run_id``'s lease is gone (its lock is free).
 
@@ -137,6 +141,20 @@ class AdvisoryLocks(Liveness):
             conn.close()
             raise
         self._held[run_id] = conn
+
+    def refresh(self, run_id: str) -> None:
+        conn = self._held.get(run_id)
+        if conn is None:
+            return
+        try:
+            conn.exec_driver_sql("SELECT 1")
+        except Exception:
+            # The session (and its lock) is gone: a new run may have taken the lease
+            # over meanwhile; the next heartbeat tells. Hold the lock again.
+            with contextlib.suppress(Exception):
+                conn.close()
+            del self._held[run_id]
+            self.hold(run_id)
 
     def release(self, run_id: str) -> None:
         conn = self._held.pop(run_id, None)

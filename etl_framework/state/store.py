@@ -416,7 +416,9 @@ class RunStore:
             result = conn.execute(
                 sa.update(Lease).where(Lease.run_id == run_id).values(heartbeat_at=self._now(conn))
             )
-            return bool(result.rowcount)
+        if result.rowcount:
+            self.liveness.refresh(run_id)
+        return bool(result.rowcount)
 
     def taken_over_by(self, run_id: str) -> str | None:
         """The run that took ``run_id``'s lease over, if the ledger knows it."""
