@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 # Client-side libpq keepalives (psycopg and psycopg2 accept them as connect arguments)
 # and the same on the server's side of the session: a peer that vanished without a
@@ -35,6 +36,7 @@ _KEEPALIVE_CONNECT_ARGS = {
     "keepalives_count": 3,
     "tcp_user_timeout": 10_000,
 }
+_LIBPQ_DRIVERS = frozenset({"psycopg", "psycopg2", "psycopg2cffi"})
 _KEEPALIVE_SERVER_SETTINGS = (
     "SET tcp_keepalives_idle = 5",
     "SET tcp_keepalives_interval = 2",
@@ -126,8 +128,11 @@ class AdvisoryLocks(Liveness):
     """A PostgreSQL session advisory lock per run, on a dedicated connection."""
 
     def __init__(self, url: sa.URL) -> None:
+        libpq = url.get_driver_name() in _LIBPQ_DRIVERS
         self._engine: Engine = sa.create_engine(
-            url, poolclass=sa.pool.NullPool, connect_args=dict(_KEEPALIVE_CONNECT_ARGS)
+            url,
+            poolclass=sa.pool.NullPool,
+            connect_args=dict(_KEEPALIVE_CONNECT_ARGS) if libpq else {},
         )
         self._held: dict[str, Connection] = {}
 
@@ -135,7 +140,10 @@ class AdvisoryLocks(Liveness):
         conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
             for statement in _KEEPALIVE_SERVER_SETTINGS:
-                conn.exec_driver_sql(statement)
+                # Best effort: an older server may not know a setting (autocommit: a
+                # failed SET spoils nothing).
+                with contextlib.suppress(DBAPIError):
+                    conn.exec_driver_sql(statement)
             conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(run_id)})
         except BaseException:
             conn.close()

@@ -245,3 +245,23 @@ def test_postgres_tokens_grow_with_the_server_clock(store: RunStore) -> None:
                 ).scalar_one()
             )
     assert tokens == sorted(set(tokens)) and tokens[0] > 1_600_000_000_000_000
+
+
+def test_the_lock_session_notices_a_vanished_peer_within_seconds(store: RunStore) -> None:
+    """Keepalives on both ends of the run's lock session: a pod that vanished without
+    closing its connection frees its lease within about 10 s, not hours."""
+    store.upgrade()
+    start(store, "run", Window.unbounded())
+    held = store.liveness._held["run"]  # type: ignore[attr-defined]
+    holder = held.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with store.engine.connect() as conn:
+        holders = conn.execute(
+            sa.text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        ).scalars()
+        assert list(holders) == [holder]  # the run's own session holds its lock
+    names = ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")
+    shown = [held.exec_driver_sql(f"SHOW {name}").scalar() for name in names]
+    assert shown == ["5", "2", "3"]
+    assert held.exec_driver_sql("SHOW tcp_user_timeout").scalar() in ("10000", "10s")
+    params = held.connection.dbapi_connection.info.get_parameters()
+    assert (params["keepalives"], params["tcp_user_timeout"]) == ("1", "10000")
