@@ -179,8 +179,7 @@ def test_a_stalled_run_whose_lease_was_taken_over_exits_4_naming_the_taker(
     ), err
 
 
-def test_a_ledger_failing_after_publish_is_retried(tmp_path: Path) -> None:
-    ledger = f"sqlite:///{tmp_path / 'state.db'}"
+def test_a_ledger_failing_after_publish_is_retried(tmp_path: Path, ledger: str) -> None:
     config = _orders_config(tmp_path, ledger, "orders", crash_orders={"rows": ROWS, "version": 1})
     result = run_pipeline(
         [DAY, "crash_orders", "truncate", str(config)],
@@ -208,8 +207,9 @@ def _etlctl_runs(config: Path, cwd: Path) -> str:
     return result.stdout
 
 
-def test_a_ledger_down_after_publish_leaves_the_run_to_the_next_one(tmp_path: Path) -> None:
-    ledger = f"sqlite:///{tmp_path / 'state.db'}"
+def test_a_ledger_down_after_publish_leaves_the_run_to_the_next_one(
+    tmp_path: Path, ledger: str
+) -> None:
     config = _orders_config(tmp_path, ledger, "orders", crash_orders={"rows": ROWS, "version": 1})
     args = [DAY, "crash_orders", "truncate", str(config)]
     broken = run_pipeline(args, tmp_path, **JOBS_ENV, **{LEDGER_FAULT_ENV: "always"})
