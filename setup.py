@@ -70,6 +70,7 @@ setup(
         "alembic>=1.13",
         "pydantic>=2.6",
         "PyYAML>=6",
+        "tenacity>=9",  # the ledger retries recording a run's outcome
     ],
     extras_require=EXTRAS,
     entry_points={

@@ -27,7 +27,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from etl_framework import redaction
 from etl_framework.connectors.base import ConnectorConfig
@@ -62,10 +71,22 @@ class StateConfig(_Model):
     """SQLAlchemy URL: SQLite file (default) or PostgreSQL in production."""
 
     lease_ttl_seconds: float = Field(DEFAULT_LEASE_TTL_SECONDS, gt=0)
-    """A lease whose heartbeat is older than this is taken over."""
+    """A live run whose heartbeat is older than this (hung) is taken over. (A run whose
+    process died is taken over at once.) At least 3 x ``heartbeat_seconds``."""
     heartbeat_seconds: float = Field(DEFAULT_HEARTBEAT_SECONDS, gt=0)
     auto_migrate: bool | None = None
     """Create/upgrade the ledger schema at run start (default: SQLite only)."""
+
+    @model_validator(mode="after")
+    def _ttl_covers_heartbeats(self) -> StateConfig:
+        # A TTL shorter than a few heartbeats takes over live runs after one late beat.
+        if self.lease_ttl_seconds < 3 * self.heartbeat_seconds:
+            raise PydanticCustomError(
+                "lease_ttl_too_short",
+                "lease_ttl_seconds ({ttl}) must be at least 3 x heartbeat_seconds ({beat})",
+                {"ttl": f"{self.lease_ttl_seconds:g}", "beat": f"{self.heartbeat_seconds:g}"},
+            )
+        return self
 
 
 class LoggingConfig(_Model):

@@ -121,6 +121,13 @@ class ETLJob(ABC):
         touches anything, e.g. a connection it needs that is missing. Default: none."""
         return []
 
+    @classmethod
+    def write_targets(cls, config: FrameworkConfig, options: BaseModel | None) -> frozenset[str]:
+        """Canonical keys (`etl_framework.state.targets.target_key`) of the tables this
+        transfer writes. The ledger lets one run at a time write a target: a run of
+        another transfer writing one of them is refused (exit 4). Default: none."""
+        return frozenset()
+
     # --- final -----------------------------------------------------------------
 
     @final

@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from types import FrameType
@@ -29,12 +29,13 @@ from etl_framework.exceptions import (
     ConfigValidationError,
     ETLError,
     ExitCode,
+    FencedOutError,
     InvalidWindowError,
     TerminatedError,
     UnsupportedModeError,
 )
 from etl_framework.job import ETLJob, RunResult, RunStatus
-from etl_framework.state import Heartbeat, RunStore
+from etl_framework.state import Heartbeat, LeaseGrant, RunStore
 from etl_framework.window import Window, WriteMode, format_date, parse_date
 
 ENV_IMAGE_TAG = "ETL_IMAGE_TAG"
@@ -151,18 +152,19 @@ def execute(request: RunRequest) -> RunSummary:
             # SIGTERM/SIGINT wait until the run is recorded: from then on every way out
             # of the run (a signal included) ends in finish_run, which frees the lease.
             signals.block()
-            active = store.start_run(
+            grant = store.start_run(
                 run_id=run_id,
                 transfer=job_cls.transfer_name,
                 execution_date=request.execution_date,
                 mode=request.mode,
                 window=window,
                 exclusive=request.mode is WriteMode.TRUNCATE or not job_cls.allow_parallel_windows,
+                targets=job_cls.write_targets(config, config.transfer_options(job_cls)),
                 config_checksum=config.checksum,
                 code_version=os.environ.get(ENV_CODE_VERSION, __version__),
                 image_tag=os.environ.get(ENV_IMAGE_TAG),
             )
-            return _run_leased(request, store, run_id, window, active, signals)
+            return _run_leased(request, store, run_id, window, grant, signals)
     finally:
         store.close()
 
@@ -186,7 +188,7 @@ def _run_leased(
     store: RunStore,
     run_id: str,
     window: Window,
-    active: frozenset[str],
+    grant: LeaseGrant,
     signals: _Signals,
 ) -> RunSummary:
     config = request.config
@@ -201,6 +203,11 @@ def _run_leased(
     result: RunResult | None = None
     unexpected: BaseException | None = None
     connections = Connections(config.connections)
+    signals.fenced_out = lambda by: FencedOutError(
+        f"transfer {job_cls.transfer_name!r} window {window}",
+        by or "unknown",
+        detail="lease lost",
+    )
     try:
         signals.unblock()  # a signal that arrived while the run started is raised here
         context = RunContext(
@@ -214,7 +221,9 @@ def _run_leased(
             connections=connections,
             logger=logger,
             counters=counters,
-            active_run_ids=active,
+            active_run_ids=grant.active_run_ids,
+            fence_token=grant.fence_token,
+            ledger=store.ledger(run_id),
         )
         logger.info(
             "run started: %s %s window %s (config %s)",
@@ -255,25 +264,43 @@ def _run_leased(
         steps=result.step_seconds if result is not None else {},
         metrics=dict(counters.extra),
     )
-    recorded = store.finish_run(
-        run_id,
-        status=summary.status,
-        rows_read=summary.rows_read,
-        rows_written=summary.rows_written,
-        error=summary.error,
-        exit_code=summary.exit_code,
-        steps=result.steps if result is not None else None,
-        metrics=summary.metrics,
-    )
-    if not recorded and summary.succeeded:
+    try:
+        recorded = store.finish_run(
+            run_id,
+            status=summary.status,
+            rows_read=summary.rows_read,
+            rows_written=summary.rows_written,
+            error=summary.error,
+            exit_code=summary.exit_code,
+            steps=result.steps if result is not None else None,
+            metrics=summary.metrics,
+        )
+    except ETLError as exc:
+        # Retried, still failing: the ledger says "running" until the next run takes
+        # this one over (its lock is free now) and, if it published, reconciles it.
+        recorded = True
+        summary.exit_code = int(exc.exit_code)
+        summary.error = (
+            f"the run ended {summary.status} but the ledger could not record it: {describe(exc)}"
+        )
+    if not recorded:
         # Another run took the lease over (and marked this one failed) while this one
         # was paused; it may publish the same window, so this run must not count.
+        fenced = signals.fenced_out(_taken_over_by(store, run_id))
         summary.status = str(RunStatus.FAILED)
-        summary.exit_code = int(ExitCode.FAILED)
-        summary.error = "lease lost: another run took this run's window over before it finished"
+        if summary.exit_code in (ExitCode.OK, ExitCode.FAILED):
+            summary.exit_code = int(fenced.exit_code)
+            summary.error = describe(fenced)
     (logger.info if summary.succeeded else logger.error)("%s", summary.line())
     _write_termination_log(summary)
     return summary
+
+
+def _taken_over_by(store: RunStore, run_id: str) -> str | None:
+    try:
+        return store.taken_over_by(run_id)
+    except ETLError:
+        return None
 
 
 def _warn_unknown_transfer_options(config: FrameworkConfig, logger: Any) -> None:
@@ -317,15 +344,19 @@ class _Signals:
     `block` holds them back (the first one is kept pending), `unblock` raises a pending
     one, `ignore` drops every later one so the run's record is always written. The
     heartbeat calls `lease_lost` when another run took the lease over; it interrupts
-    the job the same way a SIGTERM does. (Held back in Python, not with the signal
-    mask: a process-directed signal may be delivered to any thread.)
+    the job the same way a SIGTERM does, as a `FencedOutError` (exit 4) naming that
+    run. (Held back in Python, not with the signal mask: a process-directed signal may
+    be delivered to any thread.)
     """
 
     _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self, active: bool) -> None:
         self.active = active
-        self.reason: str | None = None
+        self.lost: FencedOutError | None = None
+        self.fenced_out: Callable[[str | None], FencedOutError] = lambda by: FencedOutError(
+            "the run's lease", by or "unknown", detail="lease lost"
+        )
         self.fired = threading.Event()
         self.held = False
         self.pending: int | None = None
@@ -340,7 +371,9 @@ class _Signals:
 
     def _raise(self, signum: int) -> None:
         self.fired.set()
-        raise TerminatedError(self.reason or signal.Signals(signum).name)
+        if self.lost is not None:
+            raise self.lost
+        raise TerminatedError(signal.Signals(signum).name)
 
     def block(self) -> None:
         self.held = True
@@ -356,10 +389,10 @@ class _Signals:
         self.held = False
         self.pending = None
 
-    def lease_lost(self) -> None:
+    def lease_lost(self, taken_over_by: str | None) -> None:
         if not self.active:
             return
-        self.reason = "lease lost (another run took it over)"
+        self.lost = self.fenced_out(taken_over_by)
         os.kill(os.getpid(), signal.SIGTERM)  # delivered to the main thread, like Kubernetes'
 
 

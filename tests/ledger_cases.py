@@ -13,6 +13,25 @@ from etl_framework.window import Window, WriteMode
 DAY = dt.date(2024, 1, 15)
 
 
+def check_models_match_migrations(url: str) -> None:
+    """The head migration creates exactly the tables, columns and indexes of the models."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from etl_framework.state.models import Base
+
+    store = RunStore(url)
+    try:
+        store.upgrade()
+        with store.engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"version_table": "etl_alembic_version"}
+            )
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        store.close()
+
+
 def check_upgrade_from_0001_keeps_history_and_records_step_rows(url: str) -> None:
     store = RunStore(url)
     try:

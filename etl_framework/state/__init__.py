@@ -1,5 +1,5 @@
 """The run ledger and leases (SQLite by default, PostgreSQL in production)."""
 
-from etl_framework.state.store import Heartbeat, RunRecord, RunStore
+from etl_framework.state.store import Heartbeat, LeaseGrant, RunLedger, RunRecord, RunStore
 
-__all__ = ["Heartbeat", "RunRecord", "RunStore"]
+__all__ = ["Heartbeat", "LeaseGrant", "RunLedger", "RunRecord", "RunStore"]

@@ -51,6 +51,10 @@ class Run(Base):
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None] = mapped_column(Integer)
     metrics: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    fence_token: Mapped[int | None] = mapped_column(BigInteger)
+    """The fencing token issued with the run's lease (NULL for pre-0003 runs)."""
+    taken_over_by: Mapped[str | None] = mapped_column(String(36))
+    """The run that took this run's lease over (it died, or its heartbeat stopped)."""
 
     __table_args__ = (Index("ix_etl_runs_transfer_status", "transfer", "status"),)
 
@@ -88,3 +92,33 @@ class Lease(Base):
     host: Mapped[str] = mapped_column(String(255))
     acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    fence_token: Mapped[int | None] = mapped_column(BigInteger)
+    """The lease's fencing token (NULL: taken by a pre-0003 version; no liveness lock)."""
+    targets: Mapped[list[str] | None] = mapped_column(JSON)
+    """Canonical keys of the target tables the run writes (one writer per target)."""
+
+
+class FenceCounter(Base):
+    """One row: the last fencing token issued. Tokens only grow."""
+
+    __tablename__ = "etl_fence_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_token: Mapped[int] = mapped_column(BigInteger)
+
+
+class Staging(Base):
+    """A staging table a run creates, recorded before it is created: cleanup drops
+    only what is recorded here, never a table that merely matches a name pattern."""
+
+    __tablename__ = "etl_staging"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(36), index=True)
+    connection: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    dropped_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_etl_staging_connection_target", "connection", "target"),)

@@ -2,16 +2,23 @@
 
 One running run per (transfer, window): a truncate (unbounded window) holds the
 whole transfer; delta windows run side by side only when they do not overlap (and
-the transfer allows parallel windows). Taking a lease is one serialized
-transaction: ``BEGIN IMMEDIATE`` on SQLite (processes on one machine), a
-transaction-scoped advisory lock on PostgreSQL (processes on any machine). A
-lease whose heartbeat is older than the TTL is taken over and its run marked
-failed.
+the transfer allows parallel windows). One writer per target table: a lease records
+the canonical keys of the tables its run writes, and a run of another transfer that
+writes one of them is refused. Taking a lease is one serialized transaction:
+``BEGIN IMMEDIATE`` on SQLite (processes on one machine), a transaction-scoped
+advisory lock on PostgreSQL (processes on any machine).
+
+Every lease gets a fencing token that only grows (the warehouse fence compares them).
+A lease is bound to its holder's life (`etl_framework.state.liveness`): a lease whose
+holder died is taken over at once and its run marked failed ("process died"); a lease
+whose holder lives but stopped heartbeating for longer than the TTL (hung) is taken
+over too ("lease expired").
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import threading
@@ -22,12 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+import tenacity
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from etl_framework import redaction
-from etl_framework.exceptions import ConfigError, LeaseHeldError, TransientError
-from etl_framework.state.models import Lease, Run, Step
+from etl_framework.exceptions import ConfigError, ETLError, LeaseHeldError, TransientError
+from etl_framework.state.liveness import Liveness, liveness_for
+from etl_framework.state.models import FenceCounter, Lease, Run, Staging, Step
 from etl_framework.window import ONE_DAY, Window, WriteMode
 
 if TYPE_CHECKING:
@@ -36,6 +45,11 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _LEASE_LOCK_KEY = 727275
 ERROR_MAX_CHARS = 4000
+FINISH_RETRY_SECONDS = 20.0
+"""How long finish_run retries a transient ledger failure before giving up."""
+PROCESS_DIED = "process died"
+LEASE_EXPIRED = "lease expired (no heartbeat)"
+_log = logging.getLogger("etl_framework.state")
 
 
 def utcnow() -> dt.datetime:
@@ -109,6 +123,30 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class LeaseGrant:
+    """What start_run hands the run: its fencing token and the other live runs."""
+
+    fence_token: int
+    active_run_ids: frozenset[str]
+
+
+class TargetLeasedError(LeaseHeldError):
+    """A run of another transfer holds a lease on a target table this run writes."""
+
+    def __init__(self, target: str, holder_transfer: str, holder_run_id: str, host: str) -> None:
+        self.transfer = holder_transfer
+        self.window = ""
+        self.target = target
+        self.holder_run_id = holder_run_id
+        self.holder_host = host
+        ETLError.__init__(
+            self,
+            f"target {target} is being written by run {holder_run_id} of transfer "
+            f"{holder_transfer!r} on {host}; try again when it ends",
+        )
+
+
+@dataclass(frozen=True)
 class StepRow:
     """A recorded lifecycle step (status and rows are None for pre-0002 rows)."""
 
@@ -130,12 +168,16 @@ class RunStore:
         self.lease_ttl = dt.timedelta(seconds=lease_ttl_seconds)
         self.heartbeat_seconds = heartbeat_seconds
         self.host = socket.gethostname()
+        self.finish_retry_seconds = FINISH_RETRY_SECONDS
+        self.liveness: Liveness = liveness_for(self.engine.url)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     def close(self) -> None:
+        """Free the liveness locks this process holds and the ledger's connections."""
+        self.liveness.close()
         self.engine.dispose()
 
     # --- schema ----------------------------------------------------------------
@@ -216,27 +258,82 @@ class RunStore:
         mode: WriteMode,
         window: Window,
         exclusive: bool = False,
+        targets: frozenset[str] = frozenset(),
         config_checksum: str | None = None,
         code_version: str | None = None,
         image_tag: str | None = None,
-    ) -> frozenset[str]:
+    ) -> LeaseGrant:
         """Take the lease and record the run as running; LeaseHeldError if taken.
 
-        Returns the ids of the other runs of the transfer that hold live leases
-        (their staging must be left alone by this run's cleansing).
+        A conflicting lease is taken over when its holder died or its heartbeat is
+        older than the TTL (that run is recorded failed); a live one refuses this run:
+        a lease of the same transfer on an overlapping window, or a lease of another
+        transfer writing one of ``targets`` (canonical target-table keys).
+
+        Returns the run's fencing token and the ids of the other runs of the transfer
+        that hold live leases (their staging must be left alone by this run's cleansing).
         """
+        try:
+            self.liveness.hold(run_id)  # before the lease row exists: see liveness.py
+        except SQLAlchemyError as exc:
+            raise _unreachable(exc) from None
+        try:
+            refusal, grant = self._take_lease(
+                run_id=run_id,
+                transfer=transfer,
+                execution_date=execution_date,
+                mode=mode,
+                window=window,
+                exclusive=exclusive,
+                targets=targets,
+                config_checksum=config_checksum,
+                code_version=code_version,
+                image_tag=image_tag,
+            )
+        except BaseException:
+            self.liveness.release(run_id)
+            raise
+        if refusal is not None:  # committed: the dead leases it met are taken over
+            self.liveness.release(run_id)
+            raise refusal
+        return grant
+
+    def _take_lease(
+        self,
+        *,
+        run_id: str,
+        transfer: str,
+        execution_date: dt.date,
+        mode: WriteMode,
+        window: Window,
+        exclusive: bool,
+        targets: frozenset[str],
+        config_checksum: str | None,
+        code_version: str | None,
+        image_tag: str | None,
+    ) -> tuple[LeaseHeldError | None, LeaseGrant]:
         others: set[str] = set()
         with self._serialized() as conn:
             now = self._now(conn)
-            leases = conn.execute(sa.select(Lease).where(Lease.transfer == transfer)).all()
-            for lease in leases:
+            for lease in conn.execute(sa.select(Lease)).all():
                 held = Window(lease.window_start, lease.window_end)
-                if now - _aware(lease.heartbeat_at) > self.lease_ttl:
-                    self._expire(conn, lease.run_id, run_id, now)
+                shared = sorted(set(lease.targets or ()) & targets)
+                if lease.transfer != transfer and not shared:
                     continue
+                gone = self._gone(conn, lease, now)
+                if gone:
+                    self._expire(conn, lease.run_id, run_id, now, gone)
+                    continue
+                if lease.transfer != transfer:
+                    return TargetLeasedError(
+                        shared[0], lease.transfer, lease.run_id, lease.host
+                    ), LeaseGrant(0, frozenset())
                 if exclusive or lease.exclusive or held.overlaps(window):
-                    raise LeaseHeldError(transfer, str(held), lease.run_id, lease.host)
+                    return LeaseHeldError(
+                        transfer, str(held), lease.run_id, lease.host
+                    ), LeaseGrant(0, frozenset())
                 others.add(lease.run_id)
+            token = self._next_token(conn, now)
             conn.execute(
                 sa.insert(Lease).values(
                     run_id=run_id,
@@ -247,6 +344,8 @@ class RunStore:
                     host=self.host,
                     acquired_at=now,
                     heartbeat_at=now,
+                    fence_token=token,
+                    targets=sorted(targets) or None,
                 )
             )
             conn.execute(
@@ -266,12 +365,38 @@ class RunStore:
                     image_tag=image_tag,
                     host=self.host,
                     pid=os.getpid(),
+                    fence_token=token,
                 )
             )
-        return frozenset(others)
+        return None, LeaseGrant(token, frozenset(others))
+
+    def _gone(self, conn: Connection, lease: Any, now: dt.datetime) -> str | None:
+        """Why ``lease`` may be taken over (its holder died, or hangs past the TTL)."""
+        # A lease without a token was taken by a version without liveness locks.
+        if lease.fence_token is not None and self.liveness.is_dead(conn, lease.run_id):
+            return PROCESS_DIED
+        if now - _aware(lease.heartbeat_at) > self.lease_ttl:
+            return LEASE_EXPIRED
+        return None
+
+    @staticmethod
+    def _next_token(conn: Connection, now: dt.datetime) -> int:
+        """The next fencing token: above every token issued, at least the clock in
+        epoch microseconds (tokens of different ledgers still roughly follow time)."""
+        last = conn.execute(
+            sa.select(FenceCounter.last_token).where(FenceCounter.id == 1)
+        ).scalar_one_or_none()
+        token = max((last or 0) + 1, int(now.timestamp() * 1_000_000))
+        if last is None:
+            conn.execute(sa.insert(FenceCounter).values(id=1, last_token=token))
+        else:
+            conn.execute(
+                sa.update(FenceCounter).where(FenceCounter.id == 1).values(last_token=token)
+            )
+        return token
 
     def _expire(
-        self, conn: Connection, stale_run_id: str, new_run_id: str, now: dt.datetime
+        self, conn: Connection, stale_run_id: str, new_run_id: str, now: dt.datetime, why: str
     ) -> None:
         conn.execute(sa.delete(Lease).where(Lease.run_id == stale_run_id))
         conn.execute(
@@ -280,7 +405,8 @@ class RunStore:
             .values(
                 status="failed",
                 finished_at=now,
-                error=f"lease expired (no heartbeat); taken over by run {new_run_id}",
+                error=f"{why}; taken over by run {new_run_id}",
+                taken_over_by=new_run_id,
             )
         )
 
@@ -290,7 +416,16 @@ class RunStore:
             result = conn.execute(
                 sa.update(Lease).where(Lease.run_id == run_id).values(heartbeat_at=self._now(conn))
             )
-            return bool(result.rowcount)
+        if result.rowcount:
+            self.liveness.refresh(run_id)
+        return bool(result.rowcount)
+
+    def taken_over_by(self, run_id: str) -> str | None:
+        """The run that took ``run_id``'s lease over, if the ledger knows it."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(Run.taken_over_by).where(Run.run_id == run_id)
+            ).scalar_one_or_none()
 
     def finish_run(
         self,
@@ -311,6 +446,43 @@ class RunStore:
         """
         if error is not None:
             error = redaction.redact(error)[:ERROR_MAX_CHARS]
+        try:
+            for attempt in tenacity.Retrying(
+                retry=tenacity.retry_if_exception_type(TransientError),
+                stop=tenacity.stop_after_delay(self.finish_retry_seconds),
+                wait=tenacity.wait_exponential(multiplier=0.5, max=5),
+                before_sleep=_log_retry,
+                reraise=True,
+            ):
+                with attempt:
+                    return self._finish(
+                        run_id,
+                        status=status,
+                        rows_read=rows_read,
+                        rows_written=rows_written,
+                        error=error,
+                        exit_code=exit_code,
+                        steps=steps,
+                        metrics=metrics,
+                    )
+        finally:
+            # Lease row gone, or the ledger stayed unreachable: either way the next
+            # run may take this run over (and reconcile it from the warehouse fence).
+            self.liveness.release(run_id)
+        raise AssertionError("not reached: tenacity reraises")  # pragma: no cover
+
+    def _finish(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        rows_read: int,
+        rows_written: int,
+        error: str | None,
+        exit_code: int | None,
+        steps: Mapping[str, StepRecord] | None,
+        metrics: Mapping[str, float] | None,
+    ) -> bool:
         with self._serialized() as conn:
             updated = conn.execute(
                 sa.update(Run)
@@ -338,6 +510,92 @@ class RunStore:
                 )
             conn.execute(sa.delete(Lease).where(Lease.run_id == run_id))
         return bool(updated.rowcount)
+
+    # --- reconciliation and staging records ----------------------------------------
+
+    def reconcile_published(self, run_id: str, *, by_run_id: str) -> bool:
+        """The warehouse fence shows ``run_id`` published: record it as succeeded.
+
+        For a run whose ledger write failed after its publish (it stayed running, then
+        was taken over and marked failed). A run still alive, running with a live
+        lease, is left alone: it records its own outcome. True if the ledger changed.
+        """
+        with self._serialized() as conn:
+            now = self._now(conn)
+            run = conn.execute(sa.select(Run).where(Run.run_id == run_id)).first()
+            if run is None or run.status == "succeeded":
+                return False
+            lease = conn.execute(sa.select(Lease).where(Lease.run_id == run_id)).first()
+            if lease is not None:
+                if run.status == "running" and not self._gone(conn, lease, now):
+                    return False
+                conn.execute(sa.delete(Lease).where(Lease.run_id == run_id))
+            was = f"{run.status}: {run.error}" if run.error else run.status
+            conn.execute(
+                sa.update(Run)
+                .where(Run.run_id == run_id)
+                .values(
+                    status="succeeded",
+                    exit_code=0,
+                    finished_at=run.finished_at or now,
+                    error=redaction.redact(
+                        f"reconciled by run {by_run_id}: the warehouse fence shows it "
+                        f"published (the ledger had {was})"
+                    )[:ERROR_MAX_CHARS],
+                )
+            )
+        _log.warning("run %s published but was recorded %s: now succeeded", run_id, run.status)
+        return True
+
+    def record_staging(self, run_id: str, connection: str, target: str, name: str) -> None:
+        """Record that ``run_id`` creates staging table ``name`` (before it does)."""
+        with self._serialized() as conn:
+            conn.execute(
+                sa.insert(Staging).values(
+                    run_id=run_id,
+                    connection=connection,
+                    target=target,
+                    name=name,
+                    created_at=self._now(conn),
+                )
+            )
+
+    def stale_staging(self, run_id: str, connection: str, target: str) -> list[str]:
+        """Recorded, not dropped staging of ``target`` whose run is neither ``run_id``
+        nor alive (a live lease whose holder is neither dead nor past the TTL)."""
+        with self._serialized() as conn:
+            now = self._now(conn)
+            rows = conn.execute(
+                sa.select(Staging.run_id, Staging.name)
+                .where(
+                    Staging.connection == connection,
+                    Staging.target == target,
+                    Staging.dropped_at.is_(None),
+                    Staging.run_id != run_id,
+                )
+                .order_by(Staging.id)
+            ).all()
+            owners = {row.run_id for row in rows}
+            leases = conn.execute(sa.select(Lease).where(Lease.run_id.in_(owners))).all()
+            live = {lease.run_id for lease in leases if not self._gone(conn, lease, now)}
+        return list(dict.fromkeys(row.name for row in rows if row.run_id not in live))
+
+    def staging_dropped(self, connection: str, name: str) -> None:
+        """Record that staging table ``name`` is gone (dropped, or found missing)."""
+        with self._serialized() as conn:
+            conn.execute(
+                sa.update(Staging)
+                .where(
+                    Staging.connection == connection,
+                    Staging.name == name,
+                    Staging.dropped_at.is_(None),
+                )
+                .values(dropped_at=self._now(conn))
+            )
+
+    def ledger(self, run_id: str) -> RunLedger:
+        """The `LedgerHandle` a running job gets, bound to its run."""
+        return RunLedger(self, run_id)
 
     # --- queries ----------------------------------------------------------------------
 
@@ -404,8 +662,40 @@ def _unreachable(exc: SQLAlchemyError) -> ConfigError | TransientError:
     return error
 
 
+def _log_retry(state: tenacity.RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    _log.warning(
+        "recording the run in the ledger failed (attempt %d), retrying: %s",
+        state.attempt_number,
+        error,
+    )
+
+
+class RunLedger:
+    """The real `LedgerHandle`: the ledger as one run sees it."""
+
+    def __init__(self, store: RunStore, run_id: str) -> None:
+        self.store = store
+        self.run_id = run_id
+
+    def record_staging(self, connection: str, target: str, name: str) -> None:
+        self.store.record_staging(self.run_id, connection, target, name)
+
+    def stale_staging(self, connection: str, target: str) -> list[str]:
+        return self.store.stale_staging(self.run_id, connection, target)
+
+    def staging_dropped(self, connection: str, name: str) -> None:
+        self.store.staging_dropped(connection, name)
+
+    def reconcile_published(self, run_id: str) -> bool:
+        if run_id == self.run_id:
+            return False
+        return self.store.reconcile_published(run_id, by_run_id=self.run_id)
+
+
 class Heartbeat:
-    """Renews a lease in the background; calls ``on_lost`` if it was taken over."""
+    """Renews a lease in the background; calls ``on_lost(taken_over_by)`` (the run
+    that took it over, None if unknown) when it was lost."""
 
     def __init__(self, store: RunStore, run_id: str, on_lost: Any) -> None:
         self._store = store
@@ -429,5 +719,9 @@ class Heartbeat:
             except Exception:  # a missed beat is fine; the TTL covers several
                 continue
             if not alive and not self._stop.is_set():
-                self._on_lost()
+                try:
+                    by = self._store.taken_over_by(self._run_id)
+                except Exception:  # the ledger is flaky: the run is lost all the same
+                    by = None
+                self._on_lost(by)
                 return

@@ -119,6 +119,19 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
             *config.connection_problems(name, cls.target_connection_type, path),
         ]
 
+    @classmethod
+    def write_targets(cls, config: FrameworkConfig, options: BaseModel | None) -> frozenset[str]:
+        """The target table's canonical key (its connection's identity, no credentials)."""
+        from etl_framework.state.targets import target_key
+
+        chosen = options if isinstance(options, TargetOptions) else TargetOptions()
+        name = chosen.connection or cls.target_connection
+        table = chosen.table or cls.target_table
+        connection = config.connections.get(name)
+        if not table or connection is None:
+            return frozenset()
+        return frozenset({target_key(name, connection, table)})
+
     # --- the source ----------------------------------------------------------------
 
     def source(self) -> Iterable[Mapping[str, Any]]:

@@ -12,6 +12,14 @@
 - ``in_cleanup``: post_execution_cleanup is about to drop the staging table.
 
 The kill is a real SIGKILL of the process: no cleanup, no rollback, no ledger update.
+
+Two more hooks, for the lease tests:
+
+- ``ETL_TEST_PAUSE_FILE``: at mid-load the run creates this file and waits (up to a
+  minute) until the test deletes it: a run caught in the middle of writing its target;
+- ``ETL_TEST_LEDGER_FAULT``: once the publish committed, the ledger's database fails
+  the run's outcome (``UPDATE etl_runs``) that many times, or every time (``always``),
+  as an unreachable database would (an OperationalError from the driver).
 """
 
 from __future__ import annotations
@@ -20,7 +28,9 @@ import datetime as dt
 import os
 import re
 import signal
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from etl_framework import register
@@ -31,6 +41,8 @@ from tests.integration.postgres.load_jobs import FIRST_DAY, ORDERS_MAPPING
 
 DAYS = 30
 CRASH_ENV = "ETL_TEST_CRASH_AT"
+PAUSE_ENV = "ETL_TEST_PAUSE_FILE"
+LEDGER_FAULT_ENV = "ETL_TEST_LEDGER_FAULT"
 CRASH_POINTS = (
     "after_cleansing",
     "mid_load",
@@ -55,6 +67,30 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _pause() -> None:
+    path = Path(os.environ[PAUSE_ENV])
+    path.touch()
+    deadline = time.monotonic() + 60
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _break_the_ledger(times: str) -> None:
+    """Every engine of the process fails ``UPDATE etl_runs`` ``times`` times."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.exc import OperationalError
+
+    left = [float("inf") if times == "always" else int(times)]
+
+    def before_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE ETL_RUNS") and left[0] > 0:
+            left[0] -= 1
+            raise OperationalError(statement, None, ConnectionError("injected: server closed"))
+
+    event.listen(Engine, "before_cursor_execute", before_execute)
+
+
 class CrashOptions(TableTransferOptions):
     rows: int = 3000
     version: int = 0
@@ -76,8 +112,11 @@ class _CrashingOrders(TableTransferJob):
         window = self.context.window
         delta = self.context.mode is WriteMode.DELTA
         for i in range(options.rows):
-            if self.crash_at == "mid_load" and i == options.rows // 2:
-                _die()
+            if i == options.rows // 2:
+                if self.crash_at == "mid_load":
+                    _die()
+                if os.environ.get(PAUSE_ENV):
+                    _pause()
             if delta and not window.contains(day_of(i)):
                 continue
             yield record(i, options.version)
@@ -113,6 +152,8 @@ class _CrashingOrders(TableTransferJob):
         super().pipeline()
         if self.crash_at == "after_publish":
             _die()
+        if os.environ.get(LEDGER_FAULT_ENV):
+            _break_the_ledger(os.environ[LEDGER_FAULT_ENV])
 
     def post_execution_cleanup(self, outcome: Outcome) -> None:
         if self.crash_at == "in_cleanup":

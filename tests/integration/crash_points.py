@@ -1,12 +1,14 @@
 """The core promise, point by point: a run SIGKILLed anywhere leaves the target as it
 was (or, once its publish committed, as one clean run leaves it), and the next run
 gives exactly one clean run's result, drops the leftover staging and records the
-killed run as failed. Shared by the SQLite and PostgreSQL tests."""
+killed run as failed ("process died"). The rerun starts right after the kill, with the
+default lease TTL: the dead run's lease is taken over at once because its liveness lock
+(flock beside a SQLite ledger, session advisory lock on a PostgreSQL ledger) died with
+it. Shared by the SQLite and PostgreSQL tests."""
 
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,6 @@ from tests.integration.crash_jobs import CRASH_ENV, day_of, record
 from tests.integration.helpers import run_pipeline
 
 ROWS = 3000
-LEASE_TTL = 0.5
 JOBS_ENV = {"ETL_JOBS_MODULES": "tests.integration.crash_jobs"}
 # Kill points after which the publish has committed: the target holds the new rows.
 COMMITTED = frozenset({"after_publish", "in_cleanup"})
@@ -40,13 +41,12 @@ EXECUTION_DATE = "20240112"
 WINDOW = (day_of(9), day_of(12))  # [2024-01-10, 2024-01-13)
 
 
-def _config(tmp_path: Path, url: str, transfer: str, **options: Any) -> Path:
+def _config(
+    tmp_path: Path, url: str, transfer: str, ledger: str | None = None, **options: Any
+) -> Path:
     config = {
-        "state": {
-            "url": f"sqlite:///{tmp_path / 'state.db'}",
-            "lease_ttl_seconds": LEASE_TTL,
-            "heartbeat_seconds": 0.1,
-        },
+        # the default lease TTL (120 s) and heartbeat: the rerun must not wait for it
+        "state": {"url": ledger or f"sqlite:///{tmp_path / 'state.db'}"},
         "logging": {"format": "text", "progress": False},
         "connections": {"warehouse": {"type": "sql", "url": url}},
         "transfers": {transfer: {"rows": ROWS, **options}},
@@ -81,12 +81,17 @@ def _normalise(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [(i, str(day), version, payload) for i, day, version, payload in rows]
 
 
-def check_crash_point(url: str, tmp_path: Path, variant: str, point: str) -> None:
+def check_crash_point(
+    url: str, tmp_path: Path, variant: str, point: str, ledger: str | None = None
+) -> None:
+    """Kill a run of ``variant`` at ``point``, rerun at once. ``ledger``: the ledger's
+    URL (default: a SQLite file in ``tmp_path``; a PostgreSQL one must be migrated)."""
     transfer, mode, publish, extra = VARIANTS[variant]
+    ledger = ledger or f"sqlite:///{tmp_path / 'state.db'}"
     engine = sa.create_engine(url)
     try:
         seed = run_pipeline(
-            [EXECUTION_DATE, transfer, "truncate", str(_config(tmp_path, url, transfer))],
+            [EXECUTION_DATE, transfer, "truncate", str(_config(tmp_path, url, transfer, ledger))],
             tmp_path,
             **JOBS_ENV,
         )
@@ -95,7 +100,7 @@ def check_crash_point(url: str, tmp_path: Path, variant: str, point: str) -> Non
         assert len(before) == ROWS
 
         args = [EXECUTION_DATE, transfer, mode]
-        new = _config(tmp_path, url, transfer, version=1, publish=publish)
+        new = _config(tmp_path, url, transfer, ledger, version=1, publish=publish)
         crashed = run_pipeline(
             [*args, str(new), *extra], tmp_path, **JOBS_ENV, **{CRASH_ENV: point}
         )
@@ -107,7 +112,7 @@ def check_crash_point(url: str, tmp_path: Path, variant: str, point: str) -> Non
         else:
             assert after_crash == before, "a killed run changed the target"
 
-        time.sleep(LEASE_TTL + 0.3)  # the killed run's lease goes stale
+        # At once: no waiting for the killed run's lease to age past the TTL.
         rerun = run_pipeline([*args, str(new), *extra], tmp_path, **JOBS_ENV)
         assert rerun.returncode == 0, rerun.stderr
         assert _normalise(_table(engine)) == _normalise(_expected(mode))
@@ -116,15 +121,14 @@ def check_crash_point(url: str, tmp_path: Path, variant: str, point: str) -> Non
     finally:
         engine.dispose()
 
-    state = sa.create_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    state = sa.create_engine(ledger)
     try:
         with state.connect() as conn:
-            statuses = [
-                status
-                for (status,) in conn.exec_driver_sql(
-                    "SELECT status FROM etl_runs ORDER BY started_at"
-                ).all()
-            ]
+            runs = conn.execute(
+                sa.text("SELECT status, error, run_id FROM etl_runs ORDER BY started_at")
+            ).all()
     finally:
         state.dispose()
-    assert statuses == ["succeeded", "failed", "succeeded"], statuses
+    assert [status for status, _, _ in runs] == ["succeeded", "failed", "succeeded"], runs
+    killed_error = runs[1][1] or ""
+    assert killed_error == f"process died; taken over by run {runs[2][2]}", killed_error

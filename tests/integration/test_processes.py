@@ -99,7 +99,8 @@ def test_a_run_whose_lease_is_taken_over_stops_and_is_recorded_failed(tmp_path: 
     with store.engine.begin() as conn:  # what a taking-over run does to a stale lease
         conn.execute(sa.text("DELETE FROM etl_leases"))
     _out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 1, err
+    assert proc.returncode == 4, err  # fenced out, not a job failure
     [run] = store.runs()
     assert run.status == "failed" and "lease lost" in (run.error or "")
+    assert run.error.startswith("fenced out of transfer 'trace_job'")
     assert json.loads(steps_file.read_text().splitlines()[-1])["status"] == "failed"

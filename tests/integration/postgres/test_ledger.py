@@ -13,7 +13,10 @@ from etl_framework.exceptions import LeaseHeldError
 from etl_framework.state import RunStore
 from etl_framework.window import Window, WriteMode
 from tests.integration.helpers import REPO, run_pipeline
-from tests.ledger_cases import check_upgrade_from_0001_keeps_history_and_records_step_rows
+from tests.ledger_cases import (
+    check_models_match_migrations,
+    check_upgrade_from_0001_keeps_history_and_records_step_rows,
+)
 
 DAY = dt.date(2024, 1, 15)
 # demo_orders needs its warehouse connection before the ledger is even opened
@@ -138,6 +141,10 @@ def test_postgres_ledger_upgrades_from_0001(postgres_url: str) -> None:
     check_upgrade_from_0001_keeps_history_and_records_step_rows(postgres_url)
 
 
+def test_postgres_ledger_models_match_migrations(postgres_url: str) -> None:
+    check_models_match_migrations(postgres_url)
+
+
 def test_a_ledger_database_that_does_not_exist_is_a_config_error(
     tmp_path: Path, postgres_url: str
 ) -> None:
@@ -168,3 +175,93 @@ def test_leases_are_judged_by_the_database_clock(
         other.close()
     running = store.get_run("a")
     assert running is not None and running.status == "running"
+
+
+def _kill_lock_sessions(postgres_url: str) -> int:
+    """Close the server sessions holding advisory locks: a vanished pod, once its TCP
+    keepalives gave up on it."""
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            return len(
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                        " WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_dead_holder_is_taken_over_at_once_on_postgres(
+    store: RunStore, postgres_url: str
+) -> None:
+    store.upgrade()
+    start(store, "dead", Window.unbounded(), host="node-a")
+    other = RunStore(postgres_url)  # default TTL: only liveness can free the lease
+    try:
+        with pytest.raises(LeaseHeldError, match="leased by run dead"):
+            start(other, "early", Window.unbounded(), host="node-b")
+        assert _kill_lock_sessions(postgres_url) == 1
+        start(other, "new", Window.unbounded(), host="node-b")
+        dead = other.get_run("dead")
+        assert dead is not None and dead.status == "failed"
+        assert dead.error == "process died; taken over by run new"
+        assert not store.heartbeat("dead")
+        assert other.finish_run("new", status="succeeded", rows_read=0, rows_written=0)
+    finally:
+        other.close()
+
+
+def test_a_live_run_whose_lock_session_broke_takes_its_lock_again(
+    store: RunStore, postgres_url: str
+) -> None:
+    store.upgrade()
+    start(store, "live", Window.unbounded())
+    assert _kill_lock_sessions(postgres_url) == 1
+    assert store.heartbeat("live")  # notices, and holds the lock on a new session
+    other = RunStore(postgres_url)
+    try:
+        with pytest.raises(LeaseHeldError, match="leased by run live"):
+            start(other, "next", Window.unbounded())
+    finally:
+        other.close()
+
+
+def test_postgres_tokens_grow_with_the_server_clock(store: RunStore) -> None:
+    store.upgrade()
+    tokens = []
+    for run_id in ("a", "b", "c"):
+        start(store, run_id, Window.unbounded())
+        store.finish_run(run_id, status="succeeded", rows_read=0, rows_written=0)
+        run = store.get_run(run_id)
+        assert run is not None
+        with store.engine.connect() as conn:
+            tokens.append(
+                conn.execute(
+                    sa.text("SELECT fence_token FROM etl_runs WHERE run_id = :r"), {"r": run_id}
+                ).scalar_one()
+            )
+    assert tokens == sorted(set(tokens)) and tokens[0] > 1_600_000_000_000_000
+
+
+def test_the_lock_session_notices_a_vanished_peer_within_seconds(store: RunStore) -> None:
+    """Keepalives on both ends of the run's lock session: a pod that vanished without
+    closing its connection frees its lease within about 10 s, not hours."""
+    store.upgrade()
+    start(store, "run", Window.unbounded())
+    held = store.liveness._held["run"]  # type: ignore[attr-defined]
+    holder = held.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with store.engine.connect() as conn:
+        holders = conn.execute(
+            sa.text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        ).scalars()
+        assert list(holders) == [holder]  # the run's own session holds its lock
+    names = ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")
+    shown = [held.exec_driver_sql(f"SHOW {name}").scalar() for name in names]
+    assert shown == ["5", "2", "3"]
+    assert held.exec_driver_sql("SHOW tcp_user_timeout").scalar() in ("10000", "10s")
+    params = held.connection.dbapi_connection.info.get_parameters()
+    assert (params["keepalives"], params["tcp_user_timeout"]) == ("1", "10000")
