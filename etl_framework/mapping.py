@@ -220,8 +220,12 @@ class ColumnType:
         if kind is ColumnKind.FLOAT:
             return sa.Double()
         if kind is ColumnKind.NUMERIC:
-            return sa.Numeric(
-                self.precision, self.scale if self.precision is not None else None, asdecimal=True
+            from etl_framework.load.sqlite_decimal import SqliteDecimal
+
+            scale = self.scale if self.precision is not None else None
+            # SQLite's NUMERIC holds binary floats: exact decimals get their own column type
+            return sa.Numeric(self.precision, scale, asdecimal=True).with_variant(
+                SqliteDecimal(self.precision, scale), "sqlite"
             )
         if kind is ColumnKind.BOOLEAN:
             return sa.Boolean()
