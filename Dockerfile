@@ -16,6 +16,9 @@
 # stages start from BASE_IMAGE. How to bump it: docs/deploy.md, "Base image".
 # `invoke make-docker-image --base-image REF@sha256:...` overrides it for one build (the
 # image test builds from the local stand-in script/setup/podman makes, by its digest).
+# The digest below was taken from a public reference, not checked against Docker Hub
+# (no registry was reachable where it was pinned): check it with the command in
+# docs/deploy.md before the first release build; a wrong digest fails the pull loudly.
 
 ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 

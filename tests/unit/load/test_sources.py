@@ -207,3 +207,6 @@ def test_csv_restkey_keeps_extra_fields(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("a,b\n1,2,3,4\n")
     assert list(csv_records(path, restkey="rest")) == [{"a": "1", "b": "2", "rest": ["3", "4"]}]
+    headerless = tmp_path / "y.csv"
+    headerless.write_text("1,2\n")
+    assert list(csv_records(headerless, fieldnames=["x", "y"])) == [{"x": "1", "y": "2"}]
