@@ -11,8 +11,18 @@
 #
 # pip settings (index, certificate) come from BuildKit/buildah secrets `pipconf` and
 # `pipcert`, which never land in a layer; `invoke make-docker-image` passes the host's.
+#
+# The base image is pinned by digest (a tag moves; a digest is the exact bytes): both
+# stages start from BASE_IMAGE. How to bump it: docs/deploy.md, "Base image".
+# `invoke make-docker-image --base-image REF@sha256:...` overrides it for one build (the
+# image test builds from the local stand-in script/setup/podman makes, by its digest).
+# The digest below was taken from a public reference, not checked against Docker Hub
+# (no registry was reachable where it was pinned): check it with the command in
+# docs/deploy.md before the first release build; a wrong digest fails the pull loudly.
 
-FROM docker.io/library/python:3.11-slim AS builder
+ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
+
+FROM ${BASE_IMAGE} AS builder
 LABEL org.opencontainers.image.title="etl-framework-builder"
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -68,7 +78,7 @@ RUN find . -depth -type d \( -name tests -o -name test \) -exec rm -rf {} + \
     && /opt/venv/bin/python3 -m compileall -q -j 0 \
         etl_framework jobs click sqlalchemy pydantic pydantic_core alembic yaml
 
-FROM docker.io/library/python:3.11-slim
+FROM ${BASE_IMAGE}
 
 ARG VERSION=0.0.0
 ARG REVISION=unknown

@@ -28,6 +28,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
+from pydantic import ValidationError
 
 from etl_framework._version import __version__
 from etl_framework.deploy_spec import (
@@ -36,7 +37,7 @@ from etl_framework.deploy_spec import (
     TransferSpec,
     get_transfer,
 )
-from etl_framework.exceptions import ETLError
+from etl_framework.exceptions import ETLError, ExitCode
 from etl_framework.k8s import credentials, image, launcher, manifests
 from etl_framework.k8s.outcome import JobOutcome
 from etl_framework.window import WriteMode
@@ -73,8 +74,19 @@ def _run(c: Context, cmd: list[str]) -> None:
     c.run(shlex.join(cmd), echo=True, pty=False, warn=False)
 
 
-def _spec(transfer: str, env: str, transfers_file: str) -> TransferSpec:
-    return get_transfer(transfer, REPO / transfers_file, env=env)
+def _spec(
+    transfer: str, env: str, transfers_file: str, *, tag: str = "", digest: str = ""
+) -> TransferSpec:
+    """The merged spec; ``tag`` / ``digest`` run the image the build pushed instead."""
+    spec = get_transfer(transfer, REPO / transfers_file, env=env)
+    updates = {k: v for k, v in {"tag": tag, "digest": digest}.items() if v}
+    if not updates:
+        return spec
+    try:
+        return TransferSpec.model_validate({**spec.model_dump(), **updates})
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]) for e in exc.errors())
+        raise Exit(f"error: {problems}", code=int(ExitCode.USAGE)) from None
 
 
 def _finish(outcome: JobOutcome) -> None:
@@ -90,11 +102,12 @@ def _finish(outcome: JobOutcome) -> None:
         "tag": f"Image name:tag (default {LOCAL_IMAGE})",
         "engine": "docker|podman (default: docker if its daemon answers, else podman)",
         "revision": "org.opencontainers.image.revision label (default: git HEAD)",
+        "base_image": "Base image REPOSITORY@sha256:DIGEST (default: the Dockerfile's pin)",
     }
 )
 @_clean_errors
 def make_docker_image(
-    c: Context, tag: str = LOCAL_IMAGE, engine: str = "", revision: str = ""
+    c: Context, tag: str = LOCAL_IMAGE, engine: str = "", revision: str = "", base_image: str = ""
 ) -> None:
     """Build the job image (labels: version, git revision; pip settings as build secrets)."""
     chosen = image.pick_engine(engine or None)
@@ -109,6 +122,7 @@ def make_docker_image(
                 version=__version__,
                 revision=revision or image.git_revision(REPO),
                 secrets=secrets,
+                base_image=base_image or None,
             ),
         )
 
@@ -189,6 +203,8 @@ def deploy_docker_image(
         "context": "kubeconfig context (default: current)",
         "dry_run": "Print the manifest instead of submitting it",
         "unschedulable_timeout": "Seconds a pod may stay unschedulable before giving up",
+        "tag": "Image tag to run (default: the environment's in transfers.yaml)",
+        "digest": "Image digest sha256:... to run (wins over any tag)",
     }
 )
 @_clean_errors
@@ -203,9 +219,11 @@ def local_deploy_gke(
     dry_run: bool = False,
     unschedulable_timeout: int = 300,
     transfers_file: str = DEFAULT_TRANSFERS_FILE,
+    tag: str = "",
+    digest: str = "",
 ) -> None:
     """Render the transfer's Job, submit it, follow its logs and exit with its status."""
-    spec = _spec(transfer, env, transfers_file)
+    spec = _spec(transfer, env, transfers_file, tag=tag, digest=digest)
     job = manifests.build_job(
         spec,
         execution_date or _yesterday(),
@@ -231,6 +249,8 @@ def local_deploy_gke(
         "dry_run": "Print the manifest instead of submitting it",
         "mode": "delta: backfill a truncate transfer as delta windows anyway"
         " (default: refused unless the transfer's mode is delta)",
+        "tag": "Image tag to run (default: the environment's in transfers.yaml)",
+        "digest": "Image digest sha256:... to run (wins over any tag)",
     }
 )
 @_clean_errors
@@ -246,11 +266,13 @@ def backfill_gke(
     dry_run: bool = False,
     transfers_file: str = DEFAULT_TRANSFERS_FILE,
     mode: str = "",
+    tag: str = "",
+    digest: str = "",
 ) -> None:
     """Backfill [start, end] as one Indexed Job: one delta window per day, N at a time."""
     if mode and mode != WriteMode.DELTA.value:
         raise Exit(f"--mode must be {WriteMode.DELTA.value!r}: a backfill runs delta windows", 2)
-    spec = _spec(transfer, env, transfers_file)
+    spec = _spec(transfer, env, transfers_file, tag=tag, digest=digest)
     job = manifests.build_backfill_job(
         spec,
         start,

@@ -53,12 +53,12 @@ from etl_framework.k8s.manifests import (
     FAIL_AT_ONCE_EXIT_CODES,
     RUN_AS_USER,
     SQL_PROXY_CONTAINER_NAME,
-    SQL_PROXY_HTTP_PORT,
     SQL_PROXY_RESOURCES,
     TMP_SIZE_LIMIT,
     WORKDIR,
     labels,
     sql_proxy_args,
+    sql_proxy_probe_command,
 )
 
 try:
@@ -247,9 +247,15 @@ def _sql_proxy_sidecar(spec: TransferSpec) -> list[Any]:
         return []
     proxy = spec.sql_proxy
 
-    def probe(path: str, period: int, failures: int) -> Any:
-        action = k8s.V1HTTPGetAction(path=path, port=SQL_PROXY_HTTP_PORT)
-        return k8s.V1Probe(http_get=action, period_seconds=period, failure_threshold=failures)
+    def probe(period: int, timeout: int, failures: int) -> Any:
+        # the health endpoint listens on loopback only: the proxy's own `wait` asks it
+        action = k8s.V1ExecAction(command=sql_proxy_probe_command())
+        return k8s.V1Probe(
+            _exec=action,
+            period_seconds=period,
+            timeout_seconds=timeout,
+            failure_threshold=failures,
+        )
 
     container = k8s.V1Container(
         name=SQL_PROXY_CONTAINER_NAME,
@@ -258,8 +264,8 @@ def _sql_proxy_sidecar(spec: TransferSpec) -> list[Any]:
         # A native sidecar (Kubernetes >= 1.29): ready before `pipeline` starts (startup
         # probe), stopped by the kubelet once `pipeline` has exited.
         restart_policy="Always",
-        startup_probe=probe("/startup", 1, 60),
-        liveness_probe=probe("/liveness", 10, 3),
+        startup_probe=probe(1, 3, 60),
+        liveness_probe=probe(10, 5, 3),
         resources=k8s.V1ResourceRequirements(
             requests=SQL_PROXY_RESOURCES["requests"], limits=SQL_PROXY_RESOURCES["limits"]
         ),
@@ -401,6 +407,7 @@ def build_dag(spec: TransferSpec, *, env: str | None = None) -> Any:
             env_vars=_env_vars(spec),
             labels=labels(spec, env),  # the same labels as the Jobs' pods
             service_account_name=spec.service_account,
+            automount_service_account_token=False,  # pipeline never calls the API
             container_resources=k8s.V1ResourceRequirements(
                 requests=dict(spec.resources.requests) or None,
                 limits=dict(spec.resources.limits) or None,

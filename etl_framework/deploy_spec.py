@@ -45,6 +45,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
+from etl_framework._version import __version__
 from etl_framework.exceptions import (
     ConfigError,
     ConfigValidationError,
@@ -64,7 +65,11 @@ CREDENTIALS_MOUNT_PATH = "/var/secrets/google"
 """Where the ``credentials_secret`` is mounted (read-only) in the job container."""
 DEFAULT_CREDENTIALS_KEY = "key.json"
 DEFAULT_SQL_PROXY_IMAGE = "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.1"
-DEFAULT_TAG = "latest"
+DEFAULT_TAG = f"v{__version__}"
+"""The release tag CI pushes for this version (immutable, pulled ``IfNotPresent``)."""
+MOVING_TAGS = frozenset({"latest"})
+"""Tags refused outright: they name whatever was pushed last, so a manifest with one runs
+an image nobody chose (and would have to be pulled ``Always``)."""
 DEFAULT_RETRIES = 2
 DEFAULT_RETRY_DELAY_MINUTES = 5
 DEFAULT_ACTIVE_DEADLINE_SECONDS = 3600
@@ -151,6 +156,15 @@ def _check_image(value: str) -> str:
         raise ValueError(f"image {value!r} must be a repository without tag or digest: set `tag`")
     if not _IMAGE_REPOSITORY.match(value):
         raise ValueError(f"{value!r} is not a valid image repository")
+    return value
+
+
+def _check_tag(value: str) -> str:
+    if value in MOVING_TAGS:
+        raise ValueError(
+            f"tag {value!r} moves with every push: use the tag the build pushed (a release"
+            " version or the git commit, see docs/deploy.md) or `digest`"
+        )
     return value
 
 
@@ -251,8 +265,12 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)
 StartDate = Annotated[dt.date, BeforeValidator(_parse_start_date)]
 Image = Annotated[str, AfterValidator(_check_image)]
 Tag = Annotated[
-    str, BeforeValidator(_numbers_to_str), _matching(r"^[\w][\w.-]{0,127}$", "an image tag")
+    str,
+    BeforeValidator(_numbers_to_str),
+    _matching(r"^[\w][\w.-]{0,127}$", "an image tag"),
+    AfterValidator(_check_tag),
 ]
+Digest = Annotated[str, _matching(r"^sha256:[0-9a-f]{64}$", "an image digest (sha256:<64 hex>)")]
 DnsLabel = Annotated[
     str,
     StringConstraints(max_length=63),
@@ -319,6 +337,8 @@ class TransferSpec(BaseModel):
     image: Image
     """Image repository without tag."""
     tag: Tag = DEFAULT_TAG
+    digest: Digest | None = None
+    """``sha256:...`` of the pushed image: when set, the image is run by digest."""
     namespace: DnsLabel
     service_account: DnsSubdomain | None = None
     credentials_secret: DnsSubdomain | None = None
@@ -350,13 +370,15 @@ class TransferSpec(BaseModel):
 
     @property
     def image_ref(self) -> str:
-        """The full image reference ``repository:tag``."""
+        """The full image reference: ``repository@digest`` if pinned, else ``repository:tag``."""
+        if self.digest is not None:
+            return f"{self.image}@{self.digest}"
         return f"{self.image}:{self.tag}"
 
     @property
     def image_pull_policy(self) -> str:
-        """``IfNotPresent`` for an `IMMUTABLE_TAG`, ``Always`` for any other tag."""
-        if IMMUTABLE_TAG.match(self.tag):
+        """``IfNotPresent`` by digest or an `IMMUTABLE_TAG`, ``Always`` for any other tag."""
+        if self.digest is not None or IMMUTABLE_TAG.match(self.tag):
             return "IfNotPresent"
         return "Always"
 

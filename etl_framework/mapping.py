@@ -47,7 +47,15 @@ json [jsonb]                  JSON             a JSON-serialisable value (dates 
 
 For every kind except TEXT/VARCHAR/JSON an empty string is read as NULL. A value
 that cannot be adapted raises `FieldValueError` (a `SourceError`, exit code 1)
-naming the column and the value.
+naming the column and the value in words (``'abc' is not an integer``,
+``'2024-13-45' is not a date (YYYY-MM-DD)``); `FieldMapping.rows` adds the record:
+its file and line or API page and index (`etl_framework.sources.located`), else its
+number, and its primary-key values when the mapping has keys::
+
+    orders.csv line 5 (order_id='17'): column 'quantity': 'abc' is not an integer
+
+On SQLite a ``numeric`` column is stored exactly (scaled integers or text, see
+`etl_framework.load.sqlite_decimal`), never as binary floats.
 
 `ColumnType.kind` is an Enum so other backends (BigQuery) map kinds to their own
 types; `ColumnType.to_sqlalchemy()` gives the SQLAlchemy type.
@@ -70,6 +78,7 @@ from typing import TYPE_CHECKING, Any
 
 from etl_framework.exceptions import ConfigError, SourceError
 from etl_framework.load.identifiers import validate_identifier
+from etl_framework.sources.located import LocatedRecord
 
 if TYPE_CHECKING:
     from sqlalchemy.types import TypeEngine
@@ -147,16 +156,29 @@ _FALSE = frozenset({"false", "f", "no", "n", "0"})
 
 
 class FieldValueError(SourceError):
-    """A source value that cannot be written to its column."""
+    """A source value that cannot be written to its column.
 
-    def __init__(self, column: str, value: object, reason: str) -> None:
+    The message names the record (``record``: where it is, e.g. ``orders.csv line 5
+    (order_id='17')``, when known), the column and the value, and says what is wrong
+    in words: ``orders.csv line 5 (order_id='17'): column 'quantity': 'abc' is not an
+    integer``. ``reason`` is a predicate (``is not an integer``, ``does not fit
+    numeric(12,2) ...``); for a missing value (``None``) it stands alone.
+    """
+
+    def __init__(self, column: str, value: object, reason: str, *, record: str = "") -> None:
         self.column = column
         self.value = value
         self.reason = reason
+        self.record = record
         shown = repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        super().__init__(f"column {column!r}: cannot write {shown}: {reason}")
+        text = f"column {column!r}: " + (reason if value is None else f"{shown} {reason}")
+        super().__init__(f"{record}: {text}" if record else text)
+
+    def at(self, record: str) -> FieldValueError:
+        """The same error, naming the record it is in."""
+        return FieldValueError(self.column, self.value, self.reason, record=record)
 
 
 class _Reject(Exception):
@@ -220,8 +242,12 @@ class ColumnType:
         if kind is ColumnKind.FLOAT:
             return sa.Double()
         if kind is ColumnKind.NUMERIC:
-            return sa.Numeric(
-                self.precision, self.scale if self.precision is not None else None, asdecimal=True
+            from etl_framework.load.sqlite_decimal import SqliteDecimal
+
+            scale = self.scale if self.precision is not None else None
+            # SQLite's NUMERIC holds binary floats: exact decimals get their own column type
+            return sa.Numeric(self.precision, scale, asdecimal=True).with_variant(
+                SqliteDecimal(self.precision, scale), "sqlite"
             )
         if kind is ColumnKind.BOOLEAN:
             return sa.Boolean()
@@ -387,10 +413,33 @@ class FieldMapping:
         return self._extractor(record)
 
     def rows(self, records: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Any, ...]]:
-        """Lazily `extract` every record."""
+        """Lazily `extract` every record; a bad value's error names its record.
+
+        The record is named by where it is (a `LocatedRecord` from a file or API
+        source: ``orders.csv line 5``), else by its ordinal number in ``records``,
+        followed by its primary-key values from the source when the mapping has keys.
+        """
         extract = self._extractor
-        for record in records:
-            yield extract(record)
+        for number, record in enumerate(records, start=1):
+            try:
+                row = extract(record)
+            except FieldValueError as exc:
+                raise exc.at(self.describe_record(record, number)) from None
+            except SourceError as exc:
+                raise SourceError(f"{self.describe_record(record, number)}: {exc}") from None
+            yield row
+
+    def describe_record(self, record: Any, number: int) -> str:
+        """``orders.csv line 5 (order_id='17')`` / ``record 12 (id=3)``: a record, named."""
+        where = record.location() if isinstance(record, LocatedRecord) else f"record {number}"
+        if self.primary_key and isinstance(record, Mapping):
+            keys = ", ".join(
+                f"{f.target_column}={_lookup(record, f.path)!r}"
+                for f in self.fields
+                if f.primary_key
+            )
+            where += f" ({keys})"
+        return where
 
 
 # --- value lookup ------------------------------------------------------------
@@ -520,7 +569,7 @@ def _slow_values(paths: list[tuple[str, ...]]) -> Callable[[Any], list[Any]]:
 def _not_null_error(row: tuple[Any, ...], columns: list[str], required: list[int]) -> None:
     for i in required:
         if row[i] is None:
-            raise FieldValueError(columns[i], None, "column is NOT NULL")
+            raise FieldValueError(columns[i], None, "has no value, but the column is NOT NULL")
 
 
 def _adapt_one_by_one(
@@ -570,7 +619,7 @@ def _adapt_text(value: Any) -> str | None:
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=_json_default, separators=(",", ":"))
     if isinstance(value, bytes):
-        raise _Reject("bytes are not text")
+        raise _Reject("is bytes, not text")
     return str(value)
 
 
@@ -578,7 +627,7 @@ def _varchar_adapter(length: int) -> Callable[[Any], str | None]:
     def adapt(value: Any) -> str | None:
         text = _adapt_text(value)
         if text is not None and len(text) > length:
-            raise _Reject(f"{len(text)} characters exceed varchar({length})")
+            raise _Reject(f"has {len(text)} characters, more than varchar({length}) holds")
         return text
 
     return adapt
@@ -591,12 +640,12 @@ def _int_adapter(low: int, high: int, kind: ColumnKind) -> Callable[[Any], int |
         elif value is None:
             return None
         elif isinstance(value, bool):
-            raise _Reject(f"a boolean is not a {kind}")
+            raise _Reject("is a boolean, not an integer")
         elif isinstance(value, int):
             number = int(value)
         elif isinstance(value, (float, decimal.Decimal)):
             if not math.isfinite(value) or value != int(value):
-                raise _Reject(f"not a whole number for {kind}")
+                raise _Reject("is not a whole number")
             number = int(value)
         elif isinstance(value, str):
             text = value.strip()
@@ -608,14 +657,14 @@ def _int_adapter(low: int, high: int, kind: ColumnKind) -> Callable[[Any], int |
                 try:
                     as_decimal = decimal.Decimal(text)
                 except decimal.InvalidOperation:
-                    raise _Reject(f"not a {kind}") from None
+                    raise _Reject("is not an integer") from None
                 if not as_decimal.is_finite() or as_decimal != int(as_decimal):
-                    raise _Reject(f"not a whole number for {kind}") from None
+                    raise _Reject("is not a whole number") from None
                 number = int(as_decimal)
         else:
-            raise _Reject(f"a {type(value).__name__} is not a {kind}")
+            raise _Reject(f"is a {type(value).__name__}, not an integer")
         if not low <= number <= high:
-            raise _Reject(f"out of range for {kind}")
+            raise _Reject(f"is out of range for {kind} ({low} to {high})")
         return number
 
     return adapt
@@ -625,7 +674,7 @@ def _adapt_float(value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise _Reject("a boolean is not a number")
+        raise _Reject("is a boolean, not a number")
     if isinstance(value, str):
         text = value.strip()
         if not text:
@@ -633,18 +682,18 @@ def _adapt_float(value: Any) -> float | None:
         try:
             number = float(text)
         except ValueError:
-            raise _Reject("not a number") from None
+            raise _Reject("is not a number") from None
     elif isinstance(value, (int, float, decimal.Decimal)):
         try:
             number = float(value)
         except OverflowError:
-            raise _Reject("out of range for double precision") from None
+            raise _Reject("is out of range for double precision") from None
     else:
-        raise _Reject(f"a {type(value).__name__} is not a number")
+        raise _Reject(f"is a {type(value).__name__}, not a number")
     # PostgreSQL stores NaN/Infinity but SQLite turns NaN into NULL (past NOT NULL):
     # refused everywhere, so a load means the same on every backend.
     if not math.isfinite(number):
-        raise _Reject("NaN and infinity are not allowed (not a finite number)")
+        raise _Reject("is not a finite number (NaN and infinity are refused)")
     return number
 
 
@@ -655,6 +704,10 @@ def _numeric_adapter(precision: int | None, scale: int | None) -> Callable[[Any]
 
     low = -limit if limit is not None else None
     invalid = decimal.InvalidOperation
+    too_big = (
+        f"does not fit numeric({precision},{scale or 0}) (at most "
+        f"{(precision or 0) - (scale or 0)} digits before the decimal point)"
+    )
 
     def adapt(value: Any) -> decimal.Decimal | None:
         if type(value) is decimal.Decimal and quantum is not None:
@@ -664,19 +717,19 @@ def _numeric_adapter(precision: int | None, scale: int | None) -> Callable[[Any]
                 if low < number < limit:  # type: ignore[operator]
                     return number
             except invalid:
-                raise _Reject("not a finite number") from None
-            raise _Reject(f"does not fit numeric({precision},{scale or 0})")
+                raise _Reject("is not a finite number") from None
+            raise _Reject(too_big)
         if value is None:
             return None
         if type(value) is decimal.Decimal:
             number = value
         elif isinstance(value, bool):
-            raise _Reject("a boolean is not a number")
+            raise _Reject("is a boolean, not a number")
         elif isinstance(value, int):
             number = decimal.Decimal(value)
         elif isinstance(value, float):
             if not math.isfinite(value):
-                raise _Reject("not a finite number")
+                raise _Reject("is not a finite number")
             # repr() is the shortest string that round-trips: 0.1 -> Decimal("0.1")
             number = decimal.Decimal(repr(value))
         elif isinstance(value, str):
@@ -686,17 +739,17 @@ def _numeric_adapter(precision: int | None, scale: int | None) -> Callable[[Any]
             try:
                 number = decimal.Decimal(text)
             except decimal.InvalidOperation:
-                raise _Reject("not a number") from None
+                raise _Reject("is not a number") from None
         elif isinstance(value, decimal.Decimal):
             number = value
         else:
-            raise _Reject(f"a {type(value).__name__} is not a number")
+            raise _Reject(f"is a {type(value).__name__}, not a number")
         if not number.is_finite():
-            raise _Reject("not a finite number")
+            raise _Reject("is not a finite number")
         if quantum is not None and limit is not None:
             number = number.quantize(quantum, context=context)
             if abs(number) >= limit:
-                raise _Reject(f"does not fit numeric({precision},{scale or 0})")
+                raise _Reject(too_big)
         return number
 
     return adapt
@@ -715,10 +768,14 @@ def _adapt_bool(value: Any) -> bool | None:
             return True
         if text in _FALSE:
             return False
-    raise _Reject("not a boolean")
+    raise _Reject("is not a boolean (true/false, yes/no, 1/0)")
 
 
-def _parse_datetime_text(text: str) -> dt.datetime:
+_NOT_A_DATE = "is not a date (YYYY-MM-DD)"
+_NOT_A_TIMESTAMP = "is not a timestamp (YYYY-MM-DD HH:MM:SS, ISO 8601)"
+
+
+def _parse_datetime_text(text: str, problem: str = _NOT_A_TIMESTAMP) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
@@ -728,16 +785,16 @@ def _parse_datetime_text(text: str) -> dt.datetime:
             return dt.datetime.strptime(text, "%Y%m%d")
         except ValueError:
             pass
-    raise _Reject("not an ISO 8601 date/time")
+    raise _Reject(problem)
 
 
 def _from_epoch(value: Any) -> dt.datetime:
     if isinstance(value, bool) or not math.isfinite(value):
-        raise _Reject("not a timestamp")
+        raise _Reject("is not a timestamp")
     try:
         return dt.datetime.fromtimestamp(float(value), tz=UTC)
     except (OverflowError, OSError, ValueError):
-        raise _Reject("epoch seconds out of range") from None
+        raise _Reject("is out of range as epoch seconds") from None
 
 
 def _adapt_date(value: Any) -> dt.date | None:
@@ -751,11 +808,11 @@ def _adapt_date(value: Any) -> dt.date | None:
         text = value.strip()
         if not text:
             return None
-        parsed = _parse_datetime_text(text)
+        parsed = _parse_datetime_text(text, _NOT_A_DATE)
         return (parsed.astimezone(UTC) if parsed.tzinfo else parsed).date()
     if isinstance(value, int) and not isinstance(value, bool):
         return _date_from_int(value)
-    raise _Reject(f"a {type(value).__name__} is not a date")
+    raise _Reject(f"is a {type(value).__name__}, not a date")
 
 
 def _date_from_int(value: int) -> dt.date:
@@ -768,9 +825,9 @@ def _date_from_int(value: int) -> dt.date:
         try:
             return dt.datetime.strptime(str(value), "%Y%m%d").date()
         except ValueError:
-            raise _Reject("not a valid YYYYMMDD date") from None
+            raise _Reject(_NOT_A_DATE) from None
     raise _Reject(
-        "an integer in a date column must be YYYYMMDD (epoch seconds need a timestamp column)"
+        "is not a date (an integer must be YYYYMMDD; epoch seconds need a timestamp column)"
     )
 
 
@@ -784,7 +841,7 @@ def _to_datetime(value: Any) -> dt.datetime | None:
         return _parse_datetime_text(text) if text else None
     if isinstance(value, (int, float)):
         return _from_epoch(value)
-    raise _Reject(f"a {type(value).__name__} is not a timestamp")
+    raise _Reject(f"is a {type(value).__name__}, not a timestamp")
 
 
 def _adapt_timestamptz(value: Any) -> dt.datetime | None:
@@ -830,13 +887,13 @@ def _adapt_json(value: Any) -> Any:
         return value
     if type(value) is float:
         if not math.isfinite(value):
-            raise _Reject("NaN/Infinity are not JSON")
+            raise _Reject("is NaN or infinity, not JSON")
         return value
     try:
         # A round trip gives plain dicts/lists/str/numbers that every driver can encode.
         return json.loads(json.dumps(value, default=_json_default, allow_nan=False))
     except (TypeError, ValueError) as exc:
-        raise _Reject(f"not JSON serialisable: {exc}") from None
+        raise _Reject(f"is not JSON serialisable: {exc}") from None
 
 
 __all__ = [

@@ -87,7 +87,7 @@ def iter_pages(
     fetching more), and `MalformedPageError` when the API reports a total and the
     pages held another number of records.
     """
-    seen: dict[str, int] = {first.full_url: first.index}
+    seen: dict[str, int] = {first.full_url: first.page_number}  # URL -> page (as named)
     checks = _PageChecks(paginator)
     page = checks(fetch(first))
     yield page
@@ -97,17 +97,19 @@ def iter_pages(
             if max_pages is not None and len(plan) + 1 > max_pages:
                 raise TooManyPagesError(first.full_url, max_pages)
             for planned in plan:
-                seen[planned.full_url] = planned.index
+                seen[planned.full_url] = planned.page_number
             pages = ordered_map(fetch, plan, workers=concurrency, max_in_flight=max_in_flight)
             with contextlib.closing(pages):
                 for page in pages:
                     yield checks(page)
     while (request := paginator.next(page)) is not None:
         if request.full_url in seen:
-            raise PaginationLoopError(request.full_url, page.index, seen[request.full_url])
+            raise PaginationLoopError(
+                request.full_url, page.request.page_number, seen[request.full_url]
+            )
         if max_pages is not None and len(seen) >= max_pages:
             raise TooManyPagesError(first.full_url, max_pages)
-        seen[request.full_url] = request.index
+        seen[request.full_url] = request.page_number
         page = checks(fetch(request))
         yield page
     checks.finish(page)
@@ -135,7 +137,10 @@ class _PageChecks:
             and page.records == previous.records
         ):
             raise PaginationLoopError(
-                page.request.full_url, page.index, previous.index, repeated=True
+                page.request.full_url,
+                page.request.page_number,
+                previous.request.page_number,
+                repeated=True,
             )
         self.previous = page
         self.records += len(page.records)
@@ -147,7 +152,7 @@ class _PageChecks:
         if expected is not None and self.records != expected:
             raise MalformedPageError(
                 last.request.full_url,
-                last.index,
+                last.request.page_number,
                 f"{self.records} records read in {self.pages} pages, but the API reports "
                 f"a total of {expected}; does it cap the page size or limit below ours?",
             )

@@ -47,8 +47,17 @@ class PageRequest:
     """The request for one page: its position in the source and what to GET."""
 
     index: int
+    """Position in the source: 0 for the first page read."""
     url: str
     params: Params = ()
+    number: int | None = None
+    """The page number the API was asked for (``page_number`` pagination); None when
+    the request has no page number, and errors count pages from 1 (`page_number`)."""
+
+    @property
+    def page_number(self) -> int:
+        """The page as errors name it: the number asked for, else the 1-based position."""
+        return self.number if self.number is not None else self.index + 1
 
     @property
     def full_url(self) -> str:
@@ -62,7 +71,10 @@ class PageRequest:
         """The same URL with some parameters set (replacing earlier values)."""
         kept = tuple((k, v) for k, v in self.params if k not in updates)
         return PageRequest(
-            self.index, self.url, kept + tuple((k, str(v)) for k, v in updates.items())
+            self.index,
+            self.url,
+            kept + tuple((k, str(v)) for k, v in updates.items()),
+            self.number,
         )
 
 
@@ -115,20 +127,22 @@ def parse_page(
     try:
         data = _loads(body)
     except ValueError as exc:
-        raise MalformedPageError(request.full_url, request.index, f"invalid JSON: {exc}") from exc
+        raise MalformedPageError(
+            request.full_url, request.page_number, f"invalid JSON: {exc}"
+        ) from exc
     records = find_path(data, records_path)
     if records is None and records_path and isinstance(data, Mapping):
         if records_path.split(".")[0] not in data:
             raise MalformedPageError(
                 request.full_url,
-                request.index,
+                request.page_number,
                 f"no records at {records_path!r}; top-level keys: {sorted(data)[:10]}",
             )
         records = []  # an explicit null list: no records on this page
     if not isinstance(records, list):
         raise MalformedPageError(
             request.full_url,
-            request.index,
+            request.page_number,
             f"records at {records_path or '(root)'!r} are a {type(records).__name__}, not a list",
         )
     kept = {k.lower(): v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
@@ -168,12 +182,14 @@ def _linked(page: Page, link: str) -> PageRequest:
         theirs, ours = url_origin(url), url_origin(page.request.url)
     except ValueError:
         raise MalformedPageError(
-            page.request.full_url, page.index, f"next link is not a valid URL: {redact_url(url)}"
+            page.request.full_url,
+            page.request.page_number,
+            f"next link is not a valid URL: {redact_url(url)}",
         ) from None
     if theirs != ours:
         raise MalformedPageError(
             page.request.full_url,
-            page.index,
+            page.request.page_number,
             f"next link points to another origin {theirs}, refused "
             f"(credentials are only sent to {ours})",
         )
@@ -191,7 +207,7 @@ class NextUrlPaginator(Paginator):
         if not isinstance(link, str):
             raise MalformedPageError(
                 page.request.full_url,
-                page.index,
+                page.request.page_number,
                 f"next link at {self.next_path!r} is a {type(link).__name__}",
             )
         return _linked(page, link)
@@ -223,7 +239,9 @@ def _total(page: Page, path: str | None) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise MalformedPageError(
-            page.request.full_url, page.index, f"total at {path!r} is not a number: {value!r}"
+            page.request.full_url,
+            page.request.page_number,
+            f"total at {path!r} is not a number: {value!r}",
         ) from None
 
 
@@ -249,7 +267,7 @@ class PageNumberPaginator(Paginator):
         self.config = config
 
     def first(self, url: str, params: Params) -> PageRequest:
-        request = PageRequest(0, url, params).with_params(
+        request = PageRequest(0, url, params, self.config.start).with_params(
             **{self.config.page_param: self.config.start}
         )
         if self.config.page_size and self.config.page_size_param:
@@ -257,8 +275,9 @@ class PageNumberPaginator(Paginator):
         return request
 
     def _page(self, template: PageRequest, index: int) -> PageRequest:
-        moved = template.with_params(**{self.config.page_param: self.config.start + index})
-        return PageRequest(index, moved.url, moved.params)
+        number = self.config.start + index
+        moved = template.with_params(**{self.config.page_param: number})
+        return PageRequest(index, moved.url, moved.params, number)
 
     def total_pages(self, page: Page) -> int | None:
         pages = _total(page, self.config.total_pages_path)
@@ -280,7 +299,7 @@ class PageNumberPaginator(Paginator):
             if pages is not None:  # page numbers follow the server's page size, not ours
                 raise MalformedPageError(
                     page.request.full_url,
-                    page.index,
+                    page.request.page_number,
                     f"{len(page.records)} records where page_size is {size}, but the API "
                     f"reports {pages} pages; does it cap the page size below {size}?",
                 )

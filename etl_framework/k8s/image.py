@@ -12,6 +12,7 @@ The functions here return argument lists; `run` executes one and raises on failu
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,8 @@ ENGINE_ENV = "ETL_CONTAINER_ENGINE"
 LOCAL_IMAGE = "localhost/etl-framework"
 """Repository of locally built images (a full name, so podman never searches registries)."""
 DEFAULT_TAG = "dev"
+DIGEST_REF = re.compile(r"^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$")
+"""An image reference pinned by digest (``REPOSITORY[:TAG]@sha256:<64 hex>``)."""
 IMAGE_UID = 10001
 """The image's numeric user (Dockerfile ``USER``)."""
 _PIP_KEYS = ("index-url", "extra-index-url", "trusted-host", "timeout", "retries")
@@ -169,10 +172,24 @@ def build_command(
     revision: str = "unknown",
     secrets: BuildSecrets | None = None,
     pull: bool = True,
+    base_image: str | None = None,
 ) -> list[str]:
-    """``docker|podman build`` with the OCI label build args (and pip secrets)."""
+    """``docker|podman build`` with the OCI label build args (and pip secrets).
+
+    ``base_image`` replaces the Dockerfile's digest-pinned ``BASE_IMAGE`` (it must be
+    pinned by digest too: ``REPOSITORY@sha256:<64 hex>``).
+
+    Raises:
+        ConfigError: ``base_image`` is not pinned by digest.
+    """
     cmd = [engine, "build", "-t", tag]
     cmd += ["--build-arg", f"VERSION={version}", "--build-arg", f"REVISION={revision}"]
+    if base_image is not None:
+        if not DIGEST_REF.match(base_image):
+            raise ConfigError(
+                f"base image {base_image!r} is not pinned by digest: use REPOSITORY@sha256:<64 hex>"
+            )
+        cmd += ["--build-arg", f"BASE_IMAGE={base_image}"]
     if not pull:
         cmd.append("--pull=never" if engine == "podman" else "--pull=false")
     if secrets is not None:

@@ -9,12 +9,16 @@ What every Job gets:
 
 * the ``pipeline`` container as a non-root user (uid `RUN_AS_USER`) with a read-only root
   filesystem (emptyDirs for ``/tmp`` and the working directory's ``.etl``), no privilege
-  escalation, every capability dropped and the runtime's default seccomp profile;
+  escalation, every capability dropped and the runtime's default seccomp profile; no
+  service-account token (``automountServiceAccountToken: false``);
+* the image by digest or by an immutable tag (pulled ``IfNotPresent``); ``latest`` is
+  refused by `TransferSpec`, any other mutable tag (``dev``) is pulled ``Always``;
 * the credentials Secret (if the spec names one) mounted read-only at
   `CREDENTIALS_MOUNT_PATH`; plain env vars from the spec and ``secretKeyRef`` references
   rendered as ``valueFrom.secretKeyRef`` (no secret value ever appears in a manifest);
 * optionally the Cloud SQL Auth Proxy as a native sidecar (an init container with
-  ``restartPolicy: Always``), so the Job completes when ``pipeline`` exits;
+  ``restartPolicy: Always``), so the Job completes when ``pipeline`` exits; its health
+  endpoint listens on loopback only and is probed with the proxy's own ``wait``;
 * a ``podFailurePolicy`` keyed off ``pipeline``'s exit codes (see `pod_failure_policy`),
   ``backoffLimit``, ``activeDeadlineSeconds`` and ``ttlSecondsAfterFinished``;
 * ``terminationMessagePolicy: FallbackToLogsOnError``: the run summary the job writes to
@@ -53,6 +57,10 @@ WORKDIR = "/app"
 """The image's working directory; ``.etl/`` under it is an emptyDir in a pod."""
 TMP_SIZE_LIMIT = "1Gi"
 SQL_PROXY_HTTP_PORT = 9090
+SQL_PROXY_HTTP_ADDRESS = "127.0.0.1"
+"""The proxy's health endpoint listens on the pod's loopback only."""
+SQL_PROXY_BINARY = "/cloud-sql-proxy"
+"""The proxy binary in its image (the entrypoint of gcr.io/cloud-sql-connectors/cloud-sql-proxy)."""
 SQL_PROXY_RESOURCES: Mapping[str, Mapping[str, str]] = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
     "limits": {"memory": "256Mi"},
@@ -231,14 +239,34 @@ def _env(
 
 
 def sql_proxy_args(proxy: SqlProxy) -> list[str]:
-    """The Cloud SQL Auth Proxy's arguments (health checks on `SQL_PROXY_HTTP_PORT`)."""
+    """The Cloud SQL Auth Proxy's arguments.
+
+    Its health endpoint (`SQL_PROXY_HTTP_ADDRESS`:`SQL_PROXY_HTTP_PORT`) listens on the
+    pod's loopback only, like its database port: nothing outside the pod reaches it.
+    """
     return [
         "--structured-logs",
         f"--port={proxy.port}",
         "--health-check",
-        "--http-address=0.0.0.0",
+        f"--http-address={SQL_PROXY_HTTP_ADDRESS}",
         f"--http-port={SQL_PROXY_HTTP_PORT}",
         proxy.instance,
+    ]
+
+
+def sql_proxy_probe_command(max_wait: str = "1s") -> list[str]:
+    """An exec probe: the proxy's own ``wait`` asks its ``/startup`` endpoint on loopback.
+
+    The kubelet's ``httpGet`` probes connect to the pod IP, which a loopback-only
+    endpoint does not answer; the proxy image is distroless, so its binary is the
+    only client there is.
+    """
+    return [
+        SQL_PROXY_BINARY,
+        "wait",
+        f"--http-address={SQL_PROXY_HTTP_ADDRESS}",
+        f"--http-port={SQL_PROXY_HTTP_PORT}",
+        f"--max={max_wait}",
     ]
 
 
@@ -251,13 +279,15 @@ def _sql_proxy_container(spec: TransferSpec, proxy: SqlProxy) -> dict[str, Any]:
         "restartPolicy": "Always",
         "args": sql_proxy_args(proxy),
         "startupProbe": {
-            "httpGet": {"path": "/startup", "port": SQL_PROXY_HTTP_PORT},
+            "exec": {"command": sql_proxy_probe_command()},
             "periodSeconds": 1,
+            "timeoutSeconds": 3,
             "failureThreshold": 60,
         },
         "livenessProbe": {
-            "httpGet": {"path": "/liveness", "port": SQL_PROXY_HTTP_PORT},
+            "exec": {"command": sql_proxy_probe_command()},
             "periodSeconds": 10,
+            "timeoutSeconds": 5,
             "failureThreshold": 3,
         },
         "resources": _resources(SQL_PROXY_RESOURCES),
@@ -333,6 +363,9 @@ def build_pod_spec(
             "fsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        # `pipeline` never calls the Kubernetes API: no API token in the pod (Workload
+        # Identity does not need one either; the GKE metadata server answers for the pod)
+        "automountServiceAccountToken": False,
         "containers": [container],
         "volumes": volumes,
     }

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from etl_framework.exceptions import SchemaMismatchError
+from etl_framework.load import sqlite_decimal
 from etl_framework.load.identifiers import quote, quote_table, split_table_name, validate_identifier
 from etl_framework.mapping import ColumnKind, ColumnType, FieldMapping
 
@@ -321,6 +322,8 @@ _SQLITE_EXTRA: dict[ColumnKind, frozenset[str]] = {
 
 def type_problem(expected: ColumnType, actual: Any, dialect: str) -> str | None:
     """Why a reflected column type cannot hold ``expected`` values, or None if it can."""
+    if dialect == "sqlite" and expected.kind is ColumnKind.NUMERIC:
+        return sqlite_decimal.schema_problem(expected.precision, expected.scale, actual)
     class_name = type(actual).__name__.upper()
     accepted = _COMPATIBLE[expected.kind]
     if dialect == "sqlite":

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from etl_framework.exceptions import ConfigError, SourceError, SourceUnavailableError
+from etl_framework.sources.located import FileOrigin, LocatedRecord, locate
 
 if TYPE_CHECKING:
     from google.cloud.storage import Client
@@ -97,23 +98,46 @@ def csv_records(
     Empty fields are empty strings; the field mapping reads them as NULL for every
     non-text column. A line with more or fewer fields than the header raises
     `SourceError` naming the file and the line (a short line would otherwise load
-    NULLs silently).
+    NULLs silently). Blank lines are skipped. Each row is a `LocatedRecord` that
+    knows its file and first line, so a bad value is reported as ``FILE line N``.
     """
+    # csv.DictReader's own options: fill short lines with ``restval``, keep extra
+    # fields under ``restkey``, or give the ``fieldnames`` a headerless file lacks
+    restval: str | None = fmtparams.pop("restval", None)
+    restkey: str | None = fmtparams.pop("restkey", None)
+    fieldnames: list[str] | None = fmtparams.pop("fieldnames", None)
+    origin = FileOrigin(location)
     with open_binary(location, compression=compression, client=client) as raw:
-        reader = csv.DictReader(
+        reader = csv.reader(
             io.TextIOWrapper(raw, encoding=encoding, newline=""), delimiter=delimiter, **fmtparams
         )
         try:
+            header = list(fieldnames) if fieldnames is not None else next(reader, None)
+            if header is None:
+                return
+            width = len(header)
+            last_line = reader.line_num
             for row in reader:
-                if None in row:
-                    raise SourceError(
-                        f"{location}: line {reader.line_num} has more fields than the header"
-                    )
-                if None in row.values():  # DictReader's filler for missing fields
-                    raise SourceError(
-                        f"{location}: line {reader.line_num} has fewer fields than the header"
-                    )
-                yield row
+                line, last_line = last_line + 1, reader.line_num  # a record's first line
+                if not row:  # a blank line
+                    continue
+                if len(row) == width:
+                    yield LocatedRecord(zip(header, row, strict=True), origin, line)
+                    continue
+                if len(row) < width and restval is not None:
+                    row += [restval] * (width - len(row))
+                    yield LocatedRecord(zip(header, row, strict=True), origin, line)
+                    continue
+                if len(row) > width and restkey is not None:
+                    record = LocatedRecord(zip(header, row[:width], strict=True), origin, line)
+                    record[restkey] = row[width:]
+                    yield record
+                    continue
+                more_or_fewer = "more" if len(row) > width else "fewer"
+                raise SourceError(
+                    f"{location}: line {line} has {more_or_fewer} fields than the header"
+                    f" ({len(row)}, not {width})"
+                )
         except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
             raise SourceError(
                 f"{location}: unreadable CSV near line {reader.line_num}: {exc}"
@@ -126,7 +150,11 @@ def ndjson_records(
     compression: Compression = "auto",
     client: Client | None = None,
 ) -> Iterator[Any]:
-    """Each JSON value of a newline-delimited JSON file (blank lines skipped), streamed."""
+    """Each JSON value of a newline-delimited JSON file (blank lines skipped), streamed.
+
+    Objects come as `LocatedRecord` s (file and line number, for error messages).
+    """
+    origin = FileOrigin(location)
     with open_binary(location, compression=compression, client=client) as raw:
         number = 0
         try:
@@ -134,8 +162,9 @@ def ndjson_records(
                 if not line.strip():
                     continue
                 try:
-                    yield json.loads(line)
+                    value = json.loads(line)
                 except ValueError as exc:
                     raise SourceError(f"{location}: line {number} is not JSON: {exc}") from None
+                yield locate(value, origin, number)
         except (EOFError, gzip.BadGzipFile, OSError) as exc:
             raise SourceError(f"{location}: unreadable after line {number}: {exc}") from exc

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from etl_framework.connectors.http import HttpConnector
 from etl_framework.http.config import HttpSourceConfig
+from etl_framework.http.errors import redact_url
 from etl_framework.http.fetch import IN_FLIGHT_PER_WORKER, iter_pages
 from etl_framework.http.page_cache import PageCache, cache_prefix, open_page_cache
 from etl_framework.http.pagination import (
@@ -44,6 +45,7 @@ from etl_framework.http.pagination import (
     build_paginator,
     parse_page,
 )
+from etl_framework.sources.located import PageOrigin, locate
 
 if TYPE_CHECKING:
     from etl_framework.context import RunContext, RunCounters
@@ -174,9 +176,13 @@ class HttpSource:
             yield page
 
     def records(self) -> Iterator[Any]:
-        """Every record in source order."""
+        """Every record in source order, objects as `LocatedRecord` s (page URL, index)."""
+        records_path = self.config.records_path
         for page in self.pages():
-            yield from page.records
+            request = page.request
+            origin = PageOrigin(redact_url(request.full_url), request.page_number, records_path)
+            for index, record in enumerate(page.records):
+                yield locate(record, origin, index)
 
     def clear_cache(self) -> None:
         """Remove this run's cached pages (call after a successful publish)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from etl_framework._version import __version__
 from etl_framework.deploy_spec import (
     DEFAULT_TRANSFERS_FILE,
     SecretKeyRef,
@@ -379,7 +380,6 @@ def test_names_that_map_to_kubernetes_names_are_accepted(tmp_path: Path, name: s
 @pytest.mark.parametrize(
     ("tag", "policy"),
     [
-        ("latest", "Always"),
         ("dev", "Always"),  # moves with every push to main: a cached copy goes stale
         ("main", "Always"),
         ("1.4", "Always"),
@@ -402,6 +402,30 @@ def test_only_immutable_tags_are_pulled_if_not_present(tag: str, policy: str) ->
         }
     )
     assert spec.image_pull_policy == policy
+
+
+SPEC_FIELDS = {
+    "name": "a",
+    "mode": "delta",
+    "config": "x",
+    "start_date": "2024-01-01",
+    "image": "repo/etl",
+    "namespace": "etl",
+}
+
+
+def test_latest_is_refused_and_a_digest_pins_the_image() -> None:
+    with pytest.raises(ValueError, match="tag 'latest' moves with every push"):
+        TransferSpec.model_validate({**SPEC_FIELDS, "tag": "latest"})
+    default = TransferSpec.model_validate(SPEC_FIELDS)
+    assert default.image_ref.endswith(":v" + __version__)
+    assert default.image_pull_policy == "IfNotPresent"
+    digest = "sha256:" + "0a" * 32
+    pinned = TransferSpec.model_validate({**SPEC_FIELDS, "tag": "dev", "digest": digest})
+    assert pinned.image_ref == f"repo/etl@{digest}"
+    assert pinned.image_pull_policy == "IfNotPresent"
+    with pytest.raises(ValueError, match="not an image digest"):
+        TransferSpec.model_validate({**SPEC_FIELDS, "digest": "sha256:abc"})
 
 
 def test_duplicate_keys_are_problems_naming_the_key_and_line(tmp_path: Path) -> None:

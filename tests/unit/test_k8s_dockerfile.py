@@ -75,3 +75,48 @@ def test_dockerignore_keeps_out_keys_state_venvs_and_tests() -> None:
     lines = (REPO / ".dockerignore").read_text().splitlines()
     for pattern in ("keyscredentials/", "**/.etl", ".venv*", "tests/"):
         assert pattern in lines
+
+
+def test_every_stage_starts_from_a_base_image_pinned_by_digest() -> None:
+    text = DOCKERFILE.read_text()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.M))
+    bases = re.findall(r"^FROM (\S+)", text, re.M)
+    assert len(bases) == 2
+    for base in bases:
+        resolved = re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], base)
+        assert re.fullmatch(
+            r"docker\.io/library/python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", resolved
+        ), base
+
+
+CREDENTIAL_PATHS = (
+    "jobs/key.json",
+    "jobs/config/prod-key.json",
+    "jobs/data/service-account-etl.json",
+    "jobs/data/client.pem",
+    "jobs/config/signing.p12",
+    "jobs/.env",
+    ".env",
+    "etl_framework/deploy-key.json",
+    "keyscredentials/key.json",
+    "keyscredentials/notes.txt",
+)
+
+
+def test_gitignore_keeps_credentials_out_of_git() -> None:
+    """git's own matcher (check-ignore), as if none of the files were tracked."""
+    result = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin", "-z"],
+        input="\0".join(CREDENTIAL_PATHS),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    ignored = set(filter(None, result.stdout.split("\0")))
+    assert ignored == set(CREDENTIAL_PATHS), sorted(set(CREDENTIAL_PATHS) - ignored)
+    kept = ("keyscredentials/README.md", "keyscredentials/download_list.txt", "jobs/keys.yaml")
+    result = subprocess.run(
+        ["git", "check-ignore", "--no-index", *kept], cwd=REPO, capture_output=True, timeout=30
+    )
+    assert result.returncode == 1, result.stdout  # 1: none of them is ignored

@@ -66,6 +66,14 @@ def test_build_command_sets_labels_and_never_pulls_with_podman(tmp_path: Path) -
     assert "--pull=false" in build_command("docker", "x", pull=False)
 
 
+def test_build_command_overrides_the_base_image_only_by_digest() -> None:
+    pinned = "docker.io/library/python@sha256:" + "a" * 64
+    cmd = build_command("podman", "x", base_image=pinned)
+    assert cmd[cmd.index(f"BASE_IMAGE={pinned}") - 1] == "--build-arg"
+    with pytest.raises(ConfigError, match="not pinned by digest"):
+        build_command("podman", "x", base_image="docker.io/library/python:3.11-slim")
+
+
 def test_run_command_mirrors_the_pod() -> None:
     cmd = run_command("podman", "img", ["--help"], env={"ETL_ENV": "local"})
     assert cmd[:3] == ["podman", "run", "--rm"]

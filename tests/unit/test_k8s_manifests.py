@@ -155,7 +155,12 @@ def test_sql_proxy_is_a_native_sidecar_that_starts_first() -> None:
     assert proxy["restartPolicy"] == "Always"
     assert "proj:europe-west2:state" in proxy["args"]
     assert "--port=6432" in proxy["args"]
-    assert proxy["startupProbe"]["httpGet"]["path"] == "/startup"
+    # the health endpoint listens on loopback only, probed by the proxy's own `wait`
+    assert "--http-address=127.0.0.1" in proxy["args"]
+    for probe in ("startupProbe", "livenessProbe"):
+        command = proxy[probe]["exec"]["command"]
+        assert command[:2] == ["/cloud-sql-proxy", "wait"]
+        assert "--http-address=127.0.0.1" in command and "--http-port=9090" in command
     env = {e["name"]: e.get("value") for e in main_container(job)["env"]}
     assert env["ETL_SQL_PROXY_PORT"] == "6432"
     # --no-sql-proxy wins over the spec

@@ -60,6 +60,29 @@ def test_local_deploy_gke_dry_run_prints_the_job() -> None:
     assert job["metadata"]["name"].startswith("etl-demo-orders-20240115-")  # random suffix
 
 
+def test_deploy_tasks_run_the_image_the_build_pushed() -> None:
+    """--tag / --digest: the Job runs the exact image, pulled IfNotPresent; latest refused."""
+    digest = "sha256:" + "ab" * 32
+    cases = {
+        ("--tag", "0123456789ab"): ":0123456789ab",
+        ("--digest", digest): "@" + digest,
+    }
+    for args, suffix in cases.items():
+        for task in (
+            ["local-deploy-gke", "--execution-date", "20240115"],
+            ["backfill-gke", "--start", "20240101", "--end", "20240102"],
+        ):
+            result = invoke(*task, "--env", "dev", *args, "--dry-run")
+            assert result.returncode == 0, result.stderr
+            pod = yaml.safe_load(result.stdout)["spec"]["template"]["spec"]
+            (container,) = pod["containers"]
+            assert container["image"].endswith(suffix)
+            assert container["imagePullPolicy"] == "IfNotPresent"
+    latest = invoke("local-deploy-gke", "--env", "prod", "--tag", "latest", "--dry-run")
+    assert latest.returncode == 2 and "moves with every push" in latest.stderr
+    assert "Traceback" not in latest.stderr
+
+
 def test_backfill_gke_dry_run() -> None:
     result = invoke(
         "backfill-gke", "--start", "20240101", "--end", "20240110", "-p", "3", "--dry-run"

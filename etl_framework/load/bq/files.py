@@ -49,7 +49,7 @@ def bigquery_numeric(column: str, value: Any) -> decimal.Decimal | None:
             raise decimal.InvalidOperation
         number = number.quantize(_NUMERIC_QUANTUM, context=_NUMERIC_CONTEXT)
     except (decimal.InvalidOperation, TypeError, ValueError):
-        raise FieldValueError(column, value, "not a finite number") from None
+        raise FieldValueError(column, value, "is not a finite number") from None
     if number.copy_abs() >= _NUMERIC_LIMIT:  # abs() would round to 28 digits
         raise FieldValueError(
             column,
@@ -210,7 +210,7 @@ class LoadFileWriter:
         try:
             return json.dumps(value, default=_json_value, separators=(",", ":"), allow_nan=False)
         except ValueError:
-            raise FieldValueError(column, value, "NaN/Infinity is not valid JSON") from None
+            raise FieldValueError(column, value, "is not valid JSON (NaN/Infinity)") from None
 
     def _non_finite(self, row: Sequence[Any]) -> FieldValueError:
         """The error for the row whose JSON encoding refused NaN/Infinity."""
@@ -218,8 +218,8 @@ class LoadFileWriter:
             try:
                 json.dumps(value, default=_json_value, allow_nan=False)
             except ValueError:
-                return FieldValueError(column, value, "NaN/Infinity is not valid JSON")
-        return FieldValueError(self._columns[0], row, "not valid JSON")
+                return FieldValueError(column, value, "is not valid JSON (NaN/Infinity)")
+        return FieldValueError(self._columns[0], row, "is not valid JSON")
 
     @staticmethod
     def _unwritable(field: Any, values: list[Any], exc: Exception) -> FieldValueError:

@@ -150,7 +150,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[
     jobs.mkdir(parents=True)
     (jobs / "__init__.py").write_text("")
     (jobs / "doc_demo.py").write_text(JOB_MODULE)
-    env["PYTHONPATH"] = str(root / "pkgs")
+    # the checkout under test before the editable install (a git worktree has its own)
+    env["PYTHONPATH"] = os.pathsep.join([str(root / "pkgs"), str(REPO_ROOT)])
     return root, dags, env
 
 
@@ -373,7 +374,10 @@ def test_workload_identity_pod_has_no_key_file_and_runs_the_sql_proxy(project: A
     assert proxy["restartPolicy"] == "Always"  # native sidecar: ends with the job container
     assert "--port=5432" in proxy["args"]
     assert proxy["args"][-1] == "proj:europe-west2:warehouse"
-    assert proxy["startupProbe"]["httpGet"]["path"] == "/startup"  # ready before pipeline
+    # ready before pipeline; the health endpoint answers on loopback only
+    assert proxy["startupProbe"]["exec"]["command"][:2] == ["/cloud-sql-proxy", "wait"]
+    assert "--http-address=127.0.0.1" in proxy["args"]
+    assert pod["spec"]["automountServiceAccountToken"] is False
     assert proxy["securityContext"]["readOnlyRootFilesystem"] is True
     assert "env" not in proxy and "volumeMounts" not in proxy  # Workload Identity
 

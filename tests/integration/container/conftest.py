@@ -15,8 +15,28 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 TAG = "localhost/etl-framework:test"
 BASE_IMAGE = "docker.io/library/python:3.11-slim"
-FAKE_KEY = '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----FAKE"}'
 REVISION = "0123456789ab"
+FAKE_KEY = '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----FAKE"}'
+PLANTED: dict[str, str] = {
+    # credentials a careless user leaves in a checkout; each carries a marker of its own
+    "jobs/key.json": FAKE_KEY,
+    "jobs/config/prod-key.json": FAKE_KEY,
+    "jobs/data/service-account-etl.json": FAKE_KEY,
+    "jobs/data/client.pem": "-----BEGIN CERTIFICATE-----",
+    "jobs/config/signing.p12": "pkcs12",
+    "jobs/.env": "WAREHOUSE_PASSWORD=hunter2",
+    "jobs/config/.env": "API_TOKEN=tok",
+    ".env": "STATE_DB_URL=postgresql://u:pw@h/db",
+    "etl_framework/deploy-key.json": FAKE_KEY,
+    "keyscredentials/key.json": FAKE_KEY,
+    "keyscredentials/notes.txt": "where the keys came from",
+    ".etl/state.db": "local state",
+}
+"""Files planted in the fresh clone, none of which may reach the image or git."""
+
+
+def planted_marker(path: str) -> str:
+    return f"PLANTED-{path.replace('/', '_')}"
 
 
 def podman(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -36,23 +56,25 @@ def invoke(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedP
     )
 
 
-def copy_context(dest: Path) -> None:
-    """The repository, plus things that must never reach an image."""
-    ignore = shutil.ignore_patterns(
-        ".git", ".venv*", ".services", "__pycache__", ".etl", "*.egg-info", "keyscredentials"
+def clone_with_planted_files(dest: Path) -> None:
+    """A fresh clone of the repository (its committed state), plus `PLANTED` files."""
+    subprocess.run(
+        ["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(dest)],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
-    shutil.copytree(REPO, dest, ignore=ignore, dirs_exist_ok=True)
-    (dest / "keyscredentials").mkdir()
-    (dest / "keyscredentials" / "key.json").write_text(FAKE_KEY)
-    (dest / ".etl").mkdir()
-    (dest / ".etl" / "state.db").write_text("local state")
+    for path, content in PLANTED.items():
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(f"{content}\n{planted_marker(path)}\n")
 
 
 @pytest.fixture(scope="session")
 def build_context() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="etl-image-") as tmp:
         context = Path(tmp) / "context"
-        copy_context(context)
+        clone_with_planted_files(context)
         yield context
 
 
@@ -73,9 +95,13 @@ def image(build_context: Path) -> Iterator[str]:
         pytest.fail(f"{BASE_IMAGE} is not in local storage: run script/setup/podman (as root)")
     if not (REPO / "constraints.txt").exists():
         pytest.fail("constraints.txt (the pinned lock the image installs from) is missing")
+    # the local stand-in by its digest: the build takes the same digest-pinned path as
+    # the Dockerfile's own BASE_IMAGE (which names the registry's image)
+    digest = podman("image", "inspect", "--format", "{{.Digest}}", BASE_IMAGE).stdout.strip()
     started = time.monotonic()
     result = invoke(
         "make-docker-image", "--tag", TAG, "--engine", "podman", "--revision", REVISION,
+        "--base-image", f"{BASE_IMAGE.rsplit(':', 1)[0]}@{digest}",
         cwd=build_context,
         timeout=840,
     )  # fmt: skip

@@ -1,14 +1,16 @@
 """Build the job image with podman and run it like a pod: non-root, read-only root fs.
 
 Needs script/setup/podman (podman + a local stand-in for python:3.11-slim); nothing is
-pulled from a registry. The build context is a copy of the repository with a planted
-fake key and state files, so the test also proves .dockerignore keeps them out.
+pulled from a registry. The build context is a fresh git clone with credentials and
+state files planted in it, so the tests also prove .dockerignore and .gitignore keep
+them out.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,14 @@ from etl_framework._version import __version__
 from etl_framework.deploy_spec import get_transfer
 from etl_framework.k8s.image import run_command
 from etl_framework.k8s.manifests import build_backfill_job
-from tests.integration.container.conftest import REPO, REVISION, invoke, podman
+from tests.integration.container.conftest import (
+    PLANTED,
+    REPO,
+    REVISION,
+    invoke,
+    planted_marker,
+    podman,
+)
 
 MAX_IMAGE_BYTES = 350 * 1000 * 1000
 
@@ -76,21 +85,76 @@ def test_exit_codes_pass_through(image: str) -> None:
     assert missing.returncode == 3, missing.stderr
 
 
-def test_no_keys_state_or_tests_in_the_image(image: str) -> None:
-    script = (
-        "test ! -e /app/keyscredentials && test ! -e /app/.etl/state.db && test ! -e /app/tests"
-        " && ! grep -rqs 'BEGIN PRIVATE KEY' /app /opt/venv/lib/python3.11/site-packages/jobs"
-        " && test -z \"$(find /opt/venv -name '*.json' -path '*keyscredentials*')\""
-        " && ! command -v gcc && ! command -v cc"
-    )
+def image_files(image: str) -> dict[str, bytes]:
+    """Every regular file of the image (its flattened filesystem): path -> content."""
+    created = podman("create", image, "true")
+    assert created.returncode == 0, created.stderr
+    container = created.stdout.strip()
+    files: dict[str, bytes] = {}
+    try:
+        with subprocess.Popen(["podman", "export", container], stdout=subprocess.PIPE) as proc:
+            assert proc.stdout is not None
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+                for member in tar:
+                    if member.isfile():
+                        handle = tar.extractfile(member)
+                        files["/" + member.name.lstrip("./")] = handle.read() if handle else b""
+    finally:
+        podman("rm", "--force", container)
+    return files
+
+
+def test_no_planted_key_state_or_test_file_reaches_the_image(image: str) -> None:
+    """The build context is a fresh clone with credentials planted where people leave
+    them (jobs/, jobs/config, jobs/data, the top level, keyscredentials/): no such file
+    and no byte of one is in the built image."""
+    files = image_files(image)
+    assert "/app/jobs/config/local.yaml" in files  # the listing is real
+    names = {path.rsplit("/", 1)[-1] for path in files}
+    planted_names = {path.rsplit("/", 1)[-1] for path in PLANTED} - {"state.db"}
+    assert not names & planted_names, sorted(names & planted_names)
+    assert not [p for p in files if "/keyscredentials/" in p or p.startswith("/app/tests/")]
+    assert "/app/.etl/state.db" not in files
+    # every planted file carries a marker of its own: none may appear in any file
+    leaked = [
+        (path, planted)
+        for planted in PLANTED
+        for path, content in files.items()
+        if planted_marker(planted).encode() in content
+    ]
+    assert not leaked, leaked
+    # and no key material in our own files (libraries legitimately mention PEM headers)
+    ours = ("/app/", "/opt/venv/lib/python3.11/site-packages/jobs/")
+    keys = [p for p, c in files.items() if p.startswith(ours) and b"PRIVATE KEY" in c]
+    assert not keys, keys
+
+
+def test_no_compiler_in_the_image(image: str) -> None:
     result = subprocess.run(
-        ["podman", "run", "--rm", "--entrypoint", "sh", image, "-c", script],
+        ["podman", "run", "--rm", "--entrypoint", "sh", image, "-c",
+         "! command -v gcc && ! command -v cc"],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-    )
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_planted_files_are_ignored_by_git(build_context: Path) -> None:
+    """In the same clone git sees every planted file as ignored: `git add -A` takes none."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
+        cwd=build_context,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    ignored = {line[3:] for line in status if line.startswith("!! ")}
+    untracked = {line[3:] for line in status if line.startswith("?? ")}
+    assert set(PLANTED) <= ignored, sorted(set(PLANTED) - ignored)
+    assert not untracked & set(PLANTED)
 
 
 def test_test_docker_local_task_runs_the_demo_and_fails_when_the_run_fails(

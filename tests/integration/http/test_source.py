@@ -134,7 +134,10 @@ def test_permanent_503_is_transient_after_the_retries(hawk_api: Server, connect:
 def test_malformed_json_page(hawk_api: Server, connect: Connect) -> None:
     server = hawk_api()
     server.fail(2, kind="malformed")
-    with pytest.raises(MalformedPageError, match=r"page 2 .* invalid JSON") as info:
+    # the server's page index 2 is ?page=3: the error names page 3, as the URL says
+    with pytest.raises(
+        MalformedPageError, match=r"page 3 from \S+\?page=3 .* invalid JSON"
+    ) as info:
         references(source(connect(server)))
     assert info.value.exit_code == ExitCode.FAILED
 
@@ -142,7 +145,7 @@ def test_malformed_json_page(hawk_api: Server, connect: Connect) -> None:
 def test_next_url_loop_detected(hawk_api: Server, connect: Connect) -> None:
     server = hawk_api(records=1000)
     server.fail(4, kind="loop", target_page=1)
-    with pytest.raises(PaginationLoopError, match="already read as page 1"):
+    with pytest.raises(PaginationLoopError, match=r"page=2, already read as page 2"):
         references(source(connect(server)))
     assert sum(server.hits.values()) == 5
 
@@ -262,3 +265,30 @@ def test_page_number_fails_rather_than_skip_records_when_the_server_caps_page_si
     with pytest.raises(MalformedPageError, match="50 records where page_size is 100") as info:
         references(src)
     assert info.value.exit_code == ExitCode.FAILED
+
+
+def test_bad_value_names_the_page_asked_for_the_record_and_its_key(
+    hawk_api: Server, connect: Connect
+) -> None:
+    """The error names page 2 (what `?page=2` asked for, not position 1), the record's
+    index in the page's list, its key, the column and the problem in words."""
+    from etl_framework.mapping import FieldMapping, FieldValueError
+
+    server = hawk_api(records=250)
+    server.records[117]["subtotal_cost"] = "12,50"
+    src = source(
+        connect(server),
+        pagination={"type": "page_number", "page_size": 100, "page_size_param": "page_size"},
+    )
+    mapping = FieldMapping.from_tuples(
+        [
+            ("reference", "reference", "varchar(20) primary key"),
+            ("subtotal_cost", "subtotal_cost", "numeric(12,2)"),
+        ]
+    )
+    with pytest.raises(FieldValueError) as info:
+        list(mapping.rows(src.records()))
+    assert str(info.value) == (
+        f"page 2 of {server.dataset_url}?page_size=100&page=2, record results[17]"
+        " (reference='OMIS-000117'): column 'subtotal_cost': '12,50' is not a number"
+    )

@@ -223,3 +223,25 @@ def test_exec_index_runs_the_day_of_its_completion_index(tmp_path: Path) -> None
 
     missing = k8s_cli("exec-index", "--", "demo_orders", "delta", "x.yaml", cwd=tmp_path)
     assert missing.returncode == 2 and "ETL_BACKFILL_START" in missing.stderr
+
+
+def test_every_rendered_pod_is_locked_down(rendered: dict[str, Path]) -> None:
+    """No API token, a loopback-only proxy health endpoint, no moving image pulled Always."""
+    for name, path in rendered.items():
+        (job,) = list(yaml.safe_load_all(path.read_text()))
+        pod = job["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False, name
+        for container in [*pod["containers"], *pod.get("initContainers", [])]:
+            image = container["image"]
+            assert not image.endswith(":latest"), (name, image)
+            assert ":" in image.rsplit("/", 1)[-1] or "@sha256:" in image, (name, image)
+            if container["name"] == "cloud-sql-proxy":
+                args = container["args"]
+                (address,) = [a for a in args if a.startswith("--http-address=")]
+                assert address == "--http-address=127.0.0.1", (name, address)
+                for probe in ("startupProbe", "livenessProbe"):
+                    assert "httpGet" not in container[probe], (name, probe)
+                    assert "--http-address=127.0.0.1" in container[probe]["exec"]["command"]
+        (main,) = pod["containers"]
+        if main.get("imagePullPolicy") == "Always":
+            assert not main["image"].endswith(":latest"), name

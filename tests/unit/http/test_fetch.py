@@ -119,7 +119,7 @@ def test_next_url_loop_is_an_error() -> None:
     api = FakeApi(total=500, size=50, loop_from=4)
     paginator = build_paginator(NextUrlPagination())
     with pytest.raises(
-        PaginationLoopError, match=r"page 3 points to .*page=1, already read as page 0"
+        PaginationLoopError, match=r"page 4 points to .*page=1, already read as page 1"
     ) as info:
         for _ in iter_pages(api, paginator, PageRequest(0, f"{BASE}?page=1")):
             pass
@@ -142,7 +142,7 @@ class ClampingApi(FakeApi):
 def test_page_repeating_the_previous_one_is_a_loop() -> None:
     api = ClampingApi(total=250, size=100)
     paginator = build_paginator(PageNumberPagination())
-    with pytest.raises(PaginationLoopError, match=r"page 3 .*page=4 repeats the records of page 2"):
+    with pytest.raises(PaginationLoopError, match=r"page 4 .*page=4 repeats the records of page 3"):
         list(iter_pages(api, paginator, paginator.first(BASE, ())))
     assert len(api.fetched) == 4
 

@@ -74,7 +74,8 @@ def test_malformed_pages(body: bytes, match: str) -> None:
     with pytest.raises(MalformedPageError, match=match) as info:
         parse_page(request, body, {}, "results")
     assert info.value.exit_code == 1
-    assert "page 3" in str(info.value) and "token=***" in str(info.value)
+    # the page the API was asked for (page=4), not the 0-based position 3
+    assert "page 4 from" in str(info.value) and "token=***" in str(info.value)
     assert "s3cret" not in str(info.value)
 
 
@@ -127,11 +128,14 @@ def test_page_number_with_total_is_addressable() -> None:
 def test_page_number_total_pages_and_without_total() -> None:
     by_pages = build_paginator(PageNumberPagination(total_pages_path="meta.pages", start=0))
     p0 = page(by_pages.first(BASE, ()), {"meta": {"pages": 3}, "results": [1]})
-    assert [r.full_url for r in by_pages.plan(p0)] == [f"{BASE}?page=1", f"{BASE}?page=2"]
+    plan = by_pages.plan(p0)
+    assert [r.full_url for r in plan] == [f"{BASE}?page=1", f"{BASE}?page=2"]
+    # errors name the page the API was asked for: 0-based APIs keep their numbers
+    assert [p0.request.page_number, *(r.page_number for r in plan)] == [0, 1, 2]
     blind = build_paginator(PageNumberPagination())
     p0 = page(blind.first(BASE, ()), {"results": [1, 2]})
     assert blind.plan(p0) is None
-    assert blind.next(p0) == PageRequest(1, BASE, (("page", "2"),))
+    assert blind.next(p0) == PageRequest(1, BASE, (("page", "2"),), number=2)
     assert blind.next(page(PageRequest(4, BASE), {"results": []})) is None
 
 

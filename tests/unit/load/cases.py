@@ -23,6 +23,7 @@ from etl_framework.load.guards import GuardConfig
 from etl_framework.load.merge import MergeStrategy
 from etl_framework.load.replace_table import ReplaceTableStrategy
 from etl_framework.load.replace_window import ReplaceWindowStrategy
+from etl_framework.load.schema import build_table
 from etl_framework.load.staging import list_staging
 from etl_framework.mapping import FieldMapping
 from etl_framework.window import Window
@@ -89,10 +90,12 @@ def run(strategy: WriteStrategy, recs: Iterable[Mapping[str, Any]]) -> Any:
 
 def table_rows(engine: sa.Engine, table: str = "orders") -> list[tuple[Any, ...]]:
     """Every row as comparable plain values, ordered by id."""
+    # through the mapping's column types, as the framework writes them (SQLite stores
+    # numeric(12,2) as scaled integers: see etl_framework/load/sqlite_decimal.py)
+    typed = build_table(MAPPING, table)
+    columns = [typed.c[name] for name in ("id", "day", "amount", "name", "ok", "note")]
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            f'SELECT id, day, amount, name, ok, note FROM "{table}" ORDER BY id'
-        ).all()
+        rows = conn.execute(sa.select(*columns).order_by(typed.c.id)).all()
     return [
         (
             r[0],
