@@ -9,13 +9,16 @@ is published::
 
     BEGIN TRANSACTION;
     SELECT ERROR(...) FROM (newer overlapping claims of the target);  -- aborts: rollback
-    MERGE _etl_fence ... published_at = CURRENT_TIMESTAMP();          -- this run published
+    UPDATE / INSERT _etl_fence ... published_at = CURRENT_TIMESTAMP(); -- this run published
     DELETE ... / INSERT ... / MERGE ...                                -- the data change
     COMMIT TRANSACTION;
 
 BigQuery has no locks to wait on: two transactions that change the same tables run
-under snapshot isolation and the later commit fails on the concurrent update, so two
-publishes of one target never interleave either. Token 0 (no ledger): no fence.
+under snapshot isolation and the later commit fails on the concurrent update. Every
+claim and every publish writes ``_etl_fence``, so a claim that lands while an older
+publish is open makes one of the two fail: two publishes of one target never
+interleave either. (The local emulator does not accept MERGE inside a transaction, so
+there a fenced merge publish fails; real BigQuery runs it.) Token 0 (no ledger): no fence.
 """
 
 from __future__ import annotations
@@ -119,6 +122,7 @@ class BigQueryFence:
         """Create the fence table of the dataset if it is missing (once per run)."""
         if self._ready:
             return
+        self.connector.ensure_dataset(self.table.project, self.table.dataset)  # first run
         self.connector.execute(
             f"CREATE TABLE IF NOT EXISTS {self.table.sql} ({_COLUMNS})", action="fence table"
         )
@@ -186,19 +190,20 @@ class BigQueryFence:
         )
 
     def mark_statement(self, *, published: bool) -> str:
+        """Upsert this run's row (an UPDATE, then an INSERT if there was none: MERGE is
+        not accepted inside a transaction by every BigQuery implementation)."""
         published_at = "CURRENT_TIMESTAMP()" if published else "CAST(NULL AS TIMESTAMP)"
         claimed = "" if published else "claimed_at = CURRENT_TIMESTAMP(), "
+        key = "target = @fence_target AND window_key = @fence_window_key"
         return (
-            f"MERGE {self.table.sql} F\n"
-            "USING (SELECT @fence_target AS target, @fence_window_key AS window_key) S\n"
-            "ON F.target = S.target AND F.window_key = S.window_key\n"
-            f"WHEN MATCHED THEN UPDATE SET token = @fence_token, run_id = @fence_run_id, "
+            f"UPDATE {self.table.sql} SET token = @fence_token, run_id = @fence_run_id, "
             f"transfer = @fence_transfer, {claimed}published_at = {published_at}, "
-            "reconciled_at = CAST(NULL AS TIMESTAMP)\n"
-            "WHEN NOT MATCHED THEN INSERT (target, window_key, window_start, window_end, "
-            "token, run_id, transfer, claimed_at, published_at) VALUES (@fence_target, "
+            f"reconciled_at = CAST(NULL AS TIMESTAMP) WHERE {key};\n"
+            f"INSERT INTO {self.table.sql} (target, window_key, window_start, window_end, "
+            "token, run_id, transfer, claimed_at, published_at) SELECT @fence_target, "
             "@fence_window_key, @fence_window_start, @fence_window_end, @fence_token, "
-            f"@fence_run_id, @fence_transfer, CURRENT_TIMESTAMP(), {published_at});"
+            f"@fence_run_id, @fence_transfer, CURRENT_TIMESTAMP(), {published_at} "
+            f"FROM (SELECT 1) WHERE NOT EXISTS (SELECT 1 FROM {self.table.sql} WHERE {key});"
         )
 
 

@@ -124,8 +124,9 @@ def test_fenced_publish_checks_the_fence_first_in_the_transaction(
     assert lines[1].startswith("SELECT ERROR(CONCAT('etl_fence: fenced out by run '")
     assert "FROM `acme.analytics._etl_fence` WHERE target = @fence_target" in lines[1]
     assert "token > @fence_token" in lines[1]
-    assert lines[2].startswith("MERGE `acme.analytics._etl_fence` F")
+    assert lines[2].startswith("UPDATE `acme.analytics._etl_fence` SET token = @fence_token")
     assert "published_at = CURRENT_TIMESTAMP()" in lines[2]
+    assert lines[3].startswith("INSERT INTO `acme.analytics._etl_fence`")
     assert lines[-1] == "COMMIT TRANSACTION;"
     if kind != "truncate":  # a window's claim covers only overlapping windows
         assert "window_start < @fence_window_end" in lines[1]
