@@ -346,3 +346,20 @@ def check_user_table_with_the_runs_own_staging_name_is_left_alone(url: str) -> N
         later = build(c, "replace_table", ledger, "77777777-later", 3)
         assert later.drop_stale_staging() == []
         _lookalike_intact(c)
+
+
+def check_fence_publish_without_claim(url: str) -> None:
+    """A strategy used without `claim` (a job of its own) is still fenced: the publish
+    creates the fence table if needed and checks it in the same transaction."""
+    ledger = FakeLedger()
+    with connector(url) as c:
+        first = build(c, "replace_table", ledger, OLD_RUN, 2)
+        try:
+            first.write(MAPPING.rows(recs(range(3), 1)))  # first load, no fence table yet
+        finally:
+            first.drop_staging()
+        assert [(k, t, r, done) for k, t, r, done in fence_rows(c)] == [("all", 2, OLD_RUN, True)]
+        before = table_rows(c.engine)
+        build(c, "replace_table", ledger, NEW_RUN, 3).claim()
+        refused(build(c, "replace_table", ledger, OLD_RUN, 2), recs(range(10), 4))
+        assert table_rows(c.engine) == before
