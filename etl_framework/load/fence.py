@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -62,18 +61,6 @@ def fence_lock_key(target: str) -> int:
     """A signed 64-bit advisory lock key of a target's fence (PostgreSQL)."""
     digest = hashlib.sha1(f"etl_fence\0{target}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-@dataclass(frozen=True)
-class FenceRow:
-    """One row of the fence: the last claim (and publish) of a window of a target."""
-
-    target: str
-    window: Window
-    token: int
-    run_id: str
-    transfer: str
-    published_at: dt.datetime | None
 
 
 def fence_table(schema: str | None) -> sa.Table:
@@ -155,16 +142,6 @@ class SqlFence:
         self._serialize(conn)
         self._refuse_newer(conn)
         self._upsert(conn, published=True)
-
-    # --- reading -----------------------------------------------------------------
-
-    def rows(self, conn: Connection) -> list[FenceRow]:
-        """Every fence row of the target (empty when there is no fence table yet)."""
-        if not self._exists(conn):
-            return []
-        t = self.table
-        result = conn.execute(sa.select(t).where(t.c.target == self.table_name))
-        return [_row(r) for r in result.mappings()]
 
     # --- internals ---------------------------------------------------------------
 
@@ -294,15 +271,4 @@ def _qualified(schema: str | None) -> str:
     return f"{schema}.{FENCE_TABLE}" if schema else FENCE_TABLE
 
 
-def _row(r: Any) -> FenceRow:
-    return FenceRow(
-        target=r["target"],
-        window=Window(r["window_start"], r["window_end"]),
-        token=int(r["token"]),
-        run_id=r["run_id"],
-        transfer=r["transfer"],
-        published_at=r["published_at"],
-    )
-
-
-__all__ = ["FENCE_TABLE", "FenceRow", "SqlFence", "fence_lock_key", "fence_table", "window_key"]
+__all__ = ["FENCE_TABLE", "SqlFence", "fence_lock_key", "fence_table", "window_key"]
