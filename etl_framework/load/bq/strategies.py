@@ -61,7 +61,7 @@ from etl_framework.connectors.bigquery import (
     _bigquery,
     staging_expiry,
 )
-from etl_framework.exceptions import ConfigError, GuardError
+from etl_framework.exceptions import ConfigError, GuardError, JobError
 from etl_framework.load.bq.fence import BigQueryFence
 from etl_framework.load.bq.files import SOURCE_FORMATS, FileFormat, LoadFileWriter
 from etl_framework.load.bq.schema import Partitioning, check_target_schema, schema_fields
@@ -391,7 +391,7 @@ class BigQueryWriteStrategy(ABC):
                 raise
             self._staging_owned = False
             self.ledger.staging_dropped(self.connector.name, str(self.staging))  # not ours
-            raise ConfigError(
+            raise JobError(
                 f"staging table {self.staging} already exists and was not created by this "
                 "run; it is left alone (rename or drop it yourself)"
             ) from None

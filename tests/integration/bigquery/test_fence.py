@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from etl_framework.exceptions import ExitCode, FencedOutError, GuardError
+from etl_framework.exceptions import ExitCode, FencedOutError, GuardError, JobError
 from etl_framework.load.bq import (
     BigQueryMergeStrategy,
     BigQueryReplaceTableStrategy,
@@ -229,6 +229,6 @@ def test_user_table_matching_the_staging_pattern_survives_every_cleanup(
     # a run whose own staging name is taken by a user table refuses and leaves it
     colliding = build(bq, table, "truncate", ledger, "abcd1234", 5)
     colliding.prepare()
-    with pytest.raises(Exception, match="already exists and was not created by this run"):
+    with pytest.raises(JobError, match="already exists and was not created by this run"):
         write(colliding, records([DAY1], 3))
     intact()
