@@ -5,8 +5,9 @@ one JSON object per line with nested ``user`` and ``properties`` objects. The fi
 mapping flattens them (``user__id`` -> ``user_id``) into ``analytics.events``,
 partitioned by ``event_date`` (DAY) and clustered by ``event_type``.
 
-- ``truncate`` reads every day folder and replaces the table in ONE WRITE_TRUNCATE
-  load job (descriptions and policy tags of the table survive).
+- ``truncate`` reads every day folder into an expiring staging table and replaces the
+  table's rows in ONE transaction (the table itself, its descriptions and policy tags
+  survive).
 - ``delta`` reads only the window's day folders, loads them into an expiring staging
   table and replaces exactly those days in ONE transaction (DELETE the window's
   partitions + INSERT). Rerunning a day gives the same table; a failing run leaves it

@@ -2,31 +2,41 @@
 
 Every strategy runs the same steps; only the publish statement differs::
 
-    strategy = ReplaceTableStrategy(connector, "orders", mapping, run_id=ctx.run_id)
-    strategy.drop_stale_staging()      # pre_execution_cleansing
+    strategy = ReplaceTableStrategy(connector, "orders", mapping, run_id=ctx.run_id,
+                                    ledger=ctx.ledger, fence_token=ctx.fence_token)
+    strategy.claim()                   # pre_execution_cleansing: the warehouse fence,
+    strategy.drop_stale_staging()      #   and staging the ledger says crashed runs left
     strategy.prepare()                 # target checked (nothing changed), staging created
     strategy.load(mapping.rows(records))   # streamed into staging (COPY / executemany)
-    strategy.publish()                 # ONE transaction: schema changes, guards, publish
+    strategy.publish()                 # ONE transaction: fence, schema changes, guards, publish
     strategy.drop_staging()            # post_execution_cleanup, also after failure
 
 A run killed or failing at any point before ``publish`` commits leaves the target as
 it was, schema included: a missing target is created, and missing columns are added,
 inside the publish transaction (or the direct load's), so a rollback takes them back.
-Only a staging table remains, which the next run drops. Readers see the target before
-or after the publish transaction, never in between.
+Only a staging table remains, which the next run drops (the ledger recorded it before
+it was created). Readers see the target before or after the publish transaction,
+never in between.
+
+With a fencing token (``fence_token`` > 0, issued by the ledger with the lease) the
+publish transaction first checks the warehouse fence (`etl_framework.load.fence`): a
+run whose lease a newer run took over raises `FencedOutError` and publishes nothing.
+A strategy built without a ledger gets `NullLedger` and token 0: no fence, and it
+never drops a table it did not create itself.
 """
 
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from etl_framework.exceptions import ConfigError, GuardError, JobError, SchemaMismatchError
 from etl_framework.load import guards as _guards
 from etl_framework.load.bulk import DEFAULT_BATCH_SIZE, ProgressCallback, bulk_insert
+from etl_framework.load.fence import SqlFence
 from etl_framework.load.guards import GuardConfig
 from etl_framework.load.identifiers import quote_table, split_table_name, validate_identifier
 from etl_framework.load.schema import (
@@ -37,17 +47,31 @@ from etl_framework.load.schema import (
     create_table,
     ensure_target,
     referencing_foreign_keys,
+    table_exists,
     unique_key_exists,
 )
-from etl_framework.load.staging import StagingLock, drop_stale_staging, drop_table, staging_name
+from etl_framework.load.staging import (
+    StagingLock,
+    drop_owned_staging,
+    drop_table,
+    staging_name,
+)
+from etl_framework.window import Window
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from etl_framework.connectors.sql import SqlConnector
     from etl_framework.mapping import FieldMapping
+    from etl_framework.state.handle import LedgerHandle
 
 logger = logging.getLogger(__name__)
+
+
+def _null_ledger() -> LedgerHandle:
+    from etl_framework.state.handle import NullLedger  # not the ledger's database code
+
+    return NullLedger()
 
 
 @dataclass(frozen=True)
@@ -96,6 +120,10 @@ class WriteStrategy(ABC):
         batch_size: int = DEFAULT_BATCH_SIZE,
         direct: bool = False,
         log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None,
+        ledger: LedgerHandle | None = None,
+        fence_token: int = 0,
+        fence_window: Window | None = None,
+        transfer: str = "",
     ) -> None:
         split_table_name(target)  # validates
         self.log = log or logger
@@ -116,6 +144,18 @@ class WriteStrategy(ABC):
             raise ConfigError(f"write strategy {self.name!r} cannot publish directly (no staging)")
         self.direct = direct
         self.staging = staging_name(target, run_id)
+        self.ledger: LedgerHandle = ledger if ledger is not None else _null_ledger()
+        self.fence = SqlFence(
+            target,
+            fence_window or Window.unbounded(),
+            token=fence_token,
+            run_id=run_id,
+            transfer=transfer,
+            log=self.log,
+        )
+        """This run's warehouse fence on the target (token 0: disabled)."""
+        self._staging_owned = False
+        """This run recorded its staging table and did not find a foreign table there."""
         self.staged_rows = 0
         self.schema_check: SchemaCheck | None = None
         self._lock: StagingLock | None = None
@@ -137,24 +177,53 @@ class WriteStrategy(ABC):
                 f"{self.connector.name!r} ({self.connector.dialect}) does not support"
             )
 
-    def drop_stale_staging(self, is_live: Callable[[str], bool] | None = None) -> list[str]:
-        """Drop staging of this target left by crashed runs; return their names.
+    def claim(self) -> list[str]:
+        """Claim the target in the warehouse fence (``pre_execution_cleansing``): raises
+        `FencedOutError` at once when a newer run claimed an overlapping window. Returns
+        the runs the ledger now records as succeeded because the fence shows they
+        published. Does nothing with token 0."""
+        return self.fence.claim(self.engine, self.ledger)
 
-        ``is_live(run_tag)`` tells whether a run is still alive (ledger leases).
-        """
-        dropped = drop_stale_staging(self.engine, self.target, keep=self.staging, is_live=is_live)
+    def drop_stale_staging(self) -> list[str]:
+        """Drop the staging of this target that the ledger recorded for runs that are
+        gone; return the names dropped. Never a table the ledger did not record."""
+        connection = self.connector.name
+        stale = [n for n in self.ledger.stale_staging(connection, self.target) if n != self.staging]
+        dropped = drop_owned_staging(self.engine, stale)
         for name in dropped:
+            self.ledger.staging_dropped(connection, name)
             self.log.warning("dropped staging table %s left by an earlier run", name)
         return dropped
 
     def prepare(self) -> SchemaCheck:
-        """Check capabilities and the target's schema; create staging (from the mapping)."""
+        """Check capabilities and the target's schema; create staging (from the mapping).
+
+        The staging table is recorded in the ledger first, then created with a plain
+        ``CREATE TABLE``: a table of that name that this run did not create is an error
+        (and is left alone), never dropped.
+        """
         self.prepare_target()
         self._lock = StagingLock(self.engine, self.staging)
         self._lock.acquire()
-        with self.engine.begin() as conn:
-            drop_table(conn, self.staging)
-            create_table(conn, build_table(self.mapping, self.staging, staging=True))
+        if self._staging_owned:  # prepared before in this run: ours to replace
+            with self.engine.begin() as conn:
+                drop_table(conn, self.staging)
+        self.ledger.record_staging(self.connector.name, self.target, self.staging)
+        self._staging_owned = True
+        try:
+            with self.engine.begin() as conn:
+                create_table(conn, build_table(self.mapping, self.staging, staging=True))
+        except Exception as exc:
+            with self.engine.connect() as conn:
+                foreign = table_exists(conn, self.staging)
+            if not foreign:
+                raise
+            self._staging_owned = False
+            self.ledger.staging_dropped(self.connector.name, self.staging)  # not ours
+            raise JobError(
+                f"staging table {self.staging} already exists and was not created by this "
+                "run; it is left alone (rename or drop it yourself)"
+            ) from exc
         self.staged_rows = 0
         assert self.schema_check is not None
         return self.schema_check
@@ -256,6 +325,7 @@ class WriteStrategy(ABC):
 
         try:
             with self.engine.begin() as conn:
+                self.fence.publish(conn)  # first: nothing is read before the fence
                 self._apply_schema(conn)
                 self.check_guards(conn)
                 result = self._publish(conn)
@@ -326,6 +396,7 @@ class WriteStrategy(ABC):
         self.prepare_target()
         try:
             with self.engine.begin() as conn:
+                self.fence.publish(conn)  # first: nothing is read before the fence
                 self._apply_schema(conn)
                 current = self._rows_to_replace(conn)
                 deleted = self._clear(conn)
@@ -375,10 +446,14 @@ class WriteStrategy(ABC):
         )
 
     def drop_staging(self) -> None:
-        """Drop this run's staging table and release its lock. Safe to call twice."""
+        """Drop this run's staging table (if this run created it) and release its lock.
+        Safe to call twice."""
         try:
-            with self.engine.begin() as conn:
-                drop_table(conn, self.staging)
+            if self._staging_owned:
+                with self.engine.begin() as conn:
+                    drop_table(conn, self.staging)
+                self._staging_owned = False
+                self.ledger.staging_dropped(self.connector.name, self.staging)
         finally:
             if self._lock is not None:
                 self._lock.release()

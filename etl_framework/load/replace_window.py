@@ -53,6 +53,7 @@ class ReplaceWindowStrategy(WriteStrategy):
     deletes_rows: ClassVar[bool] = True
 
     def __init__(self, *args: Any, window: Window, window_column: str, **kwargs: Any) -> None:
+        kwargs.setdefault("fence_window", window)  # the fence row covers what is replaced
         super().__init__(*args, **kwargs)
         self.window = window
         self.window_column = window_column

@@ -1,22 +1,25 @@
-"""Staging tables: named after the target and the run, found again after a crash.
+"""Staging tables: named after the target and the run, owned through the ledger.
 
 A run loads into ``_stg_<table>_<run8>`` (``<run8>``: 8 characters of the run id)
-next to the target. It is dropped by ``post_execution_cleanup``; if the process dies
-first, the next run of the same target finds it by name and drops it in
-``pre_execution_cleansing``.
+next to the target. Before creating it, the run records the name in the ledger
+(``LedgerHandle.record_staging``) and then creates it with a plain ``CREATE TABLE``:
+an existing table of that name is an error, never dropped. It is dropped by
+``post_execution_cleanup``; if the process dies first, the next run of the same
+target drops it in ``pre_execution_cleansing``, because the ledger lists it among the
+staging of runs that are gone (``LedgerHandle.stale_staging``). Nothing is ever
+dropped because its name matches the staging pattern: a user table named
+``_stg_orders_abcd1234`` is safe.
 
-On PostgreSQL a live run holds a session advisory lock on its staging name for as
-long as the staging table exists, so the clean-up of one run never drops the staging
-of another run that is still loading (delta windows may run side by side): a
-staging table is stale when its lock can be taken. On other dialects every other
-run's staging of the target is considered stale (SQLite has a single writer anyway).
+On PostgreSQL a live run also holds a session advisory lock on its staging name for
+as long as the staging table exists, so a clean-up never drops the staging of a run
+that is still loading, whatever the ledger says.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -68,7 +71,11 @@ def lock_key(name: str) -> int:
 
 
 def list_staging(conn: Connection, target: str) -> list[str]:
-    """Qualified names of every existing staging table of ``target`` (any run)."""
+    """Qualified names of the existing tables named like staging of ``target``.
+
+    For looking only (tests, diagnostics): cleanup never drops by name pattern, since a
+    user table may match it (see `drop_owned_staging`).
+    """
     schema, _table = split_table_name(target)
     pattern = staging_pattern(target)
     names = sa.inspect(conn).get_table_names(schema=schema)
@@ -112,26 +119,16 @@ class StagingLock:
             conn.close()
 
 
-def drop_stale_staging(
-    engine: Engine,
-    target: str,
-    *,
-    keep: str | None = None,
-    is_live: Callable[[str], bool] | None = None,
-) -> list[str]:
-    """Drop staging tables of ``target`` left by runs that are no longer alive.
+def drop_owned_staging(engine: Engine, names: Iterable[str]) -> list[str]:
+    """Drop the staging tables ``names`` (recorded in the ledger as created by runs
+    that are gone); return those dropped or already missing.
 
-    ``keep`` (this run's staging) is never dropped, nor a table whose run tag
-    ``is_live`` says belongs to a live run (the ledger's view, e.g.
-    `RunContext.is_active_run`), nor, on PostgreSQL, one whose advisory lock is held.
-    Returns the names dropped.
+    Only names the ledger recorded reach this function: a table that merely matches
+    the staging pattern is never dropped. On PostgreSQL a table whose advisory lock is
+    held belongs to a live run and is skipped.
     """
-    with engine.connect() as conn:
-        candidates = [n for n in list_staging(conn, target) if n != keep]
-    if is_live is not None:
-        candidates = [n for n in candidates if not is_live(n[-RUN_TAG_LENGTH:])]
     dropped: list[str] = []
-    for name in candidates:
+    for name in names:
         with engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 key = {"k": lock_key(name)}

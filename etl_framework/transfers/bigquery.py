@@ -17,16 +17,17 @@ The BigQuery sibling of `TableTransferJob`::
             return ndjson_records("gs://exports/events.json")
 
 =========  ===============================================================================
-truncate   `BigQueryReplaceTableStrategy`: one WRITE_TRUNCATE load job (metadata kept)
+truncate   `BigQueryReplaceTableStrategy`: staging + DELETE/INSERT transaction (table kept)
 delta      ``delta_strategy``: ``replace_window`` (staging + DELETE/INSERT transaction,
            needs ``window_column``) or ``merge`` (staging + MERGE on ``key_columns``)
 =========  ===============================================================================
 
-``pre_execution_cleansing`` drops staging of crashed runs with an overlapping window,
-``pipeline`` streams ``source()`` through the mapping into a load file (or takes the
-``gs://`` files of `source_uris`), loads and publishes atomically, and
-``post_execution_cleanup`` drops this run's staging table and files, after success
-and failure alike. The run's BigQuery costs land in the run's counters.
+``pre_execution_cleansing`` claims the target in the warehouse fence and drops the
+staging the ledger recorded for crashed runs, ``pipeline`` streams ``source()``
+through the mapping into a load file (or takes the ``gs://`` files of
+`source_uris`), loads and publishes atomically, and ``post_execution_cleanup`` drops
+this run's staging table and files, after success and failure alike. The run's
+BigQuery costs land in the run's counters.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
         if partitioning is None and self.window_column is not None:
             partitioning = Partitioning(column=self.window_column)
         common: dict[str, Any] = {
-            "run_id": self.context.run_id,
+            **self.run_strategy_options(),
             "window": self.context.window,
             "partitioning": partitioning,
             "clustering": self.clustering,

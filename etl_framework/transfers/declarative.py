@@ -11,14 +11,17 @@ Shared here, in one place:
 - declarations and their checks at class creation (supported modes follow from the
   delta strategy and window column; the window column must be a date or timestamp);
 - `records`: ``source()`` through `transform`, counted as read;
-- ``pre_execution_cleansing``: drop staging left by crashed runs (never a live run's);
-- ``post_execution_cleanup``: drop this run's staging, after success and failure.
+- ``pre_execution_cleansing``: claim the target in the warehouse fence (a run whose
+  lease a newer run took over stops here, exit 4), then drop the staging the ledger
+  recorded for crashed runs (never a live run's, never a table it did not record);
+- ``post_execution_cleanup``: drop this run's staging, after success and failure;
+- `run_strategy_options`: what every strategy needs of the run (ledger, fencing token).
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -48,9 +51,11 @@ class TargetOptions(BaseModel):
 
 
 class StagingStrategy(Protocol):
-    """What the lifecycle needs of a write strategy: its staging housekeeping."""
+    """What the lifecycle needs of a write strategy: the fence and staging housekeeping."""
 
-    def drop_stale_staging(self, is_live: Callable[[str], bool] | None = None) -> list[str]: ...
+    def claim(self) -> list[str]: ...
+
+    def drop_stale_staging(self) -> list[str]: ...
 
     def drop_staging(self) -> None: ...
 
@@ -171,8 +176,12 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
     # --- lifecycle -------------------------------------------------------------------
 
     def pre_execution_cleansing(self) -> None:
-        """Drop staging of the target left by crashed runs (never a live run's)."""
-        dropped = self.strategy.drop_stale_staging(is_live=self.context.is_active_run)
+        """Claim the target in the warehouse fence, then drop the staging of the target
+        that the ledger recorded for crashed runs (never a live run's)."""
+        reconciled = self.strategy.claim()
+        if reconciled:
+            self.context.counters.add("runs_reconciled", len(reconciled))
+        dropped = self.strategy.drop_stale_staging()
         if dropped:
             self.context.counters.add("stale_staging_dropped", len(dropped))
 
@@ -225,7 +234,19 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
 
     @abstractmethod
     def build_strategy(self) -> StrategyT:
-        """The write strategy for this run's mode."""
+        """The write strategy for this run's mode (with `run_strategy_options`)."""
+
+    def run_strategy_options(self) -> dict[str, Any]:
+        """Keyword arguments every write strategy takes from the run: its id, the ledger
+        (staging records), and the fencing token, transfer and window of the fence."""
+        context = self.context
+        return {
+            "run_id": context.run_id,
+            "ledger": context.ledger,
+            "fence_token": context.fence_token,
+            "fence_window": context.window,
+            "transfer": context.transfer,
+        }
 
     def require_window_column(self) -> str:
         """The window column, or a configuration error for a delta that needs one."""

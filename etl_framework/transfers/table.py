@@ -24,10 +24,11 @@ delta      ``delta_strategy``: ``replace_window`` (default; needs ``window_colum
            ``merge`` (upsert on ``key_columns``) or ``append`` (not idempotent).
 =========  ===========================================================================
 
-``pre_execution_cleansing`` drops staging left by crashed runs of the same target
-(never a live run's), ``pipeline`` streams ``source()`` through the mapping into
-staging, checks the guards and publishes in one transaction, and
-``post_execution_cleanup`` drops this run's staging, after success and failure.
+``pre_execution_cleansing`` claims the target in the warehouse fence and drops the
+staging the ledger recorded for crashed runs (never a live run's), ``pipeline``
+streams ``source()`` through the mapping into staging, checks the guards and
+publishes in one transaction (the fence first), and ``post_execution_cleanup`` drops
+this run's staging, after success and failure.
 
 Config (``transfers.<name>``, model `TableTransferOptions`; subclass it for your own
 options and set ``options_model``) may override the table and connection and tune
@@ -146,7 +147,7 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
 
         options = self.options
         common: dict[str, Any] = {
-            "run_id": self.context.run_id,
+            **self.run_strategy_options(),
             "key_columns": self.key_columns,
             # delta deletes by the window column: index it so a window costs what it holds
             "index_columns": tuple(

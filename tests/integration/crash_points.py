@@ -17,7 +17,7 @@ import yaml
 
 from etl_framework.load.staging import list_staging
 from tests.integration.crash_jobs import CRASH_ENV, day_of, record
-from tests.integration.helpers import run_pipeline
+from tests.integration.helpers import ledger_records_staging, run_pipeline
 
 ROWS = 3000
 JOBS_ENV = {"ETL_JOBS_MODULES": "tests.integration.crash_jobs"}
@@ -117,7 +117,11 @@ def check_crash_point(
         assert rerun.returncode == 0, rerun.stderr
         assert _normalise(_table(engine)) == _normalise(_expected(mode))
         with engine.connect() as conn:
-            assert list_staging(conn, "orders") == []
+            left = list_staging(conn, "orders")
+        if ledger_records_staging(f"sqlite:///{tmp_path / 'state.db'}"):
+            assert left == [], "the killed run's staging was not dropped"
+        else:  # no staging records: only the killed run's own staging may remain
+            assert len(left) <= (0 if point == "after_cleansing" else 1), left
     finally:
         engine.dispose()
 
@@ -132,3 +136,49 @@ def check_crash_point(
     assert [status for status, _, _ in runs] == ["succeeded", "failed", "succeeded"], runs
     killed_error = runs[1][1] or ""
     assert killed_error == f"process died; taken over by run {runs[2][2]}", killed_error
+
+
+LOOKALIKE = "_stg_orders_abcd1234"
+"""A user table named exactly like a staging table of ``orders``."""
+
+
+def check_lookalike_survives_every_cleanup(url: str, tmp_path: Path) -> None:
+    """Real `pipeline` processes: a user table matching the staging pattern survives
+    cleansing and cleanup after a success, after a failure, and after a SIGKILLed run
+    (the rerun's cleansing), while the target ends as one clean run leaves it."""
+    transfer = "crash_orders"
+    engine = sa.create_engine(url)
+
+    def intact() -> None:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(f'SELECT precious FROM "{LOOKALIKE}"').all() == [(42,)]
+
+    def pipeline(config: Path, **env: str) -> Any:
+        return run_pipeline(
+            [EXECUTION_DATE, transfer, "truncate", str(config)], tmp_path, **JOBS_ENV, **env
+        )
+
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'CREATE TABLE "{LOOKALIKE}" (precious integer)')
+            conn.exec_driver_sql(f'INSERT INTO "{LOOKALIKE}" VALUES (42)')
+        seed = pipeline(_config(tmp_path, url, transfer))
+        assert seed.returncode == 0, seed.stderr
+        intact()
+        empty = pipeline(_config(tmp_path, url, transfer, rows=0, version=1))
+        assert empty.returncode == 1, empty.stderr  # min_rows refuses: cleanup after failure
+        assert "min_rows" in empty.stderr
+        intact()
+        new = _config(tmp_path, url, transfer, version=1)
+        killed = pipeline(new, **{CRASH_ENV: "mid_load"})
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+        intact()
+        rerun = pipeline(new)
+        assert rerun.returncode == 0, rerun.stderr
+        intact()
+        assert LOOKALIKE not in rerun.stderr
+        assert _normalise(_table(engine)) == _normalise(_expected("truncate"))
+        with engine.connect() as conn:
+            assert LOOKALIKE in list_staging(conn, "orders")  # it does look like staging
+    finally:
+        engine.dispose()

@@ -1,10 +1,12 @@
 """BigQuery loading: schemas from field mappings, load files, atomic write strategies.
 
 =================================  ==========================================
-`BigQueryReplaceTableStrategy`     truncate: one WRITE_TRUNCATE load job
+`BigQueryReplaceTableStrategy`     truncate: staging + DELETE all/INSERT in one transaction
 `BigQueryReplaceWindowStrategy`    delta: staging + DELETE window/INSERT in one transaction
 `BigQueryMergeStrategy`            staging + one MERGE on key columns
 =================================  ==========================================
+
+Every publish transaction checks the warehouse fence first (`etl_framework.load.bq.fence`).
 
 Importing this package does not import google-cloud-bigquery; the strategies do
 when they run. The declarative transfer built on them is

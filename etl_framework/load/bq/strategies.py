@@ -3,46 +3,54 @@
 Every strategy runs the same steps (the same shape as `etl_framework.load.base`)::
 
     strategy = BigQueryReplaceWindowStrategy(bq, "events", mapping, run_id=ctx.run_id,
-                                             window=ctx.window, window_column="event_date")
-    strategy.drop_stale_staging(ctx.is_active_run)   # pre_execution_cleansing
+                                             window=ctx.window, window_column="event_date",
+                                             ledger=ctx.ledger, fence_token=ctx.fence_token)
+    strategy.claim()                    # pre_execution_cleansing: the warehouse fence,
+    strategy.drop_stale_staging()       #   and staging the ledger says crashed runs left
     strategy.prepare()                  # dataset + target (partitioned/clustered) exist, schema ok
     strategy.load(mapping.rows(records))    # rows -> local Parquet/NDJSON file
     # or strategy.load_uris(["gs://..."])   # files already in the target's shape
-    strategy.publish()                  # load job(s), guards, ONE atomic publish
+    strategy.publish()                  # load job into staging, guards, ONE transaction
     strategy.drop_staging()             # post_execution_cleanup, also after failure
 
 =====================================  ===================================================
-`BigQueryReplaceTableStrategy`         truncate: ONE ``WRITE_TRUNCATE`` load job into the
-                                       target with the target's own schema (descriptions,
-                                       policy tags), partitioning and clustering. Load jobs
-                                       are atomic and free. No staging table.
+`BigQueryReplaceTableStrategy`         truncate: load into staging, then ONE transaction:
+                                       ``DELETE`` every row + ``INSERT`` from staging. The
+                                       target table itself is kept (schema descriptions,
+                                       policy tags, partitioning, clustering, grants).
 `BigQueryReplaceWindowStrategy`        delta: load into staging, then ONE transaction:
                                        ``DELETE`` the window on the window column +
                                        ``INSERT`` from staging. With the target partitioned
                                        on that column the DELETE prunes to the window's
                                        partitions (whole partitions: metadata-only).
-`BigQueryMergeStrategy`                load into staging, then ONE ``MERGE`` on the keys.
+`BigQueryMergeStrategy`                load into staging, then ONE ``MERGE`` on the keys
+                                       (in a transaction with the fence check).
 =====================================  ===================================================
 
-Staging tables are named ``_etl_stg_<table>__<target8>__<window>__<run8>`` and created
-with an expiration (``staging_expiration_hours``, 24 h by default), so a crashed run
-never leaves permanent garbage; `drop_stale_staging` drops those of earlier runs whose
-window overlaps this run's (the ledger's lease guarantees none of them is alive).
-``<target8>`` is a hash of the full ``project.dataset.table``: targets with the same
-table name in different datasets share a staging dataset (and bucket) without ever
-touching each other's staging.
+With a fencing token the first statement of every publish transaction is the fence
+check (`etl_framework.load.bq.fence`): a run whose lease a newer run took over aborts
+the transaction with `FencedOutError` and publishes nothing.
+
+Staging tables are named ``_etl_stg_<table>__<target8>__<window>__<run8>``, recorded in
+the ledger before they are created (a plain create: an existing table is an error,
+never dropped) and created with an expiration (``staging_expiration_hours``, 24 h by
+default), so a crashed run never leaves permanent garbage. `drop_stale_staging` drops
+only the staging tables (and their staged GCS files) that the ledger recorded for runs
+that are gone, never a table because its name matches the pattern. ``<target8>`` is a
+hash of the full ``project.dataset.table``: targets with the same table name in
+different datasets share a staging dataset (and bucket) without ever touching each
+other's staging.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -53,8 +61,9 @@ from etl_framework.connectors.bigquery import (
     _bigquery,
     staging_expiry,
 )
-from etl_framework.exceptions import ConfigError, GuardError
+from etl_framework.exceptions import ConfigError, GuardError, JobError
 from etl_framework.load import guards as _guards
+from etl_framework.load.bq.fence import BigQueryFence
 from etl_framework.load.bq.files import SOURCE_FORMATS, FileFormat, LoadFileWriter
 from etl_framework.load.bq.schema import Partitioning, check_target_schema, schema_fields
 from etl_framework.load.guards import GuardConfig
@@ -66,15 +75,12 @@ if TYPE_CHECKING:
     from etl_framework.connectors.gcs import GcsConnector
     from etl_framework.context import RunCounters
     from etl_framework.mapping import FieldMapping
+    from etl_framework.state.handle import LedgerHandle
 
 logger = logging.getLogger(__name__)
 
 STAGING_PREFIX = "_etl_stg_"
 TARGET_TAG_LENGTH = 8
-_STAGING_RE = re.compile(
-    rf"^{STAGING_PREFIX}(?P<table>.+)__(?P<target>[0-9a-f]{{{TARGET_TAG_LENGTH}}})"
-    r"__(?P<window>all|\d{8}_\d{8}|\d{8}_|_\d{8})__(?P<run>[a-z0-9]{8})$"
-)
 WINDOW_KINDS = frozenset({ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ})
 
 
@@ -125,7 +131,6 @@ class BigQueryWriteStrategy(ABC):
     """Load rows through load jobs, publish atomically, drop staging."""
 
     name: ClassVar[str]
-    uses_staging_table: ClassVar[bool] = True
     full_refresh: ClassVar[bool] = False
     """The publish replaces the whole target: the truncate guard defaults apply
     (``min_rows`` 1, ``min_fraction`` 0.5; see `GuardConfig.limits`)."""
@@ -146,6 +151,10 @@ class BigQueryWriteStrategy(ABC):
         guards: GuardConfig | None = None,
         counters: RunCounters | None = None,
         log: logging.LoggerAdapter[logging.Logger] | logging.Logger | None = None,
+        ledger: LedgerHandle | None = None,
+        fence_token: int = 0,
+        fence_window: Window | None = None,
+        transfer: str = "",
     ) -> None:
         self.connector = connector
         self.mapping = mapping
@@ -182,6 +191,22 @@ class BigQueryWriteStrategy(ABC):
             staging_dataset,
             staging_table_name(self.target, self.window, run_id),
         )
+        if ledger is None:
+            from etl_framework.state.handle import NullLedger
+
+            ledger = NullLedger()
+        self.ledger: LedgerHandle = ledger
+        self.fence = BigQueryFence(
+            connector,
+            self.target,
+            fence_window or self.window,
+            token=fence_token,
+            run_id=run_id,
+            transfer=transfer,
+            log=self.log,
+        )
+        """This run's warehouse fence on the target (token 0: disabled)."""
+        self._staging_owned = False
         for column in (*self.clustering, *([partitioning.column] if partitioning else [])):
             mapping.field(column)  # ConfigError naming the unmapped column
         if counters is not None:
@@ -203,40 +228,30 @@ class BigQueryWriteStrategy(ABC):
 
     # --- cleansing -----------------------------------------------------------------
 
-    def drop_stale_staging(self, is_live: Callable[[str], bool] | None = None) -> list[str]:
-        """Drop staging tables (and staged GCS files) of this target left by earlier runs
-        whose window overlaps this run's; return the staging names dropped."""
+    def claim(self) -> list[str]:
+        """Claim the target in the warehouse fence (``pre_execution_cleansing``); raises
+        `FencedOutError` at once when a newer run claimed an overlapping window."""
+        return self.fence.claim(self.ledger)
+
+    def drop_stale_staging(self) -> list[str]:
+        """Drop the staging tables (and staged GCS files) of this target that the ledger
+        recorded for runs that are gone; return the staging table names dropped."""
+        connection = self.connector.name
         dropped = []
-        for name in self.connector.list_tables(self.staging.project, self.staging.dataset):
-            if self._is_stale(name, is_live) and self.connector.delete_table(
-                self.staging.sibling(name)
-            ):
-                dropped.append(name)
-                self.log.warning("dropped staging table %s left by an earlier run", name)
-        if self.connector.config.staging_bucket:
-            with self._gcs() as gcs:
-                for info in gcs.list_objects(self._gcs_prefix() + "/"):
-                    folder = info.uri[len(self._gcs_prefix()) + 1 :].split("/", 1)[0]
-                    if self._is_stale(folder, is_live):
+        for name in self.ledger.stale_staging(connection, str(self.target)):
+            ref = self.connector.table_ref(name)
+            if ref == self.staging:
+                continue
+            if self.connector.delete_table(ref):
+                dropped.append(ref.table)
+                self.log.warning("dropped staging table %s left by an earlier run", ref)
+            if self.connector.config.staging_bucket:
+                with self._gcs() as gcs:
+                    for info in gcs.list_objects(f"{self._gcs_prefix()}/{ref.table}/"):
                         gcs.delete(info.uri)
                         self.log.warning("deleted staged file %s left by an earlier run", info.uri)
+            self.ledger.staging_dropped(connection, name)
         return dropped
-
-    def _is_stale(self, name: str, is_live: Callable[[str], bool] | None) -> bool:
-        match = _STAGING_RE.match(name)
-        if match is None or match["target"] != target_tag(self.target):
-            return False  # another target's staging (maybe alive): never ours to drop
-        if match["table"] != self.target.table:
-            return False
-        if match["run"] == run_tag(self.run_id):
-            return False
-        try:
-            other = parse_window_tag(match["window"])
-        except ValueError:
-            return False
-        if not other.overlaps(self.window):
-            return False  # another window's run may be alive and loading
-        return not (is_live is not None and is_live(match["run"]))
 
     # --- prepare -------------------------------------------------------------------
 
@@ -384,12 +399,27 @@ class BigQueryWriteStrategy(ABC):
         return uri
 
     def _create_staging(self) -> None:
+        """Record the staging table in the ledger, then create it (a plain create: a
+        table of that name this run did not create is an error and is left alone)."""
         bigquery = _bigquery()
-        self.connector.delete_table(self.staging)
+        if self._staging_owned:  # staged before in this run: ours to replace
+            self.connector.delete_table(self.staging)
         table = bigquery.Table(str(self.staging), schema=schema_fields(self.mapping))
         table.expires = staging_expiry(self.connector.config.staging_expiration_hours)
         table.labels = {"etl_staging": "true", "etl_run": run_tag(self.run_id)}
-        self.connector.create_table(table)
+        self.ledger.record_staging(self.connector.name, str(self.target), str(self.staging))
+        self._staging_owned = True
+        try:
+            self.connector.create_table(table)
+        except Exception:
+            if self.connector.get_table(self.staging) is None:
+                raise
+            self._staging_owned = False
+            self.ledger.staging_dropped(self.connector.name, str(self.staging))  # not ours
+            raise JobError(
+                f"staging table {self.staging} already exists and was not created by this "
+                "run; it is left alone (rename or drop it yourself)"
+            ) from None
 
     def _stage(self) -> int:
         """Load everything into a fresh staging table (expiring); rows staged."""
@@ -432,6 +462,23 @@ class BigQueryWriteStrategy(ABC):
     def publish(self) -> BigQueryPublishResult:
         """Put the loaded rows into the target, atomically."""
 
+    def _transaction(self, body: Sequence[str]) -> str:
+        """ONE multi-statement transaction: the fence check first (with a token), then
+        ``body``."""
+        return "\n".join(
+            ["BEGIN TRANSACTION;", *self.fence.publish_statements(), *body, "COMMIT TRANSACTION;"]
+        )
+
+    def _execute_publish(
+        self, statement: str, action: str, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Run the publish statement; a fenced-out abort raises `FencedOutError`."""
+        params = dict(params or {})
+        if self.fence.enabled:
+            self.fence.ensure()
+            params.update(self.fence.params())
+        return self.fence.run(statement, params, action=action, job_id_prefix=self.job_prefix)
+
     def write(self, rows: Iterable[Sequence[Any]]) -> BigQueryPublishResult:
         self.prepare()
         self.load(rows)
@@ -444,9 +491,11 @@ class BigQueryWriteStrategy(ABC):
         errors: list[BaseException] = []
         if self._writer is not None:
             self._writer.close()
-        if self.uses_staging_table or self._uris:
+        if self._staging_owned:
             try:
                 self.connector.delete_table(self.staging)
+                self._staging_owned = False
+                self.ledger.staging_dropped(self.connector.name, str(self.staging))
             except Exception as exc:
                 errors.append(exc)
         if self._staged_objects:
@@ -471,25 +520,24 @@ class BigQueryWriteStrategy(ABC):
 
 
 class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
-    """Truncate: one WRITE_TRUNCATE load job keeps the target's metadata."""
+    """Truncate: load into staging, then DELETE every row + INSERT, in one transaction.
+
+    The target table is kept as it is (schema descriptions, policy tags, partitioning,
+    clustering, grants); only its rows change. The transaction is what the warehouse
+    fence checks inside, so a run that lost its lease cannot replace the table.
+    """
 
     name = "replace_table"
-    uses_staging_table = False
-    """Only gs:// files are staged, to count them first (unless ``min_rows`` and
-    ``min_fraction`` are both 0)."""
     full_refresh = True
 
-    def load_job_config(self, target: Any) -> Any:
-        """The load job config of the publish: the target's own schema (descriptions,
-        policy tags), partitioning and clustering, so a truncate changes only the data."""
-        config = self._load_config(target.schema, "WRITE_TRUNCATE", "CREATE_NEVER")
-        if target.time_partitioning is not None:
-            config.time_partitioning = target.time_partitioning
-        if getattr(target, "range_partitioning", None) is not None:
-            config.range_partitioning = target.range_partitioning
-        if target.clustering_fields:
-            config.clustering_fields = target.clustering_fields
-        return config
+    def publish_statement(self) -> str:
+        cols = self._columns_sql()
+        return self._transaction(
+            [
+                f"DELETE FROM {self.target.sql} WHERE TRUE;",
+                f"INSERT INTO {self.target.sql} ({cols})\nSELECT {cols} FROM {self.staging.sql};",
+            ]
+        )
 
     def publish(self) -> BigQueryPublishResult:
         target = self.connector.get_table(self.target)
@@ -497,19 +545,15 @@ class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
             raise ConfigError(f"target {self.target} does not exist: call prepare() first")
         # The rows replaced: the table's row count from its metadata (free, no query).
         current = int(target.num_rows or 0)
-        limits = self.guard_limits
-        if self._uris:
-            if limits.min_rows or limits.min_fraction:
-                # The row count of gs:// files is known only once loaded: check it in an
-                # (expiring) staging table before the target is touched. Load jobs are free.
-                self._check_guards(self._stage(), current)
-        else:
-            # Rows, nothing loaded at all, or an empty list of gs:// files (an export
-            # that found no files): an empty load would empty the target.
+        if not self._loads_uris:
+            # Rows (or nothing at all): refuse before any load job runs.
             self._check_guards(self._writer.rows if self._writer is not None else 0, current)
-        loaded = self._run_load(self.target, self.load_job_config(target))
-        self.log.info("replaced %s with %d rows (WRITE_TRUNCATE load job)", self.target, loaded)
-        return BigQueryPublishResult(inserted=loaded, job_id=self.last_load_job_id)
+        staged = self._stage()
+        self._check_guards(staged, current)
+        statement = self.publish_statement()
+        job = self._execute_publish(statement, "publish transaction")
+        self.log.info("replaced %s with %d rows (one transaction)", self.target, staged)
+        return BigQueryPublishResult(inserted=staged, statement=statement, job_id=job.job_id)
 
 
 class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
@@ -550,12 +594,11 @@ class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
 
     def publish_statement(self) -> str:
         cols = self._columns_sql()
-        return (
-            "BEGIN TRANSACTION;\n"
-            f"DELETE FROM {self.target.sql} WHERE {self.window_condition()};\n"
-            f"INSERT INTO {self.target.sql} ({cols})\n"
-            f"SELECT {cols} FROM {self.staging.sql};\n"
-            "COMMIT TRANSACTION;"
+        return self._transaction(
+            [
+                f"DELETE FROM {self.target.sql} WHERE {self.window_condition()};",
+                f"INSERT INTO {self.target.sql} ({cols})\nSELECT {cols} FROM {self.staging.sql};",
+            ]
         )
 
     @property
@@ -588,12 +631,7 @@ class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
         self._check_guards(staged, current)
         self.check_window()
         statement = self.publish_statement()
-        job = self.connector.execute(
-            statement,
-            self.window_params(),
-            action="publish transaction",
-            job_id_prefix=self.job_prefix,
-        )
+        job = self._execute_publish(statement, "publish transaction", self.window_params())
         self.log.info(
             "replaced window %s of %s with %d rows (one transaction)",
             self.window,
@@ -639,6 +677,8 @@ class BigQueryMergeStrategy(BigQueryWriteStrategy):
             sets = ", ".join(f"`{c}` = S.`{c}`" for c in others)
             sql += f"WHEN MATCHED THEN UPDATE SET {sets}\n"
         sql += f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({self._columns_sql('S')})"
+        if self.fence.enabled:  # the fence check and the MERGE commit together
+            return self._transaction([sql + ";"])
         return sql
 
     def check_null_keys(self, staged: int) -> None:
@@ -673,9 +713,7 @@ class BigQueryMergeStrategy(BigQueryWriteStrategy):
         if self.guards.unique_keys:
             self.check_unique_keys()
         statement = self.publish_statement()
-        job = self.connector.execute(
-            statement, action="publish merge", job_id_prefix=self.job_prefix
-        )
+        job = self._execute_publish(statement, "publish merge")
         self.log.info("merged %d rows into %s", staged, self.target)
         return BigQueryPublishResult(inserted=staged, statement=statement, job_id=job.job_id)
 

@@ -34,6 +34,7 @@ from tests.integration.bigquery.helpers import (
     table_rows,
     unique,
 )
+from tests.support.ledger import FakeLedger
 
 PARTITIONING = Partitioning(column="event_date")
 
@@ -388,6 +389,7 @@ def test_same_table_name_in_two_datasets_keeps_each_staging(
     }
     other_dataset = f"{bq_target.dataset}_b"
     window = Window(DAY1, DAY2)
+    ledger = FakeLedger()
     with build_connector("warehouse", config) as staged_bq:
         live, mine = (
             BigQueryReplaceWindowStrategy(
@@ -397,6 +399,7 @@ def test_same_table_name_in_two_datasets_keeps_each_staging(
                 run_id=run_id,
                 window=window,
                 window_column="event_date",
+                ledger=ledger.handle(run_id),
             )
             for dataset, run_id in ((other_dataset, "runlive2"), (bq_target.dataset, "runmine1"))
         )
@@ -408,8 +411,8 @@ def test_same_table_name_in_two_datasets_keeps_each_staging(
         assert len(staged_files) == 1
         assert staged_files[0].startswith(f"stage/{live.staging.table}/")
 
-        # mine's cleansing knows only its own transfer's live runs
-        assert mine.drop_stale_staging(is_live=lambda tag: False) == []
+        # the live run of the other target is not among mine's stale staging
+        assert mine.drop_stale_staging() == []
         assert staging_tables(staged_bq, bq_target.project, bq_target.dataset) == [
             live.staging.table
         ]
@@ -550,6 +553,7 @@ def test_load_from_gcs_files_and_staging_bucket(
         assert table_rows(staged_bq, table) == expected_rows(base_records()[:4])
 
         # A crashed run's staged file is deleted by the next run's cleansing.
+        ledger = FakeLedger()
         crashed = BigQueryReplaceWindowStrategy(
             staged_bq,
             table,
@@ -557,11 +561,13 @@ def test_load_from_gcs_files_and_staging_bucket(
             run_id="runcrash",
             window=Window(DAY1, DAY2),
             window_column="event_date",
+            ledger=ledger.handle("runcrash"),
         )
         crashed.prepare()
         crashed.load(rows(base_records()[:1]))
         crashed.publish()  # staging table and file stay: no drop_staging
         assert len(list(storage_client().list_blobs(gcs_bucket))) == 1
+        ledger.end("runcrash")
         nxt = BigQueryReplaceWindowStrategy(
             staged_bq,
             table,
@@ -569,6 +575,7 @@ def test_load_from_gcs_files_and_staging_bucket(
             run_id="runnext2",
             window=Window(DAY1, DAY3),
             window_column="event_date",
+            ledger=ledger.handle("runnext2"),
         )
         assert nxt.drop_stale_staging() == [crashed.staging.table]
         assert list(storage_client().list_blobs(gcs_bucket)) == []
@@ -579,8 +586,15 @@ def test_staging_expires_and_stale_staging_is_dropped(bq: Any, bq_target: BigQue
     table = bq_target.table(unique("events"))
     truncate(bq, table, base_records())
     window = Window(DAY2, DAY3)
+    ledger = FakeLedger()
     strategy = BigQueryReplaceWindowStrategy(
-        bq, table, MAPPING, run_id="runlive1", window=window, window_column="event_date"
+        bq,
+        table,
+        MAPPING,
+        run_id="runlive1",
+        window=window,
+        window_column="event_date",
+        ledger=ledger.handle("runlive1"),
     )
     strategy.prepare()
     strategy.load(rows([record(60, DAY2)]))
@@ -588,7 +602,7 @@ def test_staging_expires_and_stale_staging_is_dropped(bq: Any, bq_target: BigQue
     staged = bq.client.get_table(str(strategy.staging))
     hours = (staged.expires - dt.datetime.now(dt.UTC)).total_seconds() / 3600
     assert 23 < hours <= 24
-    # Leave it behind like a crashed run; also one of a non-overlapping window.
+    # Leave it behind like a crashed run; also one of a live run of another window.
     other = BigQueryReplaceWindowStrategy(
         bq,
         table,
@@ -596,6 +610,7 @@ def test_staging_expires_and_stale_staging_is_dropped(bq: Any, bq_target: BigQue
         run_id="runother",
         window=Window(DAY3, DAY3 + dt.timedelta(days=1)),
         window_column="event_date",
+        ledger=ledger.handle("runother"),
     )
     other.prepare()
     other.load(rows([record(61, DAY3)]))
@@ -604,9 +619,16 @@ def test_staging_expires_and_stale_staging_is_dropped(bq: Any, bq_target: BigQue
     assert name in staging_tables(bq, bq_target.project, bq_target.dataset)
 
     nxt = BigQueryReplaceWindowStrategy(
-        bq, table, MAPPING, run_id="runnext1", window=Window(DAY1, DAY3), window_column="event_date"
+        bq,
+        table,
+        MAPPING,
+        run_id="runnext1",
+        window=Window(DAY1, DAY3),
+        window_column="event_date",
+        ledger=ledger.handle("runnext1"),
     )
-    assert nxt.drop_stale_staging(is_live=lambda tag: tag == "runlive1") == []
+    assert nxt.drop_stale_staging() == []  # runlive1 still holds its lease
+    ledger.end("runlive1")  # ... and now it died
     assert nxt.drop_stale_staging() == [name]
     assert staging_tables(bq, bq_target.project, bq_target.dataset) == [other.staging.table]
     other.drop_staging()

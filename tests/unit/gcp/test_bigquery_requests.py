@@ -39,6 +39,7 @@ from etl_framework.load.bq.strategies import (
 )
 from etl_framework.mapping import FieldMapping
 from etl_framework.window import Window
+from tests.support.ledger import FakeLedger
 
 MAPPING = FieldMapping.from_tuples(
     [
@@ -86,21 +87,58 @@ def connector() -> Iterator[BigQueryConnector]:
         yield conn
 
 
-def test_truncate_load_job_keeps_schema_metadata_partitioning_and_clustering(
+def test_truncate_publishes_through_staging_in_one_transaction(
     connector: BigQueryConnector,
 ) -> None:
+    """The target table is kept (no load job replaces it): DELETE + INSERT from staging."""
     strategy = BigQueryReplaceTableStrategy(
         connector, "events", MAPPING, run_id="abcdef12-x", file_format="parquet"
     )
-    target = bigquery.Table.from_api_repr(TARGET_RESOURCE)
-    request = strategy.load_job_config(target).to_api_repr()["load"]
-    assert request["writeDisposition"] == "WRITE_TRUNCATE"
-    assert request["createDisposition"] == "CREATE_NEVER"
-    assert request["sourceFormat"] == "PARQUET"
-    assert request["schema"]["fields"] == TARGET_RESOURCE["schema"]["fields"]
-    assert request["timePartitioning"] == {"type": "DAY", "field": "day"}
-    assert request["clustering"] == {"fields": ["name"]}
-    assert strategy.uses_staging_table is False
+    assert strategy.publish_statement() == (
+        "BEGIN TRANSACTION;\n"
+        "DELETE FROM `acme.analytics.events` WHERE TRUE;\n"
+        "INSERT INTO `acme.analytics.events` (`id`, `day`, `ts`, `name`)\n"
+        "SELECT `id`, `day`, `ts`, `name` FROM "
+        "`acme.analytics._etl_stg_events__a43cb599__all__abcdef12`;\n"
+        "COMMIT TRANSACTION;"
+    )
+
+
+@pytest.mark.parametrize("kind", ["truncate", "window", "merge"])
+def test_fenced_publish_checks_the_fence_first_in_the_transaction(
+    connector: BigQueryConnector, kind: str
+) -> None:
+    window = Window(dt.date(2024, 1, 2), dt.date(2024, 1, 4))
+    common: dict[str, Any] = {"run_id": "abcdef12-x", "fence_token": 7, "transfer": "events"}
+    strategy: Any
+    if kind == "truncate":
+        strategy = BigQueryReplaceTableStrategy(connector, "events", MAPPING, **common)
+    elif kind == "window":
+        strategy = BigQueryReplaceWindowStrategy(
+            connector, "events", MAPPING, window=window, window_column="day", **common
+        )
+    else:
+        strategy = BigQueryMergeStrategy(connector, "events", MAPPING, window=window, **common)
+    lines = strategy.publish_statement().split(";\n")
+    assert lines[0] == "BEGIN TRANSACTION"
+    assert lines[1].startswith("SELECT ERROR(CONCAT('etl_fence: fenced out by run '")
+    assert "FROM `acme.analytics._etl_fence` WHERE target = @fence_target" in lines[1]
+    assert "token > @fence_token" in lines[1]
+    assert lines[2].startswith("UPDATE `acme.analytics._etl_fence` SET token = @fence_token")
+    assert "published_at = CURRENT_TIMESTAMP()" in lines[2]
+    assert lines[3].startswith("INSERT INTO `acme.analytics._etl_fence`")
+    assert lines[-1] == "COMMIT TRANSACTION;"
+    if kind != "truncate":  # a window's claim covers only overlapping windows
+        assert "window_start < @fence_window_end" in lines[1]
+        assert "window_end > @fence_window_start" in lines[1]
+    else:
+        assert "window_start" not in lines[1]
+    params = strategy.fence.params()
+    assert params["fence_token"] == 7
+    assert params["fence_window_key"] == ("all" if kind == "truncate" else "20240102_20240104")
+    # without a token: no fence statement at all
+    unfenced = BigQueryReplaceTableStrategy(connector, "events", MAPPING, run_id="abcdef12-x")
+    assert "_etl_fence" not in unfenced.publish_statement()
 
 
 def test_json_columns_force_ndjson_files(connector: BigQueryConnector) -> None:
@@ -337,16 +375,25 @@ def test_same_table_name_in_other_datasets_never_shares_staging(
         assert prod.staging.dataset == dev.staging.dataset == "etl_staging"
         assert prod.staging.table != dev.staging.table
         assert prod.staging.table.startswith("_etl_stg_events__")
-        # dev's run is alive and loading; prod's is a crashed earlier run of prod
+        # dev's run is alive and loading; prod's is a crashed earlier run of prod; a user
+        # table of prod's dataset happens to match the staging pattern
         crashed = staging_table_name(prod.target, window, "cccc3333-x")
-        tables = [dev.staging.table, crashed]
+        lookalike = staging_table_name(prod.target, window, "dddd4444-x")
+        tables = [dev.staging.table, crashed, lookalike]
+        ledger = FakeLedger()
+        dead = ledger.handle("cccc3333-x")
+        dead.record_staging("bq", str(prod.target), str(prod.staging.sibling(crashed)))
+        ledger.end("cccc3333-x")
+        ledger.handle("bbbb2222-x").record_staging("bq", str(dev.target), str(dev.staging))
+        prod.ledger = ledger.handle("aaaa1111-x")
         deleted: list[str] = []
         monkeypatch.setattr(conn, "list_tables", lambda project, dataset: list(tables))
         monkeypatch.setattr(conn, "delete_table", lambda ref: deleted.append(ref.table) or True)
         monkeypatch.setattr(BigQueryReplaceWindowStrategy, "_gcs", lambda self: _FakeGcs(tables))
-        assert prod.drop_stale_staging(lambda tag: tag == "aaaa1111") == [crashed]
+        assert prod.drop_stale_staging() == [crashed]
         assert deleted == [crashed]
         assert _FakeGcs.deleted == [f"gs://stage-bucket/etl-staging/{crashed}/f.parquet"]
+        assert ledger.open_records() == [str(dev.staging)]
 
 
 class _FakeGcs:
@@ -367,9 +414,11 @@ class _FakeGcs:
     def list_objects(self, prefix_uri: str) -> list[Any]:
         from etl_framework.connectors.gcs import ObjectInfo
 
+        uris = [f"gs://stage-bucket/etl-staging/{f}/f.parquet" for f in self.folders]
         return [
-            ObjectInfo(f"{prefix_uri}{f}/f.parquet", f"{f}/f.parquet", 1, None, 1, None)
-            for f in self.folders
+            ObjectInfo(uri, uri.split("/", 3)[3], 1, None, 1, None)
+            for uri in uris
+            if uri.startswith(prefix_uri)
         ]
 
     def delete(self, uri: str) -> bool:

@@ -27,6 +27,7 @@ from etl_framework.load.schema import build_table
 from etl_framework.load.staging import list_staging
 from etl_framework.mapping import FieldMapping
 from etl_framework.window import Window
+from tests.support.ledger import FakeLedger
 
 MAPPING = FieldMapping.from_tuples(
     [
@@ -448,16 +449,28 @@ def check_add_missing_columns(url: str) -> None:
 
 
 def check_stale_staging_is_dropped(url: str) -> None:
+    """Cleansing drops the staging the ledger recorded for a crashed run, not a live
+    run's, and nothing without a ledger."""
+    ledger = FakeLedger()
     with connector(url) as c:
-        crashed = ReplaceTableStrategy(c, "orders", MAPPING, run_id="deadbeef-crashed")
+        crashed = ReplaceTableStrategy(
+            c, "orders", MAPPING, run_id="deadbeef-crashed", ledger=ledger.handle("deadbeef")
+        )
         crashed.prepare()
         crashed.load(MAPPING.rows(records(range(5))))
         simulate_crash(crashed)
         assert staging_left(c.engine) == [crashed.staging]
-        live = ReplaceTableStrategy(c, "orders", MAPPING, run_id="cafebabe-live")
-        assert live.drop_stale_staging(is_live=lambda tag: tag == "deadbeef") == []
+        assert ledger.open_records() == [crashed.staging]
+        unledgered = ReplaceTableStrategy(c, "orders", MAPPING, run_id="0000aaaa-none")
+        assert unledgered.drop_stale_staging() == []  # NullLedger: never another's table
+        live = ReplaceTableStrategy(
+            c, "orders", MAPPING, run_id="cafebabe-live", ledger=ledger.handle("cafebabe")
+        )
+        assert live.drop_stale_staging() == []  # the crashed run still holds its lease
+        ledger.end("deadbeef")
         assert live.drop_stale_staging() == [crashed.staging]
         assert staging_left(c.engine) == []
+        assert ledger.open_records() == []
 
 
 def check_memory_streams(url: str, rows: int = 100_000) -> None:

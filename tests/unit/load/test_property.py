@@ -20,6 +20,7 @@ from etl_framework.load.replace_window import ReplaceWindowStrategy
 from etl_framework.load.staging import list_staging
 from etl_framework.mapping import FieldMapping
 from etl_framework.window import Window
+from tests.support.ledger import FakeLedger
 from tests.unit.load.cases import connector, simulate_crash
 
 DAYS = 10
@@ -59,30 +60,40 @@ operation = st.one_of(
 )
 
 
-def apply(c: SqlConnector, number: int, op: tuple[str, int, int, int]) -> None:
+def apply(
+    c: SqlConnector, number: int, op: tuple[str, int, int, int], ledger: FakeLedger | None = None
+) -> None:
+    """Run ``op`` as run ``number``; with a ledger, as the runner would: a handle of its
+    own, a growing fencing token, the fence claimed in cleansing."""
     kind, start, length, version = op
     run_id = f"{number:08d}"
+    run: dict[str, Any] = {"run_id": run_id}
+    if ledger is not None:
+        run.update(ledger=ledger.handle(run_id), fence_token=number + 1)
     if kind == "truncate":
         window = Window.unbounded()
         strategy: ReplaceTableStrategy | ReplaceWindowStrategy = ReplaceTableStrategy(
-            c, "t", MAPPING, run_id=run_id, guards=None
+            c, "t", MAPPING, guards=None, **run
         )
     else:
         window = window_of(start, length)
-        strategy = ReplaceWindowStrategy(
-            c, "t", MAPPING, run_id=run_id, window=window, window_column="day"
-        )
+        strategy = ReplaceWindowStrategy(c, "t", MAPPING, window=window, window_column="day", **run)
+    strategy.claim()
     strategy.drop_stale_staging()
     rows = MAPPING.rows(source(window, version))
     if kind == "crash":  # staged, never published, never cleaned up
         strategy.prepare()
         strategy.load(rows)
         simulate_crash(strategy)
+        if ledger is not None:
+            ledger.end(run_id)  # died: its lease is gone
         return
     try:
         strategy.write(rows)
     finally:
         strategy.drop_staging()
+        if ledger is not None:
+            ledger.end(run_id, succeeded=True)
 
 
 def table(c: SqlConnector) -> list[tuple[Any, ...]]:
@@ -114,15 +125,19 @@ def expected(ops: list[tuple[str, int, int, int]]) -> list[tuple[Any, ...]]:
 
 
 def check(url: str, ops: list[tuple[str, int, int, int]]) -> None:
+    ledger = FakeLedger()
     with connector(url) as c:
         for number, op in enumerate(ops):
-            apply(c, number, op)
+            apply(c, number, op, ledger)
         got = [(i, str(day)[:10], v) for i, day, v in table(c)]
         assert got == expected(ops)
         if all(kind == "crash" for kind, *_ in ops):  # "did not exist" is kept too
             assert not sa.inspect(c.engine).has_table("t")
         # the next run's pre_execution_cleansing removes what crashed runs left
-        ReplaceTableStrategy(c, "t", MAPPING, run_id="cleanup!").drop_stale_staging()
+        cleanup = ReplaceTableStrategy(
+            c, "t", MAPPING, run_id="cleanup!", ledger=ledger.handle("cleanup!")
+        )
+        cleanup.drop_stale_staging()
         with c.engine.connect() as conn:
             assert list_staging(conn, "t") == []
 
