@@ -103,5 +103,5 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"etlctl: error: {redact(' '.join(message.split()))}", err=True)
+    click.echo(f"etlctl: error: {redact(' '.join(redact(message).split()))}", err=True)
     sys.exit(code)

@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
 def _fail(message: str, code: int) -> None:
     from etl_framework.redaction import redact
 
-    click.echo(f"{PROG}: error: {redact(' '.join(message.split()))}", err=True)
+    # redacted before and after squashing to one line (the squashed form is masked too)
+    click.echo(f"{PROG}: error: {redact(' '.join(redact(message).split()))}", err=True)
     sys.exit(code)
 
 

@@ -58,7 +58,8 @@ def state_engine(url: str) -> Engine:
     try:
         return _state_engine(url)
     except (ArgumentError, ValueError, ImportError, OSError) as exc:
-        detail = redaction.redact(str(exc).strip().splitlines()[0] if str(exc) else "")
+        lines = redaction.redact(str(exc)).strip().splitlines()
+        detail = lines[0] if lines else ""
         raise ConfigError(
             f"state.url is not usable: {type(exc).__name__}: {detail}".rstrip(": ")
         ) from None
