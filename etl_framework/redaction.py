@@ -33,7 +33,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote, urlsplit
+from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
@@ -144,6 +144,11 @@ _NAME_TOKENS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _URL_PASSWORD = re.compile(
     r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^\s/]+)(?P<tail>@)", re.I
 )
+# SQLAlchemy also reads an unencoded '/' in a password (up to the first '@'): masked in
+# a second pass, unless it starts like a port and a path (``http://host:8080/a@b``).
+_URL_PASSWORD_WITH_SLASH = re.compile(
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>(?![0-9]*/)[^\s@]+)(?P<tail>@)", re.I
+)
 # password=... in query strings and libpq keyword/value strings.
 _PASSWORD_PARAM = re.compile(r"(?P<head>\b(?:password|passwd|pwd)=)(?P<pw>[^&;\s]+)", re.I)
 _PEM_ARMOUR = re.compile(r"^-{3,}\s*(BEGIN|END)\b[^-]*-{3,}$")
@@ -226,11 +231,11 @@ def _lines(value: str) -> set[str]:
 
 
 def _url_password(value: str) -> str | None:
-    try:
-        password = urlsplit(value.strip()).password
-    except ValueError:
-        return None
-    return password or None
+    for pattern in (_URL_PASSWORD, _URL_PASSWORD_WITH_SLASH):
+        match = pattern.search(value)
+        if match:
+            return match["pw"]
+    return None
 
 
 def _json_secrets(value: str) -> list[str]:
@@ -308,6 +313,7 @@ def redact(text: str) -> str:
         if pattern is not None:
             text = pattern.sub(MASK, text)
         text = _URL_PASSWORD.sub(rf"\g<head>{MASK}\g<tail>", text)
+        text = _URL_PASSWORD_WITH_SLASH.sub(rf"\g<head>{MASK}\g<tail>", text)
         text = _PASSWORD_PARAM.sub(rf"\g<head>{MASK}", text)
         if text == before:
             break

@@ -72,6 +72,8 @@ def test_a_service_account_json_is_masked_whole_by_line_and_by_decoded_key() -> 
 
 def test_url_passwords_are_masked_registered_or_not() -> None:
     assert redact("postgresql://etl:hunter2@db/x") == f"postgresql://etl:{MASK}@db/x"
+    assert redact("postgresql://etl:p@ss@db/x") == f"postgresql://etl:{MASK}@db/x"
+    assert redact("postgresql://etl:sla/sh@db/x") == f"postgresql://etl:{MASK}@db/x"
     register_secret("postgresql+psycopg://etl:p%40ss%2Fw0rd@db/x")
     assert redact("password p@ss/w0rd given") == f"password {MASK} given"
 
