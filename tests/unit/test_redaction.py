@@ -133,3 +133,29 @@ def test_secret_names(name: str) -> None:
 )
 def test_names_that_only_point_at_or_describe_a_key_are_not_secret(name: str) -> None:
     assert not looks_secret(name)
+
+
+def test_config_masks_secret_sources_but_not_paths_named_after_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from etl_framework.config import config_from_mapping
+
+    monkeypatch.setenv("GCP_KEY_FILE", "/var/secrets/google/etl-sa.json")
+    monkeypatch.setenv("ORDERS_KEY_COLUMNS", "order_id")
+    monkeypatch.setenv("API_TOKEN", "tok-12345678")
+    monkeypatch.setenv("PLAIN_LOOKING", "sqlite:///from-a-secret-field.db")
+    config_from_mapping(
+        {
+            "state": {"url": "${PLAIN_LOOKING}"},
+            "connections": {
+                "bq": {"type": "bigquery", "project": "p", "credentials_file": "${GCP_KEY_FILE}"}
+            },
+            "transfers": {
+                "any": {"key_columns": ["${ORDERS_KEY_COLUMNS}"], "api_token": "${API_TOKEN}"}
+            },
+        }
+    )
+    text = "key file /var/secrets/google/etl-sa.json, keys order_id"
+    assert redact(text) == text
+    assert redact("token tok-12345678") == f"token {MASK}"
+    assert redact("ledger sqlite:///from-a-secret-field.db") == f"ledger {MASK}"
