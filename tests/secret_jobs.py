@@ -56,6 +56,7 @@ class SecretLeakJob(ETLJob):
         log.info("label %r", self.opts.label)
         log.warning("details: %s", leaky_text(self.opts.label), extra={"label": self.opts.label})
         log.info("writing %s", self.opts.table)
+        self.context.counters.add(f"rows of {self.opts.table} for {self.opts.label}", 1)
         raise RuntimeError(f"cannot load table {self.opts.table}: {leaky_text(self.opts.label)}")
 
     def post_execution_cleanup(self, outcome: Outcome) -> None:

@@ -47,6 +47,10 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def _redacted(text: str | None) -> str | None:
+    return None if text is None else redaction.redact(text)
+
+
 def state_engine(url: str) -> Engine:
     """An engine for the ledger; SQLite transactions take the write lock at BEGIN.
 
@@ -263,8 +267,8 @@ class RunStore:
                     rows_read=0,
                     rows_written=0,
                     config_checksum=config_checksum,
-                    code_version=code_version,
-                    image_tag=image_tag,
+                    code_version=_redacted(code_version),
+                    image_tag=_redacted(image_tag),
                     host=self.host,
                     pid=os.getpid(),
                 )
@@ -323,7 +327,8 @@ class RunStore:
                     rows_written=rows_written,
                     error=error,
                     exit_code=exit_code,
-                    metrics=dict(metrics or {}) or None,
+                    # a metric may be named after a secret (a table read from a file)
+                    metrics={redaction.redact(k): v for k, v in (metrics or {}).items()} or None,
                 )
             )
             for name, step in (steps or {}).items():
