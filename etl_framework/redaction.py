@@ -30,8 +30,11 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
+import traceback
 from collections.abc import Iterable, Mapping
+from types import TracebackType
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
@@ -343,6 +346,31 @@ def is_secret_value(value: str) -> bool:
     return redact(value) != value
 
 
+def install_excepthook() -> None:
+    """Send the traceback of an uncaught exception (main thread or another) through `redact`.
+
+    The entry points catch their own errors and print one redacted line; this covers a
+    bug's traceback, whose messages and frames may quote a secret.
+    """
+    if getattr(sys.excepthook, "_redacting", False):
+        return
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
+        sys.stderr.flush()
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        sys.stderr.write(f"Exception in thread {name}:\n")
+        hook(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+
+    hook._redacting = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+    threading.excepthook = thread_hook
+
+
 def forget_all() -> None:
     """Drop every registered secret (tests)."""
     global _pattern
@@ -356,6 +384,7 @@ __all__ = [
     "MIN_LINE_LENGTH",
     "MIN_SECRET_LENGTH",
     "forget_all",
+    "install_excepthook",
     "is_secret_value",
     "looks_secret",
     "redact",

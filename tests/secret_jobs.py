@@ -12,7 +12,7 @@ import json
 import re
 from urllib.parse import quote, quote_plus
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from etl_framework import ETLJob, Outcome, WriteMode, register
 from etl_framework.redaction import MIN_LINE_LENGTH, MIN_SECRET_LENGTH
@@ -23,6 +23,13 @@ class LeakOptions(BaseModel):
 
     label: str
     table: str = "orders"
+
+    @field_validator("label")
+    @classmethod
+    def _crash_on_request(cls, value: str) -> str:
+        if value.startswith("crash:"):  # a bug: an exception nobody expects, uncaught
+            raise TypeError(f"cannot handle {value!r}")
+        return value
 
 
 def leaky_text(value: str) -> str:

@@ -192,3 +192,25 @@ def test_a_table_name_read_from_a_secret_file_is_masked_in_the_error(tmp_path: P
     if (tmp_path / "state.db").exists():
         outputs["ledger"] = ledger_rows(tmp_path / "state.db")
     assert leaked(table, outputs) == []
+
+
+def test_the_traceback_of_an_unexpected_error_holds_no_secret(tmp_path: Path) -> None:
+    """A bug (a TypeError nobody catches) still prints its traceback redacted."""
+    secret = "crash: pa55\nword-from-a-file 'q'"
+    (tmp_path / "label").write_text(secret)
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "state": {"url": f"sqlite:///{tmp_path / 'state.db'}"},
+                "transfers": {"secret_leak": {"label": f"${{file:{tmp_path / 'label'}}}"}},
+            }
+        )
+    )
+    result = run_pipeline(
+        ["20240115", "secret_leak", "truncate", str(tmp_path / "config.yaml")],
+        cwd=tmp_path,
+        ETL_JOBS_MODULES="tests.secret_jobs",
+    )
+    assert result.returncode == 1
+    assert 'TypeError: cannot handle "***"' in result.stderr
+    assert leaked(secret, {"stderr": result.stderr}) == []
