@@ -718,8 +718,11 @@ def _section_model(raw: Mapping[str, Any], keys: Sequence[str | int]) -> type[Ba
         if section == "connections" and name is not None:
             return connector_class(str(raw["connections"][name]["type"])).config_model
         if section == "transfers" and isinstance(name, str):
-            return registry.get(name).options_model
-    except Exception:  # unknown type or transfer: the run reports it; names still count
+            # Only a job this process has imported: renderers (the Airflow scheduler
+            # above all) never import job modules, whose dependencies live in the image.
+            job = registry.snapshot()[0].get(name)
+            return job.options_model if job is not None else None
+    except Exception:  # unknown connection type: the run reports it; names still count
         return None
     return None
 
@@ -738,8 +741,9 @@ def config_secret_names(location: str | Path) -> dict[str, str]:
     """Env vars a config reads (``${VAR}``) into a place it treats as secret.
 
     Returns ``{VAR: config path}`` for every reference in a ``SecretStr`` field (the
-    state URL, a SQL connection's URL, HTTP auth secrets, secret fields of a registered
-    transfer's options) or under a secret-looking name, in the file and in each of its
+    state URL, a SQL connection's URL, HTTP auth secrets, and secret fields of a
+    transfer's options when its job class is already imported: job modules are never
+    imported here) or under a secret-looking name, in the file and in each of its
     ``environments`` overlays. Such a variable holds a secret in the pod, so a Job or
     DAG must take it from a Kubernetes Secret.
 

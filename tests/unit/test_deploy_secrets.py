@@ -286,3 +286,16 @@ def test_names_that_only_point_at_a_key_stay_plain_values(tmp_path: Path) -> Non
     values = {item["name"]: item.get("value") for item in container["env"]}
     assert values["KEY_PATH"] == "/var/secrets/google/key.json"
     assert values["PRIMARY_KEY"] == "order_id"
+
+
+def test_secret_fields_of_an_imported_jobs_options_count(tmp_path: Path) -> None:
+    import tests.sample_jobs  # noqa: F401  (TraceOptions.api_token is a SecretStr)
+
+    name = "trace_job"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {"transfers": {name: {"trace_dir": "${TRACE_DIR}", "api_token": "${UPSTREAM}"}}}
+        )
+    )
+    assert config_secret_names(config) == {"UPSTREAM": f"transfers.{name}.api_token"}
