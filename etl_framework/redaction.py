@@ -21,8 +21,9 @@ A registered secret is masked in every form it can take on its way out:
   PEM armour (``-----BEGIN ...-----``): braces or headers alone are too common to mask;
 * the values of a JSON secret whose keys look secret (``private_key``, ...).
 
-A form with fewer than `MIN_SECRET_LENGTH` non-blank characters is not masked: it would
-mask ordinary words. Passwords inside any URL (``scheme://user:PASSWORD@host``) and
+A form shorter than `MIN_SECRET_LENGTH` characters once stripped of surrounding
+whitespace is not masked, nor is any form of a value that short: it would mask
+ordinary words. Passwords inside any URL (``scheme://user:PASSWORD@host``) and
 ``password=...`` parameters are masked whether registered or not.
 """
 
@@ -40,7 +41,7 @@ from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
-"""Forms with fewer non-blank characters are not masked (they would mask ordinary words)."""
+"""Shorter forms (once stripped) are not masked: they would mask ordinary words."""
 MIN_LINE_LENGTH = 8
 """A line of a multi-line secret is masked on its own from this many characters on."""
 _MAX_PASSES = 4
@@ -273,10 +274,10 @@ def secret_forms(value: str) -> set[str]:
     password = _url_password(value)
     if password:
         parts |= {password, unquote(password)}
+    forms: set[str] = set()
     for inner in _json_secrets(value):
         if inner != value:
-            parts |= secret_forms(inner)
-    forms: set[str] = set()
+            forms |= secret_forms(inner)
     for part in parts:
         forms |= _escaped_forms(part)
     return {form for form in forms if _maskable(form)}
