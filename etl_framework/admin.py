@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from etl_framework.state import RunStore
 
 from etl_framework.exceptions import ETLError, ExitCode
-from etl_framework.redaction import redact
+from etl_framework.redaction import install_excepthook, redact
 
 
 def _store(config_location: str) -> RunStore:
@@ -90,6 +90,7 @@ def runs(config_location: str, transfer: str | None, limit: int, show_steps: boo
 
 
 def main() -> None:
+    install_excepthook()  # even a bug's traceback shows no secret
     try:
         cli.main(prog_name="etlctl", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -103,5 +104,5 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"etlctl: error: {redact(' '.join(message.split()))}", err=True)
+    click.echo(f"etlctl: error: {redact(' '.join(redact(message).split()))}", err=True)
     sys.exit(code)

@@ -43,6 +43,7 @@ from etl_framework.deploy_spec import (
     CREDENTIALS_MOUNT_PATH,
     ENV_VAR,
     TransferSpec,
+    checked_literals,
     load_transfers,
 )
 from etl_framework.exceptions import ExitCode
@@ -191,6 +192,7 @@ def _env_vars(spec: TransferSpec) -> list[Any]:
         plain["ETL_SQL_PROXY_HOST"] = "127.0.0.1"
         plain["ETL_SQL_PROXY_PORT"] = str(spec.sql_proxy.port)
     plain.update(spec.plain_env())  # the spec's own values win
+    plain = checked_literals(plain, spec.name)  # a secret is never a literal
     env = [k8s.V1EnvVar(name=name, value=value) for name, value in sorted(plain.items())]
     for name, ref in sorted(spec.secret_env().items()):
         selector = k8s.V1SecretKeySelector(name=ref.secret, key=ref.key)

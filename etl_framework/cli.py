@@ -98,6 +98,9 @@ def command(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point with one-line errors and our exit codes."""
+    from etl_framework.redaction import install_excepthook
+
+    install_excepthook()  # even a bug's traceback shows no secret
     try:
         command.main(args=argv, prog_name=PROG, standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -116,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
 def _fail(message: str, code: int) -> None:
     from etl_framework.redaction import redact
 
-    click.echo(f"{PROG}: error: {redact(' '.join(message.split()))}", err=True)
+    # redacted before and after squashing to one line (the squashed form is masked too)
+    click.echo(f"{PROG}: error: {redact(' '.join(redact(message).split()))}", err=True)
     sys.exit(code)
 
 

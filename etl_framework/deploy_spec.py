@@ -14,10 +14,22 @@ lists included, is replaced. Every layer is validated on its own, so an error na
 the place in the file where the bad value is written, and all problems are reported
 at once in one `ConfigValidationError`.
 
-Secrets never go in this file: ``env`` holds plain values, and a variable whose name
-looks secret (``*PASSWORD*``, ``*SECRET*``, ``*TOKEN*``, ``*KEY*``) must be a
-reference ``secretKeyRef:<secret>/<key>`` that manifests render as
-``valueFrom.secretKeyRef``.
+Secrets never go in this file, and never into a rendered Job or DAG as a literal:
+``env`` holds plain values, and a variable must be a reference
+``secretKeyRef:<secret>/<key>`` (rendered as ``valueFrom.secretKeyRef``) when
+
+* its name looks secret (`etl_framework.redaction.looks_secret`: ``*PASSWORD*``,
+  ``*SECRET*``, ``*TOKEN*``, ``API_KEY``, ... but not ``KEY_PATH`` or
+  ``GOOGLE_APPLICATION_CREDENTIALS``),
+* its value is a secret: a URL with a password (``postgresql://u:pw@h/db``), a
+  ``password=`` parameter, or a value this process read from a secret source
+  (`etl_framework.redaction.is_secret_value`),
+* or the transfer's config (when it is a local file) marks it secret: a
+  ``${VAR}`` reference in a ``SecretStr`` field (``state.url``, a SQL connection's
+  ``url``, HTTP auth keys and tokens) or under a secret-looking name
+  (`config_secret_names`).
+
+Renderers take literal values only through `TransferSpec.plain_env`, which checks again.
 
 Pure pydantic: this module imports neither Airflow nor the Kubernetes client.
 """
@@ -29,7 +41,8 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple, Optional
+from types import UnionType
+from typing import Annotated, Any, NamedTuple, Optional, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -45,6 +58,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
+from etl_framework import redaction
 from etl_framework._version import __version__
 from etl_framework.exceptions import (
     ConfigError,
@@ -78,9 +92,6 @@ DEFAULT_TTL_SECONDS_AFTER_FINISHED = 86400
 
 SECRET_REF_PREFIX = "secretKeyRef:"
 """Prefix of an env value that points into a Kubernetes Secret: ``secretKeyRef:<secret>/<key>``."""
-
-SECRET_NAME_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "KEY")
-"""Env var names containing one of these (case-insensitive) must be secret references."""
 
 SCHEDULE_PRESETS = frozenset(
     {
@@ -190,9 +201,32 @@ def _parse_start_date(value: Any) -> Any:
 
 
 def looks_secret(name: str) -> bool:
-    """True if an env var name suggests it holds a secret."""
-    upper = name.upper()
-    return any(marker in upper for marker in SECRET_NAME_MARKERS)
+    """True if an env var name suggests it holds a secret (`redaction.looks_secret`)."""
+    return redaction.looks_secret(name)
+
+
+def secret_literals(env: Mapping[str, str]) -> list[str]:
+    """Names of literal (non-``secretKeyRef``) env values that are secret by name or value."""
+    return sorted(
+        name
+        for name, value in env.items()
+        if not value.startswith(SECRET_REF_PREFIX)
+        and (looks_secret(name) or redaction.is_secret_value(value))
+    )
+
+
+def checked_literals(env: Mapping[str, str], transfer: str) -> dict[str, str]:
+    """``env`` unchanged; ConfigError naming (never showing) any value that is a secret.
+
+    Every renderer passes its literal env values through this before writing them.
+    """
+    leaked = secret_literals(env)
+    if leaked:
+        raise ConfigError(
+            f"transfer {transfer!r}: env var(s) {', '.join(map(repr, leaked))} hold secrets"
+            f" and are never rendered as literals: use '{SECRET_REF_PREFIX}<secret>/<key>'"
+        )
+    return dict(env)
 
 
 def _has_template(value: str) -> bool:
@@ -233,16 +267,13 @@ def _check_env(env: dict[str, str]) -> dict[str, str]:
             + ", ".join(repr(n) for n in bad_refs)
             + f": expected {SECRET_REF_PREFIX}<secret>/<key>"
         )
-    secret_looking = [
-        name
-        for name, value in env.items()
-        if looks_secret(name) and not value.startswith(SECRET_REF_PREFIX)
-    ]
+    secret_looking = secret_literals(env)
     if secret_looking:
         raise ValueError(
             "env var(s) "
             + ", ".join(repr(n) for n in secret_looking)
-            + " look like secrets: never write secret values in this file; use"
+            + " look like secrets (by name, or a value such as a URL with a password):"
+            " never write secret values in this file; use"
             f" '{SECRET_REF_PREFIX}<secret>/<key>' to read them from a Kubernetes Secret"
         )
     return env
@@ -395,8 +426,13 @@ class TransferSpec(BaseModel):
         return self.name.replace("_", "-")
 
     def plain_env(self) -> dict[str, str]:
-        """Env vars with literal values."""
-        return {k: v for k, v in self.env.items() if not v.startswith(SECRET_REF_PREFIX)}
+        """Env vars with literal values; ConfigError if one of them is a secret.
+
+        The spec was validated when loaded, but a copy (``model_copy(update=...)``)
+        skips validation: checked again here, where renderers take the values.
+        """
+        plain = {k: v for k, v in self.env.items() if not v.startswith(SECRET_REF_PREFIX)}
+        return checked_literals(plain, self.name)
 
     def secret_env(self) -> dict[str, SecretKeyRef]:
         """Env vars read from Kubernetes Secrets (rendered as ``valueFrom.secretKeyRef``)."""
@@ -647,11 +683,156 @@ def load_transfers(
         merged = _merge_layers(raw_defaults, overlay, entry)
         spec = _validate(TransferSpec, merged, prefix, problems)
         if spec is not None:
-            specs.append(spec)  # type: ignore[arg-type]
+            assert isinstance(spec, TransferSpec)
+            problems.extend(_config_marked_literals(spec, prefix, path))
+            specs.append(spec)
 
     if problems:
         raise ConfigValidationError(location, problems)
     return specs
+
+
+# --- what the transfer's config marks secret ----------------------------------
+
+_CONFIG_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
+
+
+def _annotation_is_secret(annotation: Any, keys: Sequence[str | int]) -> bool:
+    """Whether the value at ``keys`` below a field of type ``annotation`` is a SecretStr."""
+    from pydantic import SecretBytes, SecretStr
+
+    if annotation in (SecretStr, SecretBytes):
+        return True
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _annotation_is_secret(args[0], keys)
+    if origin in (Union, UnionType):
+        return any(_annotation_is_secret(arg, keys) for arg in args)
+    if not keys:
+        return False
+    if origin in (list, tuple, set, frozenset, Sequence) and args:
+        return _annotation_is_secret(args[0], keys[1:])
+    if origin in (dict, Mapping) and len(args) == 2:
+        return _annotation_is_secret(args[1], keys[1:])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _model_field_is_secret(annotation, keys)
+    return False
+
+
+def _model_field_is_secret(model: type[BaseModel] | None, keys: Sequence[str | int]) -> bool:
+    if model is None or not keys:
+        return False
+    for name, field in model.model_fields.items():
+        if keys[0] in (name, field.alias):
+            return _annotation_is_secret(field.annotation, keys[1:]) or any(
+                _annotation_is_secret(m, keys[1:]) for m in field.metadata if isinstance(m, type)
+            )
+    return False
+
+
+def _section_model(raw: Mapping[str, Any], keys: Sequence[str | int]) -> type[BaseModel] | None:
+    """The model that validates ``raw[keys[0]][keys[1]]`` (a connection, transfer options)."""
+    from etl_framework import registry
+    from etl_framework.connectors import connector_class
+
+    section, name = keys[0], keys[1] if len(keys) > 1 else None
+    try:
+        if section == "connections" and name is not None:
+            return connector_class(str(raw["connections"][name]["type"])).config_model
+        if section == "transfers" and isinstance(name, str):
+            # Only a job this process has imported: renderers (the Airflow scheduler
+            # above all) never import job modules, whose dependencies live in the image.
+            job = registry.snapshot()[0].get(name)
+            return job.options_model if job is not None else None
+    except Exception:  # unknown connection type: the run reports it; names still count
+        return None
+    return None
+
+
+def _secret_leaf(raw: Mapping[str, Any], keys: Sequence[str | int]) -> bool:
+    from etl_framework.config import StateConfig
+
+    if keys[0] == "state":
+        return _model_field_is_secret(StateConfig, keys[1:])
+    if keys[0] in ("connections", "transfers") and len(keys) > 2:
+        return _model_field_is_secret(_section_model(raw, keys), keys[2:])
+    return False
+
+
+def config_secret_names(location: str | Path) -> dict[str, str]:
+    """Env vars a config reads (``${VAR}``) into a place it treats as secret.
+
+    Returns ``{VAR: config path}`` for every reference in a ``SecretStr`` field (the
+    state URL, a SQL connection's URL, HTTP auth secrets, and secret fields of a
+    transfer's options when its job class is already imported: job modules are never
+    imported here) or under a secret-looking name, in the file and in each of its
+    ``environments`` overlays. Such a variable holds a secret in the pod, so a Job or
+    DAG must take it from a Kubernetes Secret.
+
+    Raises:
+        ConfigError: the file cannot be read or parsed.
+    """
+    from etl_framework.config import deep_merge, parse_text, read_location
+
+    text = read_location(str(location))
+    base = parse_text(text, str(location))
+    overlays = base.pop("environments", None)
+    trees = [base]
+    if isinstance(overlays, Mapping):
+        trees += [deep_merge(base, o) for o in overlays.values() if isinstance(o, Mapping)]
+    found: dict[str, str] = {}
+
+    def walk(raw: Mapping[str, Any], node: Any, keys: list[str | int]) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(raw, value, [*keys, str(key)])
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(raw, value, [*keys, index])
+        elif isinstance(node, str) and keys:
+            path = _path("", keys)
+            names = _CONFIG_REFERENCE.findall(node)
+            secret_leaf = bool(names) and (looks_secret(path) or _secret_leaf(raw, keys))
+            for name in names:
+                if secret_leaf or looks_secret(name):
+                    found.setdefault(name, path)
+
+    for tree in trees:
+        walk(tree, tree, [])
+    return found
+
+
+def _local_config(spec: TransferSpec, transfers_file: Path) -> Path | None:
+    """The spec's config as a local file, if it is one (relative: to the working
+    directory, else to the repository that holds ``gke_deploy/transfers.yaml``)."""
+    if "://" in spec.config:
+        return None  # gs://: read by the pod, not at render time
+    candidate = Path(spec.config)
+    for path in (candidate, transfers_file.resolve().parent.parent / candidate):
+        if path.is_file():
+            return path
+    return None
+
+
+def _config_marked_literals(
+    spec: TransferSpec, prefix: str, transfers_file: Path
+) -> list[tuple[str, str]]:
+    config = _local_config(spec, transfers_file)
+    if config is None:
+        return []
+    try:
+        marked = config_secret_names(config)
+    except ConfigError as exc:
+        return [(f"{prefix}.config", str(exc))]
+    return [
+        (
+            f"{prefix}.env.{name}",
+            f"the config {spec.config} reads it into {marked[name]}, a secret: use"
+            f" '{SECRET_REF_PREFIX}<secret>/<key>' (never a literal value)",
+        )
+        for name in sorted(marked)
+        if name in spec.env and not spec.env[name].startswith(SECRET_REF_PREFIX)
+    ]
 
 
 def get_transfer(
@@ -673,6 +854,8 @@ __all__ = [
     "SecretKeyRef",
     "SqlProxy",
     "TransferSpec",
+    "checked_literals",
+    "config_secret_names",
     "get_transfer",
     "load_transfers",
     "looks_secret",

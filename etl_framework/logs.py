@@ -11,7 +11,6 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Mapping
 from typing import IO, Any
 
 from etl_framework import redaction
@@ -53,21 +52,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         # Redact the values before encoding: JSON escaping (quotes, backslashes,
         # non-ASCII) would hide a secret from a search in the encoded text.
-        return json.dumps(_redacted(entry), default=str)
-
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, str):
-        return redaction.redact(value)
-    if isinstance(value, Mapping):
-        return {str(k): _redacted(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_redacted(v) for v in value]
-    if value is None or isinstance(value, bool):
-        return value
-    text = str(value)
-    redacted = redaction.redact(text)
-    return value if redacted == text and isinstance(value, int | float) else redacted
+        return json.dumps(redaction.redact_value(entry), default=str)
 
 
 class TextFormatter(logging.Formatter):

@@ -78,7 +78,7 @@ class RunSummary:
         return redaction.redact(text)
 
     def to_json(self) -> str:
-        return redaction.redact(json.dumps(asdict(self), default=str))
+        return json.dumps(redaction.redact_value(asdict(self)), default=str)
 
 
 @dataclass(frozen=True)
@@ -328,7 +328,9 @@ def exit_code_for(error: BaseException) -> ExitCode:
 
 
 def describe(error: BaseException) -> str:
-    text = redaction.redact(str(error).strip().splitlines()[0] if str(error).strip() else "")
+    # Redact the whole text before cutting it: a multi-line secret must not leave a line.
+    lines = redaction.redact(str(error)).strip().splitlines()
+    text = lines[0] if lines else ""
     name = type(error).__name__
     return f"{name}: {text}" if text and not isinstance(error, ETLError) else text or name
 

@@ -8,6 +8,9 @@ writes the summary as compact JSON that always parses: when it is too long, the 
 string values (the error text first) are shortened and the mappings of step timings and
 metrics are dropped, never cut mid-way.
 
+Every string in it (keys too) goes through `etl_framework.redaction.redact_value` first,
+before it is encoded or shortened: no secret, nor a cut-off start of one, reaches the file.
+
 Writing is best effort: a run's exit code must not change because the summary could
 not be written, so failures are reported as False, never raised. Outside a pod the
 default path does not exist and nothing is written (set ``$ETL_TERMINATION_LOG`` to
@@ -21,6 +24,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from etl_framework import redaction
 
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 ENV_TERMINATION_LOG = "ETL_TERMINATION_LOG"
@@ -127,7 +132,7 @@ def write_termination_log(
     else:
         target = Path(path)
     try:
-        target.write_text(_dumps(fit_summary(summary)), encoding="utf-8")
+        target.write_text(_dumps(fit_summary(redaction.redact_value(summary))), encoding="utf-8")
     except OSError:
         return False
     return True

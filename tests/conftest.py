@@ -38,6 +38,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     yield
     os.environ.clear()
     os.environ.update(saved)
+    from etl_framework import redaction
+
+    redaction.forget_all()  # secrets registered by one test must not mask the next one's
 
 
 @pytest.fixture(autouse=True)

@@ -68,7 +68,8 @@ def database_error(
         return None
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip()
-    detail = " ".join(redaction.redact(text.splitlines()[0] if text else "").split())
+    lines = redaction.redact(text).splitlines()  # redacted whole: no line of a secret left
+    detail = " ".join(lines[0].split()) if lines else ""
     sqlstate = str(getattr(orig, "sqlstate", "") or "")
     if refused or sqlstate[:2] in ("28", "3D") or _CONNECT_REFUSED.search(detail):
         return ConfigError(f"{what} refused: {detail}")

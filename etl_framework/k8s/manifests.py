@@ -42,7 +42,12 @@ from typing import Any
 
 import yaml
 
-from etl_framework.deploy_spec import CREDENTIALS_MOUNT_PATH, SqlProxy, TransferSpec
+from etl_framework.deploy_spec import (
+    CREDENTIALS_MOUNT_PATH,
+    SqlProxy,
+    TransferSpec,
+    checked_literals,
+)
 from etl_framework.exceptions import ConfigError, ExitCode, InvalidWindowError
 from etl_framework.window import WriteMode, format_date, parse_date
 
@@ -227,6 +232,7 @@ def _env(
         plain["ETL_SQL_PROXY_PORT"] = str(proxy.port)
     plain.update(spec.plain_env())
     plain.update(extra)
+    plain = checked_literals(plain, spec.name)  # a secret is never a literal
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(plain.items())]
     for name, ref in sorted(spec.secret_env().items()):
         env.append(

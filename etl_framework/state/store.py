@@ -61,6 +61,10 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def _redacted(text: str | None) -> str | None:
+    return None if text is None else redaction.redact(text)
+
+
 def state_engine(url: str) -> Engine:
     """An engine for the ledger; SQLite transactions take the write lock at BEGIN.
 
@@ -72,7 +76,8 @@ def state_engine(url: str) -> Engine:
     try:
         return _state_engine(url)
     except (ArgumentError, ValueError, ImportError, OSError) as exc:
-        detail = redaction.redact(str(exc).strip().splitlines()[0] if str(exc) else "")
+        lines = redaction.redact(str(exc)).strip().splitlines()
+        detail = lines[0] if lines else ""
         raise ConfigError(
             f"state.url is not usable: {type(exc).__name__}: {detail}".rstrip(": ")
         ) from None
@@ -361,8 +366,8 @@ class RunStore:
                     rows_read=0,
                     rows_written=0,
                     config_checksum=config_checksum,
-                    code_version=code_version,
-                    image_tag=image_tag,
+                    code_version=_redacted(code_version),
+                    image_tag=_redacted(image_tag),
                     host=self.host,
                     pid=os.getpid(),
                     fence_token=token,
@@ -494,7 +499,8 @@ class RunStore:
                     rows_written=rows_written,
                     error=error,
                     exit_code=exit_code,
-                    metrics=dict(metrics or {}) or None,
+                    # a metric may be named after a secret (a table read from a file)
+                    metrics={redaction.redact(k): v for k, v in (metrics or {}).items()} or None,
                 )
             )
             for name, step in (steps or {}).items():

@@ -266,7 +266,7 @@ def test_parallel_runs_need_parallel_windows(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["DB_PASSWORD", "client_secret", "API_TOKEN", "GCP_KEY_FILE", "aws_access_key_id"]
+    "name", ["DB_PASSWORD", "client_secret", "API_TOKEN", "GCP_KEY", "aws_access_key_id"]
 )
 def test_secret_looking_env_is_rejected(tmp_path: Path, name: str) -> None:
     path = write(

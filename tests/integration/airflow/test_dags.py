@@ -475,3 +475,75 @@ def test_missing_airflow_names_the_extra() -> None:
 def test_missing_airflow_venv_fails_with_the_setup_command(tmp_path: Path) -> None:
     with pytest.raises(pytest.fail.Exception, match="run script/setup/airflow"):
         require_airflow_venv(tmp_path / "no-venv" / "bin" / "python")
+
+
+# --- secrets found by value (issue 13 item 2) -----------------------------------
+
+
+def test_every_shipped_config_gives_a_dag_pod_with_secret_references_only(
+    tmp_path: Path,
+) -> None:
+    """One DAG per shipped jobs/config file, its secrets planted in the scheduler's
+    environment and secrets dir: they reach no DAG, and every variable the config reads
+    into a secret field is a ``secretKeyRef``."""
+    from etl_framework.deploy_spec import config_secret_names
+    from tests.secret_jobs import leaked
+    from tests.unit.test_deploy_secrets import PLANTED, SHIPPED_CONFIGS, as_references
+    from tests.unit.test_deploy_secrets import transfers_file as write_transfers
+
+    def checker(*args: str, transfers: Path) -> tuple[dict[str, Any], str]:
+        secrets = tmp_path / "planted"
+        secrets.mkdir(exist_ok=True)
+        for name, value in PLANTED.items():
+            (secrets / name).write_text(value)
+        env = {
+            **PLANTED,
+            "ETL_SECRETS_DIR": str(secrets),
+            "ETL_TRANSFERS_FILE": str(transfers),
+            "PYTHONPATH": str(REPO_ROOT),  # this checkout's etl_framework
+        }
+        return run_checker(tmp_path, *args, env=env)
+
+    def no_planted_secret(output: str) -> None:
+        for name, value in PLANTED.items():
+            if name not in ("GCP_PROJECT", "EXPORT_BUCKET", "HAWK_ID"):  # plain values
+                assert leaked(value, {"output": output}) == [], name
+        assert "Pl4nted" not in output and "pl4nted-hawk-key" not in output
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    shutil.copy(DAG_FILE, dags / DAG_FILE.name)
+    good = tmp_path / "good"
+    good.mkdir()
+    transfers = write_transfers(good, as_references)
+    bag, output = checker("dagbag", str(dags), transfers=transfers)
+    assert bag["import_errors"] == {}, bag["import_errors"]
+    no_planted_secret(output)
+    for config in SHIPPED_CONFIGS:
+        (dag_id,) = yaml_transfers(config)
+        result, output = checker(
+            "render", str(dags), dag_id, "2024-03-06T03:00:00+00:00", transfers=transfers
+        )
+        no_planted_secret(output)
+        (container,) = result["pod"]["spec"]["containers"]
+        env = {item["name"]: item for item in container["env"]}
+        for name in config_secret_names(config):
+            assert "value" not in env[name], (dag_id, name)
+            assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "etl-secrets"
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    literal = write_transfers(
+        bad, lambda config: {name: PLANTED[name] for name in config_secret_names(config)}
+    )
+    bag, output = checker("dagbag", str(dags), transfers=literal)
+    (error,) = bag["import_errors"].values()
+    assert "WAREHOUSE_URL" in error and "secretKeyRef" in error
+    assert bag["dag_ids"] == []
+    no_planted_secret(output)
+
+
+def yaml_transfers(config: Path) -> list[str]:
+    import yaml
+
+    return list(yaml.safe_load(config.read_text())["transfers"])
