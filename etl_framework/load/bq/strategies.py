@@ -540,11 +540,10 @@ class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
         )
 
     def publish(self) -> BigQueryPublishResult:
-        target = self.connector.get_table(self.target)
-        if target is None:
-            raise ConfigError(f"target {self.target} does not exist: call prepare() first")
-        # The rows replaced: the table's row count from its metadata (free, no query).
-        current = int(target.num_rows or 0)
+        # The rows replaced. COUNT(*) of a whole table is answered from metadata and
+        # bills 0 bytes; the table resource's numRows is not used: an emulator (and a
+        # table with a streaming buffer) can report a stale number after DML.
+        current = self._count(f"SELECT COUNT(*) AS n FROM {self.target.sql}", "min_fraction guard")
         if not self._loads_uris:
             # Rows (or nothing at all): refuse before any load job runs.
             self._check_guards(self._writer.rows if self._writer is not None else 0, current)

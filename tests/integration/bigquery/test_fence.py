@@ -24,6 +24,7 @@ from etl_framework.load.bq import (
     Partitioning,
 )
 from etl_framework.load.bq.fence import FENCE_TABLE
+from etl_framework.load.guards import GuardConfig
 from etl_framework.load.bq.strategies import BigQueryWriteStrategy, staging_table_name
 from etl_framework.window import Window
 from tests.integration.bigquery.conftest import BigQueryTarget
@@ -55,6 +56,8 @@ def build(
     **kwargs: Any,
 ) -> BigQueryWriteStrategy:
     common: dict[str, Any] = {
+        # these tests replace tables with fewer rows on purpose: no collapse guard
+        "guards": GuardConfig(min_fraction=0),
         **kwargs,
         "run_id": run_id,
         "ledger": ledger.handle(run_id),
@@ -205,7 +208,7 @@ def test_user_table_matching_the_staging_pattern_survives_every_cleanup(
 
     seed(bq, table, ledger)  # cleansing + cleanup after success
     intact()
-    failing = build(bq, table, "truncate", ledger, "run0fail", 2, min_rows=1)
+    failing = build(bq, table, "truncate", ledger, "run0fail", 2)
     failing.claim()
     failing.drop_stale_staging()
     failing.prepare()
