@@ -12,6 +12,11 @@ sources::
     ${gsm:projects/P/secrets/S[/versions/V]}   Google Secret Manager
     $${                 a literal ``${``
 
+Input is bounded (`etl_framework._config_input`): the file is read up to
+`MAX_CONFIG_BYTES`; YAML nesting, alias expansion and duplicate keys are refused
+while parsing; ``${file:...}`` and secret files must be regular files of at most
+`MAX_REFERENCED_FILE_BYTES`.
+
 Every problem (unreadable reference, invalid field, unknown connection type,
 invalid transfer options) is collected and reported together in one
 `ConfigValidationError`, each with its path. Secret values never appear in it.
@@ -30,6 +35,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from etl_framework import redaction
+from etl_framework._config_input import (
+    MAX_CONFIG_BYTES,
+    MAX_REFERENCED_FILE_BYTES,
+    parse_config,
+    read_bounded,
+)
 from etl_framework.connectors.base import ConnectorConfig
 from etl_framework.connectors.sql import check_database_url
 from etl_framework.exceptions import ConfigError, ConfigValidationError
@@ -113,15 +124,15 @@ class FrameworkConfig(_Model):
 
 
 def read_location(location: str) -> str:
-    """The text of a local file or ``gs://`` object; ConfigError when unreadable."""
+    """The text of a local file or ``gs://`` object (at most `MAX_CONFIG_BYTES`);
+    ConfigError when unreadable or too large."""
     if location.startswith("gs://"):
         from etl_framework.connectors.gcs import read_bytes
 
-        data = read_bytes(location)
+        data = read_bytes(location, max_bytes=MAX_CONFIG_BYTES)
     else:
-        path = Path(location)
         try:
-            data = path.read_bytes()
+            data = read_bounded(Path(location), MAX_CONFIG_BYTES, "config", regular_only=False)
         except FileNotFoundError:
             raise ConfigError(f"config file {location} does not exist") from None
         except OSError as exc:
@@ -133,20 +144,9 @@ def read_location(location: str) -> str:
 
 
 def parse_text(text: str, location: str) -> dict[str, Any]:
-    """YAML (a superset of JSON) or, for ``*.json``, strict JSON."""
-    import yaml
-
-    try:
-        data = json.loads(text) if location.endswith(".json") else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"config {location} is not valid JSON: line {exc.lineno}: {exc.msg}"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(f"config {location} is not valid YAML: {where}{problem}") from None
+    """YAML (a superset of JSON) or, for ``*.json``, strict JSON, within the limits of
+    `etl_framework._config_input` (depth, aliases, size, no duplicate keys)."""
+    data = parse_config(text, location)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -312,13 +312,16 @@ def _gsm_resolver(reference: str) -> str:
 
 
 def read_secret_file(path: Path) -> str:
-    """A secret file's text without its trailing newline.
+    """A secret file's text without its trailing newline (a regular file of at most
+    `MAX_REFERENCED_FILE_BYTES`).
 
     Raises:
-        ConfigError: the file is not UTF-8 text.
+        ConfigError: not a regular file, too large, or not UTF-8 text.
+        OSError: missing or unreadable.
     """
+    data = read_bounded(path, MAX_REFERENCED_FILE_BYTES, "secret file", regular_only=True)
     try:
-        return path.read_text(encoding="utf-8").rstrip("\n")
+        return data.decode("utf-8").rstrip("\n")
     except UnicodeDecodeError:
         raise ConfigError(f"secret file {path} is not UTF-8 text") from None
 
