@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from etl_framework import redaction
-from etl_framework.exceptions import ConfigError, LeaseHeldError, TransientError
+from etl_framework.exceptions import ConfigError, ETLError, LeaseHeldError, TransientError
 from etl_framework.state.models import Lease, Run, Step
 from etl_framework.window import ONE_DAY, Window, WriteMode
 
@@ -393,7 +393,7 @@ def _record(run: Any) -> RunRecord:
     )
 
 
-def _unreachable(exc: SQLAlchemyError) -> ConfigError | TransientError:
+def _unreachable(exc: SQLAlchemyError) -> ETLError:
     """The ledger's database failed: our error for it (config or transient)."""
     from etl_framework.connectors.sql import database_error
 

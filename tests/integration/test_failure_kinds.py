@@ -1,0 +1,64 @@
+"""One exit code per kind of environment failure, for real, on SQLite and the disk.
+
+A full disk (a 1 MiB tmpfs) is exit 5 (retryable), a read-only database exit 3 (a
+refusal). Before, a full disk was exit 1 and a read-only database exit 75.
+"""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from etl_framework.exceptions import AccessDeniedError, ExitCode, OutOfSpaceError
+from etl_framework.failures import environment_error
+from tests.integration.failure_kinds import run_demo, tiny_tmpfs
+
+
+def test_a_full_disk_under_the_sqlite_warehouse_is_exit_5(tmp_path: Path) -> None:
+    with tiny_tmpfs(tmp_path / "tiny") as tiny:
+        result, error = run_demo(tmp_path, f"sqlite:///{tiny / 'warehouse.db'}")
+    assert result.returncode == ExitCode.OUT_OF_SPACE == 5, result.stderr[-2000:]
+    assert error == "database failed (out of space): database or disk is full"
+
+
+def test_a_read_only_sqlite_warehouse_is_a_refusal_exit_3(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "ro.db"
+    sqlite3.connect(db).close()
+    result, error = run_demo(tmp_path, f"sqlite:///file:{db}?mode=ro&uri=true")
+    assert result.returncode == ExitCode.CONFIG == 3, result.stderr[-2000:]
+    assert error == "database refused (read-only): attempt to write a readonly database"
+
+
+def test_os_errors_are_classified_by_errno(tmp_path: Path) -> None:
+    with tiny_tmpfs(tmp_path / "tiny") as tiny:
+        try:
+            (tiny / "big").write_bytes(b"x" * (2 * 1024 * 1024))
+        except OSError as exc:
+            full = exc
+    assert full.errno == errno.ENOSPC
+    assert isinstance(environment_error(full, "run"), OutOfSpaceError)
+    wrapped = RuntimeError("page cache write failed")
+    wrapped.__cause__ = full
+    assert isinstance(environment_error(wrapped, "run"), OutOfSpaceError)
+    for code, kind in ((errno.EDQUOT, OutOfSpaceError), (errno.EROFS, AccessDeniedError)):
+        assert isinstance(environment_error(OSError(code, "x"), "run"), kind)
+    error = environment_error(PermissionError(errno.EACCES, "Permission denied", "/x"), "run")
+    assert isinstance(error, AccessDeniedError) and error.exit_code == 3
+    assert environment_error(ValueError("no"), "run") is None
+
+
+@pytest.mark.parametrize("reason", ["quotaExceeded"])
+def test_a_bigquery_quota_is_the_same_kind_as_a_full_disk(reason: str) -> None:
+    pytest.importorskip("google.api_core")
+    from google.api_core import exceptions as gexc
+
+    from etl_framework.connectors.bigquery import job_failure
+
+    exc = gexc.Forbidden("Quota exceeded", errors=[{"reason": reason, "message": "Quota exceeded"}])
+    error = job_failure(exc, "load")
+    assert isinstance(error, OutOfSpaceError) and error.exit_code == 5
+    assert str(error) == "BigQuery load failed (quota exceeded): Quota exceeded"
