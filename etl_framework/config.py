@@ -41,7 +41,7 @@ from etl_framework._config_input import (
     parse_config,
     read_bounded,
 )
-from etl_framework.connectors.base import ConnectorConfig
+from etl_framework.connectors.base import ConnectionRef, ConnectorConfig
 from etl_framework.connectors.sql import check_database_url
 from etl_framework.exceptions import ConfigError, ConfigValidationError
 
@@ -171,20 +171,39 @@ def load_config(location: str, environment: str | None = None) -> FrameworkConfi
     raw = parse_text(text, location)
     environment = environment or os.environ.get(ENV_VAR_ENVIRONMENT) or None
     problems: list[tuple[str, str]] = []
-    overlays = raw.pop("environments", None) or {}
+    overlays = _overlays(raw.pop("environments", None), problems)
     if environment:
-        if not isinstance(overlays, dict) or environment not in overlays:
-            known = ", ".join(sorted(overlays)) if isinstance(overlays, dict) else "none"
+        if environment not in overlays:
+            known = ", ".join(sorted(overlays)) or "none"
             problems.append(
                 (ENV_VAR_ENVIRONMENT, f"environment {environment!r} not in config (known: {known})")
             )
-        else:
-            raw = deep_merge(raw, overlays[environment] or {})
+        elif overlays[environment] is not None:
+            raw = deep_merge(raw, overlays[environment])
     resolved = Interpolator(problems).resolve(raw, path="")
     config = _validate(resolved, problems, location, environment, text)
     if problems or config is None:
         raise ConfigValidationError(location, _without_echoes(problems))
     return config
+
+
+def _overlays(value: Any, problems: list[tuple[str, str]]) -> dict[str, Any]:
+    """``environments``: every overlay is checked, the selected one or not (None: the
+    overlay of an unusable entry, still a known name)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(("environments", "must be a mapping of environment name -> overlay"))
+        return {}
+    overlays: dict[str, Any] = {}
+    for name, overlay in value.items():
+        if overlay is not None and not isinstance(overlay, dict):
+            problems.append(
+                (f"environments.{name}", "must be a mapping (an overlay of the config)")
+            )
+            overlay = None
+        overlays[str(name)] = overlay
+    return overlays
 
 
 def config_from_mapping(data: Mapping[str, Any], location: str = "<memory>") -> FrameworkConfig:
@@ -277,7 +296,31 @@ def transfer_option_problems(config: FrameworkConfig, job: type[ETLJob]) -> list
     except ValidationError as exc:
         return validation_problems(exc, prefix=path)
     _register_secret_fields(options)
-    return []
+    return connection_reference_problems(config, options, path)
+
+
+def connection_reference_problems(
+    config: FrameworkConfig, value: Any, path: str
+) -> list[tuple[str, str]]:
+    """Every field declared with `ConnectionRef` inside ``value`` (a validated options
+    model, at any depth) names a connection of its kind."""
+    problems: list[tuple[str, str]] = []
+    if isinstance(value, BaseModel):
+        for name, field in type(value).model_fields.items():
+            item = getattr(value, name)
+            where = f"{path}.{name}"
+            refs = [m for m in field.metadata if isinstance(m, ConnectionRef)]
+            if refs and isinstance(item, str):
+                problems += config.connection_problems(item, refs[0].kind, where)
+            else:
+                problems += connection_reference_problems(config, item, where)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            problems += connection_reference_problems(config, item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            problems += connection_reference_problems(config, item, f"{path}[{index}]")
+    return problems
 
 
 def _register_secret_fields(model: BaseModel) -> None:

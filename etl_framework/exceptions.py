@@ -82,9 +82,15 @@ def close_matches(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
 
 class UnknownTransferError(UsageError, KeyError):
     def __init__(
-        self, name: str, known: Iterable[str], import_errors: Mapping[str, str] | None = None
+        self,
+        name: str,
+        known: Iterable[str],
+        import_errors: Mapping[str, str] | None = None,
+        *,
+        searched: str = "",
     ) -> None:
         self.name = name
+        self.searched = searched
         self.known = sorted(known)
         self.suggestions = close_matches(name, self.known)
         self.import_errors = dict(import_errors or {})
@@ -102,6 +108,8 @@ class UnknownTransferError(UsageError, KeyError):
                 )
                 + ")"
             )
+        if searched:
+            hint += f"; searched {searched}"
         super().__init__(f"unknown transfer {name!r}: {hint}")
 
     def __str__(self) -> str:  # KeyError would quote the message again
