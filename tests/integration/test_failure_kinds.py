@@ -6,6 +6,7 @@ refusal). Before, a full disk was exit 1 and a read-only database exit 75.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from pathlib import Path
 
@@ -62,3 +63,35 @@ def test_a_bigquery_quota_is_the_same_kind_as_a_full_disk(reason: str) -> None:
     error = job_failure(exc, "load")
     assert isinstance(error, OutOfSpaceError) and error.exit_code == 5
     assert str(error) == "BigQuery load failed (quota exceeded): Quota exceeded"
+
+
+def _ledger_run(tmp_path: Path, state_url: str) -> tuple[int, list[str]]:
+    from tests.integration.helpers import run_pipeline
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"state: {{url: '{state_url}'}}\n"
+        f"connections:\n  warehouse: {{type: sql, url: 'sqlite:///{tmp_path / 'wh.db'}'}}\n"
+    )
+    result = run_pipeline(["20240115", "demo_orders", "truncate", str(config)], cwd=tmp_path)
+    return result.returncode, result.stderr.splitlines()
+
+
+def test_the_ledger_on_a_full_disk_is_exit_5_in_one_line(tmp_path: Path) -> None:
+    with tiny_tmpfs(tmp_path / "tiny", size="64k") as tiny:
+        with contextlib.suppress(OSError):  # fill the file system up
+            (tiny / "filler").write_bytes(b"\0" * (128 * 1024))
+        code, lines = _ledger_run(tmp_path, f"sqlite:///{tiny / 'state.db'}")
+    assert code == 5, lines
+    assert lines == ["pipeline: error: run ledger failed (out of space): database or disk is full"]
+
+
+def test_a_read_only_ledger_is_exit_3_in_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "state.db").close()
+    code, lines = _ledger_run(tmp_path, f"sqlite:///file:{tmp_path / 'state.db'}?mode=ro&uri=true")
+    assert code == 3, lines
+    assert lines == [
+        "pipeline: error: run ledger refused (read-only): attempt to write a readonly database"
+    ]
