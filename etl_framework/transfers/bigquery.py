@@ -89,16 +89,9 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
         from etl_framework.exceptions import ConfigError
 
         problems = super().config_problems(config, options)
-        chosen = options if isinstance(options, TargetOptions) else TargetOptions()
-        connection = config.connections.get(chosen.connection or cls.target_connection)
-        table = chosen.table or cls.target_table
+        connection, table, path = cls.configured_target(config, options)
         if problems or not table or not isinstance(connection, BigQueryConfig):
             return problems
-        path = (
-            f"transfers.{cls.transfer_name}.table"
-            if chosen.table
-            else f"{cls.__module__}.{cls.__qualname__}.target_table"
-        )
         try:  # the project only matters when the name gives none: any valid id will do
             parse_table_ref(table, connection.project or "default-project", connection.dataset)
         except ConfigError as exc:

@@ -110,16 +110,9 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
         from etl_framework.load.target_check import target_problems
 
         problems = super().config_problems(config, options)
-        chosen = options if isinstance(options, TargetOptions) else TargetOptions()
-        connection = config.connections.get(chosen.connection or cls.target_connection)
-        table = chosen.table or cls.target_table
+        connection, table, path = cls.configured_target(config, options)
         if problems or not table or not isinstance(connection, SqlConfig):
             return problems
-        path = (
-            f"transfers.{cls.transfer_name}.table"
-            if chosen.table
-            else f"{cls.__module__}.{cls.__qualname__}.target_table"
-        )
         found = target_problems(
             connection.url.get_secret_value(), table, dict(connection.connect_args)
         )
