@@ -74,7 +74,13 @@ def _run(c: Context, cmd: list[str]) -> None:
 
 
 def _spec(transfer: str, env: str, transfers_file: str) -> TransferSpec:
-    return get_transfer(transfer, REPO / transfers_file, env=env)
+    """The transfer's spec; a transfer the image would not know is refused here, not
+    after a Job was created for it."""
+    from etl_framework import registry
+
+    spec = get_transfer(transfer, REPO / transfers_file, env=env)
+    registry.get(spec.name)
+    return spec
 
 
 def _finish(outcome: JobOutcome) -> None:
