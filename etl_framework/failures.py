@@ -68,11 +68,22 @@ def failure_kind(exc: BaseException) -> str | None:
     base = name.split("_", 2)[:2]  # SQLITE_READONLY_DBMOVED -> SQLITE_READONLY
     if "_".join(base) in _SQLITE_KINDS:
         return _SQLITE_KINDS["_".join(base)]
+    if not _is_driver_error(orig):
+        return None  # words in an arbitrary message (data, an API's text) prove nothing
     text = str(orig).lower()
     for words, kind in _MESSAGE_KINDS:
         if words in text:
             return kind
     return None
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    """An error raised by the OS or a database driver (where the words are the driver's)."""
+    import sqlite3
+
+    return isinstance(exc, OSError | sqlite3.Error) or type(exc).__module__.startswith(
+        ("psycopg", "sqlalchemy")
+    )
 
 
 def environment_error(exc: BaseException, what: str) -> ETLError | None:

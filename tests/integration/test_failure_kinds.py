@@ -50,6 +50,8 @@ def test_os_errors_are_classified_by_errno(tmp_path: Path) -> None:
     error = environment_error(PermissionError(errno.EACCES, "Permission denied", "/x"), "run")
     assert isinstance(error, AccessDeniedError) and error.exit_code == 3
     assert environment_error(ValueError("no"), "run") is None
+    # the words only count from the OS or a driver, not in any message (e.g. a record's)
+    assert environment_error(ValueError("database or disk is full"), "run") is None
 
 
 @pytest.mark.parametrize("reason", ["quotaExceeded"])
