@@ -12,7 +12,8 @@ checked while the document is composed, before any Python object is built:
 - nesting deeper than `MAX_CONFIG_DEPTH` (deep input would end in RecursionError);
 - more than `MAX_YAML_ALIASES` alias uses, or a document whose aliases expand to more
   than `MAX_CONFIG_NODES` values (a "billion laughs" of a few hundred bytes);
-- a key that appears twice in one mapping (named with its line: no "last one wins").
+- a key that appears twice in one mapping (named with its line: no "last one wins");
+- a key that is not a string (``1:``, ``null:``, YAML 1.1's ``on:``/``yes:``): quote it.
 
 JSON (``*.json``) is parsed strictly with the same depth, size and duplicate-key rules.
 Every refusal is a one-line `ConfigError` (exit 3).
@@ -45,6 +46,7 @@ MAX_CONFIG_NODES = 100_000
 
 _READ_CHUNK = 64 * 1024
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _size(limit: int) -> str:
@@ -127,8 +129,12 @@ class BoundedSafeLoader(yaml.SafeLoader):
         node: MappingNode = super().compose_mapping_node(anchor)
         seen: set[tuple[str, str]] = set()
         for key_node, _value in node.value:
-            if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
+            if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE_TAG:
                 continue
+            if not isinstance(key_node, ScalarNode):
+                raise _Refused("a key is a list or mapping (keys must be strings)", key_node)
+            if key_node.tag != _STR_TAG:
+                raise _Refused(f"key {key_node.value!r} is not a string (quote it)", key_node)
             key = (key_node.tag, key_node.value)
             if key in seen:
                 raise _Refused(f"duplicate key {key_node.value!r}", key_node)

@@ -62,6 +62,20 @@ def test_a_duplicate_key_is_an_error_naming_it_and_its_line(
         _load(tmp_path, text, name)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("connections: {1: {type: sql, url: 'sqlite:///x'}}\n", "line 1: key '1' is not a string"),
+        ("transfers:\n  null: {}\n", "line 2: key 'null' is not a string"),
+        ("on: 1\n", "line 1: key 'on' is not a string"),  # YAML 1.1: True
+        ("? [a, b]\n: 1\n", "line 1: a key is a list or mapping"),
+    ],
+)
+def test_a_key_that_is_not_a_string_is_refused(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _load(tmp_path, text)
+
+
 def test_anchors_and_merge_keys_within_the_limits_still_work(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
