@@ -55,3 +55,23 @@ def test_static_target_problems(backend: str, name: str, problem: str | None) ->
     else:
         [message] = problems
         assert problem in message
+
+
+def test_a_case_only_conflict_found_while_loading_is_refused_cleanly() -> None:
+    """A conflict that appears after the pre-run check: TargetCaseError (exit 3), not the
+    NoSuchTableError that SQLite's case-insensitive names used to end in."""
+    import sqlalchemy as sa
+
+    from etl_framework.load.schema import check_target
+    from etl_framework.load.target_check import TargetCaseError
+    from etl_framework.mapping import FieldMapping
+
+    engine = sa.create_engine("sqlite://")
+    mapping = FieldMapping.from_tuples([("id", "order_id", "bigint primary key")])
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE orders (order_id bigint primary key)")
+        assert check_target(conn, mapping, "orders").created is False
+        with pytest.raises(TargetCaseError, match="'ORDERS' differs only by case") as info:
+            check_target(conn, mapping, "ORDERS")
+    assert info.value.exit_code == 3
+    engine.dispose()
