@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import time
@@ -66,3 +67,23 @@ def run_capped(
         usage.ru_maxrss / 1024,
         time.monotonic() - started,
     )
+
+
+def run_python(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python *args`` with the pipeline's environment (e.g. ``-m etl_framework.k8s``)."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=pipeline_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def ledger_rows(state_db: Path) -> int | None:
+    """Runs in a SQLite ledger file; None when the file was never created."""
+    if not state_db.exists():
+        return None
+    with sqlite3.connect(state_db) as conn:
+        return int(conn.execute("SELECT count(*) FROM etl_runs").fetchone()[0])

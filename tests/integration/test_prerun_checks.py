@@ -7,12 +7,12 @@ created at all or holds exactly the rows it held before.
 from __future__ import annotations
 
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import REPO, pipeline_env, run_pipeline
+from tests.integration.helpers import REPO, run_pipeline
+from tests.integration.hostile import ledger_rows, run_python
 
 JOBS = "tests.sample_jobs,tests.hostile_jobs"
 
@@ -27,11 +27,7 @@ def _config(tmp_path: Path, body: str) -> Path:
 
 
 def _ledger_rows(tmp_path: Path) -> int | None:
-    path = tmp_path / "state.db"
-    if not path.exists():
-        return None
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT count(*) FROM etl_runs").fetchone()[0])
+    return ledger_rows(tmp_path / "state.db")
 
 
 def _one_line(stderr: str, prog: str = "pipeline") -> str:
@@ -159,46 +155,29 @@ def test_a_job_module_with_a_syntax_error_names_module_and_line(tmp_path: Path) 
 def test_etlctl_runs_limit_out_of_range_is_a_usage_error(
     tmp_path: Path, ledger_with_one_run: int
 ) -> None:
-    import subprocess
-
     config = _config(tmp_path, "")
     for limit, message in [
         ("100000000000000000000", "is not in the range 1<=x<=100000"),  # was a traceback
         ("1e20", "is not a valid integer"),
     ]:
-        result = subprocess.run(
-            [
-                *(sys.executable, "-c", "from etl_framework.admin import main; main()"),
-                *("runs", str(config), "--limit", limit),
-            ],
-            cwd=tmp_path,
-            env=pipeline_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        admin = "from etl_framework.admin import main; main()"
+        result = run_python(["-c", admin, "runs", str(config), "--limit", limit], tmp_path)
         assert result.returncode == 2, result.stderr
         assert message in _one_line(result.stderr, "etlctl")
 
 
 def test_rendering_a_job_for_an_unregistered_transfer_is_an_error(tmp_path: Path) -> None:
-    import subprocess
-
     transfers = (REPO / "gke_deploy" / "transfers.yaml").read_text()
     (tmp_path / "transfers.yaml").write_text(
         transfers.replace("name: demo_orders", "name: demo_ordrs")
     )
-    result = subprocess.run(
+    result = run_python(
         [
-            *(sys.executable, "-m", "etl_framework.k8s", "render", "--env", "dev"),
+            *("-m", "etl_framework.k8s", "render", "--env", "dev"),
             *("--transfer", "demo_ordrs", "--date", "20240115"),
             *("--transfers-file", str(tmp_path / "transfers.yaml")),
         ],
-        cwd=REPO,
-        env=pipeline_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
+        REPO,
     )
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.splitlines()

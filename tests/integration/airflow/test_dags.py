@@ -159,13 +159,18 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[
     """Work dir, DAG folder and env for the TRANSFERS file, with a `jobs` package on the path."""
     root = tmp_path_factory.mktemp("airflow")
     dags, env = dag_folder(root, TRANSFERS)
+    env["PYTHONPATH"] = str(jobs_package(root))
+    return root, dags, env
+
+
+def jobs_package(root: Path) -> Path:
+    """A ``jobs`` package (parsed by the DAG factory, never imported) under root/pkgs."""
     jobs = root / "pkgs" / "jobs"
     jobs.mkdir(parents=True)
     (jobs / "__init__.py").write_text("")
     (jobs / "doc_demo.py").write_text(JOB_MODULE)
     (jobs / "others.py").write_text(OTHER_JOBS)
-    env["PYTHONPATH"] = str(root / "pkgs")
-    return root, dags, env
+    return root / "pkgs"
 
 
 @pytest.fixture(scope="module")
@@ -460,12 +465,7 @@ def test_broken_transfers_file_is_a_clear_import_error(tmp_path: Path) -> None:
 
 def test_a_dag_for_an_unregistered_transfer_is_an_import_error(tmp_path: Path) -> None:
     dags, env = dag_folder(tmp_path, TRANSFERS.replace("name: adhoc_export", "name: adhoc_exprt"))
-    jobs = tmp_path / "pkgs" / "jobs"
-    jobs.mkdir(parents=True)
-    (jobs / "__init__.py").write_text("")
-    (jobs / "doc_demo.py").write_text(JOB_MODULE)
-    (jobs / "others.py").write_text(OTHER_JOBS)
-    env["PYTHONPATH"] = str(tmp_path / "pkgs")
+    env["PYTHONPATH"] = str(jobs_package(tmp_path))
     result, _ = run_checker(tmp_path, "dagbag", str(dags), env=env)
 
     assert result["dag_ids"] == []

@@ -7,13 +7,13 @@ An unknown schema was found only while loading (after the run was recorded), a
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from tests.integration.helpers import run_pipeline
+from tests.integration.hostile import ledger_rows
 
 
 def _run(tmp_path: Path, url: str, table: str) -> tuple[int, list[str]]:
@@ -34,11 +34,7 @@ def setup_table(setup: str) -> str:
 
 
 def _ledger_rows(tmp_path: Path) -> int | None:
-    path = tmp_path / "state.db"
-    if not path.exists():
-        return None
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT count(*) FROM etl_runs").fetchone()[0])
+    return ledger_rows(tmp_path / "state.db")
 
 
 @pytest.mark.parametrize(
