@@ -77,8 +77,12 @@ def _run(c: Context, cmd: list[str]) -> None:
 def _spec(
     transfer: str, env: str, transfers_file: str, *, tag: str = "", digest: str = ""
 ) -> TransferSpec:
-    """The merged spec; ``tag`` / ``digest`` run the image the build pushed instead."""
+    """The merged spec; ``tag`` / ``digest`` run the image the build pushed instead. A
+    transfer the image would not know is refused here, not after a Job was created."""
+    from etl_framework import registry
+
     spec = get_transfer(transfer, REPO / transfers_file, env=env)
+    registry.get(spec.name)
     updates = {k: v for k, v in {"tag": tag, "digest": digest}.items() if v}
     if not updates:
         return spec

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 from etl_framework.exceptions import ETLError, ExitCode
 from etl_framework.redaction import install_excepthook, redact
 
+MAX_RUNS_LIMIT = 100_000
+"""Most runs ``etlctl runs --limit`` shows (bigger numbers are a usage error, exit 2)."""
+
 
 def _store(config_location: str) -> RunStore:
     from etl_framework.config import load_config
@@ -62,7 +65,9 @@ def db_check(config_location: str) -> None:
 @cli.command("runs")
 @click.argument("config_location")
 @click.option("--transfer", default=None, help="Only this transfer.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(min=1, max=MAX_RUNS_LIMIT)
+)
 @click.option("--steps", "show_steps", is_flag=True, help="Also each run's steps.")
 def runs(config_location: str, transfer: str | None, limit: int, show_steps: bool) -> None:
     """Recent runs, newest first."""

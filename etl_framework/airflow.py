@@ -46,7 +46,7 @@ from etl_framework.deploy_spec import (
     checked_literals,
     load_transfers,
 )
-from etl_framework.exceptions import ExitCode
+from etl_framework.exceptions import ConfigValidationError, ExitCode
 
 # The pod matches the Kubernetes Jobs of etl_framework.k8s.manifests and the image.
 from etl_framework.k8s.manifests import (
@@ -332,6 +332,47 @@ def _docstring_index(files: tuple[tuple[str, int], ...]) -> Mapping[str, str | N
     return index
 
 
+def registered_in_sources() -> tuple[frozenset[str], list[str]] | None:
+    """Transfer names registered in the job sources the scheduler can see (parsed, never
+    imported): the ``jobs`` package and the modules named by ``$ETL_JOBS_MODULES``,
+    with what was searched. None when no job source is visible at all."""
+    from etl_framework.registry import ENV_JOBS_MODULES, JOBS_PACKAGE, extra_modules
+
+    files = list(_package_files(JOBS_PACKAGE))
+    for module in extra_modules():
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            found = None
+        if found is not None and found.origin and found.origin.endswith(".py"):
+            origin = Path(found.origin)
+            files.append((str(origin), origin.stat().st_mtime_ns))
+    if not files:
+        return None
+    searched = [f"the {JOBS_PACKAGE!r} package"]
+    if extra_modules():
+        searched.append(f"{ENV_JOBS_MODULES}={','.join(extra_modules())}")
+    return frozenset(_docstring_index(tuple(files))), searched
+
+
+def _require_registered(specs: list[TransferSpec], location: str) -> None:
+    """A DAG for a transfer no visible job source registers would fail at run time."""
+    found = registered_in_sources()
+    if found is None:
+        return  # no job source next to the scheduler: the image decides
+    known, searched = found
+    problems = [
+        (
+            f"transfers[{index}].name",
+            f"{spec.name!r} is not a registered transfer (searched {', '.join(searched)})",
+        )
+        for index, spec in enumerate(specs)
+        if spec.name not in known
+    ]
+    if problems:
+        raise ConfigValidationError(location, problems)
+
+
 def _registered_name(decorator: ast.expr) -> str | None:
     """``x`` for a ``@register("x")`` / ``@registry.register("x")`` decorator."""
     if not (isinstance(decorator, ast.Call) and decorator.args):
@@ -441,9 +482,13 @@ def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
     """Every transfer of a deployment file as ``{dag_id: DAG}``.
 
     Raises:
-        ConfigError: The file is unreadable or invalid (the message lists every problem).
+        ConfigError: The file is unreadable or invalid (the message lists every problem),
+            or names a transfer that the job sources next to the scheduler (the ``jobs``
+            package, ``$ETL_JOBS_MODULES``; parsed, not imported) do not register. With
+            no job source in sight the names are not checked.
     """
     specs = load_transfers(path, env)  # env None: $ETL_ENV, named as such in errors
+    _require_registered(specs, str(path))
     env_name = env if env is not None else os.environ.get(ENV_VAR) or None
     return {spec.name: build_dag(spec, env=env_name) for spec in specs}
 

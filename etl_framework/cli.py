@@ -53,8 +53,9 @@ def _list_transfers(ctx: click.Context, _param: click.Parameter, value: bool) ->
     name=PROG,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=(
-        "Exit codes: 0 success, 1 the job failed, 2 usage error, 3 configuration error, "
-        "4 another run holds the lease, 75 transient failure (worth a retry)."
+        "Exit codes: 0 success, 1 the job failed, 2 usage error, 3 configuration error "
+        "(or read-only / permission denied), 4 another run holds the lease, 5 out of space "
+        "or quota, 75 transient failure (worth a retry)."
     ),
 )
 @click.argument("execution_date", metavar="EXECUTION_DATE", type=DateType())

@@ -12,6 +12,11 @@ sources::
     ${gsm:projects/P/secrets/S[/versions/V]}   Google Secret Manager
     $${                 a literal ``${``
 
+Input is bounded (`etl_framework._config_input`): the file is read up to
+`MAX_CONFIG_BYTES`; YAML nesting, alias expansion and duplicate keys are refused
+while parsing; ``${file:...}`` and secret files must be regular files of at most
+`MAX_REFERENCED_FILE_BYTES`.
+
 Every problem (unreadable reference, invalid field, unknown connection type,
 invalid transfer options) is collected and reported together in one
 `ConfigValidationError`, each with its path. Secret values never appear in it.
@@ -39,7 +44,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from etl_framework import redaction
-from etl_framework.connectors.base import ConnectorConfig
+from etl_framework._config_input import (
+    MAX_CONFIG_BYTES,
+    MAX_REFERENCED_FILE_BYTES,
+    parse_config,
+    read_bounded,
+)
+from etl_framework.connectors.base import ConnectionRef, ConnectorConfig
 from etl_framework.connectors.sql import check_database_url
 from etl_framework.exceptions import ConfigError, ConfigValidationError
 
@@ -134,15 +145,15 @@ class FrameworkConfig(_Model):
 
 
 def read_location(location: str) -> str:
-    """The text of a local file or ``gs://`` object; ConfigError when unreadable."""
+    """The text of a local file or ``gs://`` object (at most `MAX_CONFIG_BYTES`);
+    ConfigError when unreadable or too large."""
     if location.startswith("gs://"):
         from etl_framework.connectors.gcs import read_bytes
 
-        data = read_bytes(location)
+        data = read_bytes(location, max_bytes=MAX_CONFIG_BYTES)
     else:
-        path = Path(location)
         try:
-            data = path.read_bytes()
+            data = read_bounded(Path(location), MAX_CONFIG_BYTES, "config", regular_only=False)
         except FileNotFoundError:
             raise ConfigError(f"config file {location} does not exist") from None
         except OSError as exc:
@@ -154,20 +165,9 @@ def read_location(location: str) -> str:
 
 
 def parse_text(text: str, location: str) -> dict[str, Any]:
-    """YAML (a superset of JSON) or, for ``*.json``, strict JSON."""
-    import yaml
-
-    try:
-        data = json.loads(text) if location.endswith(".json") else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"config {location} is not valid JSON: line {exc.lineno}: {exc.msg}"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(f"config {location} is not valid YAML: {where}{problem}") from None
+    """YAML (a superset of JSON) or, for ``*.json``, strict JSON, within the limits of
+    `etl_framework._config_input` (depth, aliases, size, no duplicate keys)."""
+    data = parse_config(text, location)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -192,20 +192,39 @@ def load_config(location: str, environment: str | None = None) -> FrameworkConfi
     raw = parse_text(text, location)
     environment = environment or os.environ.get(ENV_VAR_ENVIRONMENT) or None
     problems: list[tuple[str, str]] = []
-    overlays = raw.pop("environments", None) or {}
+    overlays = _overlays(raw.pop("environments", None), problems)
     if environment:
-        if not isinstance(overlays, dict) or environment not in overlays:
-            known = ", ".join(sorted(overlays)) if isinstance(overlays, dict) else "none"
+        if environment not in overlays:
+            known = ", ".join(sorted(overlays)) or "none"
             problems.append(
                 (ENV_VAR_ENVIRONMENT, f"environment {environment!r} not in config (known: {known})")
             )
-        else:
-            raw = deep_merge(raw, overlays[environment] or {})
+        elif overlays[environment] is not None:
+            raw = deep_merge(raw, overlays[environment])
     resolved = Interpolator(problems).resolve(raw, path="")
     config = _validate(resolved, problems, location, environment, text)
     if problems or config is None:
         raise ConfigValidationError(location, _without_echoes(problems))
     return config
+
+
+def _overlays(value: Any, problems: list[tuple[str, str]]) -> dict[str, Any]:
+    """``environments``: every overlay is checked, the selected one or not (None: the
+    overlay of an unusable entry, still a known name)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(("environments", "must be a mapping of environment name -> overlay"))
+        return {}
+    overlays: dict[str, Any] = {}
+    for name, overlay in value.items():
+        if overlay is not None and not isinstance(overlay, dict):
+            problems.append(
+                (f"environments.{name}", "must be a mapping (an overlay of the config)")
+            )
+            overlay = None
+        overlays[str(name)] = overlay
+    return overlays
 
 
 def config_from_mapping(data: Mapping[str, Any], location: str = "<memory>") -> FrameworkConfig:
@@ -298,7 +317,31 @@ def transfer_option_problems(config: FrameworkConfig, job: type[ETLJob]) -> list
     except ValidationError as exc:
         return validation_problems(exc, prefix=path)
     _register_secret_fields(options)
-    return []
+    return connection_reference_problems(config, options, path)
+
+
+def connection_reference_problems(
+    config: FrameworkConfig, value: Any, path: str
+) -> list[tuple[str, str]]:
+    """Every field declared with `ConnectionRef` inside ``value`` (a validated options
+    model, at any depth) names a connection of its kind."""
+    problems: list[tuple[str, str]] = []
+    if isinstance(value, BaseModel):
+        for name, field in type(value).model_fields.items():
+            item = getattr(value, name)
+            where = f"{path}.{name}"
+            refs = [m for m in field.metadata if isinstance(m, ConnectionRef)]
+            if refs and isinstance(item, str):
+                problems += config.connection_problems(item, refs[0].kind, where)
+            else:
+                problems += connection_reference_problems(config, item, where)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            problems += connection_reference_problems(config, item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            problems += connection_reference_problems(config, item, f"{path}[{index}]")
+    return problems
 
 
 def _register_secret_fields(model: BaseModel) -> None:
@@ -333,13 +376,16 @@ def _gsm_resolver(reference: str) -> str:
 
 
 def read_secret_file(path: Path) -> str:
-    """A secret file's text without its trailing newline.
+    """A secret file's text without its trailing newline (a regular file of at most
+    `MAX_REFERENCED_FILE_BYTES`).
 
     Raises:
-        ConfigError: the file is not UTF-8 text.
+        ConfigError: not a regular file, too large, or not UTF-8 text.
+        OSError: missing or unreadable.
     """
+    data = read_bounded(path, MAX_REFERENCED_FILE_BYTES, "secret file", regular_only=True)
     try:
-        return path.read_text(encoding="utf-8").rstrip("\n")
+        return data.decode("utf-8").rstrip("\n")
     except UnicodeDecodeError:
         raise ConfigError(f"secret file {path} is not UTF-8 text") from None
 

@@ -10,7 +10,8 @@ The tree (exit code in brackets)::
     │   └── InvalidWindowError
     ├── ConfigError [3]            unreadable/invalid config, missing env var or secret
     │   ├── ConfigValidationError  carries every problem found, each with its path
-    │   └── MissingSecretError
+    │   ├── MissingSecretError
+    │   └── AccessDeniedError      a database or file refuses writes: read-only, permission denied
     ├── LeaseHeldError [4]         another run holds the transfer/window lease
     │   └── FencedOutError         this run lost its lease: a newer run took the target over
     ├── JobError [1]               the job failed (terminal: retrying will not help)
@@ -18,9 +19,16 @@ The tree (exit code in brackets)::
     │   ├── GuardError             a pre-publish guard refused the new data
     │   ├── SchemaMismatchError    target table disagrees with the field mapping
     │   └── SourceError            the source answered with something unusable
+    ├── OutOfSpaceError [5]        disk full or quota exceeded: retried once space is freed
     ├── TransientError [75]        worth a retry (timeouts, 503s, lost connections)
     │   └── SourceUnavailableError
     └── RegistryError [1]          programming error in the transfer registry
+
+Failures of the environment rather than of the data have one code per kind, whoever
+reports them (SQLite, PostgreSQL, BigQuery, the file system; see
+`etl_framework.failures`): read-only and permission denied are refusals (3: retrying
+cannot help until someone changes grants or mounts), out of space and over quota are
+`OutOfSpaceError` (5: retryable once space or quota is freed).
 
 Exceptions take structured arguments, keep them as attributes and build their
 message themselves, so callers never format error text.
@@ -41,6 +49,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     CONFIG = 3
     LEASE_HELD = 4
+    OUT_OF_SPACE = 5
     TRANSIENT = 75  # EX_TEMPFAIL from sysexits.h
 
 
@@ -73,9 +82,15 @@ def close_matches(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
 
 class UnknownTransferError(UsageError, KeyError):
     def __init__(
-        self, name: str, known: Iterable[str], import_errors: Mapping[str, str] | None = None
+        self,
+        name: str,
+        known: Iterable[str],
+        import_errors: Mapping[str, str] | None = None,
+        *,
+        searched: str = "",
     ) -> None:
         self.name = name
+        self.searched = searched
         self.known = sorted(known)
         self.suggestions = close_matches(name, self.known)
         self.import_errors = dict(import_errors or {})
@@ -93,6 +108,8 @@ class UnknownTransferError(UsageError, KeyError):
                 )
                 + ")"
             )
+        if searched:
+            hint += f"; searched {searched}"
         super().__init__(f"unknown transfer {name!r}: {hint}")
 
     def __str__(self) -> str:  # KeyError would quote the message again
@@ -143,6 +160,39 @@ class MissingSecretError(ConfigError):
         self.where = where
         at = f" (at {where})" if where else ""
         super().__init__(f"missing environment variable or secret {reference!r}{at}")
+
+
+class AccessDeniedError(ConfigError):
+    """A database or the file system refuses what the run must do (exit 3, not retryable).
+
+    ``kind`` is ``read-only`` (SQLite read-only file, PostgreSQL 25006, EROFS) or
+    ``permission denied`` (PostgreSQL 42501, SQLite SQLITE_PERM, EACCES/EPERM).
+    """
+
+    def __init__(self, what: str, kind: str, detail: str) -> None:
+        self.what = what
+        self.kind = kind
+        self.detail = detail
+        super().__init__(f"{what} refused ({kind}): {detail}")
+
+
+# --- resources -------------------------------------------------------------
+
+
+class OutOfSpaceError(ETLError):
+    """Disk full or quota exceeded (exit 5): retryable once space or quota is freed.
+
+    ``kind`` is ``out of space`` (SQLite SQLITE_FULL, PostgreSQL 53100, ENOSPC) or
+    ``quota exceeded`` (EDQUOT, BigQuery ``quotaExceeded``).
+    """
+
+    exit_code = ExitCode.OUT_OF_SPACE
+
+    def __init__(self, what: str, kind: str, detail: str) -> None:
+        self.what = what
+        self.kind = kind
+        self.detail = detail
+        super().__init__(f"{what} failed ({kind}): {detail}")
 
 
 # --- lease -----------------------------------------------------------------

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from etl_framework.exceptions import ConfigError, RegistryError, UnknownTransferError
+from etl_framework.exceptions import ConfigError, ETLError, RegistryError, UnknownTransferError
 from etl_framework.job import ETLJob
 
 ENTRY_POINT_GROUP = "etl_framework.jobs"
@@ -73,26 +73,52 @@ def discover() -> None:
             _import_quietly(info.name, functools.partial(importlib.import_module, info.name))
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         _import_quietly(entry_point.value, entry_point.load)
-    for module in filter(
-        None, (m.strip() for m in os.environ.get(ENV_JOBS_MODULES, "").split(","))
-    ):
+    for module in extra_modules():
         try:
             importlib.import_module(module)
-        except ImportError as exc:
+        except ETLError:
+            raise
+        except Exception as exc:
             # Named explicitly by the user: a module that does not import is an error.
-            raise ConfigError(f"{ENV_JOBS_MODULES}: cannot import {module!r}: {exc}") from None
+            raise ConfigError(
+                f"{ENV_JOBS_MODULES}: cannot import {module!r}: {import_failure(exc)}"
+            ) from None
+
+
+def extra_modules() -> list[str]:
+    """The modules named by ``$ETL_JOBS_MODULES``, in order."""
+    return [m for m in (m.strip() for m in os.environ.get(ENV_JOBS_MODULES, "").split(",")) if m]
+
+
+def searched() -> str:
+    """Where transfers are looked for, for messages: package, entry points, env modules."""
+    modules = extra_modules()
+    extra = f"{ENV_JOBS_MODULES}={','.join(modules)}" if modules else f"{ENV_JOBS_MODULES} unset"
+    return f"the {JOBS_PACKAGE!r} package, entry points {ENTRY_POINT_GROUP!r}, {extra}"
+
+
+def import_failure(exc: BaseException) -> str:
+    """One line saying why a module did not import (a syntax error with file and line)."""
+    if isinstance(exc, SyntaxError):
+        where = f"{exc.filename or '?'} line {exc.lineno}" if exc.lineno else exc.filename or ""
+        return f"{type(exc).__name__} in {where}: {exc.msg}"
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, ImportError) else f"{type(exc).__name__}: {text}"
 
 
 def _import_quietly(what: str, load: Callable[[], object]) -> None:
-    """Import one transfer module; a missing optional dependency only hides that module.
+    """Import one transfer module; a module that fails to import only hides itself.
 
-    The error is kept and shown if the user then asks for a transfer we do not know,
-    so one job needing an uninstalled extra never breaks the others.
+    The error (a missing optional dependency, a syntax error...) is kept and shown if
+    the user then asks for a transfer we do not know, so one broken job never breaks
+    the others.
     """
     try:
         load()
-    except ImportError as exc:
-        _IMPORT_ERRORS[what] = str(exc)
+    except ETLError:
+        raise
+    except Exception as exc:
+        _IMPORT_ERRORS[what] = import_failure(exc)
 
 
 def get(name: str) -> type[ETLJob]:
@@ -101,7 +127,9 @@ def get(name: str) -> type[ETLJob]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UnknownTransferError(name, _REGISTRY, import_errors=_IMPORT_ERRORS) from None
+        raise UnknownTransferError(
+            name, _REGISTRY, import_errors=_IMPORT_ERRORS, searched=searched()
+        ) from None
 
 
 def names() -> list[str]:

@@ -24,18 +24,16 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from etl_framework import register
+from etl_framework.connectors.base import ConnectionRef
 from etl_framework.exceptions import ConfigError
 from etl_framework.load.bq.schema import Partitioning
 from etl_framework.mapping import FieldMapping
 from etl_framework.transfers import BigQueryTransferJob, BigQueryTransferOptions
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
-    from etl_framework.config import FrameworkConfig
     from etl_framework.connectors.gcs import GcsConnector
 
 DAY_FOLDER = "dt={day}"
@@ -46,8 +44,8 @@ class GcsEventsOptions(BigQueryTransferOptions):
 
     source_prefix: str
     """``gs://bucket/path`` holding the ``dt=YYYY-MM-DD/`` day folders."""
-    gcs_connection: str = "gcs"
-    """The ``type: gcs`` connection that reads the exports."""
+    gcs_connection: Annotated[str, ConnectionRef("gcs")] = "gcs"
+    """The ``type: gcs`` connection that reads the exports (checked before the run)."""
     file_pattern: str = "*.json*"
     """Which objects of a day folder are export files (fnmatch on the file name)."""
 
@@ -74,16 +72,6 @@ class GcsEventsToBigQueryJob(BigQueryTransferJob):
     window_column = "event_date"
     partitioning = Partitioning(column="event_date", granularity="DAY")
     clustering = ("event_type",)
-
-    @classmethod
-    def config_problems(
-        cls, config: FrameworkConfig, options: BaseModel | None
-    ) -> list[tuple[str, str]]:
-        problems = super().config_problems(config, options)
-        if isinstance(options, GcsEventsOptions):
-            path = f"transfers.{cls.transfer_name}.gcs_connection"
-            problems += config.connection_problems(options.gcs_connection, "gcs", path)
-        return problems
 
     @property
     def events_options(self) -> GcsEventsOptions:

@@ -23,10 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from etl_framework import register
-from etl_framework.config import FrameworkConfig
 from etl_framework.http.config import HttpSourceConfig, WindowParams
 from etl_framework.job import Outcome
 from etl_framework.mapping import FieldMapping
@@ -72,18 +71,6 @@ class OmisDatasetJob(TableTransferJob):
     index_columns = ("modified_on",)
 
     _http: HttpSource | None = None
-
-    @classmethod
-    def config_problems(
-        cls, config: FrameworkConfig, options: BaseModel | None
-    ) -> list[tuple[str, str]]:
-        source = options.source if isinstance(options, OmisDatasetOptions) else DEFAULT_SOURCE
-        return [
-            *super().config_problems(config, options),
-            *config.connection_problems(
-                source.connection, "http", f"transfers.{cls.transfer_name}.source.connection"
-            ),
-        ]
 
     @property
     def source_config(self) -> HttpSourceConfig:

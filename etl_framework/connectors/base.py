@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +22,20 @@ class ConnectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
+
+
+@dataclass(frozen=True)
+class ConnectionRef:
+    """Field metadata: the field names a ``connections.<name>`` entry of type ``kind``.
+
+    Declare it on any options field that names a connection and the framework checks,
+    before the run starts, that the connection exists and has that type::
+
+        connection: Annotated[str, ConnectionRef("http")]
+        gcs_connection: Annotated[str | None, ConnectionRef("gcs")] = None
+    """
+
+    kind: str
 
 
 class ConnectorState(enum.Enum):

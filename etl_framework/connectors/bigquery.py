@@ -167,8 +167,10 @@ class BigQueryUnavailableError(TransientError):
 
 
 TRANSIENT_REASONS = frozenset(
-    {"backendError", "internalError", "rateLimitExceeded", "quotaExceeded", "jobBackendError"}
+    {"backendError", "internalError", "rateLimitExceeded", "jobBackendError"}
 )
+QUOTA_REASONS = frozenset({"quotaExceeded"})
+"""Over quota: `OutOfSpaceError` (exit 5, retryable), like a full disk."""
 
 
 def job_failure(
@@ -192,6 +194,10 @@ def job_failure(
         or str(exc)
     )
     job_id = getattr(job, "job_id", None)
+    if reasons & QUOTA_REASONS:
+        from etl_framework.failures import QUOTA_EXCEEDED, error_of_kind
+
+        return error_of_kind(QUOTA_EXCEEDED, f"BigQuery {action}", Exception(detail))
     if (
         isinstance(exc, (gexc.ServerError, gexc.TooManyRequests, gexc.RetryError))
         or _is_network_error(exc)

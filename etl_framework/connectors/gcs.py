@@ -125,11 +125,15 @@ def _abort_upload(handle: IO[Any], uri: str) -> None:
             writer._buffer.close()
 
 
-def read_bytes(uri: str, client: Client | None = None) -> bytes:
+def read_bytes(uri: str, client: Client | None = None, *, max_bytes: int | None = None) -> bytes:
     """The content of ``gs://bucket/key`` (used for config).
 
+    With ``max_bytes``, at most ``max_bytes + 1`` bytes are downloaded and a bigger
+    object is refused.
+
     Raises:
-        ConfigError: missing object, no access or no credentials (exit 3).
+        ConfigError: missing object, no access or no credentials, larger than
+            ``max_bytes`` (exit 3).
         SourceUnavailableError: GCS or the network is down (exit 75: retry later).
     """
     from google.api_core import exceptions as gexc
@@ -139,7 +143,13 @@ def read_bytes(uri: str, client: Client | None = None) -> bytes:
     bucket, key = split_gcs_uri(uri)
     client = client or storage_client()
     try:
-        data: bytes = client.bucket(bucket).blob(key).download_as_bytes()
+        blob = client.bucket(bucket).blob(key)
+        # end is inclusive: one byte past the cap tells a too-large object apart
+        data: bytes = (
+            blob.download_as_bytes()
+            if max_bytes is None
+            else blob.download_as_bytes(start=0, end=max_bytes)
+        )
     except gexc.NotFound:
         raise ConfigError(f"{uri} does not exist") from None
     except (
@@ -153,6 +163,8 @@ def read_bytes(uri: str, client: Client | None = None) -> bytes:
         raise SourceUnavailableError(f"cannot read {uri}: {exc}") from None
     except (gexc.GoogleAPIError, auth_exceptions.GoogleAuthError) as exc:
         raise ConfigError(f"cannot read {uri}: {exc}") from None
+    if max_bytes is not None and len(data) > max_bytes:
+        raise ConfigError(f"config {uri} is larger than {max_bytes} bytes")
     return data
 
 

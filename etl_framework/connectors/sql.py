@@ -13,7 +13,8 @@ from pydantic import AfterValidator, Field, SecretStr
 
 from etl_framework import redaction
 from etl_framework.connectors.base import Connector, ConnectorConfig
-from etl_framework.exceptions import ConfigError, TransientError
+from etl_framework.exceptions import ConfigError, ETLError, TransientError
+from etl_framework.failures import error_of_kind, failure_kind
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -51,22 +52,30 @@ _CONNECT_REFUSED = re.compile(
 )
 
 
-def database_error(
-    exc: BaseException, what: str, *, refused: bool = False
-) -> ConfigError | TransientError | None:
+def database_error(exc: BaseException, what: str, *, refused: bool = False) -> ETLError | None:
     """Our error for a database failure of ``what`` (e.g. "run ledger"), or None.
 
-    A SQLAlchemy ``OperationalError`` (server unreachable, connection lost, deadlock,
-    serialization failure) is transient (exit 75) unless retrying cannot help:
-    authentication, a missing database or role (SQLSTATE 28/3D) are configuration
-    errors (exit 3). ``refused=True`` treats the error as a refusal whatever it is.
-    Anything else is None: the caller's own error stands.
+    Environment failures come first, whatever the exception class (see
+    `etl_framework.failures`): out of space (SQLite "database or disk is full",
+    PostgreSQL 53100) is exit 5, read-only (SQLite read-only file, PostgreSQL 25006)
+    and permission denied (42501) are refusals, exit 3. Otherwise a SQLAlchemy
+    ``OperationalError`` (server unreachable, connection lost, deadlock, serialization
+    failure) is transient (exit 75) unless retrying cannot help: authentication, a
+    missing database or role (SQLSTATE 28/3D) are configuration errors (exit 3).
+    ``refused=True`` treats the error as a refusal whatever it is. Anything else is
+    None: the caller's own error stands.
     """
-    from sqlalchemy.exc import OperationalError
+    import sqlite3
 
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(exc, DBAPIError) or isinstance(orig, sqlite3.Error) or hasattr(orig, "sqlstate"):
+        kind = failure_kind(orig)
+        if kind is not None:
+            return error_of_kind(kind, what, orig)
     if not refused and not isinstance(exc, OperationalError):
         return None
-    orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip()
     lines = redaction.redact(text).splitlines()  # redacted whole: no line of a secret left
     detail = " ".join(lines[0].split()) if lines else ""

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from etl_framework.connectors.base import ConnectionRef
+
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_MAX_ATTEMPTS = 5
@@ -195,7 +197,7 @@ class PageCacheConfig(_Model):
     """
 
     location: str
-    gcs_connection: str | None = None
+    gcs_connection: Annotated[str | None, ConnectionRef("gcs")] = None
     """Name of a ``type: gcs`` connection for credentials (default: ADC/emulator)."""
 
 
@@ -211,7 +213,8 @@ class WindowParams(_Model):
 class HttpSourceConfig(_Model):
     """What to read from an HTTP connection (part of a transfer's options)."""
 
-    connection: str
+    connection: Annotated[str, ConnectionRef("http")]
+    """The ``type: http`` connection (checked before the run starts)."""
     path: str
     """Endpoint path relative to the connection's ``base_url`` (or an absolute URL)."""
     params: dict[str, str] = Field(default_factory=dict)

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 
-from etl_framework.deploy_spec import DEFAULT_TRANSFERS_FILE, get_transfer, load_transfers
+from etl_framework.deploy_spec import (
+    DEFAULT_TRANSFERS_FILE,
+    TransferSpec,
+    get_transfer,
+    load_transfers,
+)
 from etl_framework.exceptions import ETLError, ExitCode
 from etl_framework.k8s.manifests import (
     BACKFILL_START_ENV,
@@ -32,6 +38,17 @@ from etl_framework.k8s.manifests import (
 from etl_framework.window import WriteMode
 
 DEFAULT_EXAMPLES_DIR = "gke_deploy/manifests"
+MAX_PARALLELISM = 1000
+"""Most backfill pods at once (bigger numbers are a usage error, exit 2)."""
+
+
+def require_registered(specs: Iterable[TransferSpec]) -> None:
+    """A manifest for a transfer the job image would not know fails at run time: refuse
+    to render it (UnknownTransferError, exit 2, naming where transfers were searched)."""
+    from etl_framework import registry
+
+    for spec in specs:
+        registry.get(spec.name)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,7 +68,13 @@ def main() -> None:
     metavar="START END",
     help="Render an Indexed Job running one delta window per day in [START, END].",
 )
-@click.option("--parallelism", default=2, show_default=True, help="Backfill pods at once.")
+@click.option(
+    "--parallelism",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1, max=MAX_PARALLELISM),
+    help="Backfill pods at once.",
+)
 @click.option(
     "--mode",
     type=click.Choice([WriteMode.DELTA.value]),
@@ -83,6 +106,7 @@ def render(
     """Print the Job manifest of one run (or one backfill) as YAML."""
     try:
         spec = get_transfer(transfer, transfers_file, env=env)
+        require_registered([spec])
         if backfill:
             manifest = build_backfill_job(
                 spec,
@@ -116,7 +140,10 @@ def render(
 def render_examples_command(out: str, transfers_file: str) -> None:
     """Write the example manifests of every transfer and environment under OUT."""
     try:
-        files = render_examples({env: load_transfers(transfers_file, env) for env in ENVIRONMENTS})
+        specs = {env: load_transfers(transfers_file, env) for env in ENVIRONMENTS}
+        for listed in specs.values():
+            require_registered(listed)
+        files = render_examples(specs)
     except ETLError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(int(exc.exit_code))

@@ -117,8 +117,11 @@ def check_target(
     Raises:
         SchemaMismatchError: listing every column that disagrees.
     """
+    from etl_framework.load.target_check import check_case
+
     schema, table = split_table_name(name)
     inspector = sa.inspect(conn)
+    check_case(inspector, name)  # ORDERS next to orders: refused, never half-resolved
     if not inspector.has_table(table, schema=schema):
         return SchemaCheck(created=True)
     keys = set(key_columns) or set(mapping.primary_key)

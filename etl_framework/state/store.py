@@ -657,7 +657,7 @@ def _record(run: Any) -> RunRecord:
     )
 
 
-def _unreachable(exc: SQLAlchemyError) -> ConfigError | TransientError:
+def _unreachable(exc: SQLAlchemyError) -> ETLError:
     """The ledger's database failed: our error for it (config or transient)."""
     from etl_framework.connectors.sql import database_error
 

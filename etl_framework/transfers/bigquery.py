@@ -43,6 +43,7 @@ from etl_framework.transfers.declarative import DeclarativeTransferJob, TargetOp
 from etl_framework.window import WriteMode
 
 if TYPE_CHECKING:
+    from etl_framework.config import FrameworkConfig
     from etl_framework.connectors.bigquery import BigQueryConnector
     from etl_framework.load.bq.strategies import BigQueryPublishResult, BigQueryWriteStrategy
 
@@ -90,6 +91,24 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
     """Partitioning of a target the run creates (default: DAY on `window_column`)."""
     clustering: ClassVar[tuple[str, ...]] = ()
     options_model: ClassVar[type[BaseModel] | None] = BigQueryTransferOptions
+
+    @classmethod
+    def config_problems(
+        cls, config: FrameworkConfig, options: BaseModel | None
+    ) -> list[tuple[str, str]]:
+        """Also the target table's name (``[project.]dataset.table``), before the run."""
+        from etl_framework.connectors.bigquery import BigQueryConfig, parse_table_ref
+        from etl_framework.exceptions import ConfigError
+
+        problems = super().config_problems(config, options)
+        connection, table, path = cls.configured_target(config, options)
+        if problems or not table or not isinstance(connection, BigQueryConfig):
+            return problems
+        try:  # the project only matters when the name gives none: any valid id will do
+            parse_table_ref(table, connection.project or "default-project", connection.dataset)
+        except ConfigError as exc:
+            return [*problems, (path, str(exc))]
+        return problems
 
     def source_uris(self) -> Sequence[str] | None:
         """``gs://`` NDJSON files already in the target's shape (column names), loaded

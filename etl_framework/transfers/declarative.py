@@ -33,6 +33,7 @@ from etl_framework.window import WriteMode
 
 if TYPE_CHECKING:
     from etl_framework.config import FrameworkConfig
+    from etl_framework.connectors.base import ConnectorConfig
 
 _WINDOW_KINDS = (ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ)
 _READ_COUNT_EVERY = 1000
@@ -136,6 +137,21 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
         if not table or connection is None:
             return frozenset()
         return frozenset({target_key(name, connection, table)})
+
+    @classmethod
+    def configured_target(
+        cls, config: FrameworkConfig, options: BaseModel | None
+    ) -> tuple[ConnectorConfig | None, str, str]:
+        """The target's connection config (None if missing), table and the config path
+        that names the table (for problems found before the run)."""
+        chosen = options if isinstance(options, TargetOptions) else TargetOptions()
+        connection = config.connections.get(chosen.connection or cls.target_connection)
+        path = (
+            f"transfers.{cls.transfer_name}.table"
+            if chosen.table
+            else f"{cls.__module__}.{cls.__qualname__}.target_table"
+        )
+        return connection, chosen.table or cls.target_table, path
 
     # --- the source ----------------------------------------------------------------
 

@@ -51,6 +51,7 @@ from etl_framework.transfers.declarative import DeclarativeTransferJob, TargetOp
 from etl_framework.window import WriteMode
 
 if TYPE_CHECKING:
+    from etl_framework.config import FrameworkConfig
     from etl_framework.connectors.sql import SqlConnector
     from etl_framework.load.base import PublishResult, WriteStrategy
 
@@ -98,6 +99,25 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
     """Delta with replace_window: drop records outside the window instead of failing
     (for sources that cannot filter, e.g. a full file export)."""
     options_model: ClassVar[type[BaseModel] | None] = TableTransferOptions
+
+    @classmethod
+    def config_problems(
+        cls, config: FrameworkConfig, options: BaseModel | None
+    ) -> list[tuple[str, str]]:
+        """Also the target table, before the run touches anything: a valid identifier,
+        not in a temporary schema, its schema exists, no table differs from it only by
+        case (the database is only read; see `etl_framework.load.target_check`)."""
+        from etl_framework.connectors.sql import SqlConfig
+        from etl_framework.load.target_check import target_problems
+
+        problems = super().config_problems(config, options)
+        connection, table, path = cls.configured_target(config, options)
+        if problems or not table or not isinstance(connection, SqlConfig):
+            return problems
+        found = target_problems(
+            connection.url.get_secret_value(), table, dict(connection.connect_args)
+        )
+        return problems + [(path, message) for message in found]
 
     @abstractmethod
     def source(self) -> Iterable[Mapping[str, Any]]:

@@ -90,6 +90,19 @@ class DocDemoJob:
 '''
 
 
+OTHER_JOBS = """
+from etl_framework.registry import register
+
+
+@register("nightly_rebuild")
+class NightlyRebuildJob: ...
+
+
+@register("adhoc_export")
+class AdhocExportJob: ...
+"""
+
+
 def require_airflow_venv(python: Path = AIRFLOW_PYTHON) -> None:
     if not python.exists():
         pytest.fail(f"{python} is missing: run script/setup/airflow", pytrace=False)
@@ -146,13 +159,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[
     """Work dir, DAG folder and env for the TRANSFERS file, with a `jobs` package on the path."""
     root = tmp_path_factory.mktemp("airflow")
     dags, env = dag_folder(root, TRANSFERS)
+    # the checkout under test before the editable install (a git worktree has its own)
+    env["PYTHONPATH"] = os.pathsep.join([str(jobs_package(root)), str(REPO_ROOT)])
+    return root, dags, env
+
+
+def jobs_package(root: Path) -> Path:
+    """A ``jobs`` package (parsed by the DAG factory, never imported) under root/pkgs."""
     jobs = root / "pkgs" / "jobs"
     jobs.mkdir(parents=True)
     (jobs / "__init__.py").write_text("")
     (jobs / "doc_demo.py").write_text(JOB_MODULE)
-    # the checkout under test before the editable install (a git worktree has its own)
-    env["PYTHONPATH"] = os.pathsep.join([str(root / "pkgs"), str(REPO_ROOT)])
-    return root, dags, env
+    (jobs / "others.py").write_text(OTHER_JOBS)
+    return root / "pkgs"
 
 
 @pytest.fixture(scope="module")
@@ -446,6 +465,17 @@ def test_broken_transfers_file_is_a_clear_import_error(tmp_path: Path) -> None:
     assert "transfers[0].mode: Input should be 'truncate' or 'delta'" in error
     assert "transfers[0].env: env var(s) 'API_TOKEN' look like secrets" in error
     assert "hunter2" not in output
+
+
+def test_a_dag_for_an_unregistered_transfer_is_an_import_error(tmp_path: Path) -> None:
+    dags, env = dag_folder(tmp_path, TRANSFERS.replace("name: adhoc_export", "name: adhoc_exprt"))
+    env["PYTHONPATH"] = str(jobs_package(tmp_path))
+    result, _ = run_checker(tmp_path, "dagbag", str(dags), env=env)
+
+    assert result["dag_ids"] == []
+    (error,) = result["import_errors"].values()
+    assert "transfers[2].name: 'adhoc_exprt' is not a registered transfer" in error
+    assert "(searched the 'jobs' package)" in error
 
 
 def test_missing_transfers_file_is_a_clear_import_error(tmp_path: Path) -> None:

@@ -138,3 +138,18 @@ def test_failing_writer_publishes_nothing(
     assert not gcs.exists(new)
     assert gcs.read_bytes(existing) == b"previous export\n"
     assert [o.name for o in gcs.list_objects(f"gs://{gcs_bucket}/out/")] == ["out/existing.ndjson"]
+
+
+def test_config_from_gs_is_read_only_up_to_its_cap(gcs: GcsConnector, gcs_bucket: str) -> None:
+    from etl_framework.config import MAX_CONFIG_BYTES, load_config
+
+    small = f"gs://{gcs_bucket}/config/small.yaml"
+    gcs.write_bytes(small, b"transfers: {}\n")
+    assert load_config(small).transfers == {}
+    empty = f"gs://{gcs_bucket}/config/empty.yaml"
+    gcs.write_bytes(empty, b"")
+    assert load_config(empty).transfers == {}
+    big = f"gs://{gcs_bucket}/config/big.yaml"
+    gcs.write_bytes(big, b"#" * (MAX_CONFIG_BYTES + 10))
+    with pytest.raises(ConfigError, match="is larger than 1048576 bytes"):
+        load_config(big)

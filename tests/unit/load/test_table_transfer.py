@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import pytest
 
 from etl_framework import WriteMode, register
-from etl_framework.exceptions import ExitCode, RegistryError
+from etl_framework.exceptions import ConfigValidationError, ExitCode, RegistryError
 from etl_framework.mapping import FieldMapping
 from etl_framework.testing import TransferHarness
 from etl_framework.transfers import TableTransferJob, TableTransferOptions
@@ -197,9 +197,13 @@ def test_hostile_table_name_from_config_is_rejected(tmp_path: Path, table: str) 
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE canary (id int)")
     engine.dispose()
-    summary = h.run("unit_orders", "20240115", "truncate")
-    assert summary.exit_code == ExitCode.CONFIG
-    assert "invalid table name" in (summary.error or "") or "invalid" in (summary.error or "")
+    # found before the run starts: exit 3, and the ledger is never written
+    with pytest.raises(
+        ConfigValidationError, match=r"transfers\.unit_orders\.table: invalid"
+    ) as info:
+        h.run("unit_orders", "20240115", "truncate")
+    assert info.value.exit_code == ExitCode.CONFIG
+    assert not Path(h.state_url.removeprefix("sqlite:///")).exists()  # not even created
     assert h.query("SELECT name FROM sqlite_master WHERE type = 'table'") == [("canary",)]
 
 
