@@ -18,7 +18,14 @@ import pytest
 import yaml
 
 from etl_framework import redaction
-from etl_framework.deploy_spec import (
+from etl_framework.deploy.manifests import (
+    ENVIRONMENTS,
+    build_backfill_job,
+    build_job,
+    render_examples,
+    to_yaml,
+)
+from etl_framework.deploy.spec import (
     SqlProxy,
     TransferSpec,
     config_secret_names,
@@ -26,13 +33,6 @@ from etl_framework.deploy_spec import (
     looks_secret,
 )
 from etl_framework.exceptions import ConfigError, ConfigValidationError
-from etl_framework.k8s.manifests import (
-    ENVIRONMENTS,
-    build_backfill_job,
-    build_job,
-    render_examples,
-    to_yaml,
-)
 from tests.secret_jobs import leaked
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from etl_framework._version import __version__
-from etl_framework.deploy_spec import (
+from etl_framework.deploy.spec import (
     DEFAULT_TRANSFERS_FILE,
     SecretKeyRef,
     TransferSpec,

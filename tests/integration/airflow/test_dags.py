@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from etl_framework.deploy_spec import load_transfers
-from etl_framework.k8s import manifests
+from etl_framework.deploy import manifests
+from etl_framework.deploy.spec import load_transfers
 
 pytestmark = pytest.mark.airflow
 
@@ -30,7 +30,7 @@ EXECUTION_DATE_TEMPLATE = (
     "{{ (data_interval_start if data_interval_start is defined and data_interval_start"
     " else dag_run.run_after) | ds_nodash }}"
 )
-"""etl_framework.airflow.EXECUTION_DATE_TEMPLATE (that module needs Airflow to import)."""
+"""etl_framework.deploy.airflow.EXECUTION_DATE_TEMPLATE (that module needs Airflow to import)."""
 SENTINEL = "s3cr3t-sentinel-9f81"
 """A secret value present in the scheduler's environment; it must never reach a pod spec."""
 
@@ -461,7 +461,7 @@ def test_missing_airflow_names_the_extra() -> None:
     code = (
         "import sys; sys.modules['airflow'] = None\n"
         "try:\n"
-        "    import etl_framework.airflow\n"
+        "    import etl_framework.deploy.airflow\n"
         "except Exception as exc:\n"
         "    print(type(exc).__name__, exc)\n"
     )
@@ -486,7 +486,7 @@ def test_every_shipped_config_gives_a_dag_pod_with_secret_references_only(
     """One DAG per shipped jobs/config file, its secrets planted in the scheduler's
     environment and secrets dir: they reach no DAG, and every variable the config reads
     into a secret field is a ``secretKeyRef``."""
-    from etl_framework.deploy_spec import config_secret_names
+    from etl_framework.deploy.spec import config_secret_names
     from tests.secret_jobs import leaked
     from tests.unit.test_deploy_secrets import PLANTED, SHIPPED_CONFIGS, as_references
     from tests.unit.test_deploy_secrets import transfers_file as write_transfers

@@ -1,8 +1,8 @@
 """The deployment spec: which transfers run where, on what schedule, with what resources.
 
 ``gke_deploy/transfers.yaml`` is the one source of truth for deployment. The Airflow
-DAG file (``etl_framework.airflow``) and the Kubernetes Job manifests
-(``etl_framework.k8s``) are both built from the `TransferSpec` objects this module
+DAG file (``etl_framework.deploy.airflow``) and the Kubernetes Job manifests
+(``etl_framework.deploy``) are both built from the `TransferSpec` objects this module
 returns. The file has three sections, merged per transfer in this order::
 
     defaults          applied to every transfer

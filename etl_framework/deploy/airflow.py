@@ -39,17 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from etl_framework.connectors import missing_extra_error
-from etl_framework.deploy_spec import (
-    CREDENTIALS_MOUNT_PATH,
-    ENV_VAR,
-    TransferSpec,
-    checked_literals,
-    load_transfers,
-)
-from etl_framework.exceptions import ExitCode
 
-# The pod matches the Kubernetes Jobs of etl_framework.k8s.manifests and the image.
-from etl_framework.k8s.manifests import (
+# The pod matches the Kubernetes Jobs of etl_framework.deploy.manifests and the image.
+from etl_framework.deploy.manifests import (
     CONTAINER_NAME,
     FAIL_AT_ONCE_EXIT_CODES,
     RUN_AS_USER,
@@ -61,6 +53,14 @@ from etl_framework.k8s.manifests import (
     sql_proxy_args,
     sql_proxy_probe_command,
 )
+from etl_framework.deploy.spec import (
+    CREDENTIALS_MOUNT_PATH,
+    ENV_VAR,
+    TransferSpec,
+    checked_literals,
+    load_transfers,
+)
+from etl_framework.exceptions import ExitCode
 
 try:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator

@@ -2,7 +2,7 @@
 
 Nothing here talks to a cluster or imports the kubernetes client: the output is the
 JSON/YAML the API server accepts, built from typed config and unit-tested. The
-launcher (`etl_framework.k8s.launcher`), the invoke tasks and the rendered examples in
+launcher (`etl_framework.deploy.launcher`), the invoke tasks and the rendered examples in
 ``gke_deploy/`` all use these functions.
 
 What every Job gets:
@@ -42,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from etl_framework.deploy_spec import (
+from etl_framework.deploy.spec import (
     CREDENTIALS_MOUNT_PATH,
     SqlProxy,
     TransferSpec,
@@ -424,7 +424,7 @@ def build_job(
     """A batch/v1 Job that runs one ``pipeline`` invocation of a transfer.
 
     Args:
-        spec: The merged transfer spec (`etl_framework.deploy_spec.get_transfer`).
+        spec: The merged transfer spec (`etl_framework.deploy.spec.get_transfer`).
         execution_date: EXECUTION_DATE of the run.
         delta_start_date: ``--delta_start_date`` (delta mode only).
         env: Environment name, recorded as a label (the spec already has its overlay).
@@ -502,7 +502,7 @@ def build_backfill_job(
     its job can also run day-by-day delta windows (``--mode delta`` on the command line).
 
     Completion index *i* is day ``start + i``: the pod runs
-    ``python3 -m etl_framework.k8s exec-index -- NAME delta CONFIG``, which computes the day
+    ``python3 -m etl_framework.deploy exec-index -- NAME delta CONFIG``, which computes the day
     from ``$ETL_BACKFILL_START`` and ``$JOB_COMPLETION_INDEX`` (`execution_date_from_index`)
     and execs the ordinary ``pipeline`` (same exit codes, same lease per window). Each day
     has its own retry budget (``backoffLimitPerIndex``); a day failing with exit code 1-3
@@ -528,7 +528,7 @@ def build_backfill_job(
     pod_spec = build_pod_spec(
         spec,
         args,
-        command=["python3", "-m", "etl_framework.k8s", "exec-index"],
+        command=["python3", "-m", "etl_framework.deploy", "exec-index"],
         sql_proxy=sql_proxy,
         extra_env={BACKFILL_START_ENV: format_date(first)},
     )
