@@ -30,9 +30,9 @@ from etl_framework.deploy.spec import (
     TransferSpec,
     config_secret_names,
     load_transfers,
-    looks_secret,
 )
 from etl_framework.exceptions import ConfigError, ConfigValidationError
+from etl_framework.redaction import looks_secret
 from tests.secret_jobs import leaked
 
 REPO = Path(__file__).resolve().parents[2]

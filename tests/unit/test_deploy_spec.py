@@ -16,13 +16,13 @@ from etl_framework.deploy.spec import (
     TransferSpec,
     get_transfer,
     load_transfers,
-    looks_secret,
 )
 from etl_framework.exceptions import (
     ConfigError,
     ConfigValidationError,
     UnknownTransferError,
 )
+from etl_framework.redaction import looks_secret
 from etl_framework.window import WriteMode
 
 REPO = Path(__file__).resolve().parents[2]

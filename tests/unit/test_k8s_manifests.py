@@ -66,7 +66,7 @@ def test_job_runs_pipeline_with_the_transfer_arguments() -> None:
         "--delta_start_date",
         "20240110",
     ]
-    assert "command" not in container  # the image's ENTRYPOINT `pipeline`
+    assert container["command"] == ["pipeline"]  # also the image's ENTRYPOINT
     assert container["image"] == "europe-west2-docker.pkg.dev/p/etl/etl-framework:1.2.3"
     assert container["imagePullPolicy"] == "IfNotPresent"
     assert job["metadata"]["name"] == "etl-demo-orders-20240115"
