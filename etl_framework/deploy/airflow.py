@@ -178,10 +178,10 @@ def pod_spec(spec: TransferSpec) -> dict[str, Any]:
     return build_pod_spec(spec, spec.pipeline_args(EXECUTION_DATE_TEMPLATE))
 
 
-def full_pod(spec: TransferSpec) -> Any:
-    """`pod_spec` as the ``k8s.V1Pod`` the operator's ``full_pod_spec`` takes (converted
-    by the provider's own deserializer, as for a ``pod_template_dict``)."""
-    return PodGenerator.deserialize_model_dict({"spec": pod_spec(spec)})
+def full_pod(pod: Mapping[str, Any]) -> Any:
+    """A pod spec dict as the ``k8s.V1Pod`` the operator's ``full_pod_spec`` takes
+    (converted by the provider's own deserializer, as for a ``pod_template_dict``)."""
+    return PodGenerator.deserialize_model_dict({"spec": dict(pod)})
 
 
 def _timetable(schedule: str | None) -> Any:
@@ -309,7 +309,7 @@ def build_dag(spec: TransferSpec, *, env: str | None = None) -> Any:
             # The pod is the Jobs' pod (`pod_spec`): container, env, volumes, security
             # contexts, proxy sidecar, no service-account token. Not a templated field:
             # Airflow never renders (or shows rendered) anything in it.
-            full_pod_spec=full_pod(spec),
+            full_pod_spec=full_pod(pod),
             base_container_name=container["name"],
             image=container["image"],  # shown in the UI; the same as the pod's
             cmds=container["command"],
