@@ -1,7 +1,7 @@
 """Build, test and ship the job image; run transfers on Kubernetes (``invoke --list``).
 
-Every task is a thin wrapper: the logic lives in ``etl_framework.k8s`` (manifests,
-launcher, credentials, image) and ``etl_framework.deploy_spec`` (gke_deploy/transfers.yaml).
+Every task is a thin wrapper: the logic lives in the ``etl_framework.deploy`` package
+(spec of gke_deploy/transfers.yaml, manifests, launcher, credentials, image).
 A failing step fails the task with that step's exit code; nothing is masked.
 
     invoke make-docker-image                      # localhost/etl-framework:dev
@@ -31,15 +31,15 @@ from invoke.tasks import task
 from pydantic import ValidationError
 
 from etl_framework._version import __version__
-from etl_framework.deploy_spec import (
+from etl_framework.deploy import credentials, image, launcher, manifests
+from etl_framework.deploy.outcome import JobOutcome
+from etl_framework.deploy.spec import (
     CREDENTIALS_MOUNT_PATH,
     DEFAULT_TRANSFERS_FILE,
     TransferSpec,
     get_transfer,
 )
 from etl_framework.exceptions import ETLError, ExitCode
-from etl_framework.k8s import credentials, image, launcher, manifests
-from etl_framework.k8s.outcome import JobOutcome
 from etl_framework.window import WriteMode
 
 REPO = Path(__file__).resolve().parent
@@ -337,7 +337,7 @@ def create_credentials_secret(
 @_clean_errors
 def render_manifests(c: Context, out: str = "gke_deploy/manifests") -> None:
     """Regenerate the example Job manifests under gke_deploy/manifests from transfers.yaml."""
-    _run(c, [sys.executable, "-m", "etl_framework.k8s", "render-examples", "--out", out])
+    _run(c, [sys.executable, "-m", "etl_framework.deploy", "render-examples", "--out", out])
 
 
 @task

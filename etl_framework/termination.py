@@ -3,7 +3,7 @@
 Kubernetes keeps at most 4096 bytes of that file and shows them in
 ``kubectl describe pod`` (``Last State: Terminated ... Message:``) and in the Pod's
 ``status.containerStatuses[].state.terminated.message``, where the launcher
-(`etl_framework.k8s.outcome.parse_summary`) and Airflow read them. `write_termination_log`
+(`etl_framework.deploy.outcome.parse_summary`) and Airflow read them. `write_termination_log`
 writes the summary as compact JSON that always parses: when it is too long, the long
 string values (the error text first) are shortened and the mappings of step timings and
 metrics are dropped, never cut mid-way.

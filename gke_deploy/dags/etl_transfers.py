@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from etl_framework.airflow import build_dags
+from etl_framework.deploy.airflow import build_dags
 
 TRANSFERS_FILE_VAR = "ETL_TRANSFERS_FILE"
 

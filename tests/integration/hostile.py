@@ -70,7 +70,7 @@ def run_capped(
 
 
 def run_python(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``python *args`` with the pipeline's environment (e.g. ``-m etl_framework.k8s``)."""
+    """``python *args`` with the pipeline's environment (e.g. ``-m etl_framework.deploy``)."""
     return subprocess.run(
         [sys.executable, *args],
         cwd=cwd,

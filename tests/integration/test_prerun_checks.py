@@ -173,7 +173,7 @@ def test_rendering_a_job_for_an_unregistered_transfer_is_an_error(tmp_path: Path
     )
     result = run_python(
         [
-            *("-m", "etl_framework.k8s", "render", "--env", "dev"),
+            *("-m", "etl_framework.deploy", "render", "--env", "dev"),
             *("--transfer", "demo_ordrs", "--date", "20240115"),
             *("--transfers-file", str(tmp_path / "transfers.yaml")),
         ],

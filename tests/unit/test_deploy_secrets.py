@@ -18,21 +18,21 @@ import pytest
 import yaml
 
 from etl_framework import redaction
-from etl_framework.deploy_spec import (
-    SqlProxy,
-    TransferSpec,
-    config_secret_names,
-    load_transfers,
-    looks_secret,
-)
-from etl_framework.exceptions import ConfigError, ConfigValidationError
-from etl_framework.k8s.manifests import (
+from etl_framework.deploy.manifests import (
     ENVIRONMENTS,
     build_backfill_job,
     build_job,
     render_examples,
     to_yaml,
 )
+from etl_framework.deploy.spec import (
+    SqlProxy,
+    TransferSpec,
+    config_secret_names,
+    load_transfers,
+)
+from etl_framework.exceptions import ConfigError, ConfigValidationError
+from etl_framework.redaction import looks_secret
 from tests.secret_jobs import leaked
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,19 +10,19 @@ from pathlib import Path
 import pytest
 
 from etl_framework._version import __version__
-from etl_framework.deploy_spec import (
+from etl_framework.deploy.spec import (
     DEFAULT_TRANSFERS_FILE,
     SecretKeyRef,
     TransferSpec,
     get_transfer,
     load_transfers,
-    looks_secret,
 )
 from etl_framework.exceptions import (
     ConfigError,
     ConfigValidationError,
     UnknownTransferError,
 )
+from etl_framework.redaction import looks_secret
 from etl_framework.window import WriteMode
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from etl_framework.exceptions import ConfigError, ConfigValidationError
-from etl_framework.k8s.credentials import (
+from etl_framework.deploy.credentials import (
     KeySource,
     build_credentials_secret,
     fetch_credentials,
     parse_download_list,
     read_download_list,
 )
+from etl_framework.exceptions import ConfigError, ConfigValidationError
 
 REPO = Path(__file__).resolve().parents[2]
 

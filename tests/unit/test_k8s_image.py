@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from etl_framework.exceptions import ConfigError
-from etl_framework.k8s import image
-from etl_framework.k8s.image import (
+from etl_framework.deploy import image
+from etl_framework.deploy.image import (
     build_command,
     parse_pip_config,
     pick_engine,
@@ -16,6 +15,7 @@ from etl_framework.k8s.image import (
     run_command,
     write_build_secrets,
 )
+from etl_framework.exceptions import ConfigError
 
 PIP_LISTING = """\
 :env:.cert='/etc/ssl/certs/ca-certificates.crt'

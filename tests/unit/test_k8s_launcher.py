@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from etl_framework.k8s.launcher import JobLauncher, Timeouts
-from etl_framework.k8s.outcome import OutcomeReason
+from etl_framework.deploy.launcher import JobLauncher, Timeouts
+from etl_framework.deploy.outcome import OutcomeReason
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k8s"
 MANIFEST: dict[str, Any] = {

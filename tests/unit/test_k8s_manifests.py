@@ -10,10 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from etl_framework.deploy_spec import SqlProxy, TransferSpec, load_transfers
-from etl_framework.exceptions import ConfigError, InvalidDateError, InvalidWindowError
-from etl_framework.k8s import manifests
-from etl_framework.k8s.manifests import (
+from etl_framework.deploy import manifests
+from etl_framework.deploy.manifests import (
     build_backfill_job,
     build_job,
     execution_date_from_index,
@@ -21,6 +19,8 @@ from etl_framework.k8s.manifests import (
     render_examples,
     to_yaml,
 )
+from etl_framework.deploy.spec import SqlProxy, TransferSpec, load_transfers
+from etl_framework.exceptions import ConfigError, InvalidDateError, InvalidWindowError
 from etl_framework.window import WriteMode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,7 +66,7 @@ def test_job_runs_pipeline_with_the_transfer_arguments() -> None:
         "--delta_start_date",
         "20240110",
     ]
-    assert "command" not in container  # the image's ENTRYPOINT `pipeline`
+    assert container["command"] == ["pipeline"]  # also the image's ENTRYPOINT
     assert container["image"] == "europe-west2-docker.pkg.dev/p/etl/etl-framework:1.2.3"
     assert container["imagePullPolicy"] == "IfNotPresent"
     assert job["metadata"]["name"] == "etl-demo-orders-20240115"
@@ -236,7 +236,7 @@ def test_backfill_is_one_indexed_job_with_a_day_per_index() -> None:
     # 8 waves of 4 pods, each with up to 3 tries
     assert spec["activeDeadlineSeconds"] == 3600 * 8 * 3
     container = main_container(job)
-    assert container["command"] == ["python3", "-m", "etl_framework.k8s", "exec-index"]
+    assert container["command"] == ["python3", "-m", "etl_framework.deploy", "exec-index"]
     assert container["args"] == ["--", "demo_orders", "delta", "gs://cfg/config.yaml"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["ETL_BACKFILL_START"] == "20240101"

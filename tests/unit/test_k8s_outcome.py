@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from etl_framework.k8s.outcome import (
+from etl_framework.deploy.outcome import (
     JobOutcome,
     OutcomeReason,
     classify,

@@ -114,7 +114,7 @@ def test_test_docker_local_dev_mounts_the_specs_key_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tasks
-    from etl_framework.k8s import image
+    from etl_framework.deploy import image
 
     (tmp_path / "gke_deploy").mkdir()
     transfers = (REPO / "gke_deploy" / "transfers.yaml").read_text()
@@ -146,7 +146,7 @@ def test_test_docker_local_dev_without_key_files_mounts_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tasks
-    from etl_framework.k8s import image
+    from etl_framework.deploy import image
 
     monkeypatch.setattr(tasks, "REPO", tmp_path)
     (tmp_path / "gke_deploy").mkdir()

@@ -6,6 +6,7 @@ Called by the tests in this folder, which run in the project's main venv:
     python checker.py render DAG_FOLDER DAG_ID RUN_AFTER
     python checker.py render-without-interval DAG_FOLDER DAG_ID RUN_AFTER
     python checker.py exit-codes DAG_FOLDER DAG_ID
+    python checker.py render-all DAG_FOLDER RUN_AFTER
 """
 
 from __future__ import annotations
@@ -130,10 +131,12 @@ def render_without_interval(folder: str, dag_id: str, run_after: str) -> dict[st
     Its context has no ``logical_date``, ``ds`` or ``data_interval_*`` keys at all
     (``airflow.sdk.execution_time.task_runner``), only ``dag_run.run_after``.
     """
+    return _render_manual(_dagbag(folder).dags[dag_id], run_after)
+
+
+def _render_manual(dag: Any, run_after: str) -> dict[str, Any]:
     import pendulum
 
-    bag = _dagbag(folder)
-    dag = bag.dags[dag_id]
     (task,) = dag.tasks
     context = {
         "dag": dag,
@@ -146,6 +149,22 @@ def render_without_interval(folder: str, dag_id: str, run_after: str) -> dict[st
         task.render_template_fields(context)
         pod = task.build_pod_request_obj(dry_run=True)
     return {"cmds": task.cmds, "arguments": task.arguments, "pod": _jsonable(pod)}
+
+
+def render_all(folder: str, run_after: str) -> dict[str, Any]:
+    """Every DAG's pod for a manual run on the day of RUN_AFTER, after a round trip
+    through the DAG serializer the scheduler uses (which must accept the operator)."""
+    try:
+        from airflow.serialization.serialized_objects import DagSerialization as serializer
+    except ImportError:  # Airflow 2
+        from airflow.serialization.serialized_objects import SerializedDAG as serializer
+
+    bag = _dagbag(folder)
+    pods = {}
+    for dag_id, dag in bag.dags.items():
+        serializer.from_dict(serializer.to_dict(dag))
+        pods[dag_id] = _render_manual(dag, run_after)["pod"]
+    return {"import_errors": {str(k): v for k, v in bag.import_errors.items()}, "pods": pods}
 
 
 class _NoCluster:
@@ -206,6 +225,7 @@ COMMANDS = {
     "render": render,
     "render-without-interval": render_without_interval,
     "exit-codes": exit_codes,
+    "render-all": render_all,
 }
 
 if __name__ == "__main__":

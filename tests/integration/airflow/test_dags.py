@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from etl_framework.deploy_spec import load_transfers
-from etl_framework.k8s import manifests
+from etl_framework.deploy import manifests
+from etl_framework.deploy.spec import load_transfers
 
 pytestmark = pytest.mark.airflow
 
@@ -30,7 +30,7 @@ EXECUTION_DATE_TEMPLATE = (
     "{{ (data_interval_start if data_interval_start is defined and data_interval_start"
     " else dag_run.run_after) | ds_nodash }}"
 )
-"""etl_framework.airflow.EXECUTION_DATE_TEMPLATE (that module needs Airflow to import)."""
+"""etl_framework.deploy.airflow.EXECUTION_DATE_TEMPLATE (that module needs Airflow to import)."""
 SENTINEL = "s3cr3t-sentinel-9f81"
 """A secret value present in the scheduler's environment; it must never reach a pod spec."""
 
@@ -127,6 +127,8 @@ def run_checker(
         "DB_PASSWORD": SENTINEL,
         "AIRFLOW_VAR_DB_PASSWORD": SENTINEL,
         "ETL_SECRETS_DIR": str(secrets),
+        # the checkout under test before the venv's editable install (a worktree has its own)
+        "PYTHONPATH": str(REPO_ROOT),
         **(env or {}),
     }
     proc = subprocess.run(
@@ -296,7 +298,11 @@ def test_no_secret_value_in_any_templated_field(project: Any) -> None:
 
     rendered = json.dumps(result["rendered"])
     assert SENTINEL not in rendered
-    env = {item["name"]: item for item in result["rendered"]["env_vars"]}
+    # the env is part of the pod (full_pod_spec), which Airflow never renders
+    assert result["rendered"]["env_vars"] == []
+    assert "full_pod_spec" not in result["rendered"]
+    (container,) = result["pod"]["spec"]["containers"]
+    env = {item["name"]: item for item in container["env"]}
     assert "value" not in env["DB_PASSWORD"]
     assert env["DB_PASSWORD"]["valueFrom"] == {
         "secretKeyRef": {"key": "password", "name": "warehouse-db"}
@@ -491,7 +497,7 @@ def test_missing_airflow_names_the_extra() -> None:
     code = (
         "import sys; sys.modules['airflow'] = None\n"
         "try:\n"
-        "    import etl_framework.airflow\n"
+        "    import etl_framework.deploy.airflow\n"
         "except Exception as exc:\n"
         "    print(type(exc).__name__, exc)\n"
     )
@@ -516,7 +522,7 @@ def test_every_shipped_config_gives_a_dag_pod_with_secret_references_only(
     """One DAG per shipped jobs/config file, its secrets planted in the scheduler's
     environment and secrets dir: they reach no DAG, and every variable the config reads
     into a secret field is a ``secretKeyRef``."""
-    from etl_framework.deploy_spec import config_secret_names
+    from etl_framework.deploy.spec import config_secret_names
     from tests.secret_jobs import leaked
     from tests.unit.test_deploy_secrets import PLANTED, SHIPPED_CONFIGS, as_references
     from tests.unit.test_deploy_secrets import transfers_file as write_transfers
@@ -577,3 +583,120 @@ def yaml_transfers(config: Path) -> list[str]:
     import yaml
 
     return list(yaml.safe_load(config.read_text())["transfers"])
+
+
+# --- one pod: the DAG's pod is the Kubernetes Jobs' pod (issue 17 item 1) -------------
+
+POD_DAY = "20240115"
+"""The day both pods run: the Jobs' execution date, and the DAGs' manual run on that day."""
+AIRFLOW_ONLY_POD_FIELDS = {"activeDeadlineSeconds", "hostNetwork"}
+"""What the operator adds to the pod spec (the Jobs keep the deadline on the Job)."""
+
+
+def with_proxy(source: Path, target: Path, proxy: dict[str, Any] | None) -> Path:
+    """``source`` with every transfer's ``sql_proxy`` set to ``proxy`` (None: no sidecar)."""
+    import yaml
+
+    data = yaml.safe_load(source.read_text())
+    for entry in data["transfers"]:
+        entry["sql_proxy"] = proxy
+    target.write_text(yaml.safe_dump(data))
+    return target
+
+
+def dag_pods(workdir: Path, transfers: Path, env: str | None) -> dict[str, Any]:
+    """{dag_id: pod} of the shipped DAG file over ``transfers``, for a run on `POD_DAY`."""
+    dags = workdir / "dags"
+    dags.mkdir(exist_ok=True)
+    shutil.copy(DAG_FILE, dags / DAG_FILE.name)
+    child_env = {"ETL_TRANSFERS_FILE": str(transfers), **({"ETL_ENV": env} if env else {})}
+    run_after = f"{POD_DAY[:4]}-{POD_DAY[4:6]}-{POD_DAY[6:]}T12:00:00+00:00"
+    result, output = run_checker(workdir, "render-all", str(dags), run_after, env=child_env)
+    assert result["import_errors"] == {}, result["import_errors"]
+    assert SENTINEL not in output
+    return dict(result["pods"])
+
+
+def without_empty(fields: dict[str, Any]) -> dict[str, Any]:
+    """Without ``[]`` and ``{}`` values, which mean what leaving them out means: the
+    operator writes ``ports: []``, ``tolerations: []``..., a Job without resource
+    settings ``resources: {}``."""
+    return {key: value for key, value in fields.items() if value not in ([], {})}
+
+
+def assert_same_pod(job_pod: dict[str, Any], dag_pod: dict[str, Any], what: str) -> None:
+    """Containers (command, args, env, mounts, resources, security context), the proxy
+    sidecar, volumes, pod security context, service account and token: identical."""
+    dag_spec = without_empty(dag_pod["spec"])
+    dag_spec["containers"] = [without_empty(c) for c in dag_spec["containers"]]
+    job_pod = {**job_pod, "containers": [without_empty(c) for c in job_pod["containers"]]}
+    assert job_pod["containers"][0]["env"], what  # not vacuous
+    for job_container, dag_container in zip(
+        job_pod["containers"], dag_spec["containers"], strict=True
+    ):
+        for key in {*job_container, *dag_container}:
+            assert dag_container.get(key) == job_container.get(key), f"{what}: {key} differs"
+    for key, value in job_pod.items():
+        assert dag_spec.get(key) == value, f"{what}: {key} differs"
+    assert set(dag_spec) - set(job_pod) <= AIRFLOW_ONLY_POD_FIELDS, what
+
+
+def test_dag_pod_is_the_job_pod_for_every_shipped_config(tmp_path: Path) -> None:
+    """The shipped deployment file (dev, prod) and one transfer per shipped job config,
+    each with no proxy and with the Cloud SQL proxy: the DAG's pod equals the Job's pod
+    (`build_pod_spec`), and the Indexed backfill's pod differs only by what runs the index."""
+    from etl_framework.deploy.manifests import (
+        BACKFILL_START_ENV,
+        EXAMPLE_SQL_PROXY,
+        build_backfill_job,
+        build_job,
+    )
+    from etl_framework.window import WriteMode
+    from tests.unit.test_deploy_secrets import as_references
+    from tests.unit.test_deploy_secrets import transfers_file as write_transfers
+
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    sources = [
+        (REPO_ROOT / "gke_deploy" / "transfers.yaml", "dev"),
+        (REPO_ROOT / "gke_deploy" / "transfers.yaml", "prod"),
+        (write_transfers(configs, as_references), None),
+    ]
+    proxies = {"plain": None, "sql-proxy": EXAMPLE_SQL_PROXY.model_dump()}
+    compared = []
+    for number, (source, env) in enumerate(sources):
+        for variant, proxy in proxies.items():
+            workdir = tmp_path / f"{number}-{variant}"
+            workdir.mkdir()
+            transfers = with_proxy(source, workdir / "transfers.yaml", proxy)
+            pods = dag_pods(workdir, transfers, env)
+            specs = load_transfers(transfers, env)
+            assert sorted(pods) == sorted(spec.name for spec in specs)
+            for spec in specs:
+                what = f"{source.name} env={env} {variant} {spec.name}"
+                job = build_job(spec, POD_DAY, env=env)["spec"]["template"]
+                assert_same_pod(job["spec"], pods[spec.name], what)
+                assert (
+                    job["metadata"]["labels"].items()
+                    <= pods[spec.name]["metadata"]["labels"].items()
+                )
+                compared.append(what)
+                if variant == "plain":
+                    backfill = build_backfill_job(
+                        spec, POD_DAY, POD_DAY, env=env, mode=WriteMode.DELTA
+                    )["spec"]["template"]["spec"]
+                    (container,) = backfill["containers"]
+                    assert container["command"][-1] == "exec-index"
+                    container["env"] = [
+                        item for item in container["env"] if item["name"] != BACKFILL_START_ENV
+                    ]
+                    container["command"] = job["spec"]["containers"][0]["command"]
+                    container["args"] = job["spec"]["containers"][0]["args"]
+                    assert_same_pod(backfill, pods[spec.name], f"{what} backfill")
+    assert len(compared) == 2 * (2 * 1 + len(yaml_transfers_of(configs / "transfers.yaml")))
+
+
+def yaml_transfers_of(transfers: Path) -> list[Any]:
+    import yaml
+
+    return list(yaml.safe_load(transfers.read_text())["transfers"])

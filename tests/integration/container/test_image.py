@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from etl_framework._version import __version__
-from etl_framework.deploy_spec import get_transfer
-from etl_framework.k8s.image import run_command
-from etl_framework.k8s.manifests import build_backfill_job
+from etl_framework.deploy.image import run_command
+from etl_framework.deploy.manifests import build_backfill_job
+from etl_framework.deploy.spec import get_transfer
 from tests.integration.container.conftest import (
     PLANTED,
     REPO,

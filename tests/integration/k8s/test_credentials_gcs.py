@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from etl_framework.k8s.credentials import (
+from etl_framework.deploy.credentials import (
     build_credentials_secret,
     fetch_credentials,
     parse_download_list,

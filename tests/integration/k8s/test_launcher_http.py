@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from etl_framework.deploy_spec import get_transfer
-from etl_framework.k8s.launcher import JobLauncher, Timeouts
-from etl_framework.k8s.manifests import build_job
-from etl_framework.k8s.outcome import OutcomeReason
+from etl_framework.deploy.launcher import JobLauncher, Timeouts
+from etl_framework.deploy.manifests import build_job
+from etl_framework.deploy.outcome import OutcomeReason
+from etl_framework.deploy.spec import get_transfer
 from tests.integration.k8s.fake_apiserver import Scenario, fake_apiserver
 
 REPO = Path(__file__).resolve().parents[3]

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from etl_framework.deploy_spec import SqlProxy, TransferSpec, load_transfers
-from etl_framework.k8s.manifests import ENVIRONMENTS, build_backfill_job, build_job, to_yaml
+from etl_framework.deploy.manifests import ENVIRONMENTS, build_backfill_job, build_job, to_yaml
+from etl_framework.deploy.spec import SqlProxy, TransferSpec, load_transfers
 
 REPO = Path(__file__).resolve().parents[3]
 TRANSFERS = REPO / "gke_deploy" / "transfers.yaml"
@@ -163,7 +163,7 @@ def k8s_cli(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedPro
     full_env["PYTHONPATH"] = str(REPO)
     full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "etl_framework.k8s", *args],
+        [sys.executable, "-m", "etl_framework.deploy", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,

@@ -2,7 +2,11 @@
 
 The only module of etl_framework that imports Airflow. Airflow schedules; the work
 runs in our image as a pod that calls the same ``pipeline`` entry point as every
-other way of running a transfer::
+other way of running a transfer. The pod is the Kubernetes Jobs' pod
+(`etl_framework.deploy.manifests.build_pod_spec`: container, env, volumes, security
+contexts, Cloud SQL proxy sidecar), converted once into the operator's
+``full_pod_spec``; the operator adds only what is Airflow's (the templated date, labels,
+deadline, logs, retries)::
 
     pipeline {{ data_interval_start | ds_nodash }} NAME MODE CONFIG
 
@@ -22,8 +26,9 @@ What the generated task guards against:
   Kubernetes disrupted the pod (node drain, preemption);
 - hidden OOM/eviction reasons: pod events and container states are logged on
   failure and the termination message falls back to the log tail;
-- secrets in rendered templates: templated fields hold only plain values, Secret
-  names and ``secretKeyRef`` references; key files arrive as a read-only volume.
+- secrets in rendered templates: the pod (env included) is ``full_pod_spec``, which
+  Airflow never renders; templated fields hold the image, command and arguments only;
+  secrets are ``secretKeyRef`` references and key files arrive as a read-only volume.
 """
 
 from __future__ import annotations
@@ -33,38 +38,27 @@ import datetime as dt
 import functools
 import importlib.util
 import inspect
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from etl_framework.connectors import missing_extra_error
-from etl_framework.deploy_spec import (
+from etl_framework.deploy.manifests import (
+    FAIL_AT_ONCE_EXIT_CODES,
+    build_pod_spec,
+    labels,
+)
+from etl_framework.deploy.spec import (
     CREDENTIALS_MOUNT_PATH,
-    ENV_VAR,
     TransferSpec,
-    checked_literals,
     load_transfers,
+    selected_environment,
 )
 from etl_framework.exceptions import ConfigValidationError, ExitCode
 
-# The pod matches the Kubernetes Jobs of etl_framework.k8s.manifests and the image.
-from etl_framework.k8s.manifests import (
-    CONTAINER_NAME,
-    FAIL_AT_ONCE_EXIT_CODES,
-    RUN_AS_USER,
-    SQL_PROXY_CONTAINER_NAME,
-    SQL_PROXY_RESOURCES,
-    TMP_SIZE_LIMIT,
-    WORKDIR,
-    labels,
-    sql_proxy_args,
-    sql_proxy_probe_command,
-)
-
 try:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-    from kubernetes.client import models as k8s
+    from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise missing_extra_error(
         "apache-airflow (with apache-airflow-providers-cncf-kubernetes)", "airflow"
@@ -98,7 +92,6 @@ processes the day of its ``run_after`` (when it was triggered for) instead. Airf
 runs always have a data interval. ``is defined`` keeps Jinja's StrictUndefined quiet.
 """
 
-COMMAND = ["pipeline"]
 TIMEZONE = dt.UTC
 OWNER = "etl"
 DEFAULT_TAGS = ("etl",)
@@ -115,11 +108,6 @@ NO_RETRY_EXIT_CODES = frozenset(FAIL_AT_ONCE_EXIT_CODES)
 """Exit codes for which another try cannot succeed (the Kubernetes Jobs' podFailurePolicy
 fails at once on the same codes): the task fails without retrying (unless Kubernetes
 disrupted the pod, e.g. a node drain that sent SIGTERM)."""
-
-SKIP_EXIT_CODES = tuple(
-    code.value for name in ("NOTHING_TO_DO", "SKIPPED") if (code := getattr(ExitCode, name, None))
-)
-"""A "nothing to do" exit code of ``pipeline`` (if the core defines one) marks the task skipped."""
 
 PRESET_CRONS = {
     "@hourly": "0 * * * *",
@@ -181,103 +169,19 @@ def _disrupted(remote_pod: Any) -> bool:
     return any(c.type == "DisruptionTarget" and c.status == "True" for c in conditions)
 
 
-# --- pieces of the pod -----------------------------------------------------
+# --- the pod ------------------------------------------------------------------
 
 
-def _env_vars(spec: TransferSpec) -> list[Any]:
-    plain = {"HOME": "/tmp", "TMPDIR": "/tmp", "ETL_IMAGE_TAG": spec.image_ref}
-    if spec.credentials_path is not None:
-        plain["GOOGLE_APPLICATION_CREDENTIALS"] = spec.credentials_path
-    if spec.sql_proxy is not None:
-        plain["ETL_SQL_PROXY_HOST"] = "127.0.0.1"
-        plain["ETL_SQL_PROXY_PORT"] = str(spec.sql_proxy.port)
-    plain.update(spec.plain_env())  # the spec's own values win
-    plain = checked_literals(plain, spec.name)  # a secret is never a literal
-    env = [k8s.V1EnvVar(name=name, value=value) for name, value in sorted(plain.items())]
-    for name, ref in sorted(spec.secret_env().items()):
-        selector = k8s.V1SecretKeySelector(name=ref.secret, key=ref.key)
-        env.append(k8s.V1EnvVar(name=name, value_from=k8s.V1EnvVarSource(secret_key_ref=selector)))
-    return env
+def pod_spec(spec: TransferSpec) -> dict[str, Any]:
+    """The DAG's pod spec: `build_pod_spec`, the Kubernetes Jobs' pod, with the execution
+    date as a template (rendered by Airflow in the operator's ``arguments``)."""
+    return build_pod_spec(spec, spec.pipeline_args(EXECUTION_DATE_TEMPLATE))
 
 
-def _credentials_mount() -> Any:
-    return k8s.V1VolumeMount(name="credentials", mount_path=CREDENTIALS_MOUNT_PATH, read_only=True)
-
-
-def _volumes(spec: TransferSpec) -> tuple[list[Any], list[Any]]:
-    volumes = [
-        k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit=TMP_SIZE_LIMIT)),
-        k8s.V1Volume(name="state", empty_dir=k8s.V1EmptyDirVolumeSource()),
-    ]
-    mounts = [
-        k8s.V1VolumeMount(name="tmp", mount_path="/tmp"),
-        k8s.V1VolumeMount(name="state", mount_path=f"{WORKDIR}/.etl"),
-    ]
-    if spec.credentials_secret is not None:
-        # 0440 + fsGroup: readable by the job's group only, never writable
-        secret = k8s.V1SecretVolumeSource(secret_name=spec.credentials_secret, default_mode=0o440)
-        volumes.append(k8s.V1Volume(name="credentials", secret=secret))
-        mounts.append(_credentials_mount())
-    return volumes, mounts
-
-
-def _container_security_context() -> Any:
-    return k8s.V1SecurityContext(
-        run_as_non_root=True,
-        run_as_user=RUN_AS_USER,
-        run_as_group=RUN_AS_USER,
-        read_only_root_filesystem=True,
-        allow_privilege_escalation=False,
-        privileged=False,
-        capabilities=k8s.V1Capabilities(drop=["ALL"]),
-        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
-    )
-
-
-def _pod_security_context() -> Any:
-    return k8s.V1PodSecurityContext(
-        run_as_non_root=True,
-        run_as_user=RUN_AS_USER,
-        run_as_group=RUN_AS_USER,
-        fs_group=RUN_AS_USER,
-        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
-    )
-
-
-def _sql_proxy_sidecar(spec: TransferSpec) -> list[Any]:
-    if spec.sql_proxy is None:
-        return []
-    proxy = spec.sql_proxy
-
-    def probe(period: int, timeout: int, failures: int) -> Any:
-        # the health endpoint listens on loopback only: the proxy's own `wait` asks it
-        action = k8s.V1ExecAction(command=sql_proxy_probe_command())
-        return k8s.V1Probe(
-            _exec=action,
-            period_seconds=period,
-            timeout_seconds=timeout,
-            failure_threshold=failures,
-        )
-
-    container = k8s.V1Container(
-        name=SQL_PROXY_CONTAINER_NAME,
-        image=proxy.image,
-        args=sql_proxy_args(proxy),
-        # A native sidecar (Kubernetes >= 1.29): ready before `pipeline` starts (startup
-        # probe), stopped by the kubelet once `pipeline` has exited.
-        restart_policy="Always",
-        startup_probe=probe(1, 3, 60),
-        liveness_probe=probe(10, 5, 3),
-        resources=k8s.V1ResourceRequirements(
-            requests=SQL_PROXY_RESOURCES["requests"], limits=SQL_PROXY_RESOURCES["limits"]
-        ),
-        security_context=_container_security_context(),
-    )
-    if spec.credentials_path is not None:
-        key_file = spec.plain_env().get("GOOGLE_APPLICATION_CREDENTIALS", spec.credentials_path)
-        container.env = [k8s.V1EnvVar(name="GOOGLE_APPLICATION_CREDENTIALS", value=key_file)]
-        container.volume_mounts = [_credentials_mount()]
-    return [container]
+def full_pod(pod: Mapping[str, Any]) -> Any:
+    """A pod spec dict as the ``k8s.V1Pod`` the operator's ``full_pod_spec`` takes
+    (converted by the provider's own deserializer, as for a ``pod_template_dict``)."""
+    return PodGenerator.deserialize_model_dict({"spec": dict(pod)})
 
 
 def _timetable(schedule: str | None) -> Any:
@@ -436,39 +340,31 @@ def build_dag(spec: TransferSpec, *, env: str | None = None) -> Any:
         default_args={"owner": OWNER},
         **dag_kwargs,
     )
-    volumes, mounts = _volumes(spec)
+    pod = pod_spec(spec)
+    (container,) = pod["containers"]
     with dag:
         ETLPodOperator(
             task_id="pipeline",
             name=f"etl-{spec.k8s_name}",
             namespace=spec.namespace,
-            image=spec.image_ref,
-            base_container_name=CONTAINER_NAME,
-            image_pull_policy=spec.image_pull_policy,
-            cmds=list(COMMAND),
-            arguments=spec.pipeline_args(EXECUTION_DATE_TEMPLATE),
-            env_vars=_env_vars(spec),
+            # The pod is the Jobs' pod (`pod_spec`): container, env, volumes, security
+            # contexts, proxy sidecar, no service-account token. Not a templated field:
+            # Airflow never renders (or shows rendered) anything in it.
+            full_pod_spec=full_pod(pod),
+            base_container_name=container["name"],
+            image=container["image"],  # shown in the UI; the same as the pod's
+            cmds=container["command"],
+            arguments=container["args"],  # templated: the execution date
+            # the operator's own default ("File") would replace the pod's policy
+            termination_message_policy=container["terminationMessagePolicy"],
             labels=labels(spec, env),  # the same labels as the Jobs' pods
-            service_account_name=spec.service_account,
-            automount_service_account_token=False,  # pipeline never calls the API
-            container_resources=k8s.V1ResourceRequirements(
-                requests=dict(spec.resources.requests) or None,
-                limits=dict(spec.resources.limits) or None,
-            ),
-            volumes=volumes,
-            volume_mounts=mounts,
-            init_containers=_sql_proxy_sidecar(spec),
-            security_context=_pod_security_context(),
-            container_security_context=_container_security_context(),
             active_deadline_seconds=spec.active_deadline_seconds,
             startup_timeout_seconds=STARTUP_TIMEOUT_SECONDS,
             execution_timeout=dt.timedelta(seconds=spec.active_deadline_seconds) + EXECUTION_MARGIN,
             get_logs=True,
             logging_interval=LOGGING_INTERVAL_SECONDS,  # deferrable mode: logs while running
             log_events_on_failure=True,
-            termination_message_policy="FallbackToLogsOnError",
             on_finish_action="delete_succeeded_pod",
-            skip_on_exit_code=list(SKIP_EXIT_CODES) or None,
             retries=spec.retries,
             retry_delay=dt.timedelta(minutes=spec.retry_delay_minutes),
             retry_exponential_backoff=_retry_backoff(),
@@ -489,7 +385,7 @@ def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
     """
     specs = load_transfers(path, env)  # env None: $ETL_ENV, named as such in errors
     _require_registered(specs, str(path))
-    env_name = env if env is not None else os.environ.get(ENV_VAR) or None
+    env_name, _source = selected_environment(env)
     return {spec.name: build_dag(spec, env=env_name) for spec in specs}
 
 

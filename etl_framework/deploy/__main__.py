@@ -1,12 +1,12 @@
-"""``python -m etl_framework.k8s``: render Job manifests; run one backfill index in a pod.
+"""``python -m etl_framework.deploy``: render Job manifests; run one backfill index in a pod.
 
-    python -m etl_framework.k8s render --env dev --transfer demo_orders --date 20240115 \\
+    python -m etl_framework.deploy render --env dev --transfer demo_orders --date 20240115 \\
         [--sql-proxy]
-    python -m etl_framework.k8s render --env prod --transfer demo_orders \\
+    python -m etl_framework.deploy render --env prod --transfer demo_orders \\
         --backfill 20240101 20240131 --parallelism 4
-    python -m etl_framework.k8s render-examples [--out gke_deploy/manifests]
-    python -m etl_framework.k8s image-ref --env dev [--registry]
-    python -m etl_framework.k8s exec-index -- demo_orders delta CONFIG   (inside a pod)
+    python -m etl_framework.deploy render-examples [--out gke_deploy/manifests]
+    python -m etl_framework.deploy image-ref --env dev [--registry]
+    python -m etl_framework.deploy exec-index -- demo_orders delta CONFIG   (inside a pod)
 """
 
 from __future__ import annotations
@@ -18,14 +18,7 @@ from pathlib import Path
 
 import click
 
-from etl_framework.deploy_spec import (
-    DEFAULT_TRANSFERS_FILE,
-    TransferSpec,
-    get_transfer,
-    load_transfers,
-)
-from etl_framework.exceptions import ETLError, ExitCode
-from etl_framework.k8s.manifests import (
+from etl_framework.deploy.manifests import (
     BACKFILL_START_ENV,
     COMPLETION_INDEX_ENV,
     ENVIRONMENTS,
@@ -35,6 +28,13 @@ from etl_framework.k8s.manifests import (
     render_examples,
     to_yaml,
 )
+from etl_framework.deploy.spec import (
+    DEFAULT_TRANSFERS_FILE,
+    TransferSpec,
+    get_transfer,
+    load_transfers,
+)
+from etl_framework.exceptions import ETLError, ExitCode
 from etl_framework.window import WriteMode
 
 DEFAULT_EXAMPLES_DIR = "gke_deploy/manifests"

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from etl_framework.deploy.manifests import Manifest
 from etl_framework.exceptions import ConfigError, ConfigValidationError
-from etl_framework.k8s.manifests import Manifest
 
 DOWNLOAD_LIST = "keyscredentials/download_list.txt"
 KEYS_DIR = "keyscredentials"

@@ -1,8 +1,8 @@
 """The deployment spec: which transfers run where, on what schedule, with what resources.
 
 ``gke_deploy/transfers.yaml`` is the one source of truth for deployment. The Airflow
-DAG file (``etl_framework.airflow``) and the Kubernetes Job manifests
-(``etl_framework.k8s``) are both built from the `TransferSpec` objects this module
+DAG file (``etl_framework.deploy.airflow``) and the Kubernetes Job manifests
+(``etl_framework.deploy``) are both built from the `TransferSpec` objects this module
 returns. The file has three sections, merged per transfer in this order::
 
     defaults          applied to every transfer
@@ -60,6 +60,14 @@ from pydantic.fields import FieldInfo
 
 from etl_framework import redaction
 from etl_framework._version import __version__
+from etl_framework.config import (
+    ENV_VAR_ENVIRONMENT,
+    StateConfig,
+    deep_merge,
+    parse_text,
+    read_location,
+    validation_problems,
+)
 from etl_framework.exceptions import (
     ConfigError,
     ConfigValidationError,
@@ -71,9 +79,6 @@ from etl_framework.window import WriteMode, parse_date
 
 DEFAULT_TRANSFERS_FILE = "gke_deploy/transfers.yaml"
 """Where `load_transfers` looks when no path is given (relative to the working directory)."""
-
-ENV_VAR = "ETL_ENV"
-"""Environment variable that selects the overlay when ``env`` is not given."""
 
 CREDENTIALS_MOUNT_PATH = "/var/secrets/google"
 """Where the ``credentials_secret`` is mounted (read-only) in the job container."""
@@ -200,18 +205,13 @@ def _parse_start_date(value: Any) -> Any:
     return value
 
 
-def looks_secret(name: str) -> bool:
-    """True if an env var name suggests it holds a secret (`redaction.looks_secret`)."""
-    return redaction.looks_secret(name)
-
-
 def secret_literals(env: Mapping[str, str]) -> list[str]:
     """Names of literal (non-``secretKeyRef``) env values that are secret by name or value."""
     return sorted(
         name
         for name, value in env.items()
         if not value.startswith(SECRET_REF_PREFIX)
-        and (looks_secret(name) or redaction.is_secret_value(value))
+        and (redaction.looks_secret(name) or redaction.is_secret_value(value))
     )
 
 
@@ -483,23 +483,13 @@ _SECTIONS = ("defaults", "environments", "transfers")
 _MERGED_SECTIONS = frozenset({"env", "resources", "sql_proxy"})
 
 
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def _merge_layers(*layers: Mapping[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for layer in layers:
         for key, value in layer.items():
             if key in _MERGED_SECTIONS and isinstance(value, Mapping):
                 old = merged.get(key)
-                merged[key] = _deep_merge(old, value) if isinstance(old, Mapping) else dict(value)
+                merged[key] = deep_merge(old, value) if isinstance(old, Mapping) else dict(value)
             else:
                 merged[key] = value
     return merged
@@ -516,17 +506,18 @@ def _path(prefix: str, loc: Sequence[int | str]) -> str:
 
 
 def _problems(prefix: str, exc: ValidationError, known: Sequence[str]) -> list[tuple[str, str]]:
+    """`etl_framework.config.validation_problems` in the deployment file's words: an
+    unknown setting with a close match, a missing one that defaults may provide."""
     problems = []
-    for error in exc.errors(include_url=False):
-        loc = [p for p in error["loc"] if not str(p).startswith("function-")]
-        msg = error["msg"].removeprefix("Value error, ")
+    errors = exc.errors(include_input=False, include_url=False)
+    for error, (path, msg) in zip(errors, validation_problems(exc, prefix), strict=True):
+        loc = error["loc"]
         if error["type"] == "extra_forbidden":
-            key = str(loc[-1])
-            hint = close_matches(key, known) if len(loc) == 1 else []
+            hint = close_matches(str(loc[-1]), known) if len(loc) == 1 else []
             msg = "unknown setting" + (f"; did you mean {hint[0]!r}?" if hint else "")
         elif error["type"] == "missing":
-            msg = "required" if loc[-1:] == ["name"] else "required: set it here or in defaults"
-        problems.append((_path(prefix, loc), msg))
+            msg = "required" if loc[-1:] == ("name",) else "required: set it here or in defaults"
+        problems.append((path, msg.removeprefix("Value error, ")))
     return problems
 
 
@@ -596,11 +587,13 @@ def _read(path: Path) -> tuple[Any, list[tuple[str, str]]]:
         loader.dispose()
 
 
-def _select_env(env: str | None) -> tuple[str | None, str]:
+def selected_environment(env: str | None) -> tuple[str | None, str]:
+    """The overlay to apply and where its name came from: ``env`` if given, else
+    ``$ETL_ENV`` (as for a run's config, `etl_framework.config.load_config`), else none."""
     if env is not None:
         return env, "env"
-    from_environ = os.environ.get(ENV_VAR) or None
-    return from_environ, f"${ENV_VAR}"
+    from_environ = os.environ.get(ENV_VAR_ENVIRONMENT) or None
+    return from_environ, f"${ENV_VAR_ENVIRONMENT}"
 
 
 def load_transfers(
@@ -638,7 +631,7 @@ def load_transfers(
     defaults_ok = _validate(SpecLayer, raw_defaults, "defaults", problems) is not None
 
     raw_envs = raw.get("environments") or {}
-    env_name, env_source = _select_env(env)
+    env_name, env_source = selected_environment(env)
     overlay: Mapping[str, Any] = {}
     overlay_ok = True
     if not isinstance(raw_envs, Mapping):
@@ -750,8 +743,6 @@ def _section_model(raw: Mapping[str, Any], keys: Sequence[str | int]) -> type[Ba
 
 
 def _secret_leaf(raw: Mapping[str, Any], keys: Sequence[str | int]) -> bool:
-    from etl_framework.config import StateConfig
-
     if keys[0] == "state":
         return _model_field_is_secret(StateConfig, keys[1:])
     if keys[0] in ("connections", "transfers") and len(keys) > 2:
@@ -772,8 +763,6 @@ def config_secret_names(location: str | Path) -> dict[str, str]:
     Raises:
         ConfigError: the file cannot be read or parsed.
     """
-    from etl_framework.config import deep_merge, parse_text, read_location
-
     text = read_location(str(location))
     base = parse_text(text, str(location))
     overlays = base.pop("environments", None)
@@ -792,9 +781,9 @@ def config_secret_names(location: str | Path) -> dict[str, str]:
         elif isinstance(node, str) and keys:
             path = _path("", keys)
             names = _CONFIG_REFERENCE.findall(node)
-            secret_leaf = bool(names) and (looks_secret(path) or _secret_leaf(raw, keys))
+            secret_leaf = bool(names) and (redaction.looks_secret(path) or _secret_leaf(raw, keys))
             for name in names:
-                if secret_leaf or looks_secret(name):
+                if secret_leaf or redaction.looks_secret(name):
                     found.setdefault(name, path)
 
     for tree in trees:
@@ -849,7 +838,6 @@ def get_transfer(
 __all__ = [
     "CREDENTIALS_MOUNT_PATH",
     "DEFAULT_TRANSFERS_FILE",
-    "ENV_VAR",
     "Resources",
     "SecretKeyRef",
     "SqlProxy",
@@ -858,5 +846,5 @@ __all__ = [
     "config_secret_names",
     "get_transfer",
     "load_transfers",
-    "looks_secret",
+    "selected_environment",
 ]

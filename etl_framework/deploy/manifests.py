@@ -2,7 +2,7 @@
 
 Nothing here talks to a cluster or imports the kubernetes client: the output is the
 JSON/YAML the API server accepts, built from typed config and unit-tested. The
-launcher (`etl_framework.k8s.launcher`), the invoke tasks and the rendered examples in
+launcher (`etl_framework.deploy.launcher`), the invoke tasks and the rendered examples in
 ``gke_deploy/`` all use these functions.
 
 What every Job gets:
@@ -42,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from etl_framework.deploy_spec import (
+from etl_framework.deploy.spec import (
     CREDENTIALS_MOUNT_PATH,
     SqlProxy,
     TransferSpec,
@@ -55,6 +55,8 @@ Manifest = dict[str, Any]
 
 CONTAINER_NAME = "pipeline"
 """Name of the job container; ``podFailurePolicy`` rules and log streaming refer to it."""
+PIPELINE_COMMAND = ("pipeline",)
+"""The job container's command: the ``pipeline`` entry point (the image's ENTRYPOINT too)."""
 SQL_PROXY_CONTAINER_NAME = "cloud-sql-proxy"
 RUN_AS_USER = 10001
 """The image's numeric non-root user and group (see the Dockerfile)."""
@@ -312,16 +314,21 @@ def build_pod_spec(
     spec: TransferSpec,
     args: Sequence[str],
     *,
-    command: Sequence[str] | None = None,
+    command: Sequence[str] = PIPELINE_COMMAND,
     sql_proxy: SqlProxy | bool | None = None,
     extra_env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The pod spec of a transfer run: ``pipeline`` (+ proxy sidecar), volumes, security.
 
+    The one pod of every way a transfer runs elsewhere: the Job and the Indexed backfill
+    Job embed it, and the Airflow DAG (`etl_framework.deploy.airflow`) converts it to the
+    KubernetesPodOperator's ``full_pod_spec``, so a change here changes all of them.
+
     Args:
         spec: The merged transfer spec.
-        args: Arguments of the container (``pipeline``'s, see `TransferSpec.pipeline_args`).
-        command: Replaces the image's entrypoint (None keeps ``pipeline``).
+        args: Arguments of the container (``pipeline``'s, see `TransferSpec.pipeline_args`;
+            the DAG passes its execution date as a template).
+        command: The container's command (`PIPELINE_COMMAND`; a backfill runs ``exec-index``).
         sql_proxy: See `resolve_sql_proxy`.
         extra_env: More plain env vars (win over the spec's).
     """
@@ -349,6 +356,7 @@ def build_pod_spec(
         "name": CONTAINER_NAME,
         "image": spec.image_ref,
         "imagePullPolicy": spec.image_pull_policy,
+        "command": list(command),
         "args": list(args),
         "workingDir": WORKDIR,
         "env": _env(spec, proxy, extra_env or {}),
@@ -358,8 +366,6 @@ def build_pod_spec(
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
-    if command is not None:
-        container["command"] = list(command)
     pod: dict[str, Any] = {
         "restartPolicy": "Never",  # retries belong to the Job (podFailurePolicy needs Never)
         "securityContext": {
@@ -424,7 +430,7 @@ def build_job(
     """A batch/v1 Job that runs one ``pipeline`` invocation of a transfer.
 
     Args:
-        spec: The merged transfer spec (`etl_framework.deploy_spec.get_transfer`).
+        spec: The merged transfer spec (`etl_framework.deploy.spec.get_transfer`).
         execution_date: EXECUTION_DATE of the run.
         delta_start_date: ``--delta_start_date`` (delta mode only).
         env: Environment name, recorded as a label (the spec already has its overlay).
@@ -502,7 +508,7 @@ def build_backfill_job(
     its job can also run day-by-day delta windows (``--mode delta`` on the command line).
 
     Completion index *i* is day ``start + i``: the pod runs
-    ``python3 -m etl_framework.k8s exec-index -- NAME delta CONFIG``, which computes the day
+    ``python3 -m etl_framework.deploy exec-index -- NAME delta CONFIG``, which computes the day
     from ``$ETL_BACKFILL_START`` and ``$JOB_COMPLETION_INDEX`` (`execution_date_from_index`)
     and execs the ordinary ``pipeline`` (same exit codes, same lease per window). Each day
     has its own retry budget (``backoffLimitPerIndex``); a day failing with exit code 1-3
@@ -528,7 +534,7 @@ def build_backfill_job(
     pod_spec = build_pod_spec(
         spec,
         args,
-        command=["python3", "-m", "etl_framework.k8s", "exec-index"],
+        command=["python3", "-m", "etl_framework.deploy", "exec-index"],
         sql_proxy=sql_proxy,
         extra_env={BACKFILL_START_ENV: format_date(first)},
     )

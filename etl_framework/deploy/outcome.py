@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from etl_framework.k8s.manifests import CONTAINER_NAME
+from etl_framework.deploy.manifests import CONTAINER_NAME
 
 OOM_EXIT_CODE = 137
 DEADLINE_EXIT_CODE = 124

@@ -1,8 +1,8 @@
 """Run a Job on a cluster: create it, stream its logs, wait (with timeouts), report why it ended.
 
 The kubernetes client is imported lazily (extra ``k8s``); everything that decides
-something is pure and lives in `etl_framework.k8s.manifests` and
-`etl_framework.k8s.outcome`. The launcher never waits forever:
+something is pure and lives in `etl_framework.deploy.manifests` and
+`etl_framework.deploy.outcome`. The launcher never waits forever:
 
 * a pod that stays unschedulable longer than `Timeouts.unschedulable` ends the wait
   (`OutcomeReason.UNSCHEDULABLE`), as do image pull and missing-Secret errors;
@@ -26,15 +26,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from etl_framework.exceptions import ConfigError
-from etl_framework.k8s.manifests import CONTAINER_NAME, Manifest
-from etl_framework.k8s.outcome import (
+from etl_framework.deploy.manifests import CONTAINER_NAME, Manifest
+from etl_framework.deploy.outcome import (
     JobOutcome,
     OutcomeReason,
     classify,
     describe_progress,
     timeout_outcome,
 )
+from etl_framework.exceptions import ConfigError
 
 _STUCK = frozenset(
     {
