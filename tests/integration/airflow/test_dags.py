@@ -475,7 +475,7 @@ def test_broken_transfers_file_is_a_clear_import_error(tmp_path: Path) -> None:
 
 def test_a_dag_for_an_unregistered_transfer_is_an_import_error(tmp_path: Path) -> None:
     dags, env = dag_folder(tmp_path, TRANSFERS.replace("name: adhoc_export", "name: adhoc_exprt"))
-    env["PYTHONPATH"] = str(jobs_package(tmp_path))
+    env["PYTHONPATH"] = os.pathsep.join([str(jobs_package(tmp_path)), str(REPO_ROOT)])
     result, _ = run_checker(tmp_path, "dagbag", str(dags), env=env)
 
     assert result["dag_ids"] == []
