@@ -27,14 +27,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from etl_framework import register
-from etl_framework.exceptions import ConfigError
 from etl_framework.load.bq.schema import Partitioning
 from etl_framework.mapping import FieldMapping
 from etl_framework.transfers import BigQueryTransferJob, BigQueryTransferOptions
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from etl_framework.config import FrameworkConfig
     from etl_framework.connectors.gcs import GcsConnector
 
@@ -53,10 +50,9 @@ class GcsEventsOptions(BigQueryTransferOptions):
 
 
 @register("gcs_events_to_bigquery")
-class GcsEventsToBigQueryJob(BigQueryTransferJob):
+class GcsEventsToBigQueryJob(BigQueryTransferJob[GcsEventsOptions]):
     """NDJSON event exports in GCS into the day-partitioned table ``analytics.events``."""
 
-    options_model = GcsEventsOptions
     target_connection = "bigquery"
     target_table = "analytics.events"
     mapping = FieldMapping.from_tuples(
@@ -77,26 +73,19 @@ class GcsEventsToBigQueryJob(BigQueryTransferJob):
 
     @classmethod
     def config_problems(
-        cls, config: FrameworkConfig, options: BaseModel | None
+        cls, config: FrameworkConfig, options: GcsEventsOptions
     ) -> list[tuple[str, str]]:
-        problems = super().config_problems(config, options)
-        if isinstance(options, GcsEventsOptions):
-            path = f"transfers.{cls.transfer_name}.gcs_connection"
-            problems += config.connection_problems(options.gcs_connection, "gcs", path)
-        return problems
-
-    @property
-    def events_options(self) -> GcsEventsOptions:
-        options = self.context.options
-        if not isinstance(options, GcsEventsOptions):
-            raise ConfigError("transfers.gcs_events_to_bigquery.source_prefix is required")
-        return options
+        path = f"transfers.{cls.transfer_name}.gcs_connection"
+        return [
+            *super().config_problems(config, options),
+            *config.connection_problems(options.gcs_connection, "gcs", path),
+        ]
 
     def export_files(self) -> list[str]:
         """The run's export files: every day folder (truncate) or the window's days."""
         from etl_framework.connectors.gcs import GcsConnector
 
-        options = self.events_options
+        options = self.options
         gcs = self.context.connections.get(options.gcs_connection, GcsConnector)
         prefix = options.source_prefix.rstrip("/")
         window = self.context.window
@@ -118,8 +107,6 @@ class GcsEventsToBigQueryJob(BigQueryTransferJob):
         from etl_framework.connectors.gcs import GcsConnector
         from etl_framework.sources.files import ndjson_records
 
-        gcs: GcsConnector = self.context.connections.get(
-            self.events_options.gcs_connection, GcsConnector
-        )
+        gcs: GcsConnector = self.context.connections.get(self.options.gcs_connection, GcsConnector)
         for uri in self.export_files():
             yield from ndjson_records(uri, client=gcs.client)

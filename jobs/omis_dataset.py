@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from etl_framework import register
 from etl_framework.config import FrameworkConfig
@@ -47,10 +47,8 @@ class OmisDatasetOptions(TableTransferOptions):
 
 
 @register("omis_dataset")
-class OmisDatasetJob(TableTransferJob):
+class OmisDatasetJob(TableTransferJob[OmisDatasetOptions]):
     """Data Hub OMIS orders (Hawk API) into PostgreSQL table ``omis_dataset``."""
-
-    options_model = OmisDatasetOptions
 
     target_connection = "warehouse"
     target_table = "omis_dataset"
@@ -75,24 +73,20 @@ class OmisDatasetJob(TableTransferJob):
 
     @classmethod
     def config_problems(
-        cls, config: FrameworkConfig, options: BaseModel | None
+        cls, config: FrameworkConfig, options: OmisDatasetOptions
     ) -> list[tuple[str, str]]:
-        source = options.source if isinstance(options, OmisDatasetOptions) else DEFAULT_SOURCE
         return [
             *super().config_problems(config, options),
             *config.connection_problems(
-                source.connection, "http", f"transfers.{cls.transfer_name}.source.connection"
+                options.source.connection,
+                "http",
+                f"transfers.{cls.transfer_name}.source.connection",
             ),
         ]
 
-    @property
-    def source_config(self) -> HttpSourceConfig:
-        options = self.options
-        return options.source if isinstance(options, OmisDatasetOptions) else DEFAULT_SOURCE
-
     def source(self) -> Iterator[Any]:
         # TableTransferJob counts rows read; the source records page counts only.
-        self._http = HttpSource.from_context(self.context, self.source_config, count_rows=False)
+        self._http = HttpSource.from_context(self.context, self.options.source, count_rows=False)
         return self._http.records()
 
     def post_execution_cleanup(self, outcome: Outcome) -> None:

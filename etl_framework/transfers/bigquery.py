@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
+from typing_extensions import TypeVar
 
 from etl_framework.load.bq.schema import Partitioning
 from etl_framework.load.guards import GuardConfig
@@ -74,7 +75,12 @@ class BigQueryTransferOptions(TargetOptions):
         return data
 
 
-class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
+BigQueryOptionsT = TypeVar(
+    "BigQueryOptionsT", bound=BigQueryTransferOptions, default=BigQueryTransferOptions
+)
+
+
+class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy", BigQueryOptionsT]):
     """Records from ``source()`` (or files from `source_uris`) into one BigQuery table.
 
     Must override: `source` (or `source_uris`), and declare `target_table` and `mapping`.
@@ -89,7 +95,7 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
     partitioning: ClassVar[Partitioning | None] = None
     """Partitioning of a target the run creates (default: DAY on `window_column`)."""
     clustering: ClassVar[tuple[str, ...]] = ()
-    options_model: ClassVar[type[BaseModel] | None] = BigQueryTransferOptions
+    options_model: ClassVar[type[BaseModel]] = BigQueryTransferOptions
 
     def source_uris(self) -> Sequence[str] | None:
         """``gs://`` NDJSON files already in the target's shape (column names), loaded
@@ -114,10 +120,6 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
     # --- building blocks -----------------------------------------------------------------
 
     published: BigQueryPublishResult | None = None
-
-    @property
-    def options(self) -> BigQueryTransferOptions:
-        return self._options_as(BigQueryTransferOptions)
 
     @property
     def connector(self) -> BigQueryConnector:

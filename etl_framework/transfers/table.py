@@ -31,8 +31,9 @@ publishes in one transaction (the fence first), and ``post_execution_cleanup`` d
 this run's staging, after success and failure.
 
 Config (``transfers.<name>``, model `TableTransferOptions`; subclass it for your own
-options and set ``options_model``) may override the table and connection and tune
-guards. A job with special needs subclasses `ETLJob` directly.
+options and parameterise the job with it, ``TableTransferJob[MyOptions]``) may
+override the table and connection and tune guards. A job with special needs subclasses
+`ETLJob` directly.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypeVar
 
 from etl_framework.load.bulk import DEFAULT_BATCH_SIZE
 from etl_framework.load.guards import GuardConfig
@@ -77,8 +79,14 @@ class TableTransferOptions(TargetOptions):
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
 
 
-class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
+TableOptionsT = TypeVar("TableOptionsT", bound=TableTransferOptions, default=TableTransferOptions)
+
+
+class TableTransferJob(DeclarativeTransferJob["WriteStrategy", TableOptionsT]):
     """Records from ``source()`` into one SQL table, through a field mapping.
+
+    ``TableTransferJob[MyOptions]`` (``MyOptions`` extends `TableTransferOptions`)
+    makes ``self.options`` a ``MyOptions``.
 
     Must override: `source`, and declare `target_table` and `mapping`.
     May override: the other class attributes, `records`, `transform`.
@@ -97,7 +105,7 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
     filter_to_window: ClassVar[bool] = False
     """Delta with replace_window: drop records outside the window instead of failing
     (for sources that cannot filter, e.g. a full file export)."""
-    options_model: ClassVar[type[BaseModel] | None] = TableTransferOptions
+    options_model: ClassVar[type[BaseModel]] = TableTransferOptions
 
     @abstractmethod
     def source(self) -> Iterable[Mapping[str, Any]]:
@@ -128,10 +136,6 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
     # --- building blocks -------------------------------------------------------------
 
     published: PublishResult | None = None
-
-    @property
-    def options(self) -> TableTransferOptions:
-        return self._options_as(TableTransferOptions)
 
     @property
     def connector(self) -> SqlConnector:
