@@ -129,6 +129,7 @@ def _imports(module: str) -> set[str]:
     [
         ("config.py", {"etl_framework.job", "etl_framework.context"}),
         ("context.py", {"etl_framework.job"}),
+        ("state/store.py", {"etl_framework.job", "etl_framework.context"}),
     ],
 )
 def test_config_and_context_do_not_know_the_job(module: str, forbidden: set[str]) -> None:
