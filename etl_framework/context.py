@@ -128,7 +128,9 @@ class RunContext:
     run_id: str
     config: FrameworkConfig
     options: BaseModel | None = None
-    """The transfer's own typed options (``transfers.<name>`` in config)."""
+    """The transfer's validated options (``transfers.<name>`` in config): the runner
+    always sets them; None only in a context built by hand (the job then uses its model's
+    defaults). A job reads them typed as ``self.options``."""
     connections: Connections = field(default_factory=lambda: Connections({}))
     logger: logging.LoggerAdapter[logging.Logger] = field(
         default_factory=lambda: logging.LoggerAdapter(logging.getLogger("etl_framework.job"), {})

@@ -208,12 +208,12 @@ def _filter_window(
     start: dt.date | None,
     end: dt.date | None,
 ) -> Iterator[tuple[Any, ...]]:
-    from etl_framework.load.replace_window import window_bound
+    from etl_framework.window import window_bound
 
     index = mapping.columns.index(column)
-    column_type = mapping.field(column).type
-    low = window_bound(start, column_type) if start else None
-    high = window_bound(end, column_type) if end else None
+    kind = mapping.field(column).type.kind
+    low = window_bound(start, kind) if start else None
+    high = window_bound(end, kind) if end else None
     for row in rows:
         value = row[index]
         if value is None:
