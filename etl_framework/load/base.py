@@ -91,8 +91,6 @@ class WriteStrategy(ABC):
     """Short name used in logs and config (``replace_table``, ``merge`` ...)."""
     required_capabilities: ClassVar[frozenset[str]] = frozenset({"transactions"})
     """Connector capabilities checked in `prepare` before anything is created."""
-    idempotent: ClassVar[bool] = True
-    """Whether running the same load twice gives the same target."""
     full_refresh: ClassVar[bool] = False
     """The publish replaces the whole target: the truncate guard defaults apply
     (``min_rows`` 1, ``min_fraction`` 0.5; see `GuardConfig.limits`)."""
