@@ -57,7 +57,6 @@ setup(
     package_data={
         "etl_framework": [
             "py.typed",
-            "state/alembic.ini",
             "state/migrations/*.py",
             "state/migrations/versions/*.py",
         ],

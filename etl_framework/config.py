@@ -30,7 +30,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -53,9 +53,6 @@ from etl_framework._config_input import (
 from etl_framework.connectors.base import ConnectionRef, ConnectorConfig
 from etl_framework.connectors.sql import check_database_url
 from etl_framework.exceptions import ConfigError, ConfigValidationError
-
-if TYPE_CHECKING:
-    from etl_framework.job import ETLJob
 
 ENV_VAR_ENVIRONMENT = "ETL_ENV"
 ENV_VAR_SECRETS_DIR = "ETL_SECRETS_DIR"
@@ -130,15 +127,6 @@ class FrameworkConfig(_Model):
         if connection.type != kind:
             return [(f"connections.{name}.type", f"is {connection.type!r}; needs {kind!r}")]
         return []
-
-    def transfer_options(self, job: type[ETLJob]) -> BaseModel | None:
-        """The transfer's ``options_model`` validated from ``transfers.<name>``."""
-        problems = transfer_option_problems(self, job)
-        if problems:
-            raise ConfigValidationError(self.location, problems)
-        if job.options_model is None:
-            return None
-        return job.options_model.model_validate(self.transfers.get(job.transfer_name, {}))
 
 
 # --- loading -------------------------------------------------------------------
@@ -281,7 +269,7 @@ def _validate(
         problems.extend(validation_problems(exc))
         return None
     config = config.model_copy(update={"connections": connections})
-    _register_secret_fields(config)
+    register_secret_fields(config)
     return config
 
 
@@ -304,20 +292,6 @@ def validation_problems(exc: ValidationError, prefix: str = "") -> list[tuple[st
         path = ".".join(str(part) for part in error["loc"])
         out.append((f"{prefix}.{path}" if prefix and path else prefix or path, error["msg"]))
     return out
-
-
-def transfer_option_problems(config: FrameworkConfig, job: type[ETLJob]) -> list[tuple[str, str]]:
-    """Problems of ``transfers.<name>`` against the job's ``options_model``."""
-    raw = config.transfers.get(job.transfer_name, {})
-    path = f"transfers.{job.transfer_name}"
-    if job.options_model is None:
-        return [] if not raw else [(path, "this transfer takes no options")]
-    try:
-        options = job.options_model.model_validate(raw)
-    except ValidationError as exc:
-        return validation_problems(exc, prefix=path)
-    _register_secret_fields(options)
-    return connection_reference_problems(config, options, path)
 
 
 def connection_reference_problems(
@@ -344,7 +318,7 @@ def connection_reference_problems(
     return problems
 
 
-def _register_secret_fields(model: BaseModel) -> None:
+def register_secret_fields(model: BaseModel) -> None:
     for value in _walk_models(model):
         if isinstance(value, SecretStr):
             redaction.register_secret(value.get_secret_value())

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,29 +38,19 @@ class RunCounters:
         self.rows_written = 0
         self.started = time.monotonic()
         self.extra: dict[str, float] = {}
-        self._listeners: list[Callable[[RunCounters], None]] = []
 
     def add_read(self, n: int = 1) -> None:
         with self._lock:
             self.rows_read += n
-        self._notify()
 
     def add_written(self, n: int = 1) -> None:
         with self._lock:
             self.rows_written += n
-        self._notify()
 
     def add(self, name: str, value: float) -> None:
         """Accumulate any other number worth recording (e.g. bytes billed)."""
         with self._lock:
             self.extra[name] = self.extra.get(name, 0) + value
-
-    def subscribe(self, listener: Callable[[RunCounters], None]) -> None:
-        self._listeners.append(listener)
-
-    def _notify(self) -> None:
-        for listener in self._listeners:
-            listener(self)
 
     @property
     def elapsed(self) -> float:
@@ -128,7 +118,9 @@ class RunContext:
     run_id: str
     config: FrameworkConfig
     options: BaseModel | None = None
-    """The transfer's own typed options (``transfers.<name>`` in config)."""
+    """The transfer's validated options (``transfers.<name>`` in config): the runner
+    always sets them; None only in a context built by hand (the job then uses its model's
+    defaults). A job reads them typed as ``self.options``."""
     connections: Connections = field(default_factory=lambda: Connections({}))
     logger: logging.LoggerAdapter[logging.Logger] = field(
         default_factory=lambda: logging.LoggerAdapter(logging.getLogger("etl_framework.job"), {})

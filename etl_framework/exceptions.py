@@ -10,7 +10,6 @@ The tree (exit code in brackets)::
     │   └── InvalidWindowError
     ├── ConfigError [3]            unreadable/invalid config, missing env var or secret
     │   ├── ConfigValidationError  carries every problem found, each with its path
-    │   ├── MissingSecretError
     │   └── AccessDeniedError      a database or file refuses writes: read-only, permission denied
     ├── LeaseHeldError [4]         another run holds the transfer/window lease
     │   └── FencedOutError         this run lost its lease: a newer run took the target over
@@ -152,14 +151,6 @@ class ConfigValidationError(ConfigError):
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         super().__init__(f"invalid config {location}: {count} {noun}: {listed}")
-
-
-class MissingSecretError(ConfigError):
-    def __init__(self, reference: str, *, where: str = "") -> None:
-        self.reference = reference
-        self.where = where
-        at = f" (at {where})" if where else ""
-        super().__init__(f"missing environment variable or secret {reference!r}{at}")
 
 
 class AccessDeniedError(ConfigError):

@@ -5,6 +5,11 @@ the run idempotent), ``pipeline`` (extract -> transform -> load) and, always,
 ``post_execution_cleanup``, which is told the `Outcome` instead of guessing. Each
 step is timed and logged. Recording the run in the ledger, the lease and signal
 handling live in `etl_framework.runner`, around this method.
+
+A job is generic over its options model: ``class MyJob(ETLJob[MyOptions])`` makes
+``self.options`` a ``MyOptions`` (validated from ``transfers.<name>``, defaults when
+absent), typed for mypy, with no ``isinstance`` fallback. The job knows its context
+and the config; neither of them knows the job.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, cast, final, get_args, get_origin
 
+from typing_extensions import TypeVar
+
+from etl_framework.exceptions import ConfigValidationError, RegistryError
 from etl_framework.window import WriteMode
 
 if TYPE_CHECKING:
@@ -24,6 +32,7 @@ if TYPE_CHECKING:
 
     from etl_framework.config import FrameworkConfig
     from etl_framework.context import RunContext
+    from etl_framework.options import NoOptions
 
 
 class RunStatus(enum.StrEnum):
@@ -89,11 +98,18 @@ class RunResult:
         return self.outcome.succeeded and self.cleanup_error is None
 
 
-class ETLJob(ABC):
+# Strings: the job base imports no pydantic (``pipeline --help`` stays fast).
+OptionsT = TypeVar("OptionsT", bound="BaseModel", default="NoOptions")
+
+
+class ETLJob(ABC, Generic[OptionsT]):
     """Base class of a transfer. Subclass it, implement the three steps, register it.
 
+    ``ETLJob[MyOptions]`` (a pydantic model) types ``self.options``; the options model
+    is taken from that argument, or set explicitly with ``options_model``.
+
     Must override: `pre_execution_cleansing`, `pipeline`, `post_execution_cleanup`.
-    May override: the class attributes below and the ``on_*`` hooks.
+    May override: the class attributes below, `config_problems`, `write_targets`.
     Must not override: `run` (final).
     """
 
@@ -103,26 +119,88 @@ class ETLJob(ABC):
     """Set by ``@register``: the TRANSFER_NAME on the command line."""
     supported_modes: ClassVar[frozenset[WriteMode]] = frozenset(WriteMode)
     """The write modes this transfer accepts; others are a usage error (exit 2)."""
-    options_model: ClassVar[type[BaseModel] | None] = None
-    """A pydantic model validating ``transfers.<name>`` in config (None: no options)."""
+    options_model: ClassVar[type[BaseModel]]
+    """The pydantic model validating ``transfers.<name>`` in config. Default: the model
+    the class is parameterised with (``ETLJob[MyOptions]``), else the base class's,
+    else `NoOptions` (the transfer takes none)."""
     catch_up: ClassVar[bool] = False
     """Delta without ``--delta_start_date`` starts where the last successful run ended."""
     allow_parallel_windows: ClassVar[bool] = True
     """Whether non-overlapping delta windows of this transfer may run side by side."""
 
+    options: OptionsT
+    """This run's validated ``transfers.<name>`` options (the model's defaults if absent)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        model = _options_argument(cls)
+        if model is None:
+            if not hasattr(cls, "options_model"):
+                from etl_framework.options import NoOptions
+
+                cls.options_model = NoOptions
+        elif "options_model" not in cls.__dict__:
+            cls.options_model = model
+        elif not issubclass(cls.options_model, model):
+            raise RegistryError(
+                f"{cls.__name__}.options_model {cls.options_model.__name__} is not a "
+                f"{model.__name__} (the options type it is parameterised with)"
+            )
+
     def __init__(self, context: RunContext) -> None:
         self.context = context
+        options = context.options
+        if options is None:  # a context built by hand: the model's defaults
+            options = self.options_model.model_validate({})
+        if not isinstance(options, self.options_model):
+            raise TypeError(
+                f"{type(self).__name__} needs options of type {self.options_model.__name__}, "
+                f"got {type(options).__name__}"
+            )
+        # options_model is (a subclass of) OptionsT: checked at class creation.
+        self.options = cast(OptionsT, options)
 
     @classmethod
-    def config_problems(
-        cls, config: FrameworkConfig, options: BaseModel | None
-    ) -> list[tuple[str, str]]:
+    def option_problems(cls, config: FrameworkConfig) -> list[tuple[str, str]]:
+        """(path, message) problems of ``transfers.<name>`` against `options_model`."""
+        from pydantic import ValidationError
+
+        from etl_framework.config import (
+            connection_reference_problems,
+            register_secret_fields,
+            validation_problems,
+        )
+        from etl_framework.options import NoOptions
+
+        raw = config.transfers.get(cls.transfer_name, {})
+        path = f"transfers.{cls.transfer_name}"
+        if cls.options_model is NoOptions:
+            return [] if not raw else [(path, "this transfer takes no options")]
+        try:
+            options = cls.options_model.model_validate(raw)
+        except ValidationError as exc:
+            return validation_problems(exc, prefix=path)
+        register_secret_fields(options)
+        return connection_reference_problems(config, options, path)
+
+    @classmethod
+    def options_from(cls, config: FrameworkConfig) -> OptionsT:
+        """``transfers.<name>`` validated with `options_model` (its defaults if absent);
+        raises `ConfigValidationError` naming every problem."""
+        problems = cls.option_problems(config)
+        if problems:
+            raise ConfigValidationError(config.location, problems)
+        options = cls.options_model.model_validate(config.transfers.get(cls.transfer_name, {}))
+        return cast(OptionsT, options)
+
+    @classmethod
+    def config_problems(cls, config: FrameworkConfig, options: OptionsT) -> list[tuple[str, str]]:
         """(path, message) problems this transfer finds in a valid config before the run
         touches anything, e.g. a connection it needs that is missing. Default: none."""
         return []
 
     @classmethod
-    def write_targets(cls, config: FrameworkConfig, options: BaseModel | None) -> frozenset[str]:
+    def write_targets(cls, config: FrameworkConfig, options: OptionsT) -> frozenset[str]:
         """Canonical keys (`etl_framework.state.targets.target_key`) of the tables this
         transfer writes. The ledger lets one run at a time write a target: a run of
         another transfer writing one of them is refused (exit 4). Default: none."""
@@ -196,6 +274,21 @@ class ETLJob(ABC):
     @abstractmethod
     def post_execution_cleanup(self, outcome: Outcome) -> None:
         """Release this run's temporary resources. Runs after success and failure alike."""
+
+
+def _options_argument(cls: type) -> type[BaseModel] | None:
+    """The options model ``cls`` is parameterised with, e.g. ``Opts`` of
+    ``class J(TableTransferJob[Opts])`` (None: not parameterised here)."""
+    from pydantic import BaseModel
+
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        origin = get_origin(base)
+        if not (isinstance(origin, type) and issubclass(origin, ETLJob)):
+            continue
+        for arg in get_args(base):  # the other parameter a base may have is a strategy
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                return arg
+    return None
 
 
 def _describe(exc: BaseException) -> str:

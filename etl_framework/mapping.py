@@ -77,7 +77,7 @@ from dataclasses import field as dc_field
 from typing import TYPE_CHECKING, Any
 
 from etl_framework.exceptions import ConfigError, SourceError
-from etl_framework.load.identifiers import validate_identifier
+from etl_framework.identifiers import validate_identifier
 from etl_framework.sources.located import LocatedRecord
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ import os
 import pkgutil
 import re
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from etl_framework.exceptions import ConfigError, ETLError, RegistryError, UnknownTransferError
 from etl_framework.job import ETLJob
@@ -26,9 +26,9 @@ ENV_JOBS_MODULES = "ETL_JOBS_MODULES"
 JOBS_PACKAGE = "jobs"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
-J = TypeVar("J", bound=type[ETLJob])
+J = TypeVar("J", bound=type[ETLJob[Any]])
 
-_REGISTRY: dict[str, type[ETLJob]] = {}
+_REGISTRY: dict[str, type[ETLJob[Any]]] = {}
 _IMPORT_ERRORS: dict[str, str] = {}
 _discovered = False
 
@@ -121,7 +121,7 @@ def _import_quietly(what: str, load: Callable[[], object]) -> None:
         _IMPORT_ERRORS[what] = import_failure(exc)
 
 
-def get(name: str) -> type[ETLJob]:
+def get(name: str) -> type[ETLJob[Any]]:
     """The job class registered as ``name``; UnknownTransferError lists close names."""
     discover()
     try:
@@ -143,12 +143,12 @@ def import_errors() -> dict[str, str]:
     return dict(_IMPORT_ERRORS)
 
 
-def snapshot() -> tuple[dict[str, type[ETLJob]], dict[str, str], bool]:
+def snapshot() -> tuple[dict[str, type[ETLJob[Any]]], dict[str, str], bool]:
     """The registry's state, for tests that register throw-away transfers."""
     return dict(_REGISTRY), dict(_IMPORT_ERRORS), _discovered
 
 
-def restore(state: tuple[dict[str, type[ETLJob]], dict[str, str], bool]) -> None:
+def restore(state: tuple[dict[str, type[ETLJob[Any]]], dict[str, str], bool]) -> None:
     global _discovered
     _REGISTRY.clear()
     _REGISTRY.update(state[0])

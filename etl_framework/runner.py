@@ -85,7 +85,7 @@ class RunSummary:
 class RunRequest:
     """A validated command line."""
 
-    job: type[ETLJob]
+    job: type[ETLJob[Any]]
     execution_date: dt.date
     mode: WriteMode
     delta_start_date: dt.date | None
@@ -117,7 +117,7 @@ def prepare(
         if isinstance(config_location, FrameworkConfig)
         else load_config(config_location)
     )
-    options = config.transfer_options(job)  # raises ConfigValidationError
+    options = job.options_from(config)  # raises ConfigValidationError
     problems = job.config_problems(config, options)
     if problems:
         raise ConfigValidationError(config.location, problems)
@@ -159,7 +159,7 @@ def execute(request: RunRequest) -> RunSummary:
                 mode=request.mode,
                 window=window,
                 exclusive=request.mode is WriteMode.TRUNCATE or not job_cls.allow_parallel_windows,
-                targets=job_cls.write_targets(config, config.transfer_options(job_cls)),
+                targets=job_cls.write_targets(config, job_cls.options_from(config)),
                 config_checksum=config.checksum,
                 code_version=os.environ.get(ENV_CODE_VERSION, __version__),
                 image_tag=os.environ.get(ENV_IMAGE_TAG),
@@ -217,7 +217,7 @@ def _run_leased(
             window=window,
             run_id=run_id,
             config=config,
-            options=config.transfer_options(job_cls),
+            options=job_cls.options_from(config),
             connections=connections,
             logger=logger,
             counters=counters,

@@ -60,7 +60,7 @@ class TransferHarness:
 
     def run(
         self,
-        transfer: str | type[ETLJob],
+        transfer: str | type[ETLJob[Any]],
         execution_date: str | dt.date,
         mode: str | WriteMode = WriteMode.TRUNCATE,
         delta_start_date: str | dt.date | None = None,

@@ -142,3 +142,13 @@ class Window:
         left = format_date(self.start) if self.start else ""
         right = format_date(self.end) if self.end else ""
         return f"{left}..{right}"
+
+
+def window_bound(day: dt.date, kind: str) -> dt.date | dt.datetime:
+    """The value a window column of type ``kind`` (``date``, ``timestamp`` or
+    ``timestamptz``; a `ColumnKind`) is compared with for the calendar day ``day``:
+    the day itself, or its midnight (UTC for ``timestamptz``)."""
+    if kind == "date":
+        return day
+    midnight = dt.datetime(day.year, day.month, day.day)
+    return midnight.replace(tzinfo=dt.UTC) if kind == "timestamptz" else midnight

@@ -26,10 +26,9 @@ class DemoOrdersOptions(TableTransferOptions):
 
 
 @register("demo_orders")
-class DemoOrdersJob(TableTransferJob):
+class DemoOrdersJob(TableTransferJob[DemoOrdersOptions]):
     """Demo: ~100k shipped orders into the SQLite warehouse table ``orders``."""
 
-    options_model = DemoOrdersOptions
     allow_parallel_windows = False
 
     target_connection = "warehouse"
@@ -55,6 +54,4 @@ class DemoOrdersJob(TableTransferJob):
     filter_to_window = True  # the export holds every day; delta keeps the window's
 
     def source(self) -> Iterator[dict[str, Any]]:
-        options = self.options
-        location = options.source if isinstance(options, DemoOrdersOptions) else DEFAULT_SOURCE
-        return csv_records(location)
+        return csv_records(self.options.source)

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from etl_framework import register
 from etl_framework.connectors.base import ConnectionRef
-from etl_framework.exceptions import ConfigError
 from etl_framework.load.bq.schema import Partitioning
 from etl_framework.mapping import FieldMapping
 from etl_framework.transfers import BigQueryTransferJob, BigQueryTransferOptions
@@ -51,10 +50,9 @@ class GcsEventsOptions(BigQueryTransferOptions):
 
 
 @register("gcs_events_to_bigquery")
-class GcsEventsToBigQueryJob(BigQueryTransferJob):
+class GcsEventsToBigQueryJob(BigQueryTransferJob[GcsEventsOptions]):
     """NDJSON event exports in GCS into the day-partitioned table ``analytics.events``."""
 
-    options_model = GcsEventsOptions
     target_connection = "bigquery"
     target_table = "analytics.events"
     mapping = FieldMapping.from_tuples(
@@ -73,18 +71,11 @@ class GcsEventsToBigQueryJob(BigQueryTransferJob):
     partitioning = Partitioning(column="event_date", granularity="DAY")
     clustering = ("event_type",)
 
-    @property
-    def events_options(self) -> GcsEventsOptions:
-        options = self.context.options
-        if not isinstance(options, GcsEventsOptions):
-            raise ConfigError("transfers.gcs_events_to_bigquery.source_prefix is required")
-        return options
-
     def export_files(self) -> list[str]:
         """The run's export files: every day folder (truncate) or the window's days."""
         from etl_framework.connectors.gcs import GcsConnector
 
-        options = self.events_options
+        options = self.options
         gcs = self.context.connections.get(options.gcs_connection, GcsConnector)
         prefix = options.source_prefix.rstrip("/")
         window = self.context.window
@@ -106,8 +97,6 @@ class GcsEventsToBigQueryJob(BigQueryTransferJob):
         from etl_framework.connectors.gcs import GcsConnector
         from etl_framework.sources.files import ndjson_records
 
-        gcs: GcsConnector = self.context.connections.get(
-            self.events_options.gcs_connection, GcsConnector
-        )
+        gcs: GcsConnector = self.context.connections.get(self.options.gcs_connection, GcsConnector)
         for uri in self.export_files():
             yield from ndjson_records(uri, client=gcs.client)

@@ -46,10 +46,8 @@ class OmisDatasetOptions(TableTransferOptions):
 
 
 @register("omis_dataset")
-class OmisDatasetJob(TableTransferJob):
+class OmisDatasetJob(TableTransferJob[OmisDatasetOptions]):
     """Data Hub OMIS orders (Hawk API) into PostgreSQL table ``omis_dataset``."""
-
-    options_model = OmisDatasetOptions
 
     target_connection = "warehouse"
     target_table = "omis_dataset"
@@ -72,14 +70,9 @@ class OmisDatasetJob(TableTransferJob):
 
     _http: HttpSource | None = None
 
-    @property
-    def source_config(self) -> HttpSourceConfig:
-        options = self.options
-        return options.source if isinstance(options, OmisDatasetOptions) else DEFAULT_SOURCE
-
     def source(self) -> Iterator[Any]:
         # TableTransferJob counts rows read; the source records page counts only.
-        self._http = HttpSource.from_context(self.context, self.source_config, count_rows=False)
+        self._http = HttpSource.from_context(self.context, self.options.source, count_rows=False)
         return self._http.records()
 
     def post_execution_cleanup(self, outcome: Outcome) -> None:

@@ -26,18 +26,11 @@ class TraceOptions(BaseModel):
     rows: int = 3
 
 
-class TraceJob(ETLJob):
+class TraceJob(ETLJob[TraceOptions]):
     """Records each lifecycle step in trace_dir/steps.jsonl."""
 
-    options_model = TraceOptions
-
-    @property
-    def opts(self) -> TraceOptions:
-        assert isinstance(self.context.options, TraceOptions)
-        return self.context.options
-
     def _trace(self, step: str, **extra: object) -> None:
-        path = Path(self.opts.trace_dir)
+        path = Path(self.options.trace_dir)
         path.mkdir(parents=True, exist_ok=True)
         with (path / "steps.jsonl").open("a") as fh:
             fh.write(json.dumps({"step": step, "run_id": self.context.run_id, **extra}) + "\n")
@@ -47,19 +40,19 @@ class TraceJob(ETLJob):
 
     def pipeline(self) -> None:
         self._trace("pipeline_started", window=str(self.context.window))
-        if self.opts.api_token is not None:
-            self.context.logger.info("using token %s", self.opts.api_token.get_secret_value())
-        deadline = time.monotonic() + self.opts.sleep_seconds
+        if self.options.api_token is not None:
+            self.context.logger.info("using token %s", self.options.api_token.get_secret_value())
+        deadline = time.monotonic() + self.options.sleep_seconds
         while time.monotonic() < deadline:
             time.sleep(0.05)
-        if self.opts.fail_with == "error":
+        if self.options.fail_with == "error":
             raise ValueError("boom in pipeline")
-        if self.opts.fail_with == "transient":
+        if self.options.fail_with == "transient":
             raise SourceUnavailableError("source answered 503 three times")
-        if self.opts.fail_with == "keyboard":
+        if self.options.fail_with == "keyboard":
             raise KeyboardInterrupt
-        self.context.counters.add_read(self.opts.rows)
-        self.context.counters.add_written(self.opts.rows)
+        self.context.counters.add_read(self.options.rows)
+        self.context.counters.add_written(self.options.rows)
         self._trace("pipeline_finished")
 
     def post_execution_cleanup(self, outcome: Outcome) -> None:

@@ -43,31 +43,29 @@ def leaky_text(value: str) -> str:
 
 
 @register("secret_leak")
-class SecretLeakJob(ETLJob):
+class SecretLeakJob(ETLJob[LeakOptions]):
     """Fails, having logged its secret label every way it can."""
 
     supported_modes = frozenset({WriteMode.TRUNCATE, WriteMode.DELTA})
-    options_model = LeakOptions
-
-    @property
-    def opts(self) -> LeakOptions:
-        assert isinstance(self.context.options, LeakOptions)
-        return self.context.options
 
     def pre_execution_cleansing(self) -> None:
-        self.context.logger.info("cleansing table %s", self.opts.table)
+        self.context.logger.info("cleansing table %s", self.options.table)
 
     def pipeline(self) -> None:
         log = self.context.logger
-        log.info("label %s", self.opts.label)
-        log.info("label %r", self.opts.label)
-        log.warning("details: %s", leaky_text(self.opts.label), extra={"label": self.opts.label})
-        log.info("writing %s", self.opts.table)
-        self.context.counters.add(f"rows of {self.opts.table} for {self.opts.label}", 1)
-        raise RuntimeError(f"cannot load table {self.opts.table}: {leaky_text(self.opts.label)}")
+        log.info("label %s", self.options.label)
+        log.info("label %r", self.options.label)
+        log.warning(
+            "details: %s", leaky_text(self.options.label), extra={"label": self.options.label}
+        )
+        log.info("writing %s", self.options.table)
+        self.context.counters.add(f"rows of {self.options.table} for {self.options.label}", 1)
+        raise RuntimeError(
+            f"cannot load table {self.options.table}: {leaky_text(self.options.label)}"
+        )
 
     def post_execution_cleanup(self, outcome: Outcome) -> None:
-        self.context.logger.info("cleanup after %s of %s", outcome, self.opts.label)
+        self.context.logger.info("cleanup after %s of %s", outcome, self.options.label)
 
 
 _ARMOUR = re.compile(r"^-{3,}\s*(BEGIN|END)\b[^-]*-{3,}$")

@@ -8,8 +8,8 @@
 =====================  ====================================================
 
 All share `WriteStrategy` (etl_framework.load.base). See docs/loading.md.
-Names are imported lazily so that ``etl_framework.mapping`` (which uses
-``load.identifiers``) does not pull in every strategy.
+Names are imported lazily: importing one strategy module does not pull in every
+strategy. Identifier quoting lives in `etl_framework.identifiers`.
 """
 
 from __future__ import annotations

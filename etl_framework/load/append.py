@@ -8,7 +8,7 @@ key turns a repeated row into a clear error instead of a duplicate.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from etl_framework.load.base import PublishResult, WriteStrategy
 
@@ -20,7 +20,6 @@ class AppendStrategy(WriteStrategy):
     """Insert staged rows into the target in one transaction."""
 
     name = "append"
-    idempotent: ClassVar[bool] = False
 
     def _publish(self, conn: Connection) -> PublishResult:
         inserted = conn.exec_driver_sql(self._insert_select(conn)).rowcount

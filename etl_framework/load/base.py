@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from etl_framework.exceptions import ConfigError, GuardError, JobError, SchemaMismatchError
+from etl_framework.identifiers import quote_table, split_table_name, validate_identifier
 from etl_framework.load import guards as _guards
 from etl_framework.load.bulk import DEFAULT_BATCH_SIZE, ProgressCallback, bulk_insert
 from etl_framework.load.fence import SqlFence
 from etl_framework.load.guards import GuardConfig
-from etl_framework.load.identifiers import quote_table, split_table_name, validate_identifier
 from etl_framework.load.schema import (
     SchemaCheck,
     build_table,
@@ -91,8 +91,6 @@ class WriteStrategy(ABC):
     """Short name used in logs and config (``replace_table``, ``merge`` ...)."""
     required_capabilities: ClassVar[frozenset[str]] = frozenset({"transactions"})
     """Connector capabilities checked in `prepare` before anything is created."""
-    idempotent: ClassVar[bool] = True
-    """Whether running the same load twice gives the same target."""
     full_refresh: ClassVar[bool] = False
     """The publish replaces the whole target: the truncate guard defaults apply
     (``min_rows`` 1, ``min_fraction`` 0.5; see `GuardConfig.limits`)."""

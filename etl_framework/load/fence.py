@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from etl_framework.exceptions import FencedOutError
-from etl_framework.load.identifiers import split_table_name
+from etl_framework.identifiers import split_table_name
 from etl_framework.window import Window, format_date
 
 if TYPE_CHECKING:

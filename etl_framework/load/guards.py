@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from etl_framework.exceptions import GuardError
-from etl_framework.load.identifiers import quote_table
+from etl_framework.identifiers import quote_table
 from etl_framework.load.schema import column_list
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from etl_framework.exceptions import ConfigError, SchemaMismatchError
+from etl_framework.identifiers import quote
 from etl_framework.load.base import PublishResult, WriteStrategy
-from etl_framework.load.identifiers import quote
 from etl_framework.load.schema import column_list, unique_key_exists
 
 if TYPE_CHECKING:

@@ -16,16 +16,16 @@ window of a truncate run replaces the whole table.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 
 from etl_framework.exceptions import ConfigError, GuardError
+from etl_framework.identifiers import quote
 from etl_framework.load.base import PublishResult, WriteStrategy
-from etl_framework.load.identifiers import quote
-from etl_framework.mapping import ColumnKind, ColumnType
+from etl_framework.mapping import ColumnKind
+from etl_framework.window import window_bound
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -33,16 +33,6 @@ if TYPE_CHECKING:
     from etl_framework.window import Window
 
 WINDOW_KINDS = frozenset({ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ})
-
-
-def window_bound(day: dt.date, column_type: ColumnType) -> dt.date | dt.datetime:
-    """The value to compare a window column with for the calendar day ``day``."""
-    if column_type.kind is ColumnKind.DATE:
-        return day
-    midnight = dt.datetime(day.year, day.month, day.day)
-    return (
-        midnight.replace(tzinfo=dt.UTC) if column_type.kind is ColumnKind.TIMESTAMPTZ else midnight
-    )
 
 
 class ReplaceWindowStrategy(WriteStrategy):
@@ -76,10 +66,10 @@ class ReplaceWindowStrategy(WriteStrategy):
         params: dict[str, Any] = {}
         if self.window.start is not None:
             parts.append(f"{column} >= :start" if inside else f"{column} < :start")
-            params["start"] = window_bound(self.window.start, self.window_type)
+            params["start"] = window_bound(self.window.start, self.window_type.kind)
         if self.window.end is not None:
             parts.append(f"{column} < :end" if inside else f"{column} >= :end")
-            params["end"] = window_bound(self.window.end, self.window_type)
+            params["end"] = window_bound(self.window.end, self.window_type.kind)
         if inside:
             return (" AND ".join(parts) or "1 = 1"), params
         parts.append(f"{column} IS NULL")
@@ -127,8 +117,10 @@ class ReplaceWindowStrategy(WriteStrategy):
     def _checked_rows(self, rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
         """Direct publish: refuse the first row outside the window (rolls back)."""
         index = self.mapping.columns.index(self.window_column)
-        start = window_bound(self.window.start, self.window_type) if self.window.start else None
-        end = window_bound(self.window.end, self.window_type) if self.window.end else None
+        start = (
+            window_bound(self.window.start, self.window_type.kind) if self.window.start else None
+        )
+        end = window_bound(self.window.end, self.window_type.kind) if self.window.end else None
         for row in rows:
             value = row[index]
             if (

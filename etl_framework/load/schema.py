@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from etl_framework.exceptions import SchemaMismatchError
+from etl_framework.identifiers import quote, quote_table, split_table_name, validate_identifier
 from etl_framework.load import sqlite_decimal
-from etl_framework.load.identifiers import quote, quote_table, split_table_name, validate_identifier
 from etl_framework.mapping import ColumnKind, ColumnType, FieldMapping
 
 if TYPE_CHECKING:

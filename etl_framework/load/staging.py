@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from etl_framework.load.identifiers import quote_table, split_table_name
+from etl_framework.identifiers import quote_table, split_table_name
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from etl_framework.exceptions import ConfigError
-from etl_framework.load.identifiers import InvalidIdentifierError, split_table_name
+from etl_framework.identifiers import InvalidIdentifierError, split_table_name
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine, Inspector
@@ -63,7 +63,7 @@ def is_temporary_schema(backend: str, schema: str) -> bool:
 def static_problems(backend: str, name: object) -> list[str]:
     """Problems of the target name alone (no database needed)."""
     try:
-        schema, _table = split_table_name(name)  # type: ignore[arg-type]
+        schema, _table = split_table_name(name)
     except InvalidIdentifierError as exc:
         return [str(exc)]
     if schema is None:

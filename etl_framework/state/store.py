@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 import tenacity
@@ -39,8 +39,20 @@ from etl_framework.state.liveness import Liveness, liveness_for
 from etl_framework.state.models import FenceCounter, Lease, Run, Staging, Step
 from etl_framework.window import ONE_DAY, Window, WriteMode
 
-if TYPE_CHECKING:
-    from etl_framework.job import StepRecord
+
+class StepStats(Protocol):
+    """What the ledger records of one lifecycle step (`etl_framework.job.StepRecord`;
+    the ledger does not import the job)."""
+
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def rows_read(self) -> int: ...
+    @property
+    def rows_written(self) -> int: ...
+    @property
+    def succeeded(self) -> bool: ...
+
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _LEASE_LOCK_KEY = 727275
@@ -441,7 +453,7 @@ class RunStore:
         rows_written: int,
         error: str | None = None,
         exit_code: int | None = None,
-        steps: Mapping[str, StepRecord] | None = None,
+        steps: Mapping[str, StepStats] | None = None,
         metrics: Mapping[str, float] | None = None,
     ) -> bool:
         """Record the outcome and release the lease, in one transaction.
@@ -485,7 +497,7 @@ class RunStore:
         rows_written: int,
         error: str | None,
         exit_code: int | None,
-        steps: Mapping[str, StepRecord] | None,
+        steps: Mapping[str, StepStats] | None,
         metrics: Mapping[str, float] | None,
     ) -> bool:
         with self._serialized() as conn:

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
+from typing_extensions import TypeVar
 
 from etl_framework.load.bq.schema import Partitioning
 from etl_framework.load.guards import GuardConfig
@@ -75,7 +76,12 @@ class BigQueryTransferOptions(TargetOptions):
         return data
 
 
-class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
+BigQueryOptionsT = TypeVar(
+    "BigQueryOptionsT", bound=BigQueryTransferOptions, default=BigQueryTransferOptions
+)
+
+
+class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy", BigQueryOptionsT]):
     """Records from ``source()`` (or files from `source_uris`) into one BigQuery table.
 
     Must override: `source` (or `source_uris`), and declare `target_table` and `mapping`.
@@ -90,11 +96,11 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
     partitioning: ClassVar[Partitioning | None] = None
     """Partitioning of a target the run creates (default: DAY on `window_column`)."""
     clustering: ClassVar[tuple[str, ...]] = ()
-    options_model: ClassVar[type[BaseModel] | None] = BigQueryTransferOptions
+    options_model: ClassVar[type[BaseModel]] = BigQueryTransferOptions
 
     @classmethod
     def config_problems(
-        cls, config: FrameworkConfig, options: BaseModel | None
+        cls, config: FrameworkConfig, options: BigQueryOptionsT
     ) -> list[tuple[str, str]]:
         """Also the target table's name (``[project.]dataset.table``), before the run."""
         from etl_framework.connectors.bigquery import BigQueryConfig, parse_table_ref
@@ -133,10 +139,6 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy"]):
     # --- building blocks -----------------------------------------------------------------
 
     published: BigQueryPublishResult | None = None
-
-    @property
-    def options(self) -> BigQueryTransferOptions:
-        return self._options_as(BigQueryTransferOptions)
 
     @property
     def connector(self) -> BigQueryConnector:

@@ -4,7 +4,8 @@ A declarative transfer states its target (connection and table), a field mapping
 a window column for delta runs and key columns for merges, and yields records from
 ``source()``; a write strategy does the loading. The SQL (`TableTransferJob`) and
 BigQuery (`BigQueryTransferJob`) bases differ only in their connector, options and
-strategies, which they supply through `options`, `connector` and `build_strategy`.
+strategies, which they supply through their options model, `connector` and
+`build_strategy`.
 
 Shared here, in one place:
 
@@ -22,9 +23,10 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypeVar
 
 from etl_framework.exceptions import ConfigError, RegistryError
 from etl_framework.job import ETLJob, Outcome
@@ -62,14 +64,15 @@ class StagingStrategy(Protocol):
 
 
 StrategyT = TypeVar("StrategyT", bound=StagingStrategy)
-OptionsT = TypeVar("OptionsT", bound=TargetOptions)
+TargetOptionsT = TypeVar("TargetOptionsT", bound=TargetOptions, default=TargetOptions)
 
 
-class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
+class DeclarativeTransferJob(ETLJob[TargetOptionsT], Generic[StrategyT, TargetOptionsT]):
     """Records from ``source()`` into one table, through a field mapping.
 
     Subclasses (the ready bases) implement `pipeline`, `connector` and
     `build_strategy`; transfers declare the class attributes and `source`.
+    ``self.options`` is the transfer's options model (a `TargetOptions`).
     """
 
     # --- declarations -------------------------------------------------------------
@@ -88,7 +91,7 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
     """Merge keys (default: the mapping's primary key columns)."""
     delta_strategy: ClassVar[str] = "replace_window"
     """How a delta run writes (``replace_window`` needs `window_column`)."""
-    options_model: ClassVar[type[BaseModel] | None] = TargetOptions
+    options_model: ClassVar[type[BaseModel]] = TargetOptions
     _modes_declared: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -114,10 +117,10 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
 
     @classmethod
     def config_problems(
-        cls, config: FrameworkConfig, options: BaseModel | None
+        cls, config: FrameworkConfig, options: TargetOptionsT
     ) -> list[tuple[str, str]]:
         """The target connection exists and has the right type (before anything runs)."""
-        chosen = options.connection if isinstance(options, TargetOptions) else None
+        chosen = options.connection
         name = chosen or cls.target_connection
         path = f"transfers.{cls.transfer_name}.connection" if chosen else "connections"
         return [
@@ -126,13 +129,12 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
         ]
 
     @classmethod
-    def write_targets(cls, config: FrameworkConfig, options: BaseModel | None) -> frozenset[str]:
+    def write_targets(cls, config: FrameworkConfig, options: TargetOptionsT) -> frozenset[str]:
         """The target table's canonical key (its connection's identity, no credentials)."""
         from etl_framework.state.targets import target_key
 
-        chosen = options if isinstance(options, TargetOptions) else TargetOptions()
-        name = chosen.connection or cls.target_connection
-        table = chosen.table or cls.target_table
+        name = options.connection or cls.target_connection
+        table = options.table or cls.target_table
         connection = config.connections.get(name)
         if not table or connection is None:
             return frozenset()
@@ -211,17 +213,6 @@ class DeclarativeTransferJob(ETLJob, Generic[StrategyT]):
     # --- building blocks -------------------------------------------------------------
 
     _strategy: StrategyT | None = None
-
-    @property
-    def options(self) -> TargetOptions:
-        """This transfer's validated ``transfers.<name>`` options (defaults if absent)."""
-        return self._options_as(TargetOptions)
-
-    def _options_as(self, model: type[OptionsT]) -> OptionsT:
-        """The run's options if they are a ``model`` (a subclass's options_model), else
-        ``model``'s defaults: the typed view each ready base gives its options."""
-        options = self.context.options
-        return options if isinstance(options, model) else model()
 
     @property
     def table(self) -> str:

@@ -31,8 +31,9 @@ publishes in one transaction (the fence first), and ``post_execution_cleanup`` d
 this run's staging, after success and failure.
 
 Config (``transfers.<name>``, model `TableTransferOptions`; subclass it for your own
-options and set ``options_model``) may override the table and connection and tune
-guards. A job with special needs subclasses `ETLJob` directly.
+options and parameterise the job with it, ``TableTransferJob[MyOptions]``) may
+override the table and connection and tune guards. A job with special needs subclasses
+`ETLJob` directly.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypeVar
 
 from etl_framework.load.bulk import DEFAULT_BATCH_SIZE
 from etl_framework.load.guards import GuardConfig
@@ -78,8 +80,14 @@ class TableTransferOptions(TargetOptions):
     batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
 
 
-class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
+TableOptionsT = TypeVar("TableOptionsT", bound=TableTransferOptions, default=TableTransferOptions)
+
+
+class TableTransferJob(DeclarativeTransferJob["WriteStrategy", TableOptionsT]):
     """Records from ``source()`` into one SQL table, through a field mapping.
+
+    ``TableTransferJob[MyOptions]`` (``MyOptions`` extends `TableTransferOptions`)
+    makes ``self.options`` a ``MyOptions``.
 
     Must override: `source`, and declare `target_table` and `mapping`.
     May override: the other class attributes, `records`, `transform`.
@@ -98,11 +106,11 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
     filter_to_window: ClassVar[bool] = False
     """Delta with replace_window: drop records outside the window instead of failing
     (for sources that cannot filter, e.g. a full file export)."""
-    options_model: ClassVar[type[BaseModel] | None] = TableTransferOptions
+    options_model: ClassVar[type[BaseModel]] = TableTransferOptions
 
     @classmethod
     def config_problems(
-        cls, config: FrameworkConfig, options: BaseModel | None
+        cls, config: FrameworkConfig, options: TableOptionsT
     ) -> list[tuple[str, str]]:
         """Also the target table, before the run touches anything: a valid identifier,
         not in a temporary schema, its schema exists, no table differs from it only by
@@ -148,10 +156,6 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy"]):
     # --- building blocks -------------------------------------------------------------
 
     published: PublishResult | None = None
-
-    @property
-    def options(self) -> TableTransferOptions:
-        return self._options_as(TableTransferOptions)
 
     @property
     def connector(self) -> SqlConnector:
@@ -224,12 +228,12 @@ def _filter_window(
     start: dt.date | None,
     end: dt.date | None,
 ) -> Iterator[tuple[Any, ...]]:
-    from etl_framework.load.replace_window import window_bound
+    from etl_framework.window import window_bound
 
     index = mapping.columns.index(column)
-    column_type = mapping.field(column).type
-    low = window_bound(start, column_type) if start else None
-    high = window_bound(end, column_type) if end else None
+    kind = mapping.field(column).type.kind
+    low = window_bound(start, kind) if start else None
+    high = window_bound(end, kind) if end else None
     for row in rows:
         value = row[index]
         if value is None:

@@ -96,8 +96,7 @@ class CrashOptions(TableTransferOptions):
     version: int = 0
 
 
-class _CrashingOrders(TableTransferJob):
-    options_model = CrashOptions
+class _CrashingOrders(TableTransferJob[CrashOptions]):
     target_table = "orders"
     mapping = ORDERS_MAPPING
     window_column = "day"
@@ -108,7 +107,6 @@ class _CrashingOrders(TableTransferJob):
 
     def source(self) -> Iterator[dict[str, Any]]:
         options = self.options
-        assert isinstance(options, CrashOptions)
         window = self.context.window
         delta = self.context.mode is WriteMode.DELTA
         for i in range(options.rows):

@@ -163,7 +163,7 @@ def test_declarative_transfers_name_their_target(tmp_path: Path) -> None:
             "warehouse": SqlConfig(url="postgresql+psycopg://etl:s3cret-pw@DB.example:5432/dw"),
         }
     )
-    keys = _Orders.write_targets(config, config.transfer_options(_Orders))
+    keys = _Orders.write_targets(config, _Orders.options_from(config))
     assert keys == frozenset({"sql:postgresql://db.example:5432/dw/public.orders"})
 
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from etl_framework.exceptions import ConfigError, SourceError
-from etl_framework.load.identifiers import InvalidIdentifierError
+from etl_framework.identifiers import InvalidIdentifierError
 from etl_framework.mapping import (
     ColumnKind,
     ColumnType,

@@ -26,7 +26,7 @@ def test_a_bigquery_target_name_is_checked_before_the_run(table: str, problem: s
             "transfers": {"gcs_events_to_bigquery": {"source_prefix": "gs://b/p", "table": table}},
         }
     )
-    problems = job.config_problems(config, config.transfer_options(job))
+    problems = job.config_problems(config, job.options_from(config))
     if problem is None:
         assert problems == []
     else:

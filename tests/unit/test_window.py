@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from etl_framework.exceptions import InvalidDateError, InvalidWindowError
-from etl_framework.window import Window, WriteMode, format_date, parse_date
+from etl_framework.window import Window, WriteMode, format_date, parse_date, window_bound
 
 D = dt.date
 
@@ -72,3 +72,17 @@ def test_the_last_representable_day_cannot_start_a_delta_window() -> None:
 def test_dates_are_formatted_with_four_digit_years() -> None:
     assert format_date(dt.date(1, 1, 1)) == "00010101"
     assert Window.parse(str(Window(dt.date(1, 1, 1), dt.date(1, 1, 2)))).start == dt.date(1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("date", dt.date(2024, 1, 15)),
+        ("timestamp", dt.datetime(2024, 1, 15)),
+        ("timestamptz", dt.datetime(2024, 1, 15, tzinfo=dt.UTC)),
+    ],
+)
+def test_window_bound_is_the_day_or_its_midnight(kind: str, expected: object) -> None:
+    bound = window_bound(dt.date(2024, 1, 15), kind)
+    assert bound == expected and type(bound) is type(expected)
+    assert getattr(bound, "tzinfo", None) == getattr(expected, "tzinfo", None)

@@ -571,15 +571,13 @@ class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
             )
 
     def window_params(self) -> dict[str, Any]:
-        from etl_framework.load.replace_window import window_bound
-        from etl_framework.mapping import ColumnType
+        from etl_framework.window import window_bound
 
-        column_type = ColumnType(self.window_kind)
         params: dict[str, Any] = {}
         if self.window.start is not None:
-            params["window_start"] = window_bound(self.window.start, column_type)
+            params["window_start"] = window_bound(self.window.start, self.window_kind)
         if self.window.end is not None:
-            params["window_end"] = window_bound(self.window.end, column_type)
+            params["window_end"] = window_bound(self.window.end, self.window_kind)
         return params
 
     def window_condition(self, alias: str = "") -> str:

@@ -32,8 +32,7 @@ class SlowOrdersOptions(TableTransferOptions):
 
 
 @register("slow_orders")
-class SlowOrdersJob(TableTransferJob):
-    options_model = SlowOrdersOptions
+class SlowOrdersJob(TableTransferJob[SlowOrdersOptions]):
     target_table = "orders"
     mapping = ORDERS_MAPPING
     window_column = "day"
@@ -41,7 +40,6 @@ class SlowOrdersJob(TableTransferJob):
 
     def source(self) -> Iterator[dict[str, Any]]:
         options = self.options
-        assert isinstance(options, SlowOrdersOptions)
         for i in range(options.rows):
             if options.slow_after is not None and i >= options.slow_after:
                 if i == options.slow_after and options.marker:
@@ -62,10 +60,9 @@ class KeyedOptions(TableTransferOptions):
 
 
 @register("keyed_merge")
-class KeyedMergeJob(TableTransferJob):
+class KeyedMergeJob(TableTransferJob[KeyedOptions]):
     """Merge on a key the target may declare nullable (a UNIQUE key, not a primary key)."""
 
-    options_model = KeyedOptions
     target_table = "keyed"
     mapping = FieldMapping.from_tuples([("id", "id", "bigint"), ("payload", "payload", "text")])
     key_columns = ("id",)
@@ -73,7 +70,6 @@ class KeyedMergeJob(TableTransferJob):
 
     def source(self) -> Iterator[dict[str, Any]]:
         options = self.options
-        assert isinstance(options, KeyedOptions)
         for i in range(options.rows):
             yield {"id": i, "payload": f"row {i}"}
         for i in range(options.null_keys):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from etl_framework import registry
-from etl_framework.config import load_config, transfer_option_problems
+from etl_framework.config import load_config
 from etl_framework.connectors import build_connector
 from etl_framework.connectors.bigquery import BigQueryConfig
 
@@ -20,14 +20,12 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch, environment: s
     registry.discover()
     job = registry.get("gcs_events_to_bigquery")
     config = load_config(str(CONFIG), environment)
-    assert transfer_option_problems(config, job) == []
+    assert job.option_problems(config) == []
     bigquery = build_connector("bigquery", config.connections["bigquery"])
     assert isinstance(bigquery.config, BigQueryConfig)
     assert bigquery.config.project == "acme-data"
     assert bigquery.config.staging_expiration_hours == 24
     expected = "analytics_dev" if environment == "dev" else "analytics"
     assert bigquery.config.dataset == expected
-    options = job.options_model.model_validate(  # type: ignore[union-attr]
-        config.transfers["gcs_events_to_bigquery"]
-    )
+    options = job.options_from(config)
     assert options.source_prefix == "gs://acme-event-exports/events"

@@ -25,8 +25,8 @@ def test_example_config_validates(monkeypatch: pytest.MonkeyPatch) -> None:
     assert api.auth.algorithm == "sha256" and api.auth.verify_response
     assert "hawk-key-value-123" not in repr(config)
     registry.discover()
-    options = config.transfer_options(registry.get("omis_dataset"))
-    source = options.source  # type: ignore[union-attr]
+    options = registry.get("omis_dataset").options_from(config)
+    source = options.source
     assert source.path == "v4/dataset/omis-dataset"
     assert isinstance(source.pagination, NextUrlPagination)
     assert source.window_params.start == "modified_on__gte"

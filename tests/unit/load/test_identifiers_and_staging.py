@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from etl_framework.load.identifiers import (
+from etl_framework.identifiers import (
     InvalidIdentifierError,
     quote_table,
     split_table_name,

@@ -39,15 +39,13 @@ def make_record(i: int, version: int, label: str | None) -> dict[str, Any]:
 
 
 @register("unit_orders")
-class UnitOrdersJob(TableTransferJob):
-    options_model = UnitOrdersOptions
+class UnitOrdersJob(TableTransferJob[UnitOrdersOptions]):
     target_table = "orders"
     mapping = MAPPING
     window_column = "day"
 
     def source(self) -> Iterator[dict[str, Any]]:
         options = self.options
-        assert isinstance(options, UnitOrdersOptions)
         window = self.context.window
         for i in range(options.rows):
             if i == options.fail_after:
