@@ -63,7 +63,7 @@ def is_temporary_schema(backend: str, schema: str) -> bool:
 def static_problems(backend: str, name: object) -> list[str]:
     """Problems of the target name alone (no database needed)."""
     try:
-        schema, _table = split_table_name(name)
+        schema, _table = split_table_name(name)  # type: ignore[arg-type]
     except InvalidIdentifierError as exc:
         return [str(exc)]
     if schema is None:
