@@ -32,6 +32,7 @@ EXTRAS["dev"] = [
     "hypothesis>=6.100",
     "ruff>=0.6",
     "mypy>=1.10",
+    "import-linter>=2.1",
     "types-PyYAML",
     "types-requests",
     "invoke>=2.2",

@@ -45,7 +45,7 @@ def _auth_modules() -> Any:
     try:
         import google.auth
     except ImportError:
-        from etl_framework.connectors import missing_extra_error
+        from etl_framework.exceptions import missing_extra_error
 
         raise missing_extra_error("google-auth", "gcs") from None
     return google.auth

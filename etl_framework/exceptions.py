@@ -141,6 +141,11 @@ class ConfigError(ETLError):
     exit_code = ExitCode.CONFIG
 
 
+def missing_extra_error(package: str, extra: str) -> ConfigError:
+    """The error to raise when an optional dependency is not installed: names the extra."""
+    return ConfigError(f"{package} is not installed: pip install 'etl_framework[{extra}]'")
+
+
 class ConfigValidationError(ConfigError):
     """Every problem found in a configuration, each as (path, message)."""
 

@@ -64,7 +64,7 @@ def _get_client() -> Any:
             try:
                 from google.cloud import secretmanager
             except ImportError:
-                from etl_framework.connectors import missing_extra_error
+                from etl_framework.exceptions import missing_extra_error
 
                 raise missing_extra_error("google-cloud-secret-manager", "bigquery") from None
             _client = secretmanager.SecretManagerServiceClient()

@@ -49,11 +49,6 @@ def build_connector(name: str, raw: Mapping[str, object] | ConnectorConfig) -> C
     return connector_class(config.type)(name, config)
 
 
-def missing_extra_error(package: str, extra: str) -> ConfigError:
-    """The error to raise when an optional dependency is not installed."""
-    return ConfigError(f"{package} is not installed: pip install 'etl_framework[{extra}]'")
-
-
 __all__ = [
     "CONNECTOR_TYPES",
     "Connector",
@@ -61,5 +56,4 @@ __all__ = [
     "ConnectorState",
     "build_connector",
     "connector_class",
-    "missing_extra_error",
 ]

@@ -276,7 +276,7 @@ def _bigquery() -> Any:
     try:
         from google.cloud import bigquery
     except ImportError:
-        from etl_framework.connectors import missing_extra_error
+        from etl_framework.exceptions import missing_extra_error
 
         raise missing_extra_error("google-cloud-bigquery", "bigquery") from None
     return bigquery

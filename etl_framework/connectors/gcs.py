@@ -79,7 +79,7 @@ def storage_client(project: str | None = None, credentials_file: str | None = No
     try:
         from google.cloud import storage
     except ImportError:
-        from etl_framework.connectors import missing_extra_error
+        from etl_framework.exceptions import missing_extra_error
 
         raise missing_extra_error("google-cloud-storage", "gcs") from None
     from etl_framework.credentials import resolve_credentials

@@ -94,7 +94,7 @@ class HttpConnector(Connector):
         try:
             from etl_framework.http._session import ApiSession  # imports requests
         except ImportError:
-            from etl_framework.connectors import missing_extra_error
+            from etl_framework.exceptions import missing_extra_error
 
             raise missing_extra_error("requests", "http") from None
         from etl_framework.http.auth import build_auth

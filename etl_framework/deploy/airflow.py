@@ -42,7 +42,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from etl_framework.connectors import missing_extra_error
 from etl_framework.deploy.manifests import (
     FAIL_AT_ONCE_EXIT_CODES,
     build_pod_spec,
@@ -54,7 +53,7 @@ from etl_framework.deploy.spec import (
     load_transfers,
     selected_environment,
 )
-from etl_framework.exceptions import ConfigValidationError, ExitCode
+from etl_framework.exceptions import ConfigValidationError, ExitCode, missing_extra_error
 
 try:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator

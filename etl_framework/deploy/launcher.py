@@ -66,7 +66,7 @@ class Timeouts:
 
 def missing_kubernetes_error() -> Exception:
     """The error raised when the kubernetes client is not installed."""
-    from etl_framework.connectors import missing_extra_error
+    from etl_framework.exceptions import missing_extra_error
 
     return missing_extra_error("kubernetes", "k8s")
 

@@ -87,7 +87,7 @@ class HawkAuth(AuthBase):
         try:
             import mohawk  # noqa: F401
         except ImportError:
-            from etl_framework.connectors import missing_extra_error
+            from etl_framework.exceptions import missing_extra_error
 
             raise missing_extra_error("mohawk", "http") from None
         self._credentials = {"id": hawk_id, "key": key, "algorithm": algorithm}

@@ -62,7 +62,7 @@ def _open_gcs(uri: str, client: Client | None) -> Iterator[IO[bytes]]:
     try:
         from google.api_core import exceptions as gexc
     except ImportError:
-        from etl_framework.connectors import missing_extra_error
+        from etl_framework.exceptions import missing_extra_error
 
         raise missing_extra_error("google-cloud-storage", "gcs") from None
     bucket, key = split_gcs_uri(uri)

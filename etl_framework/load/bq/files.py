@@ -135,7 +135,7 @@ class LoadFileWriter:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:
-            from etl_framework.connectors import missing_extra_error
+            from etl_framework.exceptions import missing_extra_error
 
             raise missing_extra_error("pyarrow", "bigquery") from None
         from etl_framework.load.bq.schema import bigquery_type
