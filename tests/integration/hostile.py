@@ -30,6 +30,25 @@ class Outcome:
         return self.stderr.splitlines()
 
 
+_PEAK_ENV = "ETL_TEST_PEAK_FILE"
+_MEASURED = """
+import atexit, os, re, runpy, sys
+
+def _peak():
+    status = open("/proc/self/status").read()
+    with open(os.environ["ETL_TEST_PEAK_FILE"], "w") as out:
+        out.write(re.search(r"VmHWM:\\s+(\\d+)", status).group(1))
+
+atexit.register(_peak)
+module = sys.argv[1]
+sys.argv = [module, *sys.argv[2:]]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+"""Runs the module and writes its peak RSS (VmHWM, kB) at exit. Not ``ru_maxrss``: that
+keeps the high-water mark of the process before its exec, i.e. the forking pytest's
+own size, which grows over a long test session."""
+
+
 def _cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_CAP, ADDRESS_SPACE_CAP))
 
@@ -37,14 +56,16 @@ def _cap_memory() -> None:
 def run_capped(
     args: list[str], cwd: Path, *, module: str = "etl_framework", timeout: float = 30, **env: str
 ) -> Outcome:
-    """``python -m module *args`` with RLIMIT_AS set; peak RSS from the child's own rusage."""
+    """``python -m module *args`` with RLIMIT_AS set; peak RSS as the child measured it."""
     out_path, err_path = cwd / ".capped.out", cwd / ".capped.err"
+    peak_path = cwd / ".capped.peak"
+    peak_path.unlink(missing_ok=True)
     started = time.monotonic()
     with out_path.open("w") as out, err_path.open("w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
+            [sys.executable, "-c", _MEASURED, module, *args],
             cwd=cwd,
-            env=pipeline_env(**env),
+            env=pipeline_env(**env, **{_PEAK_ENV: str(peak_path)}),
             stdout=out,
             stderr=err,
             preexec_fn=_cap_memory,
@@ -64,7 +85,7 @@ def run_capped(
         proc.returncode,
         out_path.read_text(),
         err_path.read_text(),
-        usage.ru_maxrss / 1024,
+        int(peak_path.read_text()) / 1024 if peak_path.exists() else usage.ru_maxrss / 1024,
         time.monotonic() - started,
     )
 
