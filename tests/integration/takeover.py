@@ -111,10 +111,17 @@ def ledger_runs(ledger: str) -> list[Any]:
 
 
 def check_stalled_run_never_publishes(
-    tmp_path: Path, warehouse: str, ledger: str, pause_at: str = "mid_load"
+    tmp_path: Path,
+    warehouse: str,
+    ledger: str,
+    pause_at: str = "mid_load",
+    *,
+    blind: bool = True,
 ) -> None:
     """``pause_at``: where the first run is stalled, ``mid_load`` (half of its rows in
-    staging) or ``before_publish`` (staging loaded, its publish transaction next)."""
+    staging) or ``before_publish`` (staging loaded, its publish transaction next).
+    ``blind=False``: its heartbeat reaches the ledger after SIGCONT (the heartbeat or
+    the fence, whichever comes first, stops it)."""
     args = [DAY, TRANSFER, "truncate"]
     seed = run_pipeline(
         [*args, str(write_config(tmp_path, warehouse, ledger, "seed"))], tmp_path, **JOBS_ENV
@@ -126,7 +133,8 @@ def check_stalled_run_never_publishes(
         [*args, str(write_config(tmp_path, warehouse, ledger, "first", version=1))],
         tmp_path,
         **JOBS_ENV,
-        **{PAUSE_ENV: str(pause), PAUSE_AT_ENV: pause_at, BLIND_HEARTBEAT_ENV: "1"},
+        **{PAUSE_ENV: str(pause), PAUSE_AT_ENV: pause_at},
+        **({BLIND_HEARTBEAT_ENV: "1"} if blind else {}),
     )
     stopped = False
     try:
@@ -157,6 +165,8 @@ def check_stalled_run_never_publishes(
     assert "Traceback" not in err, err
     summary = err.strip().splitlines()[-1]  # the run's one-line summary
     assert f"run {taker.run_id} took it over; nothing was published" in summary, err
+    if blind:  # it never heard from the ledger: the check in the warehouse stopped it
+        assert "is newer than this run's" in summary, err
     assert table_checksum(warehouse) == clean_checksum(2), "the fenced-out run published"
     assert (taken.status, taker.status) == ("failed", "succeeded")
     assert taken.error == f"lease expired (no heartbeat); taken over by run {taker.run_id}"

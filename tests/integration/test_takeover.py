@@ -28,3 +28,11 @@ def test_sqlite_warehouse_a_stalled_run_never_publishes(
 ) -> None:
     warehouse = f"sqlite:///{tmp_path / 'warehouse.db'}"
     check_stalled_run_never_publishes(tmp_path, warehouse, ledger, pause_at)
+
+
+def test_a_stalled_run_that_still_reaches_the_ledger_never_publishes(tmp_path: Path) -> None:
+    """Its heartbeat finds the lease lost as it resumes, racing its own publish: either
+    way it stops with exit 4 and publishes nothing."""
+    warehouse = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    ledger = f"sqlite:///{tmp_path / 'state.db'}"
+    check_stalled_run_never_publishes(tmp_path, warehouse, ledger, "before_publish", blind=False)
