@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_CLAIM_ATTEMPTS = 3
+"""Claim passes before a publisher that keeps appearing is left to the next claim."""
+
 FENCE_TABLE = "etl_fence"
 """The fence table's name, in the target's schema (BigQuery: ``_etl_fence``)."""
 
@@ -120,15 +123,30 @@ class SqlFence:
         """Claim this run's window of the target (own transaction); return the run ids
         the ledger recorded as succeeded because the fence shows they published.
 
+        The ledger is asked first, with no warehouse transaction open: it may live in
+        the warehouse's own database (one SQLite file), whose write lock the claim
+        holds. Publishers that appear meanwhile are asked about on a second pass.
+
         Raises `FencedOutError` when an overlapping window carries a larger token.
         """
         if not self.enabled:
             return []
-        with engine.begin() as conn:
-            self._serialize(conn)
-            self._refuse_newer(conn)
-            reconciled = self._reconcile(conn, ledger)
-            self._upsert(conn, published=False)
+        reconciled: list[str] = []
+        asked: set[tuple[str, str]] = set()
+        for attempt in range(_CLAIM_ATTEMPTS):
+            with engine.connect() as conn:
+                pending = set(self._unreconciled(conn)) - asked if self._exists(conn) else set()
+            reconciled += self._reconcile(sorted(pending), ledger)
+            asked |= pending
+            with engine.begin() as conn:
+                self._serialize(conn)
+                self._refuse_newer(conn)
+                late = set(self._unreconciled(conn)) - asked
+                if late and attempt < _CLAIM_ATTEMPTS - 1:
+                    continue  # a run published since: ask the ledger about it first
+                self._mark_reconciled(conn, asked)
+                self._upsert(conn, published=False)
+            break
         self.log.info(
             "claimed %s (window %s) with fencing token %d", self.target, self.window, self.token
         )
@@ -207,10 +225,11 @@ class SqlFence:
                 ),
             )
 
-    def _reconcile(self, conn: Connection, ledger: LedgerHandle) -> list[str]:
-        """Runs the fence shows as publishers, checked once with the ledger."""
+    def _unreconciled(self, conn: Connection) -> list[tuple[str, str]]:
+        """(window key, run id) of the target's rows whose publisher was not yet checked
+        with the ledger (this run's own excepted)."""
         t = self.table
-        published = conn.execute(
+        rows = conn.execute(
             sa.select(t.c.window_key, t.c.run_id).where(
                 t.c.target == self.table_name,
                 t.c.published_at.is_not(None),
@@ -218,8 +237,13 @@ class SqlFence:
                 t.c.run_id != self.run_id,
             )
         ).all()
+        return [(key, run_id) for key, run_id in rows]
+
+    def _reconcile(self, published: list[tuple[str, str]], ledger: LedgerHandle) -> list[str]:
+        """Check the publishers the fence shows with the ledger (no warehouse
+        transaction open); return those the ledger had not recorded as succeeded."""
         reconciled: list[str] = []
-        for key, run_id in published:
+        for run_id in dict.fromkeys(run_id for _key, run_id in published):
             if ledger.reconcile_published(run_id):
                 reconciled.append(run_id)
                 self.log.warning(
@@ -228,12 +252,16 @@ class SqlFence:
                     run_id,
                     self.target,
                 )
+        return reconciled
+
+    def _mark_reconciled(self, conn: Connection, checked: set[tuple[str, str]]) -> None:
+        t = self.table
+        for key, run_id in checked:
             conn.execute(
                 sa.update(t)
-                .where(t.c.target == self.table_name, t.c.window_key == key)
+                .where(t.c.target == self.table_name, t.c.window_key == key, t.c.run_id == run_id)
                 .values(reconciled_at=_now())
             )
-        return reconciled
 
     def _upsert(self, conn: Connection, *, published: bool) -> None:
         t = self.table

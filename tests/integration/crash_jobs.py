@@ -17,6 +17,12 @@ Two more hooks, for the lease tests:
 
 - ``ETL_TEST_PAUSE_FILE``: at mid-load the run creates this file and waits (up to a
   minute) until the test deletes it: a run caught in the middle of writing its target;
+  with ``ETL_TEST_PAUSE_AT=before_publish`` it waits right before its publish
+  transaction instead (staging loaded, nothing published);
+- ``ETL_TEST_BLIND_HEARTBEAT``: from that pause on, the run's heartbeats cannot reach
+  the ledger (``UPDATE etl_leases`` fails, as across a network partition), so the run
+  cannot learn from the ledger that it lost its lease: only the warehouse fence can
+  stop its publish;
 - ``ETL_TEST_LEDGER_FAULT``: once the publish committed, the ledger's database fails
   the run's outcome (``UPDATE etl_runs``) that many times, or every time (``always``),
   as an unreachable database would (an OperationalError from the driver).
@@ -42,6 +48,8 @@ from tests.integration.postgres.load_jobs import FIRST_DAY, ORDERS_MAPPING
 DAYS = 30
 CRASH_ENV = "ETL_TEST_CRASH_AT"
 PAUSE_ENV = "ETL_TEST_PAUSE_FILE"
+PAUSE_AT_ENV = "ETL_TEST_PAUSE_AT"
+BLIND_HEARTBEAT_ENV = "ETL_TEST_BLIND_HEARTBEAT"
 LEDGER_FAULT_ENV = "ETL_TEST_LEDGER_FAULT"
 CRASH_POINTS = (
     "after_cleansing",
@@ -67,12 +75,33 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _pause_at() -> str | None:
+    if not os.environ.get(PAUSE_ENV):
+        return None
+    return os.environ.get(PAUSE_AT_ENV) or "mid_load"
+
+
 def _pause() -> None:
+    if os.environ.get(BLIND_HEARTBEAT_ENV):
+        _blind_the_heartbeat()
     path = Path(os.environ[PAUSE_ENV])
     path.touch()
     deadline = time.monotonic() + 60
     while path.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def _blind_the_heartbeat() -> None:
+    """Every engine of the process fails the lease's heartbeat (``UPDATE etl_leases``)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.exc import OperationalError
+
+    def before_execute(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE ETL_LEASES"):
+            raise OperationalError(statement, None, ConnectionError("injected: no route"))
+
+    event.listen(Engine, "before_cursor_execute", before_execute)
 
 
 def _break_the_ledger(times: str) -> None:
@@ -113,7 +142,7 @@ class _CrashingOrders(TableTransferJob[CrashOptions]):
             if i == options.rows // 2:
                 if self.crash_at == "mid_load":
                     _die()
-                if os.environ.get(PAUSE_ENV):
+                if _pause_at() == "mid_load":
                     _pause()
             if delta and not window.contains(day_of(i)):
                 continue
@@ -125,6 +154,18 @@ class _CrashingOrders(TableTransferJob[CrashOptions]):
             _die()
         if self.crash_at in ("in_publish", "before_commit"):
             self._arm_publish_crash(self.crash_at)
+
+    def build_strategy(self) -> Any:
+        strategy = super().build_strategy()
+        if _pause_at() == "before_publish":
+            publish = strategy.publish
+
+            def paused_publish() -> Any:
+                _pause()
+                return publish()
+
+            strategy.publish = paused_publish
+        return strategy
 
     def _arm_publish_crash(self, point: str) -> None:
         from sqlalchemy import event

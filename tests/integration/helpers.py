@@ -41,19 +41,3 @@ def start_pipeline(args: list[str], cwd: Path, **env: str) -> subprocess.Popen[s
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def ledger_records_staging(state_url: str) -> bool:
-    """Whether the run ledger at ``state_url`` records staging tables (its ``etl_staging``
-    table, issue 12). Only then can a rerun name, and drop, the staging table a killed
-    run left: cleanup never drops a table by its name pattern. Without such a ledger
-    (``NullLedger``) the killed run's staging table stays, and nothing else is dropped.
-    """
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(state_url)
-    try:
-        with engine.connect() as conn:
-            return bool(sa.inspect(conn).has_table("etl_staging"))
-    finally:
-        engine.dispose()
