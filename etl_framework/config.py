@@ -51,7 +51,7 @@ from etl_framework._config_input import (
     read_bounded,
 )
 from etl_framework.connectors.base import ConnectionRef, ConnectorConfig
-from etl_framework.connectors.sql import check_database_url
+from etl_framework.db import check_database_url
 from etl_framework.exceptions import ConfigError, ConfigValidationError
 
 ENV_VAR_ENVIRONMENT = "ETL_ENV"
@@ -344,7 +344,7 @@ def _walk_models(value: Any) -> list[Any]:
 
 
 def _gsm_resolver(reference: str) -> str:
-    from etl_framework.secrets_gsm import resolve
+    from etl_framework.gcp.secrets_gsm import resolve
 
     return str(resolve(reference))
 

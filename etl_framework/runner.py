@@ -317,7 +317,7 @@ def _warn_unknown_transfer_options(config: FrameworkConfig, logger: Any) -> None
 def _translated(error: BaseException) -> BaseException:
     """A database that was unreachable (exit 75) or refused us (exit 3), and a full disk
     or quota (exit 5) anywhere, say so."""
-    from etl_framework.connectors.sql import database_error
+    from etl_framework.db import database_error
     from etl_framework.failures import environment_error
 
     return database_error(error, "database") or environment_error(error, "run") or error

@@ -76,7 +76,7 @@ def gcs_emulator() -> Iterator[str]:
 @pytest.fixture
 def gcs_bucket(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A new bucket in the emulator, with STORAGE_EMULATOR_HOST set for the test."""
-    from etl_framework.connectors.gcs import storage_client
+    from etl_framework.gcp.storage import storage_client
 
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
     name = "test-" + uuid.uuid4().hex[:10]

@@ -316,7 +316,7 @@ class BigQueryConnector(Connector):
 
     def _open(self) -> None:
         bigquery = _bigquery()
-        from etl_framework.credentials import resolve_credentials
+        from etl_framework.gcp.credentials import resolve_credentials
 
         resolved = resolve_credentials(self.config.credentials_file, emulator=self.is_emulator)
         project = self.config.project or resolved.project

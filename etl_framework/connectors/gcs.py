@@ -29,6 +29,7 @@ from etl_framework.exceptions import (
     SourceError,
     SourceUnavailableError,
 )
+from etl_framework.gcp.storage import storage_client
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 GCS_SCHEME = "gs://"
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 """Resumable upload / streaming download piece size (a multiple of 256 KiB)."""
-ENV_EMULATOR = "STORAGE_EMULATOR_HOST"
 
 logger = logging.getLogger(__name__)
 
@@ -69,33 +69,6 @@ def split_gcs_prefix(uri: str) -> tuple[str, str]:
     if not bucket:
         raise ConfigError(f"invalid GCS URI {uri!r}: expected gs://bucket[/prefix]")
     return bucket, prefix
-
-
-def storage_client(project: str | None = None, credentials_file: str | None = None) -> Client:
-    """A storage client: emulator (anonymous), key file if given, else ADC.
-
-    With ``STORAGE_EMULATOR_HOST`` set, the client talks to the emulator anonymously.
-    """
-    try:
-        from google.cloud import storage
-    except ImportError:
-        from etl_framework.exceptions import missing_extra_error
-
-        raise missing_extra_error("google-cloud-storage", "gcs") from None
-    from etl_framework.credentials import resolve_credentials
-
-    emulator = bool(os.environ.get(ENV_EMULATOR))
-    resolved = resolve_credentials(None if emulator else credentials_file, emulator=emulator)
-    if emulator:
-        project = project or "emulator"
-    from google.auth import exceptions as auth_exceptions
-
-    try:
-        return storage.Client(project=project or resolved.project, credentials=resolved.credentials)
-    except auth_exceptions.DefaultCredentialsError as exc:
-        raise ConfigError(
-            f"no Google Cloud credentials for GCS: {exc.args[0] if exc.args else exc}"
-        ) from None
 
 
 def _translate(exc: Exception, uri: str, action: str) -> Exception:
@@ -402,5 +375,4 @@ __all__ = [
     "read_bytes",
     "split_gcs_prefix",
     "split_gcs_uri",
-    "storage_client",
 ]

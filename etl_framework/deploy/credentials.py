@@ -100,7 +100,7 @@ def fetch_credentials(
             (application default credentials; honours STORAGE_EMULATOR_HOST).
     """
     if client is None:
-        from etl_framework.connectors.gcs import storage_client
+        from etl_framework.gcp.storage import storage_client
 
         client = storage_client()
     target = Path(dest)

@@ -199,7 +199,7 @@ class GcsPageCache(PageCache):
 def open_page_cache(location: str, key: str, *, gcs_client: Any = None) -> PageCache:
     """The cache for ``key`` (see `cache_prefix`) under a local dir or ``gs://`` prefix."""
     if location.startswith(GCS_SCHEME):
-        from etl_framework.connectors.gcs import storage_client
+        from etl_framework.gcp.storage import storage_client
 
         bucket, _, root = location[len(GCS_SCHEME) :].partition("/")
         prefix = f"{root.strip('/')}/{key}" if root.strip("/") else key

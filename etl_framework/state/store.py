@@ -671,7 +671,7 @@ def _record(run: Any) -> RunRecord:
 
 def _unreachable(exc: SQLAlchemyError) -> ETLError:
     """The ledger's database failed: our error for it (config or transient)."""
-    from etl_framework.connectors.sql import database_error
+    from etl_framework.db import database_error
 
     # A ProgrammingError (e.g. permission denied) is a refusal: retrying cannot fix it.
     error = database_error(exc, "run ledger", refused=isinstance(exc, ProgrammingError))

@@ -36,7 +36,7 @@ def event(i: int, day: str, kind: str = "click", amount: str = "2.50") -> dict[s
 
 
 def put(bucket: str, name: str, events: list[dict[str, Any]], gz: bool = False) -> None:
-    from etl_framework.connectors.gcs import storage_client
+    from etl_framework.gcp.storage import storage_client
 
     data = "".join(json.dumps(e) + "\n" for e in events).encode()
     storage_client().bucket(bucket).blob(name).upload_from_string(
@@ -163,7 +163,7 @@ def test_failing_run_exits_non_zero_and_leaves_target_untouched(
     assert run_transfer(TRANSFER, "20240103", "truncate", setup["config"]).succeeded
     before = digest(content(bq, table))
     # A corrupt export line: the source fails, nothing is published.
-    from etl_framework.connectors.gcs import storage_client
+    from etl_framework.gcp.storage import storage_client
 
     storage_client().bucket(setup["bucket"]).blob(
         "events/dt=2024-01-02/part-9.json"
@@ -193,7 +193,7 @@ def test_a_collapsed_export_is_refused_by_default_and_the_override_allows_it(
 ) -> None:
     """The truncate guard defaults hold for a BigQuery transfer (as for a SQL one), and
     ``transfers.<name>.guards`` overrides them."""
-    from etl_framework.connectors.gcs import storage_client
+    from etl_framework.gcp.storage import storage_client
 
     table = setup["table"]
     assert run_transfer(TRANSFER, "20240103", "truncate", setup["config"]).succeeded

@@ -378,7 +378,7 @@ def test_same_table_name_in_two_datasets_keeps_each_staging(
     """Targets d1.events and d2.events share a staging dataset and bucket: the cleansing
     of one never drops the other's live staging table or staged file."""
     from etl_framework.connectors import build_connector
-    from etl_framework.connectors.gcs import storage_client
+    from etl_framework.gcp.storage import storage_client
 
     if not bq_target.emulator:
         pytest.skip("needs a second dataset and the GCS emulator")
@@ -432,7 +432,7 @@ def test_same_table_name_in_two_datasets_keeps_each_staging(
 def test_failing_load_from_gcs_leaves_target_untouched(
     bq: Any, bq_target: BigQueryTarget, gcs_bucket: str
 ) -> None:
-    from etl_framework.connectors.gcs import storage_client
+    from etl_framework.gcp.storage import storage_client
 
     if not bq_target.emulator:
         pytest.skip("reads gs:// files of the GCS emulator")
@@ -466,7 +466,7 @@ def test_failing_load_from_gcs_leaves_target_untouched(
 def test_truncate_from_gcs_files_checks_min_rows_before_touching_the_target(
     bq: Any, bq_target: BigQueryTarget, gcs_bucket: str
 ) -> None:
-    from etl_framework.connectors.gcs import storage_client
+    from etl_framework.gcp.storage import storage_client
 
     if not bq_target.emulator:
         pytest.skip("reads gs:// files of the GCS emulator")
@@ -527,7 +527,7 @@ def test_load_from_gcs_files_and_staging_bucket(
 ) -> None:
     """Rows staged as a file in GCS (staging_bucket) are loaded and the file removed."""
     from etl_framework.connectors import build_connector
-    from etl_framework.connectors.gcs import storage_client
+    from etl_framework.gcp.storage import storage_client
 
     if not bq_target.emulator:
         pytest.skip("stages in a bucket of the GCS emulator")

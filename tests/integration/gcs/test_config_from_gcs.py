@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from etl_framework.config import load_config
-from etl_framework.connectors.gcs import storage_client
+from etl_framework.gcp.storage import storage_client
 from tests.integration.helpers import REPO, run_pipeline
 
 

@@ -16,7 +16,7 @@ from etl_framework.deploy.credentials import (
 
 @pytest.mark.gcs
 def test_fetch_credentials_from_gcs(gcs_bucket: str, tmp_path: Path) -> None:
-    from etl_framework.connectors.gcs import storage_client
+    from etl_framework.gcp.storage import storage_client
 
     bucket = storage_client().bucket(gcs_bucket)
     bucket.blob("keys/etl-runner.json").upload_from_string(b'{"type": "service_account"}')

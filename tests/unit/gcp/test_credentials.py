@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth.credentials import AnonymousCredentials
 from google.oauth2 import service_account
 
-from etl_framework.connectors.gcs import storage_client
-from etl_framework.credentials import application_default_source, resolve_credentials
 from etl_framework.exceptions import ConfigError
+from etl_framework.gcp.credentials import application_default_source, resolve_credentials
+from etl_framework.gcp.storage import storage_client
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,10 @@ from google.cloud.secretmanager_v1.types import (
     AccessSecretVersionResponse,
 )
 
-from etl_framework import redaction, secrets_gsm
+from etl_framework import redaction
 from etl_framework.config import config_from_mapping
 from etl_framework.exceptions import ConfigError, ConfigValidationError
+from etl_framework.gcp import secrets_gsm
 
 RECORDING = Path(__file__).parent / "data" / "gsm_access_secret_version.json"
 SERVICE = "google.cloud.secretmanager.v1.SecretManagerService"

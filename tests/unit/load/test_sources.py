@@ -139,7 +139,7 @@ def test_window_params_need_a_bounded_window() -> None:
 
 @pytest.mark.gcs
 def test_gcs_sources_stream_from_the_emulator(gcs_bucket: str) -> None:
-    from etl_framework.connectors.gcs import storage_client
+    from etl_framework.gcp.storage import storage_client
 
     bucket = storage_client().bucket(gcs_bucket)
     bucket.blob("exports/orders.csv.gz").upload_from_string(gzip.compress(CSV.encode()))

@@ -1,0 +1,121 @@
+"""What the run ledger (`etl_framework.state`) and the SQL warehouse
+(`etl_framework.connectors.sql`) share: engine creation, database URL checks, and the
+translation of database failures into our errors (the failure kinds themselves are
+owned by `etl_framework.failures`).
+
+SQLAlchemy is imported lazily.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from etl_framework import redaction
+from etl_framework.exceptions import ConfigError, ETLError, TransientError
+from etl_framework.failures import error_of_kind, failure_kind
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+DEFAULT_POOL_PRE_PING = True
+
+
+def check_database_url(url: SecretStr) -> SecretStr:
+    """A pydantic validator: ``url`` parses as a SQLAlchemy URL (value never echoed)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url.get_secret_value())
+    except (ArgumentError, ValueError):
+        # The value may hold a password: say what is wrong, not what it is.
+        raise ValueError("not a SQLAlchemy database URL (dialect+driver://...)") from None
+    return url
+
+
+# Refusals that retrying cannot fix, as libpq words them at connect time (no SQLSTATE).
+_CONNECT_REFUSED = re.compile(
+    r"FATAL:\s+(password authentication failed|database \"[^\"]*\" does not exist|"
+    r"role \"[^\"]*\" does not exist|no pg_hba\.conf entry|permission denied)"
+)
+
+
+def database_error(exc: BaseException, what: str, *, refused: bool = False) -> ETLError | None:
+    """Our error for a database failure of ``what`` (e.g. "run ledger"), or None.
+
+    Environment failures come first, whatever the exception class (see
+    `etl_framework.failures`): out of space (SQLite "database or disk is full",
+    PostgreSQL 53100) is exit 5, read-only (SQLite read-only file, PostgreSQL 25006)
+    and permission denied (42501) are refusals, exit 3. Otherwise a SQLAlchemy
+    ``OperationalError`` (server unreachable, connection lost, deadlock, serialization
+    failure) is transient (exit 75) unless retrying cannot help: authentication, a
+    missing database or role (SQLSTATE 28/3D) are configuration errors (exit 3).
+    ``refused=True`` treats the error as a refusal whatever it is. Anything else is
+    None: the caller's own error stands.
+    """
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(exc, DBAPIError) or isinstance(orig, sqlite3.Error) or hasattr(orig, "sqlstate"):
+        kind = failure_kind(orig)
+        if kind is not None:
+            return error_of_kind(kind, what, orig)
+    if not refused and not isinstance(exc, OperationalError):
+        return None
+    text = str(orig).strip()
+    lines = redaction.redact(text).splitlines()  # redacted whole: no line of a secret left
+    detail = " ".join(lines[0].split()) if lines else ""
+    sqlstate = str(getattr(orig, "sqlstate", "") or "")
+    if refused or sqlstate[:2] in ("28", "3D") or _CONNECT_REFUSED.search(detail):
+        return ConfigError(f"{what} refused: {detail}")
+    return TransientError(f"{what} unreachable: {detail}")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with our defaults; SQLite files get their parent directory created."""
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"invalid database URL: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=DEFAULT_POOL_PRE_PING, **kwargs)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        hint = (
+            " (pip install 'etl_framework[postgres]')"
+            if parsed.get_backend_name() == "postgresql"
+            else ""
+        )
+        raise ConfigError(
+            f"the database driver for {parsed.drivername} is not available: {exc}{hint}"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        # pysqlite's own transaction handling breaks BEGIN IMMEDIATE / DDL in transactions.
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+__all__ = ["DEFAULT_POOL_PRE_PING", "check_database_url", "database_error", "make_engine"]
