@@ -147,11 +147,7 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy", BigQue
         return self.context.connections.get(self.connection_name, BigQueryConnector)
 
     def build_strategy(self) -> BigQueryWriteStrategy:
-        from etl_framework.load.bq.strategies import (
-            BigQueryMergeStrategy,
-            BigQueryReplaceTableStrategy,
-            BigQueryReplaceWindowStrategy,
-        )
+        from etl_framework.load.contract import StrategyKind, strategy_class
 
         options = self.options
         partitioning = self.partitioning
@@ -169,13 +165,18 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy", BigQue
             "log": self.context.logger,
         }
         args = (self.connector, self.table, self.mapping)
+        strategy: BigQueryWriteStrategy
         if self.context.mode is WriteMode.TRUNCATE:
-            return BigQueryReplaceTableStrategy(*args, **common)
-        if self.delta_strategy == "merge":
-            return BigQueryMergeStrategy(*args, key_columns=self.key_columns, **common)
-        return BigQueryReplaceWindowStrategy(
-            *args, window_column=self.require_window_column(), **common
-        )
+            strategy = strategy_class("bigquery", StrategyKind.REPLACE_TABLE)(*args, **common)
+        elif self.delta_strategy == "merge":
+            strategy = strategy_class("bigquery", StrategyKind.MERGE)(
+                *args, key_columns=self.key_columns, **common
+            )
+        else:
+            strategy = strategy_class("bigquery", StrategyKind.REPLACE_WINDOW)(
+                *args, window_column=self.require_window_column(), **common
+            )
+        return strategy
 
 
 __all__ = ["BigQueryDeltaStrategy", "BigQueryTransferJob", "BigQueryTransferOptions"]

@@ -164,10 +164,7 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy", TableOptionsT]):
         return self.context.connections.get(self.connection_name, SqlConnector)
 
     def build_strategy(self) -> WriteStrategy:
-        from etl_framework.load.append import AppendStrategy
-        from etl_framework.load.merge import MergeStrategy
-        from etl_framework.load.replace_table import ReplaceTableStrategy
-        from etl_framework.load.replace_window import ReplaceWindowStrategy
+        from etl_framework.load.contract import StrategyKind, strategy_class
 
         options = self.options
         common: dict[str, Any] = {
@@ -185,26 +182,28 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy", TableOptionsT]):
         args = (self.connector, self.table, self.mapping)
         direct = options.publish == "direct"
         if self.context.mode is WriteMode.TRUNCATE:
-            return ReplaceTableStrategy(
+            strategy: WriteStrategy = strategy_class("sql", StrategyKind.REPLACE_TABLE)(
                 *args, method=options.replace_method, direct=direct, **common
             )
+            return strategy
         if self.delta_strategy in ("merge", "append") and direct:
             # The same options serve truncate runs, where direct applies: not an error.
             self.context.logger.warning(
                 "publish: direct has no effect on %s delta runs (they always stage)",
                 self.delta_strategy,
             )
-        if self.delta_strategy == "merge":
-            return MergeStrategy(*args, **common)
-        if self.delta_strategy == "append":
-            return AppendStrategy(*args, **common)
-        return ReplaceWindowStrategy(
+        kind = StrategyKind(self.delta_strategy)
+        if kind is not StrategyKind.REPLACE_WINDOW:
+            strategy = strategy_class("sql", kind)(*args, **common)
+            return strategy
+        strategy = strategy_class("sql", kind)(
             *args,
             window=self.context.window,
             window_column=self.require_window_column(),
             direct=direct,
             **common,
         )
+        return strategy
 
     def rows(self) -> Iterator[Sequence[Any]]:
         """Mapped row tuples, filtered to the window when `filter_to_window` applies."""
