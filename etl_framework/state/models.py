@@ -1,7 +1,7 @@
 """The run ledger's tables (SQLAlchemy 2 declarative models).
 
 Schema changes go through an alembic migration in ``state/migrations/versions``;
-`tests/unit/test_state_migrations.py` checks the models and migrations agree.
+`tests/unit/state/test_migrations.py` checks the models and migrations agree.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pytest
 from etl_framework.deploy.launcher import JobLauncher, Timeouts
 from etl_framework.deploy.outcome import OutcomeReason
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k8s"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "k8s"
 MANIFEST: dict[str, Any] = {
     "apiVersion": "batch/v1",
     "kind": "Job",

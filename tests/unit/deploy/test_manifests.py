@@ -23,7 +23,7 @@ from etl_framework.deploy.spec import SqlProxy, TransferSpec, load_transfers
 from etl_framework.exceptions import ConfigError, InvalidDateError, InvalidWindowError
 from etl_framework.window import WriteMode
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def make_spec(**overrides: Any) -> TransferSpec:

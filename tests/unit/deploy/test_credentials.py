@@ -18,7 +18,7 @@ from etl_framework.deploy.credentials import (
 )
 from etl_framework.exceptions import ConfigError, ConfigValidationError
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_parse_download_list() -> None:

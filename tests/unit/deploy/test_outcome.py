@@ -18,7 +18,7 @@ from etl_framework.deploy.outcome import (
     timeout_outcome,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k8s"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "k8s"
 
 
 def load(name: str) -> dict[str, Any]:

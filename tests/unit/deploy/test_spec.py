@@ -25,7 +25,7 @@ from etl_framework.exceptions import (
 from etl_framework.redaction import looks_secret
 from etl_framework.window import WriteMode
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 BASE = """
 defaults:
