@@ -89,6 +89,27 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def reconcile_publishers(
+    run_ids: list[str],
+    ledger: LedgerHandle,
+    target: object,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+) -> list[str]:
+    """Tell the ledger that each of ``run_ids`` published ``target`` (the fence says so);
+    return those it had not recorded as succeeded (SQL and BigQuery fences alike)."""
+    reconciled: list[str] = []
+    for run_id in run_ids:
+        if ledger.reconcile_published(run_id):
+            reconciled.append(run_id)
+            log.warning(
+                "run %s published %s but its ledger record did not say so: recorded it "
+                "as succeeded",
+                run_id,
+                target,
+            )
+    return reconciled
+
+
 class SqlFence:
     """The fence of one run on one target (PostgreSQL, SQLite; other dialects: the
     same statements, serialized by the row updates only)."""
@@ -242,17 +263,8 @@ class SqlFence:
     def _reconcile(self, published: list[tuple[str, str]], ledger: LedgerHandle) -> list[str]:
         """Check the publishers the fence shows with the ledger (no warehouse
         transaction open); return those the ledger had not recorded as succeeded."""
-        reconciled: list[str] = []
-        for run_id in dict.fromkeys(run_id for _key, run_id in published):
-            if ledger.reconcile_published(run_id):
-                reconciled.append(run_id)
-                self.log.warning(
-                    "run %s published %s but its ledger record did not say so: recorded it "
-                    "as succeeded",
-                    run_id,
-                    self.target,
-                )
-        return reconciled
+        run_ids = list(dict.fromkeys(run_id for _key, run_id in published))
+        return reconcile_publishers(run_ids, ledger, self.target, self.log)
 
     def _mark_reconciled(self, conn: Connection, checked: set[tuple[str, str]]) -> None:
         t = self.table

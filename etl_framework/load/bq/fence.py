@@ -28,7 +28,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from etl_framework.exceptions import FencedOutError
-from etl_framework.load.fence import window_key
+from etl_framework.load.fence import reconcile_publishers, window_key
 
 if TYPE_CHECKING:
     from etl_framework.connectors.bigquery import BigQueryConnector, TableRef
@@ -84,24 +84,16 @@ class BigQueryFence:
         if not self.enabled:
             return []
         self.ensure()
-        checked: list[str] = []
-        reconciled: list[str] = []
-        for row in self.connector.query(
-            f"SELECT DISTINCT run_id FROM {self.table.sql} WHERE target = @target "
-            "AND published_at IS NOT NULL AND reconciled_at IS NULL AND run_id != @run_id",
-            {"target": self.target.table, "run_id": self.run_id},
-            action="fence reconciliation",
-        ):
-            run_id = str(row["run_id"])
-            checked.append(run_id)
-            if ledger.reconcile_published(run_id):
-                reconciled.append(run_id)
-                self.log.warning(
-                    "run %s published %s but its ledger record did not say so: recorded it "
-                    "as succeeded",
-                    run_id,
-                    self.target,
-                )
+        checked = [
+            str(row["run_id"])
+            for row in self.connector.query(
+                f"SELECT DISTINCT run_id FROM {self.table.sql} WHERE target = @target "
+                "AND published_at IS NOT NULL AND reconciled_at IS NULL AND run_id != @run_id",
+                {"target": self.target.table, "run_id": self.run_id},
+                action="fence reconciliation",
+            )
+        ]
+        reconciled = reconcile_publishers(checked, ledger, self.target, self.log)
         statements = ["BEGIN TRANSACTION;", self.check_statement()]
         if checked:
             statements.append(
