@@ -9,6 +9,7 @@ SQLAlchemy is imported lazily.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -80,7 +81,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with our defaults; SQLite files get their parent directory created."""
     from pathlib import Path
 
-    from sqlalchemy import create_engine, event
+    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -104,18 +105,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             f"the database driver for {parsed.drivername} is not available: {exc}{hint}"
         ) from None
     if parsed.get_backend_name() == "sqlite":
-        # pysqlite's own transaction handling breaks BEGIN IMMEDIATE / DDL in transactions.
-        @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            dbapi_conn.execute("PRAGMA busy_timeout=30000")
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
-
+        sqlite_transactions(
+            engine, pragmas=("journal_mode=WAL", "busy_timeout=30000"), begin="BEGIN"
+        )
     return engine
 
 
-__all__ = ["DEFAULT_POOL_PRE_PING", "check_database_url", "database_error", "make_engine"]
+def sqlite_transactions(engine: Any, *, pragmas: Sequence[str], begin: str) -> None:
+    """Take SQLite transactions from pysqlite, whose own handling breaks BEGIN IMMEDIATE
+    and DDL in transactions: every connection runs ``pragmas``, every transaction
+    starts with ``begin`` (the ledger: ``BEGIN IMMEDIATE``, the warehouse: ``BEGIN``)."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        for pragma in pragmas:
+            dbapi_conn.execute(f"PRAGMA {pragma}")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+
+__all__ = [
+    "DEFAULT_POOL_PRE_PING",
+    "check_database_url",
+    "database_error",
+    "make_engine",
+    "sqlite_transactions",
+]

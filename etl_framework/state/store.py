@@ -96,8 +96,9 @@ def state_engine(url: str) -> Engine:
 
 
 def _state_engine(url: str) -> Engine:
-    from sqlalchemy import event
     from sqlalchemy.engine import make_url
+
+    from etl_framework.db import sqlite_transactions
 
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -105,17 +106,10 @@ def _state_engine(url: str) -> Engine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None
-        dbapi_conn.execute("PRAGMA busy_timeout=30000")
-        dbapi_conn.execute("PRAGMA foreign_keys=ON")
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+    # the write lock at BEGIN: lease operations never deadlock on a lock upgrade
+    sqlite_transactions(
+        engine, pragmas=("busy_timeout=30000", "foreign_keys=ON"), begin="BEGIN IMMEDIATE"
+    )
     return engine
 
 
