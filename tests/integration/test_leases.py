@@ -22,6 +22,7 @@ import yaml
 from etl_framework.state import RunStore
 from tests.integration.crash_jobs import LEDGER_FAULT_ENV, PAUSE_ENV, record
 from tests.integration.helpers import pipeline_env, run_pipeline, start_pipeline
+from tests.integration.takeover import ledger_runs, wait_for_file
 
 ROWS = 3000
 JOBS_ENV = {"ETL_JOBS_MODULES": "tests.integration.crash_jobs"}
@@ -83,24 +84,6 @@ def _clean_run(version: int) -> list[tuple[Any, ...]]:
     ]
 
 
-def _wait_for_file(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"the run ended first: {proc.communicate()[1]}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} never appeared")
-        time.sleep(0.05)
-
-
-def _runs(ledger: str) -> list[Any]:
-    store = RunStore(ledger)
-    try:
-        return list(reversed(store.runs()))  # oldest first
-    finally:
-        store.close()
-
-
 def test_two_transfers_writing_one_table_at_once_the_second_is_refused(
     tmp_path: Path, ledger: str
 ) -> None:
@@ -119,7 +102,7 @@ def test_two_transfers_writing_one_table_at_once_the_second_is_refused(
         **{PAUSE_ENV: str(pause)},
     )
     try:
-        _wait_for_file(pause, first)  # the first run is writing the table
+        wait_for_file(pause, first)  # the first run is writing the table
         second = run_pipeline(
             [DAY, "crash_orders_merge", "delta", str(config), "--delta_start_date", "20240110"],
             tmp_path,
@@ -135,7 +118,7 @@ def test_two_transfers_writing_one_table_at_once_the_second_is_refused(
     assert f"target sqlite:{warehouse}/orders is being written by run" in line
     assert "of transfer 'crash_orders'" in line
     assert _orders(tmp_path) == _clean_run(1)  # one clean run of the first transfer
-    runs = _runs(ledger)
+    runs = ledger_runs(ledger)
     assert [(r.transfer, r.status) for r in runs] == [("crash_orders", "succeeded")]
 
 
@@ -169,7 +152,7 @@ def test_a_stalled_run_whose_lease_was_taken_over_exits_4_naming_the_taker(
     finally:
         first.send_signal(signal.SIGCONT)
         _out, err = first.communicate(timeout=60)
-    taken, taker = _runs(ledger)
+    taken, taker = ledger_runs(ledger)
     assert first.returncode == 4, err
     assert (taker.status, taken.status) == ("succeeded", "failed")
     assert taken.error == f"lease expired (no heartbeat); taken over by run {taker.run_id}"
@@ -189,7 +172,7 @@ def test_a_ledger_failing_after_publish_is_retried(tmp_path: Path, ledger: str) 
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("recording the run in the ledger failed") == 2
-    [run] = _runs(ledger)
+    [run] = ledger_runs(ledger)
     assert (run.status, run.exit_code, run.rows_written) == ("succeeded", 0, ROWS)
     assert _orders(tmp_path) == _clean_run(1)
 
@@ -216,7 +199,7 @@ def test_a_ledger_down_after_publish_leaves_the_run_to_the_next_one(
     assert broken.returncode == 75, broken.stderr  # transient: the scheduler retries
     assert "the ledger could not record it: run ledger unreachable" in broken.stderr
     assert _orders(tmp_path) == _clean_run(1)  # published
-    [published] = _runs(ledger)
+    [published] = ledger_runs(ledger)
     assert published.status == "running"
 
     # The next real run alone puts it right: it takes the lease over at once (the
@@ -224,7 +207,7 @@ def test_a_ledger_down_after_publish_leaves_the_run_to_the_next_one(
     rerun = run_pipeline(args, tmp_path, **JOBS_ENV)
     assert rerun.returncode == 0, rerun.stderr
     assert "but its ledger record did not say so: recorded it as succeeded" in rerun.stderr
-    published, rerun_run = _runs(ledger)
+    published, rerun_run = ledger_runs(ledger)
     assert (published.status, published.exit_code) == ("succeeded", 0)
     assert (published.error or "").startswith(f"reconciled by run {rerun_run.run_id}: the ")
     assert "process died" in (published.error or "")  # what the ledger had, kept in the note
