@@ -155,9 +155,9 @@ def worker(method: str, url: str, rows: int, days: int = DAYS) -> dict[str, Any]
     day = days // 2
     if method.startswith(("truncate", "delta", "merge")):
         # imported before the clock starts, as in a long-running job
-        import etl_framework.load.merge
-        import etl_framework.load.replace_table
-        import etl_framework.load.replace_window  # noqa: F401
+        import etl_framework.load.sql.merge
+        import etl_framework.load.sql.replace_table
+        import etl_framework.load.sql.replace_window  # noqa: F401
     if method in ("raw_copy", "truncate", "pandas"):
         _reset(url, table)
     elif method in ("truncate_again", "truncate_direct", "delta", "delta_direct", "merge"):
@@ -171,9 +171,9 @@ def worker(method: str, url: str, rows: int, days: int = DAYS) -> dict[str, Any]
             count = _raw_copy(conn, table, generate(rows))
             conn.commit()
     elif method.startswith(("truncate", "delta", "merge")):
-        from etl_framework.load.merge import MergeStrategy
-        from etl_framework.load.replace_table import ReplaceTableStrategy
-        from etl_framework.load.replace_window import ReplaceWindowStrategy
+        from etl_framework.load.sql.merge import MergeStrategy
+        from etl_framework.load.sql.replace_table import ReplaceTableStrategy
+        from etl_framework.load.sql.replace_window import ReplaceWindowStrategy
         from etl_framework.window import Window
 
         c = _connector(url)

@@ -55,7 +55,7 @@ number, and its primary-key values when the mapping has keys::
     orders.csv line 5 (order_id='17'): column 'quantity': 'abc' is not an integer
 
 On SQLite a ``numeric`` column is stored exactly (scaled integers or text, see
-`etl_framework.load.sqlite_decimal`), never as binary floats.
+`etl_framework.load.sql.sqlite_decimal`), never as binary floats.
 
 `ColumnType.kind` is an Enum so other backends (BigQuery) map kinds to their own
 types; `ColumnType.to_sqlalchemy()` gives the SQLAlchemy type.
@@ -242,7 +242,7 @@ class ColumnType:
         if kind is ColumnKind.FLOAT:
             return sa.Double()
         if kind is ColumnKind.NUMERIC:
-            from etl_framework.load.sqlite_decimal import SqliteDecimal
+            from etl_framework.load.sql.sqlite_decimal import SqliteDecimal
 
             scale = self.scale if self.precision is not None else None
             # SQLite's NUMERIC holds binary floats: exact decimals get their own column type

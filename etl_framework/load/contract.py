@@ -1,19 +1,32 @@
 """One write-strategy contract for every backend (issue 17 item 3).
 
 `StrategyKind` names what a publish does; `WriteStrategyContract` is the lifecycle both
-`etl_framework.load.base.WriteStrategy` (SQL) and
+`etl_framework.load.sql.base.WriteStrategy` (SQL) and
 `etl_framework.load.bq.strategies.BigQueryWriteStrategy` implement; `strategy_class`
 is the one registry mapping (backend, kind) to the implementing class.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import re
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Backend = Literal["sql", "bigquery"]
+
+RUN_TAG_LENGTH = 8
+"""Characters of the run id in staging names and labels (every backend)."""
+
+
+def run_tag(run_id: str) -> str:
+    """8 lowercase alphanumerics identifying the run (a hash when the id has too few)."""
+    tag = re.sub(r"[^a-z0-9]", "", run_id.lower())[:RUN_TAG_LENGTH]
+    if len(tag) < RUN_TAG_LENGTH:
+        tag = hashlib.sha1(run_id.encode()).hexdigest()[:RUN_TAG_LENGTH]
+    return tag
 
 
 class StrategyKind(StrEnum):
@@ -58,10 +71,16 @@ class WriteStrategyContract(Protocol):
 
 
 _REGISTRY: dict[tuple[Backend, StrategyKind], str] = {
-    ("sql", StrategyKind.REPLACE_TABLE): "etl_framework.load.replace_table:ReplaceTableStrategy",
-    ("sql", StrategyKind.REPLACE_WINDOW): "etl_framework.load.replace_window:ReplaceWindowStrategy",
-    ("sql", StrategyKind.MERGE): "etl_framework.load.merge:MergeStrategy",
-    ("sql", StrategyKind.APPEND): "etl_framework.load.append:AppendStrategy",
+    (
+        "sql",
+        StrategyKind.REPLACE_TABLE,
+    ): "etl_framework.load.sql.replace_table:ReplaceTableStrategy",
+    (
+        "sql",
+        StrategyKind.REPLACE_WINDOW,
+    ): "etl_framework.load.sql.replace_window:ReplaceWindowStrategy",
+    ("sql", StrategyKind.MERGE): "etl_framework.load.sql.merge:MergeStrategy",
+    ("sql", StrategyKind.APPEND): "etl_framework.load.sql.append:AppendStrategy",
     ("bigquery", StrategyKind.REPLACE_TABLE): (
         "etl_framework.load.bq.strategies:BigQueryReplaceTableStrategy"
     ),
@@ -84,4 +103,12 @@ def strategy_class(backend: Backend, kind: StrategyKind | str) -> type[Any]:
     return cls
 
 
-__all__ = ["Backend", "PublishOutcome", "StrategyKind", "WriteStrategyContract", "strategy_class"]
+__all__ = [
+    "RUN_TAG_LENGTH",
+    "Backend",
+    "PublishOutcome",
+    "StrategyKind",
+    "WriteStrategyContract",
+    "run_tag",
+    "strategy_class",
+]

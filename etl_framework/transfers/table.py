@@ -46,8 +46,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, Field
 from typing_extensions import TypeVar
 
-from etl_framework.load.bulk import DEFAULT_BATCH_SIZE
 from etl_framework.load.guards import GuardConfig
+from etl_framework.load.sql.bulk import DEFAULT_BATCH_SIZE
 from etl_framework.mapping import FieldMapping
 from etl_framework.transfers.declarative import DeclarativeTransferJob, TargetOptions
 from etl_framework.window import WriteMode
@@ -55,7 +55,7 @@ from etl_framework.window import WriteMode
 if TYPE_CHECKING:
     from etl_framework.config import FrameworkConfig
     from etl_framework.connectors.sql import SqlConnector
-    from etl_framework.load.base import PublishResult, WriteStrategy
+    from etl_framework.load.sql.base import PublishResult, WriteStrategy
 
 DeltaStrategy = Literal["replace_window", "merge", "append"]
 
@@ -114,9 +114,9 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy", TableOptionsT]):
     ) -> list[tuple[str, str]]:
         """Also the target table, before the run touches anything: a valid identifier,
         not in a temporary schema, its schema exists, no table differs from it only by
-        case (the database is only read; see `etl_framework.load.target_check`)."""
+        case (the database is only read; see `etl_framework.load.sql.target_check`)."""
         from etl_framework.connectors.sql import SqlConfig
-        from etl_framework.load.target_check import target_problems
+        from etl_framework.load.sql.target_check import target_problems
 
         problems = super().config_problems(config, options)
         connection, table, path = cls.configured_target(config, options)

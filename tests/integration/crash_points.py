@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from etl_framework.load.staging import list_staging
+from etl_framework.load.sql.staging import list_staging
 from tests.integration.crash_jobs import CRASH_ENV, day_of, record
 from tests.integration.helpers import run_pipeline
 

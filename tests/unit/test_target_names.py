@@ -6,7 +6,7 @@ import pytest
 
 from etl_framework import registry
 from etl_framework.config import config_from_mapping
-from etl_framework.load.target_check import static_problems
+from etl_framework.load.sql.target_check import static_problems
 
 
 @pytest.mark.parametrize(
@@ -62,8 +62,8 @@ def test_a_case_only_conflict_found_while_loading_is_refused_cleanly() -> None:
     NoSuchTableError that SQLite's case-insensitive names used to end in."""
     import sqlalchemy as sa
 
-    from etl_framework.load.schema import check_target
-    from etl_framework.load.target_check import TargetCaseError
+    from etl_framework.load.sql.schema import check_target
+    from etl_framework.load.sql.target_check import TargetCaseError
     from etl_framework.mapping import FieldMapping
 
     engine = sa.create_engine("sqlite://")

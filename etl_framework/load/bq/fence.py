@@ -1,4 +1,4 @@
-"""The warehouse fence on BigQuery: the counterpart of `etl_framework.load.fence`.
+"""The warehouse fence on BigQuery: the counterpart of `etl_framework.load.sql.fence`.
 
 A table ``_etl_fence`` in the target's dataset holds one row per (target, window) with
 the fencing token and run that last claimed it and the run that published it. The

@@ -1,6 +1,6 @@
 """BigQuery write strategies: stage with load jobs, publish atomically, clean up.
 
-Every strategy runs the same steps (the same shape as `etl_framework.load.base`)::
+Every strategy runs the same steps (the same shape as `etl_framework.load.sql.base`)::
 
     strategy = BigQueryReplaceWindowStrategy(bq, "events", mapping, run_id=ctx.run_id,
                                              window=ctx.window, window_column="event_date",
@@ -66,8 +66,8 @@ from etl_framework.load import guards as _guards
 from etl_framework.load.bq.fence import BigQueryFence
 from etl_framework.load.bq.files import SOURCE_FORMATS, FileFormat, LoadFileWriter
 from etl_framework.load.bq.schema import Partitioning, check_target_schema, schema_fields
+from etl_framework.load.contract import run_tag
 from etl_framework.load.guards import GuardConfig
-from etl_framework.load.staging import run_tag
 from etl_framework.mapping import ColumnKind
 from etl_framework.window import Window, format_date, parse_date
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from etl_framework.load.base import WriteStrategy
+from etl_framework.load.sql.base import WriteStrategy
 from tests.support.ledger import FakeLedger
 from tests.unit.load import fence_cases
 from tests.unit.load.cases import MAPPING, connector, table_rows

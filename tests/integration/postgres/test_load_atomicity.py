@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from etl_framework.load.replace_table import ReplaceTableStrategy
-from etl_framework.load.staging import list_staging
+from etl_framework.load.sql.replace_table import ReplaceTableStrategy
+from etl_framework.load.sql.staging import list_staging
 from etl_framework.mapping import FieldMapping
 from tests.integration.helpers import run_pipeline, start_pipeline
 from tests.unit.load.cases import connector

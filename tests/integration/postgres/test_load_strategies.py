@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from etl_framework.exceptions import ConfigError, SchemaMismatchError
-from etl_framework.load.replace_table import ReplaceTableStrategy
+from etl_framework.load.sql.replace_table import ReplaceTableStrategy
 from etl_framework.mapping import FieldMapping
 from tests.unit.load import cases
 
@@ -127,8 +127,8 @@ def test_odd_but_valid_names_are_quoted(postgres_url: str) -> None:
 
 def test_generic_executemany_path_on_postgres(postgres_url: str) -> None:
     """The batched executemany used for dialects without a fast path, on a second dialect."""
-    from etl_framework.load.bulk import executemany_rows
-    from etl_framework.load.schema import build_table, create_table
+    from etl_framework.load.sql.bulk import executemany_rows
+    from etl_framework.load.sql.schema import build_table, create_table
 
     with cases.connector(postgres_url) as c:
         with c.engine.begin() as conn:

@@ -17,14 +17,14 @@ import sqlalchemy as sa
 
 from etl_framework.connectors.sql import SqlConfig, SqlConnector
 from etl_framework.exceptions import GuardError, JobError, SchemaMismatchError
-from etl_framework.load.append import AppendStrategy
-from etl_framework.load.base import WriteStrategy
 from etl_framework.load.guards import GuardConfig
-from etl_framework.load.merge import MergeStrategy
-from etl_framework.load.replace_table import ReplaceTableStrategy
-from etl_framework.load.replace_window import ReplaceWindowStrategy
-from etl_framework.load.schema import build_table
-from etl_framework.load.staging import list_staging
+from etl_framework.load.sql.append import AppendStrategy
+from etl_framework.load.sql.base import WriteStrategy
+from etl_framework.load.sql.merge import MergeStrategy
+from etl_framework.load.sql.replace_table import ReplaceTableStrategy
+from etl_framework.load.sql.replace_window import ReplaceWindowStrategy
+from etl_framework.load.sql.schema import build_table
+from etl_framework.load.sql.staging import list_staging
 from etl_framework.mapping import FieldMapping
 from etl_framework.window import Window
 from tests.support.ledger import FakeLedger
@@ -92,7 +92,7 @@ def run(strategy: WriteStrategy, recs: Iterable[Mapping[str, Any]]) -> Any:
 def table_rows(engine: sa.Engine, table: str = "orders") -> list[tuple[Any, ...]]:
     """Every row as comparable plain values, ordered by id."""
     # through the mapping's column types, as the framework writes them (SQLite stores
-    # numeric(12,2) as scaled integers: see etl_framework/load/sqlite_decimal.py)
+    # numeric(12,2) as scaled integers: see etl_framework/load/sql/sqlite_decimal.py)
     typed = build_table(MAPPING, table)
     columns = [typed.c[name] for name in ("id", "day", "amount", "name", "ok", "note")]
     with engine.connect() as conn:

@@ -17,12 +17,12 @@ import sqlalchemy as sa
 
 from etl_framework.connectors.sql import SqlConnector
 from etl_framework.exceptions import ExitCode, FencedOutError, GuardError, JobError
-from etl_framework.load.base import WriteStrategy
-from etl_framework.load.fence import FENCE_TABLE
-from etl_framework.load.merge import MergeStrategy
-from etl_framework.load.replace_table import ReplaceTableStrategy
-from etl_framework.load.replace_window import ReplaceWindowStrategy
-from etl_framework.load.staging import staging_name
+from etl_framework.load.sql.base import WriteStrategy
+from etl_framework.load.sql.fence import FENCE_TABLE
+from etl_framework.load.sql.merge import MergeStrategy
+from etl_framework.load.sql.replace_table import ReplaceTableStrategy
+from etl_framework.load.sql.replace_window import ReplaceWindowStrategy
+from etl_framework.load.sql.staging import staging_name
 from etl_framework.window import Window
 from tests.support.ledger import FakeLedger
 from tests.unit.load.cases import (

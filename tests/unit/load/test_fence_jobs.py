@@ -20,7 +20,7 @@ from etl_framework.config import config_from_mapping
 from etl_framework.context import Connections, RunContext
 from etl_framework.exceptions import ExitCode, FencedOutError
 from etl_framework.job import Outcome, RunStatus, Step
-from etl_framework.load.staging import list_staging
+from etl_framework.load.sql.staging import list_staging
 from etl_framework.transfers import TableTransferJob
 from etl_framework.window import Window, WriteMode
 from tests.support.ledger import FakeLedger

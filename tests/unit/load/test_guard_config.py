@@ -13,9 +13,9 @@ from etl_framework.load.bq.strategies import (
     BigQueryReplaceWindowStrategy,
 )
 from etl_framework.load.guards import GuardConfig, GuardLimits
-from etl_framework.load.merge import MergeStrategy
-from etl_framework.load.replace_table import ReplaceTableStrategy
-from etl_framework.load.replace_window import ReplaceWindowStrategy
+from etl_framework.load.sql.merge import MergeStrategy
+from etl_framework.load.sql.replace_table import ReplaceTableStrategy
+from etl_framework.load.sql.replace_window import ReplaceWindowStrategy
 from etl_framework.transfers import BigQueryTransferOptions, TableTransferOptions
 
 

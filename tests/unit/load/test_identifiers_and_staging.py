@@ -9,7 +9,8 @@ from etl_framework.identifiers import (
     split_table_name,
     validate_identifier,
 )
-from etl_framework.load.staging import run_tag, staging_name, staging_pattern
+from etl_framework.load.contract import run_tag
+from etl_framework.load.sql.staging import staging_name, staging_pattern
 
 DIALECT = sa.create_engine("sqlite://").dialect
 

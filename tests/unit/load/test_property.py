@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etl_framework.connectors.sql import SqlConnector
-from etl_framework.load.replace_table import ReplaceTableStrategy
-from etl_framework.load.replace_window import ReplaceWindowStrategy
-from etl_framework.load.staging import list_staging
+from etl_framework.load.sql.replace_table import ReplaceTableStrategy
+from etl_framework.load.sql.replace_window import ReplaceWindowStrategy
+from etl_framework.load.sql.staging import list_staging
 from etl_framework.mapping import FieldMapping
 from etl_framework.window import Window
 from tests.support.ledger import FakeLedger

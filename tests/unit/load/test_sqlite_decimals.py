@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from etl_framework.exceptions import SchemaMismatchError
-from etl_framework.load.replace_table import ReplaceTableStrategy
-from etl_framework.load.schema import build_table
+from etl_framework.load.sql.replace_table import ReplaceTableStrategy
+from etl_framework.load.sql.schema import build_table
 from etl_framework.mapping import FieldMapping
 from tests.unit.load.cases import connector, run
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from etl_framework.identifiers import quote_table
-from etl_framework.load.schema import column_list
+from etl_framework.load.sql.schema import column_list
 from etl_framework.mapping import ColumnKind, ColumnType
 
 if TYPE_CHECKING:

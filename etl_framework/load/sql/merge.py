@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from etl_framework.exceptions import ConfigError, SchemaMismatchError
 from etl_framework.identifiers import quote
-from etl_framework.load.base import PublishResult, WriteStrategy
-from etl_framework.load.schema import column_list, unique_key_exists
+from etl_framework.load.sql.base import PublishResult, WriteStrategy
+from etl_framework.load.sql.schema import column_list, unique_key_exists
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from etl_framework.load.schema import SchemaCheck
+    from etl_framework.load.sql.schema import SchemaCheck
 
 
 class MergeStrategy(WriteStrategy):

@@ -32,8 +32,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from etl_framework.exceptions import ConfigError, SchemaMismatchError
-from etl_framework.load.base import PublishResult, WriteStrategy
-from etl_framework.load.guards import count_rows
+from etl_framework.load.sql.base import PublishResult, WriteStrategy
+from etl_framework.load.sql.guards import count_rows
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

@@ -25,22 +25,14 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from etl_framework.identifiers import quote_table, split_table_name
+from etl_framework.load.contract import RUN_TAG_LENGTH, run_tag
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 STAGING_PREFIX = "_stg_"
-RUN_TAG_LENGTH = 8
 MAX_IDENTIFIER_LENGTH = 63
 _MAX_TABLE_PART = MAX_IDENTIFIER_LENGTH - len(STAGING_PREFIX) - 1 - RUN_TAG_LENGTH
-
-
-def run_tag(run_id: str) -> str:
-    """8 lowercase alphanumerics identifying the run (a hash when the id has too few)."""
-    tag = re.sub(r"[^a-z0-9]", "", run_id.lower())[:RUN_TAG_LENGTH]
-    if len(tag) < RUN_TAG_LENGTH:
-        tag = hashlib.sha1(run_id.encode()).hexdigest()[:RUN_TAG_LENGTH]
-    return tag
 
 
 def _table_part(table: str) -> str:

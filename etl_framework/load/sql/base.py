@@ -19,7 +19,7 @@ it was created). Readers see the target before or after the publish transaction,
 never in between.
 
 With a fencing token (``fence_token`` > 0, issued by the ledger with the lease) the
-publish transaction first checks the warehouse fence (`etl_framework.load.fence`): a
+publish transaction first checks the warehouse fence (`etl_framework.load.sql.fence`): a
 run whose lease a newer run took over raises `FencedOutError` and publishes nothing.
 A strategy built without a ledger gets `NullLedger` and token 0: no fence, and it
 never drops a table it did not create itself.
@@ -36,10 +36,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from etl_framework.exceptions import ConfigError, GuardError, JobError, SchemaMismatchError
 from etl_framework.identifiers import quote_table, split_table_name, validate_identifier
 from etl_framework.load import guards as _guards
-from etl_framework.load.bulk import DEFAULT_BATCH_SIZE, ProgressCallback, bulk_insert
-from etl_framework.load.fence import SqlFence
 from etl_framework.load.guards import GuardConfig
-from etl_framework.load.schema import (
+from etl_framework.load.sql import guards as _sql_guards
+from etl_framework.load.sql.bulk import DEFAULT_BATCH_SIZE, ProgressCallback, bulk_insert
+from etl_framework.load.sql.fence import SqlFence
+from etl_framework.load.sql.schema import (
     SchemaCheck,
     build_table,
     check_target,
@@ -50,7 +51,7 @@ from etl_framework.load.schema import (
     table_exists,
     unique_key_exists,
 )
-from etl_framework.load.staging import (
+from etl_framework.load.sql.staging import (
     StagingLock,
     drop_owned_staging,
     drop_table,
@@ -462,7 +463,7 @@ class WriteStrategy(ABC):
     def check_guards(self, conn: Connection) -> None:
         """Every configured guard on the staged rows, inside the publish transaction."""
         # loaded by this object: we counted the rows on the way in
-        staged = self.staged_rows if self._loaded else _guards.count_rows(conn, self.staging)
+        staged = self.staged_rows if self._loaded else _sql_guards.count_rows(conn, self.staging)
         self._run_guards(conn, self.staging, staged, self._rows_to_replace(conn))
 
     @property
@@ -489,14 +490,14 @@ class WriteStrategy(ABC):
         _guards.check_min_rows(staged, limits.min_rows)
         _guards.check_min_fraction(staged, current, limits.min_fraction, self.replaced_scope)
         if self.merges_on_keys:
-            _guards.check_null_keys(conn, table, self.key_columns, staged)
+            _sql_guards.check_null_keys(conn, table, self.key_columns, staged)
         if g.forbid_all_null:
             unknown = set(g.all_null_allowed) - set(self.mapping.columns)
             if unknown:
                 raise ConfigError(
                     "guards.all_null_allowed names unmapped columns: " + ", ".join(sorted(unknown))
                 )
-            _guards.check_not_all_null(
+            _sql_guards.check_not_all_null(
                 conn,
                 table,
                 self.mapping.columns,
@@ -507,7 +508,9 @@ class WriteStrategy(ABC):
                 self._bind_type,
             )
         if g.unique_keys and self.key_columns and not self._key_enforced:
-            _guards.check_unique_keys(conn, table, self.key_columns, where, params, self._bind_type)
+            _sql_guards.check_unique_keys(
+                conn, table, self.key_columns, where, params, self._bind_type
+            )
 
     @property
     def replaced_scope(self) -> str:

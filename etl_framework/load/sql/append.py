@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from etl_framework.load.base import PublishResult, WriteStrategy
+from etl_framework.load.sql.base import PublishResult, WriteStrategy
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from etl_framework.exceptions import ConfigError, GuardError
 from etl_framework.identifiers import quote
-from etl_framework.load.base import PublishResult, WriteStrategy
+from etl_framework.load.sql.base import PublishResult, WriteStrategy
 from etl_framework.mapping import ColumnKind
 from etl_framework.window import window_bound
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from etl_framework.exceptions import SchemaMismatchError
 from etl_framework.identifiers import quote, quote_table, split_table_name, validate_identifier
-from etl_framework.load import sqlite_decimal
+from etl_framework.load.sql import sqlite_decimal
 from etl_framework.mapping import ColumnKind, ColumnType, FieldMapping
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def check_target(
     Raises:
         SchemaMismatchError: listing every column that disagrees.
     """
-    from etl_framework.load.target_check import check_case
+    from etl_framework.load.sql.target_check import check_case
 
     schema, table = split_table_name(name)
     inspector = sa.inspect(conn)
