@@ -144,6 +144,10 @@ class Window:
         return f"{left}..{right}"
 
 
+WINDOW_KINDS = frozenset({"date", "timestamp", "timestamptz"})
+"""Column kinds a window can be compared with (`window_bound`); a `ColumnKind` is a str."""
+
+
 def window_bound(day: dt.date, kind: str) -> dt.date | dt.datetime:
     """The value a window column of type ``kind`` (``date``, ``timestamp`` or
     ``timestamptz``; a `ColumnKind`) is compared with for the calendar day ``day``:

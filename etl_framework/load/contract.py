@@ -2,7 +2,7 @@
 
 `StrategyKind` names what a publish does; `WriteStrategyContract` is the lifecycle both
 `etl_framework.load.sql.base.WriteStrategy` (SQL) and
-`etl_framework.load.bq.strategies.BigQueryWriteStrategy` implement; `strategy_class`
+`etl_framework.load.bigquery.base.BigQueryWriteStrategy` implement; `strategy_class`
 is the one registry mapping (backend, kind) to the implementing class.
 """
 
@@ -82,12 +82,12 @@ _REGISTRY: dict[tuple[Backend, StrategyKind], str] = {
     ("sql", StrategyKind.MERGE): "etl_framework.load.sql.merge:MergeStrategy",
     ("sql", StrategyKind.APPEND): "etl_framework.load.sql.append:AppendStrategy",
     ("bigquery", StrategyKind.REPLACE_TABLE): (
-        "etl_framework.load.bq.strategies:BigQueryReplaceTableStrategy"
+        "etl_framework.load.bigquery.replace_table:BigQueryReplaceTableStrategy"
     ),
     ("bigquery", StrategyKind.REPLACE_WINDOW): (
-        "etl_framework.load.bq.strategies:BigQueryReplaceWindowStrategy"
+        "etl_framework.load.bigquery.replace_window:BigQueryReplaceWindowStrategy"
     ),
-    ("bigquery", StrategyKind.MERGE): "etl_framework.load.bq.strategies:BigQueryMergeStrategy",
+    ("bigquery", StrategyKind.MERGE): "etl_framework.load.bigquery.merge:BigQueryMergeStrategy",
 }
 
 

@@ -3,7 +3,7 @@
 A failing guard raises `GuardError` (exit code 1) naming the guard and the numbers;
 the target is not touched (the publish never starts). One `GuardConfig`, with one set
 of defaults, serves the SQL strategies (`etl_framework.load`) and the BigQuery ones
-(`etl_framework.load.bq`); it is ``transfers.<name>.guards`` in config::
+(`etl_framework.load.bigquery`); it is ``transfers.<name>.guards`` in config::
 
     guards:
       min_rows: 1000             # fewer new rows -> refuse (truncate default: 1)

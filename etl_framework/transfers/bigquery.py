@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, Field, model_validator
 from typing_extensions import TypeVar
 
-from etl_framework.load.bq.schema import Partitioning
+from etl_framework.load.bigquery.schema import Partitioning
 from etl_framework.load.guards import GuardConfig
 from etl_framework.transfers.declarative import DeclarativeTransferJob, TargetOptions
 from etl_framework.window import WriteMode
@@ -46,7 +46,7 @@ from etl_framework.window import WriteMode
 if TYPE_CHECKING:
     from etl_framework.config import FrameworkConfig
     from etl_framework.connectors.bigquery import BigQueryConnector
-    from etl_framework.load.bq.strategies import BigQueryPublishResult, BigQueryWriteStrategy
+    from etl_framework.load.bigquery.base import BigQueryPublishResult, BigQueryWriteStrategy
 
 BigQueryDeltaStrategy = Literal["replace_window", "merge"]
 

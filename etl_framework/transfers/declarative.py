@@ -30,14 +30,13 @@ from typing_extensions import TypeVar
 
 from etl_framework.exceptions import ConfigError, RegistryError
 from etl_framework.job import ETLJob, Outcome
-from etl_framework.mapping import ColumnKind, FieldMapping
-from etl_framework.window import WriteMode
+from etl_framework.mapping import FieldMapping
+from etl_framework.window import WINDOW_KINDS, WriteMode
 
 if TYPE_CHECKING:
     from etl_framework.config import FrameworkConfig
     from etl_framework.connectors.base import ConnectorConfig
 
-_WINDOW_KINDS = (ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ)
 _READ_COUNT_EVERY = 1000
 
 
@@ -109,7 +108,7 @@ class DeclarativeTransferJob(ETLJob[TargetOptionsT], Generic[StrategyT, TargetOp
             raise RegistryError(f"{cls.__name__}.mapping must be a FieldMapping")
         if mapping is not None and cls.window_column is not None:
             kind = mapping.field(cls.window_column).type.kind
-            if kind not in _WINDOW_KINDS:
+            if kind not in WINDOW_KINDS:
                 raise RegistryError(
                     f"{cls.__name__}.window_column {cls.window_column!r} is {kind}; "
                     "it must be date, timestamp or timestamptz"

@@ -24,15 +24,12 @@ import sqlalchemy as sa
 from etl_framework.exceptions import ConfigError, GuardError
 from etl_framework.identifiers import quote
 from etl_framework.load.sql.base import PublishResult, WriteStrategy
-from etl_framework.mapping import ColumnKind
-from etl_framework.window import window_bound
+from etl_framework.window import WINDOW_KINDS, window_bound
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from etl_framework.window import Window
-
-WINDOW_KINDS = frozenset({ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ})
 
 
 class ReplaceWindowStrategy(WriteStrategy):

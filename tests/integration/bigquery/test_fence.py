@@ -17,14 +17,15 @@ from typing import Any
 import pytest
 
 from etl_framework.exceptions import ExitCode, FencedOutError, GuardError, JobError
-from etl_framework.load.bq import (
+from etl_framework.load.bigquery import (
     BigQueryMergeStrategy,
     BigQueryReplaceTableStrategy,
     BigQueryReplaceWindowStrategy,
     Partitioning,
 )
-from etl_framework.load.bq.fence import FENCE_TABLE
-from etl_framework.load.bq.strategies import BigQueryWriteStrategy, staging_table_name
+from etl_framework.load.bigquery.base import BigQueryWriteStrategy
+from etl_framework.load.bigquery.fence import FENCE_TABLE
+from etl_framework.load.bigquery.staging import staging_table_name
 from etl_framework.load.guards import GuardConfig
 from etl_framework.window import Window
 from tests.integration.bigquery.conftest import BigQueryTarget

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from etl_framework.context import RunCounters
-from etl_framework.load.bq import (
+from etl_framework.load.bigquery import (
     BigQueryReplaceTableStrategy,
     BigQueryReplaceWindowStrategy,
     Partitioning,

@@ -10,13 +10,13 @@ import pytest
 from etl_framework.connectors.bigquery import BigQueryJobError
 from etl_framework.context import RunCounters
 from etl_framework.exceptions import GuardError, SchemaMismatchError
-from etl_framework.load.bq import (
+from etl_framework.load.bigquery import (
     BigQueryMergeStrategy,
     BigQueryReplaceTableStrategy,
     BigQueryReplaceWindowStrategy,
     Partitioning,
 )
-from etl_framework.load.bq.strategies import staging_table_name
+from etl_framework.load.bigquery.staging import staging_table_name
 from etl_framework.load.guards import GuardConfig
 from etl_framework.mapping import FieldMapping
 from etl_framework.window import Window

@@ -29,14 +29,11 @@ from etl_framework.connectors.bigquery import (
 )
 from etl_framework.context import RunCounters
 from etl_framework.exceptions import ConfigError, ExitCode
-from etl_framework.load.bq.strategies import (
-    BigQueryMergeStrategy,
-    BigQueryReplaceTableStrategy,
-    BigQueryReplaceWindowStrategy,
-    parse_window_tag,
-    staging_table_name,
-    window_tag,
-)
+from etl_framework.load.bigquery.merge import BigQueryMergeStrategy
+from etl_framework.load.bigquery.replace_table import BigQueryReplaceTableStrategy
+from etl_framework.load.bigquery.replace_window import BigQueryReplaceWindowStrategy
+from etl_framework.load.bigquery.staging import parse_window_tag, staging_table_name
+from etl_framework.load.fence import window_key
 from etl_framework.mapping import FieldMapping
 from etl_framework.window import Window
 from tests.support.ledger import FakeLedger
@@ -237,7 +234,7 @@ def test_window_tags_round_trip() -> None:
         Window(dt.date(2024, 1, 1), None),
         Window(None, dt.date(2024, 1, 1)),
     ):
-        assert parse_window_tag(window_tag(window)) == window
+        assert parse_window_tag(window_key(window)) == window
     assert (
         staging_table_name(TableRef("p", "d", "t"), Window.unbounded(), "0f1e2d3c-aaaa")
         == "_etl_stg_t__70cff32b__all__0f1e2d3c"

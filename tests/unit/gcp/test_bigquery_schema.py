@@ -12,8 +12,8 @@ import pytest
 from google.cloud.bigquery import SchemaField
 
 from etl_framework.exceptions import ConfigError, SchemaMismatchError
-from etl_framework.load.bq.files import LoadFileWriter
-from etl_framework.load.bq.schema import bigquery_type, check_target_schema, schema_fields
+from etl_framework.load.bigquery.files import LoadFileWriter
+from etl_framework.load.bigquery.schema import bigquery_type, check_target_schema, schema_fields
 from etl_framework.mapping import ColumnType, FieldMapping
 
 MAPPING = FieldMapping.from_tuples(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from etl_framework.load.bq.files import LoadFileWriter, bigquery_numeric
+from etl_framework.load.bigquery.files import LoadFileWriter, bigquery_numeric
 from etl_framework.mapping import FieldMapping, FieldValueError
 
 NUMERIC = FieldMapping.from_tuples([("id", "id", "bigint"), ("x", "amount", "numeric")])

@@ -138,7 +138,7 @@ class LoadFileWriter:
             from etl_framework.exceptions import missing_extra_error
 
             raise missing_extra_error("pyarrow", "bigquery") from None
-        from etl_framework.load.bq.schema import bigquery_type
+        from etl_framework.load.bigquery.schema import bigquery_type
 
         fields = []
         for f in self.mapping.fields:

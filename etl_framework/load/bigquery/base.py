@@ -1,4 +1,4 @@
-"""BigQuery write strategies: stage with load jobs, publish atomically, clean up.
+"""`BigQueryWriteStrategy`: stage with load jobs, publish atomically, clean up.
 
 Every strategy runs the same steps (the same shape as `etl_framework.load.sql.base`)::
 
@@ -27,24 +27,27 @@ Every strategy runs the same steps (the same shape as `etl_framework.load.sql.ba
                                        (in a transaction with the fence check).
 =====================================  ===================================================
 
-With a fencing token the first statement of every publish transaction is the fence
-check (`etl_framework.load.bq.fence`): a run whose lease a newer run took over aborts
-the transaction with `FencedOutError` and publishes nothing.
+Each lives in its own module (``replace_table.py``, ``replace_window.py``,
+``merge.py``), named like the SQL ones (`etl_framework.load.sql`); guard settings and
+defaults come from the one `etl_framework.load.guards.GuardConfig`.
 
-Staging tables are named ``_etl_stg_<table>__<target8>__<window>__<run8>``, recorded in
-the ledger before they are created (a plain create: an existing table is an error,
-never dropped) and created with an expiration (``staging_expiration_hours``, 24 h by
-default), so a crashed run never leaves permanent garbage. `drop_stale_staging` drops
-only the staging tables (and their staged GCS files) that the ledger recorded for runs
-that are gone, never a table because its name matches the pattern. ``<target8>`` is a
-hash of the full ``project.dataset.table``: targets with the same table name in
-different datasets share a staging dataset (and bucket) without ever touching each
-other's staging.
+With a fencing token the first statement of every publish transaction is the fence
+check (`etl_framework.load.bigquery.fence`): a run whose lease a newer run took over
+aborts the transaction with `FencedOutError` and publishes nothing.
+
+Staging tables are named ``_etl_stg_<table>__<target8>__<window>__<run8>``
+(`staging.py`), recorded in the ledger before they are created (a plain create: an
+existing table is an error, never dropped) and created with an expiration
+(``staging_expiration_hours``, 24 h by default), so a crashed run never leaves permanent
+garbage. `drop_stale_staging` drops only the staging tables (and their staged GCS files)
+that the ledger recorded for runs that are gone, never a table because its name matches
+the pattern. ``<target8>`` is a hash of the full ``project.dataset.table``: targets with
+the same table name in different datasets share a staging dataset (and bucket) without
+ever touching each other's staging.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -63,13 +66,14 @@ from etl_framework.connectors.bigquery import (
 )
 from etl_framework.exceptions import ConfigError, GuardError, JobError
 from etl_framework.load import guards as _guards
-from etl_framework.load.bq.fence import BigQueryFence
-from etl_framework.load.bq.files import SOURCE_FORMATS, FileFormat, LoadFileWriter
-from etl_framework.load.bq.schema import Partitioning, check_target_schema, schema_fields
+from etl_framework.load.bigquery.fence import BigQueryFence
+from etl_framework.load.bigquery.files import SOURCE_FORMATS, FileFormat, LoadFileWriter
+from etl_framework.load.bigquery.schema import Partitioning, check_target_schema, schema_fields
+from etl_framework.load.bigquery.staging import staging_table_name
 from etl_framework.load.contract import run_tag
 from etl_framework.load.guards import GuardConfig
 from etl_framework.mapping import ColumnKind
-from etl_framework.window import Window, format_date, parse_date
+from etl_framework.window import Window
 
 if TYPE_CHECKING:
     from etl_framework.connectors.gcs import GcsConnector
@@ -78,39 +82,6 @@ if TYPE_CHECKING:
     from etl_framework.state.handle import LedgerHandle
 
 logger = logging.getLogger(__name__)
-
-STAGING_PREFIX = "_etl_stg_"
-TARGET_TAG_LENGTH = 8
-WINDOW_KINDS = frozenset({ColumnKind.DATE, ColumnKind.TIMESTAMP, ColumnKind.TIMESTAMPTZ})
-
-
-def window_tag(window: Window) -> str:
-    if window.is_unbounded:
-        return "all"
-    start = format_date(window.start) if window.start else ""
-    end = format_date(window.end) if window.end else ""
-    return f"{start}_{end}"
-
-
-def parse_window_tag(tag: str) -> Window:
-    if tag == "all":
-        return Window.unbounded()
-    start, _, end = tag.partition("_")
-    return Window(parse_date(start) if start else None, parse_date(end) if end else None)
-
-
-def target_tag(target: TableRef) -> str:
-    """8 hex digits of a hash of ``project.dataset.table``: stable across runs, and
-    different for same-named tables of different datasets or projects."""
-    return hashlib.sha256(str(target).encode()).hexdigest()[:TARGET_TAG_LENGTH]
-
-
-def staging_table_name(target: TableRef, window: Window, run_id: str) -> str:
-    """``_etl_stg_<table>__<target8>__<window>__<run8>`` of one run of ``target``."""
-    return (
-        f"{STAGING_PREFIX}{target.table}__{target_tag(target)}"
-        f"__{window_tag(window)}__{run_tag(run_id)}"
-    )
 
 
 @dataclass(frozen=True)
@@ -519,211 +490,4 @@ class BigQueryWriteStrategy(ABC):
         return ", ".join(f"{prefix}`{c}`" for c in self.mapping.columns)
 
 
-class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
-    """Truncate: load into staging, then DELETE every row + INSERT, in one transaction.
-
-    The target table is kept as it is (schema descriptions, policy tags, partitioning,
-    clustering, grants); only its rows change. The transaction is what the warehouse
-    fence checks inside, so a run that lost its lease cannot replace the table.
-    """
-
-    name = "replace_table"
-    full_refresh = True
-
-    def publish_statement(self) -> str:
-        cols = self._columns_sql()
-        return self._transaction(
-            [
-                f"DELETE FROM {self.target.sql} WHERE TRUE;",
-                f"INSERT INTO {self.target.sql} ({cols})\nSELECT {cols} FROM {self.staging.sql};",
-            ]
-        )
-
-    def publish(self) -> BigQueryPublishResult:
-        # The rows replaced. COUNT(*) of a whole table is answered from metadata and
-        # bills 0 bytes; the table resource's numRows is not used: an emulator (and a
-        # table with a streaming buffer) can report a stale number after DML.
-        current = self._count(f"SELECT COUNT(*) AS n FROM {self.target.sql}", "min_fraction guard")
-        if not self._loads_uris:
-            # Rows (or nothing at all): refuse before any load job runs.
-            self._check_guards(self._writer.rows if self._writer is not None else 0, current)
-        staged = self._stage()
-        self._check_guards(staged, current)
-        statement = self.publish_statement()
-        job = self._execute_publish(statement, "publish transaction")
-        self.log.info("replaced %s with %d rows (one transaction)", self.target, staged)
-        return BigQueryPublishResult(inserted=staged, statement=statement, job_id=job.job_id)
-
-
-class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
-    """Delta: DELETE the window + INSERT from staging, in one transaction."""
-
-    name = "replace_window"
-
-    def __init__(self, *args: Any, window_column: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.window_column = window_column
-        self.window_kind = self.mapping.field(window_column).type.kind
-        if self.window_kind not in WINDOW_KINDS:
-            raise ConfigError(
-                f"window column {window_column!r} is {self.window_kind}; it must be date, "
-                "timestamp or timestamptz"
-            )
-
-    def window_params(self) -> dict[str, Any]:
-        from etl_framework.window import window_bound
-
-        params: dict[str, Any] = {}
-        if self.window.start is not None:
-            params["window_start"] = window_bound(self.window.start, self.window_kind)
-        if self.window.end is not None:
-            params["window_end"] = window_bound(self.window.end, self.window_kind)
-        return params
-
-    def window_condition(self, alias: str = "") -> str:
-        column = f"{alias}.`{self.window_column}`" if alias else f"`{self.window_column}`"
-        parts = []
-        if self.window.start is not None:
-            parts.append(f"{column} >= @window_start")
-        if self.window.end is not None:
-            parts.append(f"{column} < @window_end")
-        return " AND ".join(parts) or "TRUE"
-
-    def publish_statement(self) -> str:
-        cols = self._columns_sql()
-        return self._transaction(
-            [
-                f"DELETE FROM {self.target.sql} WHERE {self.window_condition()};",
-                f"INSERT INTO {self.target.sql} ({cols})\nSELECT {cols} FROM {self.staging.sql};",
-            ]
-        )
-
-    @property
-    def replaced_scope(self) -> str:
-        return f"window {self.window} of {self.target}"
-
-    def rows_in_window(self) -> int:
-        """The target's rows in the window (the ``min_fraction`` base): one count query
-        on the window column (pruned to the window's partitions)."""
-        sql = f"SELECT COUNT(*) AS n FROM {self.target.sql} WHERE {self.window_condition()}"
-        return self._count(sql, "min_fraction guard", self.window_params())
-
-    def check_window(self) -> None:
-        condition = self.window_condition()
-        sql = (
-            f"SELECT COUNTIF(NOT ({condition}) OR `{self.window_column}` IS NULL) AS outside "
-            f"FROM {self.staging.sql}"
-        )
-        outside = self._count(sql, "window guard", self.window_params())
-        if outside:
-            raise GuardError(
-                "window",
-                f"{outside} staged rows have {self.window_column} outside the window "
-                f"{self.window} (or NULL); nothing was published",
-            )
-
-    def publish(self) -> BigQueryPublishResult:
-        staged = self._stage()
-        current = self.rows_in_window() if self.guard_limits.min_fraction else None
-        self._check_guards(staged, current)
-        self.check_window()
-        statement = self.publish_statement()
-        job = self._execute_publish(statement, "publish transaction", self.window_params())
-        self.log.info(
-            "replaced window %s of %s with %d rows (one transaction)",
-            self.window,
-            self.target,
-            staged,
-        )
-        return BigQueryPublishResult(inserted=staged, statement=statement, job_id=job.job_id)
-
-
-class BigQueryMergeStrategy(BigQueryWriteStrategy):
-    """Upsert: one MERGE from staging on the key columns.
-
-    BigQuery enforces no primary key or unique constraint (a declared one is ``NOT
-    ENFORCED``), so unlike on SQL the target's constraints cannot vouch for the keys;
-    the guards check the staged keys instead, before the MERGE runs. What the MERGE
-    itself would do otherwise: a staged row with a NULL key matches nothing (``NULL =
-    NULL`` is not true), so it is inserted again on every run (guard ``null_keys``,
-    always); two staged rows with the same key are both inserted when the key is new,
-    and fail the statement ("UPDATE/MERGE must match at most one source row for each
-    target row") when it exists (guard ``unique_keys``). A key the target already holds
-    twice has both rows updated.
-    """
-
-    name = "merge"
-
-    def __init__(self, *args: Any, key_columns: Sequence[str] = (), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.key_columns = tuple(key_columns) or self.mapping.primary_key
-        if not self.key_columns:
-            raise ConfigError(
-                f"merge into {self.target} needs key columns (or primary key columns in the "
-                "mapping)"
-            )
-        for column in self.key_columns:
-            self.mapping.field(column)
-
-    def publish_statement(self) -> str:
-        on = " AND ".join(f"T.`{k}` = S.`{k}`" for k in self.key_columns)
-        others = [c for c in self.mapping.columns if c not in self.key_columns]
-        cols = self._columns_sql()
-        sql = f"MERGE {self.target.sql} T\nUSING {self.staging.sql} S\nON {on}\n"
-        if others:
-            sets = ", ".join(f"`{c}` = S.`{c}`" for c in others)
-            sql += f"WHEN MATCHED THEN UPDATE SET {sets}\n"
-        sql += f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({self._columns_sql('S')})"
-        if self.fence.enabled:  # the fence check and the MERGE commit together
-            return self._transaction([sql + ";"])
-        return sql
-
-    def check_null_keys(self, staged: int) -> None:
-        """Refuse staged rows with a NULL key: ``NULL = NULL`` never matches in the MERGE,
-        so every rerun would insert them again."""
-        condition = " OR ".join(f"`{k}` IS NULL" for k in self.key_columns)
-        sql = f"SELECT COUNTIF({condition}) AS null_keys FROM {self.staging.sql}"
-        null_keys = self._count(sql, "null keys guard")
-        if null_keys:
-            raise GuardError(
-                "null_keys", _guards.null_keys_message(null_keys, staged, self.key_columns)
-            )
-
-    def check_unique_keys(self) -> None:
-        keys = ", ".join(f"`{k}`" for k in self.key_columns)
-        sql = (
-            f"SELECT COUNT(*) AS duplicated FROM (SELECT {keys} FROM {self.staging.sql} "
-            f"GROUP BY {keys} HAVING COUNT(*) > 1)"
-        )
-        duplicated = self._count(sql, "unique keys guard")
-        if duplicated:
-            raise GuardError(
-                "unique_keys",
-                f"{duplicated} key values of ({', '.join(self.key_columns)}) occur more than "
-                "once in staging; MERGE needs one source row per key",
-            )
-
-    def publish(self) -> BigQueryPublishResult:
-        staged = self._stage()
-        self._check_guards(staged)
-        self.check_null_keys(staged)
-        if self.guards.unique_keys:
-            self.check_unique_keys()
-        statement = self.publish_statement()
-        job = self._execute_publish(statement, "publish merge")
-        self.log.info("merged %d rows into %s", staged, self.target)
-        return BigQueryPublishResult(inserted=staged, statement=statement, job_id=job.job_id)
-
-
-__all__ = [
-    "STAGING_PREFIX",
-    "BigQueryMergeStrategy",
-    "BigQueryPublishResult",
-    "BigQueryReplaceTableStrategy",
-    "BigQueryReplaceWindowStrategy",
-    "BigQueryWriteStrategy",
-    "parse_window_tag",
-    "staging_table_name",
-    "target_tag",
-    "window_tag",
-]
+__all__ = ["BigQueryPublishResult", "BigQueryWriteStrategy"]

@@ -6,7 +6,12 @@
 `BigQueryMergeStrategy`            staging + one MERGE on key columns
 =================================  ==========================================
 
-Every publish transaction checks the warehouse fence first (`etl_framework.load.bq.fence`).
+Every publish transaction checks the warehouse fence first (`etl_framework.load.bigquery.fence`).
+
+One module per strategy (``replace_table.py``, ``replace_window.py``, ``merge.py``)
+on ``base.py``, named like the SQL backend's (`etl_framework.load.sql`); ``staging.py``
+(names), ``fence.py``, ``files.py`` (load files), ``schema.py``. Guard settings and
+defaults: the one `etl_framework.load.guards.GuardConfig`.
 
 Importing this package does not import google-cloud-bigquery; the strategies do
 when they run. The declarative transfer built on them is
@@ -19,14 +24,14 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "BigQueryMergeStrategy": "etl_framework.load.bq.strategies",
-    "BigQueryPublishResult": "etl_framework.load.bq.strategies",
-    "BigQueryReplaceTableStrategy": "etl_framework.load.bq.strategies",
-    "BigQueryReplaceWindowStrategy": "etl_framework.load.bq.strategies",
-    "BigQueryWriteStrategy": "etl_framework.load.bq.strategies",
-    "LoadFileWriter": "etl_framework.load.bq.files",
-    "Partitioning": "etl_framework.load.bq.schema",
-    "schema_fields": "etl_framework.load.bq.schema",
+    "BigQueryMergeStrategy": "etl_framework.load.bigquery.merge",
+    "BigQueryPublishResult": "etl_framework.load.bigquery.base",
+    "BigQueryReplaceTableStrategy": "etl_framework.load.bigquery.replace_table",
+    "BigQueryReplaceWindowStrategy": "etl_framework.load.bigquery.replace_window",
+    "BigQueryWriteStrategy": "etl_framework.load.bigquery.base",
+    "LoadFileWriter": "etl_framework.load.bigquery.files",
+    "Partitioning": "etl_framework.load.bigquery.schema",
+    "schema_fields": "etl_framework.load.bigquery.schema",
 }
 
 __all__ = sorted(_EXPORTS)
