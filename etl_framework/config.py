@@ -50,7 +50,7 @@ from etl_framework._config_input import (
     parse_config,
     read_bounded,
 )
-from etl_framework.connectors.base import ConnectionRef, ConnectorConfig
+from etl_framework.connections import ConnectionRef, ConnectorConfig
 from etl_framework.db import check_database_url
 from etl_framework.exceptions import ConfigError, ConfigValidationError
 
@@ -136,7 +136,7 @@ def read_location(location: str) -> str:
     """The text of a local file or ``gs://`` object (at most `MAX_CONFIG_BYTES`);
     ConfigError when unreadable or too large."""
     if location.startswith("gs://"):
-        from etl_framework.connectors.gcs import read_bytes
+        from etl_framework.gcp.storage import read_bytes
 
         data = read_bytes(location, max_bytes=MAX_CONFIG_BYTES)
     else:
@@ -232,7 +232,7 @@ def _validate(
     environment: str | None,
     text: str,
 ) -> FrameworkConfig | None:
-    from etl_framework.connectors import connector_class
+    from etl_framework.connections import connector_class
 
     connections: dict[str, ConnectorConfig] = {}
     raw_connections = raw.pop("connections", None) or {}

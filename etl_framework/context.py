@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from etl_framework.config import FrameworkConfig
-    from etl_framework.connectors.base import Connector
+    from etl_framework.connections import Connector
     from etl_framework.state.handle import LedgerHandle
 
 C = TypeVar("C", bound="Connector")
@@ -67,7 +67,7 @@ class Connections:
 
     def get(self, name: str, kind: type[C] | None = None) -> C:
         """The open connector named ``name`` (optionally checked to be a ``kind``)."""
-        from etl_framework.connectors import build_connector
+        from etl_framework.connections import build_connector
 
         with self._lock:
             connector = self._open.get(name)

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 from etl_framework import register
-from etl_framework.connectors.base import ConnectionRef
+from etl_framework.connections import ConnectionRef
 from etl_framework.load.bigquery.schema import Partitioning
 from etl_framework.mapping import FieldMapping
 from etl_framework.transfers import BigQueryTransferJob, BigQueryTransferOptions

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from etl_framework.connectors.base import Connector, ConnectorConfig
+from etl_framework.connections import Connector, ConnectorConfig
 from etl_framework.exceptions import ConfigError, JobError, TransientError
 
 if TYPE_CHECKING:

@@ -1,7 +1,6 @@
 """Google Cloud Storage through google-cloud-storage (imported lazily).
 
-`read_bytes` is what config loading uses for ``gs://bucket/key``; `GcsConnector`
-(``type: gcs``) reads, writes, lists and deletes objects for file sources, page
+`GcsConnector` (``type: gcs``) reads, writes, lists and deletes objects for file sources, page
 caches, exports and BigQuery staging. Large objects stream in both directions:
 `GcsConnector.open_object` reads in chunks, and writes of files or streams use resumable
 uploads in `DEFAULT_CHUNK_SIZE` pieces, so memory does not grow with object size.
@@ -22,21 +21,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal
 
-from etl_framework.connectors.base import Connector, ConnectorConfig
+from etl_framework.connections import Connector, ConnectorConfig
 from etl_framework.exceptions import (
     ConfigError,
     JobError,
     SourceError,
     SourceUnavailableError,
 )
-from etl_framework.gcp.storage import storage_client
+from etl_framework.gcp.storage import (
+    GCS_SCHEME,
+    split_gcs_prefix,
+    split_gcs_uri,
+    storage_client,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
 
     from google.cloud.storage import Blob, Client
 
-GCS_SCHEME = "gs://"
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 """Resumable upload / streaming download piece size (a multiple of 256 KiB)."""
 
@@ -49,26 +52,6 @@ class GcsNotFoundError(SourceError):
     def __init__(self, uri: str) -> None:
         self.uri = uri
         super().__init__(f"{uri} does not exist")
-
-
-def split_gcs_uri(uri: str) -> tuple[str, str]:
-    """``gs://bucket/a/b`` -> (``bucket``, ``a/b``); ConfigError when malformed."""
-    if not uri.startswith(GCS_SCHEME):
-        raise ConfigError(f"not a gs:// URI: {uri!r}")
-    bucket, _, key = uri[len(GCS_SCHEME) :].partition("/")
-    if not bucket or not key:
-        raise ConfigError(f"invalid GCS URI {uri!r}: expected gs://bucket/key")
-    return bucket, key
-
-
-def split_gcs_prefix(uri: str) -> tuple[str, str]:
-    """Like `split_gcs_uri` but the key part may be empty (``gs://bucket``)."""
-    if not uri.startswith(GCS_SCHEME):
-        raise ConfigError(f"not a gs:// URI: {uri!r}")
-    bucket, _, prefix = uri[len(GCS_SCHEME) :].partition("/")
-    if not bucket:
-        raise ConfigError(f"invalid GCS URI {uri!r}: expected gs://bucket[/prefix]")
-    return bucket, prefix
 
 
 def _translate(exc: Exception, uri: str, action: str) -> Exception:
@@ -96,49 +79,6 @@ def _abort_upload(handle: IO[Any], uri: str) -> None:
         logger.warning("could not cancel the upload to %s: %s", uri, exc)
         with contextlib.suppress(Exception):
             writer._buffer.close()
-
-
-def read_bytes(uri: str, client: Client | None = None, *, max_bytes: int | None = None) -> bytes:
-    """The content of ``gs://bucket/key`` (used for config).
-
-    With ``max_bytes``, at most ``max_bytes + 1`` bytes are downloaded and a bigger
-    object is refused.
-
-    Raises:
-        ConfigError: missing object, no access or no credentials, larger than
-            ``max_bytes`` (exit 3).
-        SourceUnavailableError: GCS or the network is down (exit 75: retry later).
-    """
-    from google.api_core import exceptions as gexc
-    from google.auth import exceptions as auth_exceptions
-    from requests import exceptions as http_exceptions
-
-    bucket, key = split_gcs_uri(uri)
-    client = client or storage_client()
-    try:
-        blob = client.bucket(bucket).blob(key)
-        # end is inclusive: one byte past the cap tells a too-large object apart
-        data: bytes = (
-            blob.download_as_bytes()
-            if max_bytes is None
-            else blob.download_as_bytes(start=0, end=max_bytes)
-        )
-    except gexc.NotFound:
-        raise ConfigError(f"{uri} does not exist") from None
-    except (
-        gexc.ServerError,
-        gexc.TooManyRequests,
-        gexc.RetryError,
-        auth_exceptions.TransportError,
-        http_exceptions.ConnectionError,
-        http_exceptions.Timeout,
-    ) as exc:  # GCS or the network is down: worth retrying later (exit 75)
-        raise SourceUnavailableError(f"cannot read {uri}: {exc}") from None
-    except (gexc.GoogleAPIError, auth_exceptions.GoogleAuthError) as exc:
-        raise ConfigError(f"cannot read {uri}: {exc}") from None
-    if max_bytes is not None and len(data) > max_bytes:
-        raise ConfigError(f"config {uri} is larger than {max_bytes} bytes")
-    return data
 
 
 @dataclass(frozen=True)
@@ -372,7 +312,4 @@ __all__ = [
     "GcsConnector",
     "GcsNotFoundError",
     "ObjectInfo",
-    "read_bytes",
-    "split_gcs_prefix",
-    "split_gcs_uri",
 ]

@@ -30,7 +30,7 @@ from urllib.parse import urlencode, urljoin
 
 from pydantic import Field, field_validator
 
-from etl_framework.connectors.base import Connector, ConnectorConfig
+from etl_framework.connections import Connector, ConnectorConfig
 from etl_framework.http.config import (
     DEFAULT_POOL_SIZE,
     DEFAULT_USER_AGENT,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from etl_framework.connectors.base import Connector, ConnectorConfig
+from etl_framework.connections import Connector, ConnectorConfig
 from etl_framework.db import check_database_url, make_engine
 from etl_framework.exceptions import ConfigError
 

@@ -726,7 +726,7 @@ def _model_field_is_secret(model: type[BaseModel] | None, keys: Sequence[str | i
 def _section_model(raw: Mapping[str, Any], keys: Sequence[str | int]) -> type[BaseModel] | None:
     """The model that validates ``raw[keys[0]][keys[1]]`` (a connection, transfer options)."""
     from etl_framework import registry
-    from etl_framework.connectors import connector_class
+    from etl_framework.connections import connector_class
 
     section, name = keys[0], keys[1] if len(keys) > 1 else None
     try:

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from etl_framework.gcp.storage import GCS_SCHEME
+
 if TYPE_CHECKING:
     import datetime as dt
 
     from etl_framework.http.pagination import PageRequest
-
-GCS_SCHEME = "gs://"
 
 
 @dataclass(frozen=True)

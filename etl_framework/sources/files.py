@@ -57,8 +57,7 @@ def open_binary(
 
 @contextlib.contextmanager
 def _open_gcs(uri: str, client: Client | None) -> Iterator[IO[bytes]]:
-    from etl_framework.connectors.gcs import split_gcs_uri
-    from etl_framework.gcp.storage import storage_client
+    from etl_framework.gcp.storage import split_gcs_uri, storage_client
 
     try:
         from google.api_core import exceptions as gexc

@@ -35,7 +35,7 @@ from etl_framework.window import WINDOW_KINDS, WriteMode
 
 if TYPE_CHECKING:
     from etl_framework.config import FrameworkConfig
-    from etl_framework.connectors.base import ConnectorConfig
+    from etl_framework.connections import ConnectorConfig
 
 _READ_COUNT_EVERY = 1000
 

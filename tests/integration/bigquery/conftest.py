@@ -96,7 +96,7 @@ def bq_target(
 @pytest.fixture
 def bq(bq_target: BigQueryTarget) -> Iterator[Any]:
     """An open BigQueryConnector on the test's target."""
-    from etl_framework.connectors import build_connector
+    from etl_framework.connections import build_connector
 
     connector = build_connector("warehouse", bq_target.connection)
     with connector:
@@ -104,7 +104,7 @@ def bq(bq_target: BigQueryTarget) -> Iterator[Any]:
 
 
 def _drop_tables(target: BigQueryTarget) -> None:
-    from etl_framework.connectors import build_connector
+    from etl_framework.connections import build_connector
     from etl_framework.connectors.bigquery import BigQueryConnector
 
     connector = build_connector("cleanup", target.connection)

@@ -377,7 +377,7 @@ def test_same_table_name_in_two_datasets_keeps_each_staging(
 ) -> None:
     """Targets d1.events and d2.events share a staging dataset and bucket: the cleansing
     of one never drops the other's live staging table or staged file."""
-    from etl_framework.connectors import build_connector
+    from etl_framework.connections import build_connector
     from etl_framework.gcp.storage import storage_client
 
     if not bq_target.emulator:
@@ -526,7 +526,7 @@ def test_load_from_gcs_files_and_staging_bucket(
     bq: Any, bq_target: BigQueryTarget, gcs_bucket: str
 ) -> None:
     """Rows staged as a file in GCS (staging_bucket) are loaded and the file removed."""
-    from etl_framework.connectors import build_connector
+    from etl_framework.connections import build_connector
     from etl_framework.gcp.storage import storage_client
 
     if not bq_target.emulator:

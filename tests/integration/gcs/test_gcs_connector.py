@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from etl_framework.connectors import build_connector
-from etl_framework.connectors.gcs import GcsConnector, GcsNotFoundError, read_bytes
+from etl_framework.connections import build_connector
+from etl_framework.connectors.gcs import GcsConnector, GcsNotFoundError
 from etl_framework.exceptions import ConfigError
+from etl_framework.gcp.storage import read_bytes
 
 CHUNK = 256 * 1024
 

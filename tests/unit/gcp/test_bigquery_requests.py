@@ -16,7 +16,7 @@ from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from etl_framework.connectors import build_connector
+from etl_framework.connections import build_connector
 from etl_framework.connectors.bigquery import (
     BigQueryConnector,
     BigQueryJobError,

@@ -8,7 +8,7 @@ import pytest
 
 from etl_framework import registry
 from etl_framework.config import load_config
-from etl_framework.connectors import build_connector
+from etl_framework.connections import build_connector
 from etl_framework.connectors.bigquery import BigQueryConfig
 
 CONFIG = Path(__file__).resolve().parents[3] / "jobs" / "config" / "gcs_events_to_bigquery.yaml"

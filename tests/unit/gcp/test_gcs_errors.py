@@ -8,13 +8,9 @@ import pytest
 import requests
 from google.api_core import exceptions as gexc
 
-from etl_framework.connectors.gcs import (
-    GcsNotFoundError,
-    _translate,
-    split_gcs_prefix,
-    split_gcs_uri,
-)
+from etl_framework.connectors.gcs import GcsNotFoundError, _translate
 from etl_framework.exceptions import ConfigError, ExitCode, JobError, SourceUnavailableError
+from etl_framework.gcp.storage import split_gcs_prefix, split_gcs_uri
 
 
 def test_uris() -> None:
@@ -69,7 +65,7 @@ class _FailingClient:
     ],
 )
 def test_config_reads_map_errors_to_config_or_transient(error: Exception, code: ExitCode) -> None:
-    from etl_framework.connectors.gcs import read_bytes
+    from etl_framework.gcp.storage import read_bytes
 
     with pytest.raises((ConfigError, SourceUnavailableError)) as caught:
         read_bytes("gs://b/config.yaml", client=_FailingClient(error))  # type: ignore[arg-type]

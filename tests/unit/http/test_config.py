@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from etl_framework.connectors import build_connector
+from etl_framework.connections import build_connector
 from etl_framework.connectors.http import HttpConfig, HttpConnector
 from etl_framework.http.config import HawkAuthConfig, HttpSourceConfig, OffsetPagination
 from etl_framework.http.errors import redact_url

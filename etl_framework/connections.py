@@ -1,19 +1,29 @@
-"""The connector contract: named in config, built lazily, closed at the end of a run.
+"""Connections: the connector contract and the lazy registry of connector types.
 
-A connector type is a `Connector` subclass with a pydantic ``config_model``
-(a `ConnectorConfig` subclass whose ``type`` field names it). Connector modules
-import their heavy SDK only inside methods, so validating a config never pulls in
-google-cloud or psycopg.
+A run's ``connections.<name>`` entries are built into connectors: named in config,
+built lazily, closed at the end of a run. A connector type is a `Connector` subclass
+with a pydantic ``config_model`` (a `ConnectorConfig` subclass whose ``type`` field
+names it); the concrete ones live in `etl_framework.connectors` (sql, http, gcs,
+bigquery).
+
+`CONNECTOR_TYPES` maps a ``type`` to ``module:Class`` so that the core (config
+validation, the run context, the deploy spec) and ``pipeline --help`` never import a
+connector module or a cloud SDK: `connector_class` imports the one a config names,
+when it is needed. Connector modules import their heavy SDK only inside methods.
 """
 
 from __future__ import annotations
 
 import enum
+import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
+
+from etl_framework.exceptions import ConfigError
 
 
 class ConnectorConfig(BaseModel):
@@ -93,3 +103,47 @@ class Connector(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.state.value}>"
+
+
+CONNECTOR_TYPES: dict[str, tuple[str, str]] = {
+    # type: ("module:Class", pip extra that provides its dependencies)
+    "sql": ("etl_framework.connectors.sql:SqlConnector", "postgres"),
+    "http": ("etl_framework.connectors.http:HttpConnector", "http"),
+    "gcs": ("etl_framework.connectors.gcs:GcsConnector", "gcs"),
+    "bigquery": ("etl_framework.connectors.bigquery:BigQueryConnector", "bigquery"),
+}
+
+
+def connector_class(type_name: str) -> type[Connector]:
+    """The connector class for a config ``type``; ConfigError if unknown."""
+    try:
+        target, _extra = CONNECTOR_TYPES[type_name]
+    except KeyError:
+        known = ", ".join(sorted(CONNECTOR_TYPES))
+        raise ConfigError(
+            f"unknown connection type {type_name!r}: known types are {known}"
+        ) from None
+    module_name, _, class_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    cls: type[Connector] = getattr(module, class_name)
+    return cls
+
+
+def build_connector(name: str, raw: Mapping[str, object] | ConnectorConfig) -> Connector:
+    """Instantiate (not open) the connector named ``name`` from its config."""
+    if isinstance(raw, ConnectorConfig):
+        config = raw
+    else:
+        config = connector_class(str(raw.get("type"))).config_model.model_validate(raw)
+    return connector_class(config.type)(name, config)
+
+
+__all__ = [
+    "CONNECTOR_TYPES",
+    "ConnectionRef",
+    "Connector",
+    "ConnectorConfig",
+    "ConnectorState",
+    "build_connector",
+    "connector_class",
+]
