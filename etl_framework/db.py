@@ -1,7 +1,8 @@
 """What the run ledger (`etl_framework.state`) and the SQL warehouse
 (`etl_framework.connectors.sql`) share: engine creation, database URL checks, and the
 translation of database failures into our errors (the failure kinds themselves are
-owned by `etl_framework.failures`).
+owned by `etl_framework.failures`). `make_engine` builds the warehouse's engines,
+`ledger_engine` the ledger's (a small pool; SQLite: ``BEGIN IMMEDIATE``).
 
 SQLAlchemy is imported lazily.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -77,10 +79,14 @@ def database_error(exc: BaseException, what: str, *, refused: bool = False) -> E
     return TransientError(f"{what} unreachable: {detail}")
 
 
+def _create_sqlite_directory(database: str | None) -> None:
+    """Create the parent directory of a SQLite database file (not of ``:memory:``)."""
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with our defaults; SQLite files get their parent directory created."""
-    from pathlib import Path
-
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -90,8 +96,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     except ArgumentError as exc:
         raise ConfigError(f"invalid database URL: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _create_sqlite_directory(parsed.database)
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
     try:
         engine = create_engine(parsed, pool_pre_ping=DEFAULT_POOL_PRE_PING, **kwargs)
@@ -108,6 +113,42 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         sqlite_transactions(
             engine, pragmas=("journal_mode=WAL", "busy_timeout=30000"), begin="BEGIN"
         )
+    return engine
+
+
+def ledger_engine(url: str) -> Engine:
+    """An engine for the ledger; SQLite transactions take the write lock at BEGIN.
+
+    Raises:
+        ConfigError: the URL is not usable (syntax, missing driver, unwritable directory).
+    """
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return _ledger_engine(url)
+    except (ArgumentError, ValueError, ImportError, OSError) as exc:
+        lines = redaction.redact(str(exc)).strip().splitlines()
+        detail = lines[0] if lines else ""
+        raise ConfigError(
+            f"state.url is not usable: {type(exc).__name__}: {detail}".rstrip(": ")
+        ) from None
+
+
+def _ledger_engine(url: str) -> Engine:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(
+            parsed, pool_pre_ping=DEFAULT_POOL_PRE_PING, pool_size=2, max_overflow=2
+        )
+    _create_sqlite_directory(parsed.database)
+    engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+    # the write lock at BEGIN: lease operations never deadlock on a lock upgrade
+    sqlite_transactions(
+        engine, pragmas=("busy_timeout=30000", "foreign_keys=ON"), begin="BEGIN IMMEDIATE"
+    )
     return engine
 
 
@@ -132,6 +173,7 @@ __all__ = [
     "DEFAULT_POOL_PRE_PING",
     "check_database_url",
     "database_error",
+    "ledger_engine",
     "make_engine",
     "sqlite_transactions",
 ]

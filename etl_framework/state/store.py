@@ -30,10 +30,11 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 import tenacity
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from etl_framework import redaction
+from etl_framework.db import ledger_engine
 from etl_framework.exceptions import ConfigError, ETLError, LeaseHeldError, TransientError
 from etl_framework.state.liveness import Liveness, liveness_for
 from etl_framework.state.models import FenceCounter, Lease, Run, Staging, Step
@@ -75,42 +76,6 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 def _redacted(text: str | None) -> str | None:
     return None if text is None else redaction.redact(text)
-
-
-def state_engine(url: str) -> Engine:
-    """An engine for the ledger; SQLite transactions take the write lock at BEGIN.
-
-    Raises:
-        ConfigError: the URL is not usable (syntax, missing driver, unwritable directory).
-    """
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return _state_engine(url)
-    except (ArgumentError, ValueError, ImportError, OSError) as exc:
-        lines = redaction.redact(str(exc)).strip().splitlines()
-        detail = lines[0] if lines else ""
-        raise ConfigError(
-            f"state.url is not usable: {type(exc).__name__}: {detail}".rstrip(": ")
-        ) from None
-
-
-def _state_engine(url: str) -> Engine:
-    from sqlalchemy.engine import make_url
-
-    from etl_framework.db import sqlite_transactions
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
-    # the write lock at BEGIN: lease operations never deadlock on a lock upgrade
-    sqlite_transactions(
-        engine, pragmas=("busy_timeout=30000", "foreign_keys=ON"), begin="BEGIN IMMEDIATE"
-    )
-    return engine
 
 
 @dataclass(frozen=True)
@@ -175,7 +140,7 @@ class RunStore:
         self, url: str, *, lease_ttl_seconds: float = 120.0, heartbeat_seconds: float = 15.0
     ) -> None:
         self.url = url
-        self.engine = state_engine(url)
+        self.engine = ledger_engine(url)
         self.lease_ttl = dt.timedelta(seconds=lease_ttl_seconds)
         self.heartbeat_seconds = heartbeat_seconds
         self.host = socket.gethostname()
