@@ -105,19 +105,20 @@ class Connector(ABC):
         return f"<{type(self).__name__} {self.name!r} {self.state.value}>"
 
 
-CONNECTOR_TYPES: dict[str, tuple[str, str]] = {
-    # type: ("module:Class", pip extra that provides its dependencies)
-    "sql": ("etl_framework.connectors.sql:SqlConnector", "postgres"),
-    "http": ("etl_framework.connectors.http:HttpConnector", "http"),
-    "gcs": ("etl_framework.connectors.gcs:GcsConnector", "gcs"),
-    "bigquery": ("etl_framework.connectors.bigquery:BigQueryConnector", "bigquery"),
+CONNECTOR_TYPES: dict[str, str] = {
+    "sql": "etl_framework.connectors.sql:SqlConnector",
+    "http": "etl_framework.connectors.http:HttpConnector",
+    "gcs": "etl_framework.connectors.gcs:GcsConnector",
+    "bigquery": "etl_framework.connectors.bigquery:BigQueryConnector",
 }
+"""Connection ``type`` -> ``module:Class``. A connector whose SDK is missing names its pip
+extra when it opens (`etl_framework.exceptions.missing_extra_error`)."""
 
 
 def connector_class(type_name: str) -> type[Connector]:
     """The connector class for a config ``type``; ConfigError if unknown."""
     try:
-        target, _extra = CONNECTOR_TYPES[type_name]
+        target = CONNECTOR_TYPES[type_name]
     except KeyError:
         known = ", ".join(sorted(CONNECTOR_TYPES))
         raise ConfigError(

@@ -134,8 +134,3 @@ class RunContext:
     claimed an overlapping window of the same target (0: no ledger, no fencing)."""
     ledger: LedgerHandle = field(default_factory=_null_ledger)
     """The run ledger as this run sees it (staging records, reconciliation)."""
-
-    def is_active_run(self, run_id_or_prefix: str) -> bool:
-        """Whether a (possibly shortened) run id is this run or another live one."""
-        ids = self.active_run_ids | {self.run_id}
-        return any(run_id.startswith(run_id_or_prefix) for run_id in ids)

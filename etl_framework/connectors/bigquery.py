@@ -329,7 +329,6 @@ class BigQueryConnector(Connector):
             location=self.config.location,
             client_options=options,
         )
-        self._credentials_source = resolved.source
 
     def _close(self) -> None:
         if self._client is not None:

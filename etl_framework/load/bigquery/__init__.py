@@ -20,25 +20,18 @@ when they run. The declarative transfer built on them is
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from etl_framework._lazy import lazy_exports
 
-_EXPORTS = {
-    "BigQueryMergeStrategy": "etl_framework.load.bigquery.merge",
-    "BigQueryPublishResult": "etl_framework.load.bigquery.base",
-    "BigQueryReplaceTableStrategy": "etl_framework.load.bigquery.replace_table",
-    "BigQueryReplaceWindowStrategy": "etl_framework.load.bigquery.replace_window",
-    "BigQueryWriteStrategy": "etl_framework.load.bigquery.base",
-    "LoadFileWriter": "etl_framework.load.bigquery.files",
-    "Partitioning": "etl_framework.load.bigquery.schema",
-    "schema_fields": "etl_framework.load.bigquery.schema",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "BigQueryMergeStrategy": ".merge",
+        "BigQueryPublishResult": ".base",
+        "BigQueryReplaceTableStrategy": ".replace_table",
+        "BigQueryReplaceWindowStrategy": ".replace_window",
+        "BigQueryWriteStrategy": ".base",
+        "LoadFileWriter": ".files",
+        "Partitioning": ".schema",
+        "schema_fields": ".schema",
+    },
+)

@@ -18,26 +18,19 @@ Names are imported lazily: importing one strategy module does not pull in every 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from etl_framework._lazy import lazy_exports
 
-_EXPORTS = {
-    "AppendStrategy": "etl_framework.load.sql.append",
-    "MergeStrategy": "etl_framework.load.sql.merge",
-    "PublishResult": "etl_framework.load.sql.base",
-    "ReplaceTableStrategy": "etl_framework.load.sql.replace_table",
-    "ReplaceWindowStrategy": "etl_framework.load.sql.replace_window",
-    "SqlFence": "etl_framework.load.sql.fence",
-    "WriteStrategy": "etl_framework.load.sql.base",
-    "bulk_insert": "etl_framework.load.sql.bulk",
-    "staging_name": "etl_framework.load.sql.staging",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "AppendStrategy": ".append",
+        "MergeStrategy": ".merge",
+        "PublishResult": ".base",
+        "ReplaceTableStrategy": ".replace_table",
+        "ReplaceWindowStrategy": ".replace_window",
+        "SqlFence": ".fence",
+        "WriteStrategy": ".base",
+        "bulk_insert": ".bulk",
+        "staging_name": ".staging",
+    },
+)
