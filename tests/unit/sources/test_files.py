@@ -91,26 +91,6 @@ def test_files_stream_lazily(tmp_path: Path) -> None:
     records.close()  # type: ignore[attr-defined]
 
 
-@pytest.mark.gcs
-def test_gcs_sources_stream_from_the_emulator(gcs_bucket: str) -> None:
-    from etl_framework.gcp.storage import storage_client
-
-    bucket = storage_client().bucket(gcs_bucket)
-    bucket.blob("exports/orders.csv.gz").upload_from_string(gzip.compress(CSV.encode()))
-    bucket.blob("exports/orders.ndjson").upload_from_string('{"id": 1}\n{"id": 2}\n')
-    assert [r["id"] for r in csv_records(f"gs://{gcs_bucket}/exports/orders.csv.gz")] == [
-        "1",
-        "2",
-        "3",
-    ]
-    assert list(ndjson_records(f"gs://{gcs_bucket}/exports/orders.ndjson")) == [
-        {"id": 1},
-        {"id": 2},
-    ]
-    with pytest.raises(SourceError, match="does not exist"):
-        list(ndjson_records(f"gs://{gcs_bucket}/exports/missing.ndjson"))
-
-
 def test_ndjson_bad_value_is_named_by_line_and_key(tmp_path: Path) -> None:
     path = tmp_path / "events.ndjson"
     path.write_text('{"id": 1, "n": 5}\n\n{"id": 2, "n": 1.5}\n')
