@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.integration.helpers import run_pipeline
+from tests.support.pipeline import run_pipeline
 
 HEADER = (
     "order_id,order_date,ordered_at,customer_id,country,sku,category,quantity,"

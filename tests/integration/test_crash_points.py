@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.crash_jobs import CRASH_POINTS
-from tests.integration.crash_points import VARIANTS, check_crash_point
+from tests.support.crash_jobs import CRASH_POINTS
+from tests.support.crash_points import VARIANTS, check_crash_point
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)

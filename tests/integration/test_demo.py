@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from etl_framework.state import RunStore
-from tests.integration.helpers import REPO, run_pipeline
+from tests.support.pipeline import REPO, run_pipeline
 
 
 def table_checksum(db: Path, where: str = "1=1") -> tuple[int, str]:

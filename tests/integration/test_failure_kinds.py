@@ -14,7 +14,7 @@ import pytest
 
 from etl_framework.exceptions import AccessDeniedError, ExitCode, OutOfSpaceError
 from etl_framework.failures import environment_error
-from tests.integration.failure_kinds import run_demo, tiny_tmpfs
+from tests.support.failure_kinds import run_demo, tiny_tmpfs
 
 
 def test_a_full_disk_under_the_sqlite_warehouse_is_exit_5(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_a_bigquery_quota_is_the_same_kind_as_a_full_disk(reason: str) -> None:
 
 
 def _ledger_run(tmp_path: Path, state_url: str) -> tuple[int, list[str]]:
-    from tests.integration.helpers import run_pipeline
+    from tests.support.pipeline import run_pipeline
 
     config = tmp_path / "config.yaml"
     config.write_text(

@@ -12,17 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.hostile import run_capped
+from tests.support.hostile import billion_laughs, run_capped
 
 MAX_RSS_MB = 150
 MAX_SECONDS = 10  # process start included, on a shared 2-core machine (in-process: < 1 s)
-
-
-def billion_laughs() -> str:
-    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
-        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
-    return "\n".join(lines) + "\n"
 
 
 def _write(tmp_path: Path, name: str, text: str) -> str:

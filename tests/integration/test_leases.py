@@ -20,12 +20,12 @@ import sqlalchemy as sa
 import yaml
 
 from etl_framework.state import RunStore
-from tests.integration.crash_jobs import LEDGER_FAULT_ENV, PAUSE_ENV, record
-from tests.integration.helpers import pipeline_env, run_pipeline, start_pipeline
-from tests.integration.takeover import ledger_runs, wait_for_file
+from tests.support.crash_jobs import LEDGER_FAULT_ENV, PAUSE_ENV, record
+from tests.support.pipeline import pipeline_env, run_pipeline, start_pipeline
+from tests.support.takeover import ledger_runs, wait_for_file
 
 ROWS = 3000
-JOBS_ENV = {"ETL_JOBS_MODULES": "tests.integration.crash_jobs"}
+JOBS_ENV = {"ETL_JOBS_MODULES": "tests.support.crash_jobs"}
 DAY = "20240112"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.crash_points import check_lookalike_survives_every_cleanup
+from tests.support.crash_points import check_lookalike_survives_every_cleanup
 
 
 def test_sqlite_user_table_named_like_staging_survives(tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import REPO, run_pipeline
-from tests.integration.hostile import ledger_rows, run_python
+from tests.support.hostile import ledger_rows, run_python
+from tests.support.pipeline import REPO, run_pipeline
 
-JOBS = "tests.sample_jobs,tests.hostile_jobs"
+JOBS = "tests.support.sample_jobs,tests.support.hostile_jobs"
 
 
 def _config(tmp_path: Path, body: str) -> Path:
@@ -182,5 +182,5 @@ def test_rendering_a_job_for_an_unregistered_transfer_is_an_error(tmp_path: Path
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.splitlines()
     assert "unknown transfer 'demo_ordrs': did you mean 'demo_orders'?" in line
-    assert "ETL_JOBS_MODULES=tests.sample_jobs" in line
+    assert "ETL_JOBS_MODULES=tests.support.sample_jobs" in line
     assert result.stdout == ""

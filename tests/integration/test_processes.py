@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from etl_framework.state import RunStore
-from tests.integration.helpers import run_pipeline, start_pipeline
+from tests.support.pipeline import run_pipeline, start_pipeline
 
 
 def write_config(tmp_path: Path, sleep: float, state_url: str | None = None) -> Path:

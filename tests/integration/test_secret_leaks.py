@@ -1,9 +1,9 @@
 """No output of a failing run holds a secret, in any form (issue 13 item 1).
 
-A real transfer (`tests.secret_jobs.SecretLeakJob`, SQLite warehouse and ledger) reads
+A real transfer (`tests.support.secret_jobs.SecretLeakJob`, SQLite warehouse and ledger) reads
 a secret through ``${file:...}`` into a config field, logs it every way it can and
 fails with it in its error message. Every output channel is searched for every form
-of the secret (`tests.secret_jobs.secret_forms`): the log lines on stderr (JSON and
+of the secret (`tests.support.secret_jobs.secret_forms`): the log lines on stderr (JSON and
 text), every row of every ledger table, the termination log and the summary, and, in
 a subprocess, the ``pipeline`` error line and exit code.
 """
@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from etl_framework import redaction
 from etl_framework.termination import ENV_TERMINATION_LOG
 from etl_framework.testing import TransferHarness
-from tests.integration.helpers import run_pipeline
-from tests.secret_jobs import SecretLeakJob, leaked, secret_forms
+from tests.support.pipeline import run_pipeline
+from tests.support.secret_jobs import SecretLeakJob, leaked, secret_forms
 
 # Any character but surrogates: letters of every script, digits, punctuation, spaces,
 # control characters (newline, tab, NUL, ESC, ...), quotes and backslashes.
@@ -148,7 +148,7 @@ def test_a_secret_read_through_a_file_reference_never_leaves_the_pipeline_proces
     result = run_pipeline(
         ["20240115", "secret_leak", "truncate", str(tmp_path / "config.yaml")],
         cwd=tmp_path,
-        ETL_JOBS_MODULES="tests.secret_jobs",
+        ETL_JOBS_MODULES="tests.support.secret_jobs",
         ETL_TERMINATION_LOG=str(termination),
     )
     assert result.returncode == 1, result.stderr
@@ -209,7 +209,7 @@ def test_the_traceback_of_an_unexpected_error_holds_no_secret(tmp_path: Path) ->
     result = run_pipeline(
         ["20240115", "secret_leak", "truncate", str(tmp_path / "config.yaml")],
         cwd=tmp_path,
-        ETL_JOBS_MODULES="tests.secret_jobs",
+        ETL_JOBS_MODULES="tests.support.secret_jobs",
     )
     assert result.returncode == 1
     assert 'TypeError: cannot handle "***"' in result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.takeover import check_stalled_run_never_publishes, migrated
+from tests.support.takeover import check_stalled_run_never_publishes, migrated
 
 
 @pytest.fixture(

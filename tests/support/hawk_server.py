@@ -413,6 +413,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+FAST_RETRY = {  # retries that keep the tests fast
+    "max_attempts": 4,
+    "backoff_initial": 0.01,
+    "backoff_max": 0.05,
+    "jitter": 0.01,
+    "retry_after_floor": 0.05,
+    "max_total_wait": 5,
+}
+
+
+def connection_config(
+    server: HawkTestServer,
+    *,
+    key: str = HAWK_KEY,
+    retry: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``type: http`` connection config of a connector to ``server``."""
+    return {
+        "type": "http",
+        "base_url": server.url,
+        "auth": {"type": "hawk", "id": HAWK_ID, "key": key},
+        "retry": {**FAST_RETRY, **(retry or {})},
+        **extra,
+    }
+
+
 if __name__ == "__main__":  # pragma: no cover
     with HawkTestServer(make_records(1000)) as srv:
         print(f"serving {srv.dataset_url} (Hawk id {HAWK_ID!r}, key {HAWK_KEY!r}); Ctrl-C stops")

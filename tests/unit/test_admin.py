@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import tests.sample_jobs  # noqa: F401  registers the trace transfers
+import tests.support.sample_jobs  # noqa: F401  registers the trace transfers
 from etl_framework.admin import cli, main
 from etl_framework.testing import TransferHarness
 

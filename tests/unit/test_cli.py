@@ -111,7 +111,7 @@ def test_missing_secret_exits_3(workdir: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_unsupported_mode_exits_2(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import tests.sample_jobs  # noqa: F401  registers trace_delta_only
+    import tests.support.sample_jobs  # noqa: F401  registers trace_delta_only
 
     code, _, err = run_main(["20240115", "trace_delta_only", "truncate", "config.yaml"], capsys)
     assert code == 2 and "does not support mode 'truncate'" in err

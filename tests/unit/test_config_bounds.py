@@ -10,7 +10,7 @@ import pytest
 from etl_framework._config_input import MAX_CONFIG_NODES, MAX_YAML_ALIASES
 from etl_framework.config import load_config
 from etl_framework.exceptions import ConfigError
-from tests.integration.test_hostile_config import billion_laughs
+from tests.support.hostile import billion_laughs
 
 
 def _load(tmp_path: Path, text: str, name: str = "c.yaml") -> None:

@@ -48,9 +48,9 @@ def test_discovery_finds_the_jobs_package() -> None:
 def test_extra_modules_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    monkeypatch.delitem(sys.modules, "tests.sample_jobs", raising=False)
+    monkeypatch.delitem(sys.modules, "tests.support.sample_jobs", raising=False)
     registry.restore(({}, {}, False))
-    monkeypatch.setenv("ETL_JOBS_MODULES", "tests.sample_jobs")
+    monkeypatch.setenv("ETL_JOBS_MODULES", "tests.support.sample_jobs")
     assert "trace_job" in registry.names()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import tests.sample_jobs  # noqa: F401  registers the trace transfers
+import tests.support.sample_jobs  # noqa: F401  registers the trace transfers
 from etl_framework.exceptions import LeaseHeldError
 from etl_framework.state import RunStore
 from etl_framework.testing import TransferHarness

@@ -1,7 +1,7 @@
 """The generated DAGs, loaded by real Airflow (3.3.2 in .venv-airflow, see script/setup/airflow).
 
-Each test runs ``checker.py`` with the Airflow venv's Python in a subprocess (Airflow
-never enters the project's venv) and asserts on the JSON it prints.
+Each test runs ``tests/support/airflow_checker.py`` with the Airflow venv's Python in a
+subprocess (Airflow never enters the project's venv) and asserts on the JSON it prints.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.airflow
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 AIRFLOW_PYTHON = REPO_ROOT / ".venv-airflow" / "bin" / "python"
-CHECKER = Path(__file__).with_name("checker.py")
+CHECKER = REPO_ROOT / "tests" / "support" / "airflow_checker.py"
 DAG_FILE = REPO_ROOT / "gke_deploy" / "dags" / "etl_transfers.py"
 EXECUTION_DATE_TEMPLATE = (
     "{{ (data_interval_start if data_interval_start is defined and data_interval_start"
@@ -111,7 +111,7 @@ def require_airflow_venv(python: Path = AIRFLOW_PYTHON) -> None:
 def run_checker(
     workdir: Path, *args: str, env: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], str]:
-    """Run checker.py in the Airflow venv; return its JSON result and its whole output."""
+    """Run airflow_checker.py in the Airflow venv; return its JSON result and its whole output."""
     require_airflow_venv()
     airflow_home = workdir / "airflow_home"
     airflow_home.mkdir(exist_ok=True)
@@ -523,9 +523,9 @@ def test_every_shipped_config_gives_a_dag_pod_with_secret_references_only(
     environment and secrets dir: they reach no DAG, and every variable the config reads
     into a secret field is a ``secretKeyRef``."""
     from etl_framework.deploy.spec import config_secret_names
-    from tests.secret_jobs import leaked
-    from tests.unit.test_deploy_secrets import PLANTED, SHIPPED_CONFIGS, as_references
-    from tests.unit.test_deploy_secrets import transfers_file as write_transfers
+    from tests.support.deploy_secrets import PLANTED, SHIPPED_CONFIGS, as_references
+    from tests.support.deploy_secrets import transfers_file as write_transfers
+    from tests.support.secret_jobs import leaked
 
     def checker(*args: str, transfers: Path) -> tuple[dict[str, Any], str]:
         secrets = tmp_path / "planted"
@@ -652,8 +652,8 @@ def test_dag_pod_is_the_job_pod_for_every_shipped_config(tmp_path: Path) -> None
         build_job,
     )
     from etl_framework.window import WriteMode
-    from tests.unit.test_deploy_secrets import as_references
-    from tests.unit.test_deploy_secrets import transfers_file as write_transfers
+    from tests.support.deploy_secrets import as_references
+    from tests.support.deploy_secrets import transfers_file as write_transfers
 
     configs = tmp_path / "configs"
     configs.mkdir()

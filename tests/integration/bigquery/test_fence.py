@@ -28,12 +28,12 @@ from etl_framework.load.bigquery.fence import FENCE_TABLE
 from etl_framework.load.bigquery.staging import staging_table_name
 from etl_framework.load.guards import GuardConfig
 from etl_framework.window import Window
-from tests.integration.bigquery.conftest import BigQueryTarget
-from tests.integration.bigquery.helpers import (
+from tests.support.bigquery import (
     DAY1,
     DAY2,
     DAY3,
     MAPPING,
+    BigQueryTarget,
     checksum,
     record,
     rows,

@@ -17,8 +17,7 @@ import yaml
 
 from etl_framework.exceptions import ConfigError
 from etl_framework.runner import run_transfer
-from tests.integration.bigquery.conftest import BigQueryTarget
-from tests.integration.bigquery.helpers import staging_tables, unique
+from tests.support.bigquery import BigQueryTarget, staging_tables, unique
 
 D = decimal.Decimal
 REPO = Path(__file__).resolve().parents[3]

@@ -18,8 +18,17 @@ from etl_framework.load.bigquery import (
     Partitioning,
 )
 from etl_framework.window import Window
-from tests.integration.bigquery.conftest import BigQueryTarget, real_project
-from tests.integration.bigquery.helpers import DAY1, DAY2, DAY3, MAPPING, record, rows, unique
+from tests.support.bigquery import (
+    DAY1,
+    DAY2,
+    DAY3,
+    MAPPING,
+    BigQueryTarget,
+    real_project,
+    record,
+    rows,
+    unique,
+)
 
 pytestmark = pytest.mark.skipif(
     real_project() is None,

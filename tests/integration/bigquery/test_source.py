@@ -11,8 +11,7 @@ from etl_framework.connectors.bigquery import BigQueryJobError
 from etl_framework.context import RunCounters
 from etl_framework.sources.bigquery import query_records, window_params
 from etl_framework.window import Window
-from tests.integration.bigquery.conftest import BigQueryTarget
-from tests.integration.bigquery.helpers import unique
+from tests.support.bigquery import BigQueryTarget, unique
 
 
 def test_query_streams_records_by_page_with_parameters(bq: Any, bq_target: BigQueryTarget) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.container.conftest import PLANTED, REPO, podman
+from tests.support.container import PLANTED, REPO, podman
 
 KEPT = (
     "setup.py",

@@ -19,7 +19,7 @@ from etl_framework._version import __version__
 from etl_framework.deploy.image import run_command
 from etl_framework.deploy.manifests import build_backfill_job
 from etl_framework.deploy.spec import get_transfer
-from tests.integration.container.conftest import (
+from tests.support.container import (
     PLANTED,
     REPO,
     REVISION,

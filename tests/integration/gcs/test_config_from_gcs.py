@@ -6,7 +6,7 @@ from pathlib import Path
 
 from etl_framework.config import load_config
 from etl_framework.gcp.storage import storage_client
-from tests.integration.helpers import REPO, run_pipeline
+from tests.support.pipeline import REPO, run_pipeline
 
 
 def test_load_config_from_gcs(gcs_bucket: str) -> None:

@@ -8,16 +8,7 @@ from typing import Any
 import pytest
 
 from etl_framework.connectors.http import HttpConfig, HttpConnector
-from tests.support.hawk_server import HAWK_ID, HAWK_KEY, HawkTestServer, make_records
-
-FAST_RETRY = {
-    "max_attempts": 4,
-    "backoff_initial": 0.01,
-    "backoff_max": 0.05,
-    "jitter": 0.01,
-    "retry_after_floor": 0.05,
-    "max_total_wait": 5,
-}
+from tests.support.hawk_server import HawkTestServer, connection_config, make_records
 
 
 @pytest.fixture
@@ -34,22 +25,6 @@ def hawk_api() -> Iterator[Callable[..., HawkTestServer]]:
     yield start
     for server in servers:
         server.stop()
-
-
-def connection_config(
-    server: HawkTestServer,
-    *,
-    key: str = HAWK_KEY,
-    retry: dict[str, Any] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "base_url": server.url,
-        "auth": {"type": "hawk", "id": HAWK_ID, "key": key},
-        "retry": {**FAST_RETRY, **(retry or {})},
-        **extra,
-    }
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import pytest
 from etl_framework.connectors.http import HttpConfig, HttpConnector
 from etl_framework.exceptions import ExitCode
 from etl_framework.http.errors import HttpRequestError, HttpUnavailableError, url_origin
-from tests.integration.http.conftest import FAST_RETRY
-from tests.support.hawk_server import DATASET_PATH, HAWK_ID, HAWK_KEY, HawkTestServer
+from tests.support.hawk_server import DATASET_PATH, FAST_RETRY, HAWK_ID, HAWK_KEY, HawkTestServer
 
 Server = Callable[..., HawkTestServer]
 Connect = Callable[..., HttpConnector]

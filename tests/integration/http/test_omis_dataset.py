@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from tests.integration.helpers import run_pipeline, start_pipeline
 from tests.support.hawk_server import HAWK_ID, HAWK_KEY, HawkTestServer
+from tests.support.pipeline import run_pipeline, start_pipeline
 
 pytestmark = [pytest.mark.http, pytest.mark.postgres]
 

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from etl_framework.testing import TransferHarness
-from tests.integration.http.conftest import connection_config
-from tests.support.hawk_server import HawkTestServer
+from tests.support.hawk_server import HawkTestServer, connection_config
 
 
 def test_omis_dataset_in_the_harness(

@@ -16,7 +16,7 @@ from etl_framework.deploy.launcher import JobLauncher, Timeouts
 from etl_framework.deploy.manifests import build_job
 from etl_framework.deploy.outcome import OutcomeReason
 from etl_framework.deploy.spec import get_transfer
-from tests.integration.k8s.fake_apiserver import Scenario, fake_apiserver
+from tests.support.fake_apiserver import Scenario, fake_apiserver
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures" / "k8s"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import decimal
 from pathlib import Path
 
-from tests.unit.load.test_sqlite_decimals import ROWS, load, prices, typed_sums
+from tests.support.decimal_prices import ROWS, load, prices, typed_sums
 
 
 def test_sqlite_and_postgres_hold_the_same_exact_decimals(

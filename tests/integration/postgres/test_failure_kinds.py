@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from etl_framework.exceptions import ExitCode
-from tests.integration.failure_kinds import run_demo, tiny_tmpfs
+from tests.support.failure_kinds import run_demo, tiny_tmpfs
 
 
 def _admin(url: str) -> sa.Engine:

@@ -1,5 +1,5 @@
 """The warehouse fence and staging ownership on a real PostgreSQL: the scenarios of
-tests/unit/load/fence_cases.py, and publishers of one target that never interleave."""
+tests/support/fence_cases.py, and publishers of one target that never interleave."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from etl_framework.load.sql.base import WriteStrategy
+from tests.support import fence_cases
+from tests.support.fence_cases import build, recs, seed, window
 from tests.support.ledger import FakeLedger
-from tests.unit.load import fence_cases
-from tests.unit.load.cases import MAPPING, connector, table_rows
-from tests.unit.load.fence_cases import build, recs, seed, window
+from tests.support.strategy_cases import MAPPING, connector, table_rows
 
 SCENARIOS = [getattr(fence_cases, name) for name in dir(fence_cases) if name.startswith("check_")]
 

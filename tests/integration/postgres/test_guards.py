@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from tests.integration.helpers import run_pipeline
+from tests.support.pipeline import run_pipeline
 
-JOBS_ENV = {"ETL_JOBS_MODULES": "tests.integration.postgres.load_jobs"}
+JOBS_ENV = {"ETL_JOBS_MODULES": "tests.support.load_jobs"}
 
 
 def config(tmp_path: Path, postgres_url: str, transfer: str, **options: Any) -> str:

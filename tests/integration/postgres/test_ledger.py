@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from etl_framework.exceptions import LeaseHeldError
 from etl_framework.state import RunStore
 from etl_framework.window import Window, WriteMode
-from tests.integration.helpers import REPO, run_pipeline
-from tests.ledger_cases import (
+from tests.support.ledger_cases import (
     check_models_match_migrations,
     check_upgrade_from_0001_keeps_history_and_records_step_rows,
 )
+from tests.support.pipeline import REPO, run_pipeline
 
 DAY = dt.date(2024, 1, 15)
 # demo_orders needs its warehouse connection before the ledger is even opened

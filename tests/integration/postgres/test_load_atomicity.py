@@ -18,13 +18,13 @@ import yaml
 from etl_framework.load.sql.replace_table import ReplaceTableStrategy
 from etl_framework.load.sql.staging import list_staging
 from etl_framework.mapping import FieldMapping
-from tests.integration.helpers import run_pipeline, start_pipeline
-from tests.unit.load.cases import connector
+from tests.support.pipeline import run_pipeline, start_pipeline
+from tests.support.strategy_cases import connector
 
 MAPPING = FieldMapping.from_tuples(
     [("id", "id", "bigint primary key"), ("version", "version", "integer not null")]
 )
-JOBS_ENV = {"ETL_JOBS_MODULES": "tests.integration.postgres.load_jobs"}
+JOBS_ENV = {"ETL_JOBS_MODULES": "tests.support.load_jobs"}
 
 
 def rows(n: int, version: int) -> Any:

@@ -1,4 +1,4 @@
-"""The run-sequence property of tests/unit/load/test_property.py on real PostgreSQL."""
+"""The run-sequence property (tests/support/run_sequences.py) on real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.load.test_property import check, operation
+from tests.support.run_sequences import check, operation
 
 
 @settings(

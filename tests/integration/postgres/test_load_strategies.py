@@ -13,9 +13,11 @@ import sqlalchemy as sa
 from etl_framework.exceptions import ConfigError, SchemaMismatchError
 from etl_framework.load.sql.replace_table import ReplaceTableStrategy
 from etl_framework.mapping import FieldMapping
-from tests.unit.load import cases
+from tests.support import strategy_cases
 
-SCENARIOS = [getattr(cases, name) for name in dir(cases) if name.startswith("check_")]
+SCENARIOS = [
+    getattr(strategy_cases, name) for name in dir(strategy_cases) if name.startswith("check_")
+]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__.removeprefix("check_"))
@@ -25,10 +27,12 @@ def test_strategy_on_postgres(postgres_url: str, scenario: Callable[[str], None]
 
 def test_copy_round_trips_every_type(postgres_url: str) -> None:
     """Binary COPY writes dates, timestamptz, decimals, JSON, booleans and NULLs exactly."""
-    with cases.connector(postgres_url) as c:
+    with strategy_cases.connector(postgres_url) as c:
         assert c.supports("copy") and c.supports("merge")
-        recs = [cases.record(1), {"id": 2, "day": "2024-02-29"}]
-        cases.run(ReplaceTableStrategy(c, "orders", cases.MAPPING, run_id="types"), recs)
+        recs = [strategy_cases.record(1), {"id": 2, "day": "2024-02-29"}]
+        strategy_cases.run(
+            ReplaceTableStrategy(c, "orders", strategy_cases.MAPPING, run_id="types"), recs
+        )
         with c.engine.connect() as conn:
             rows = conn.exec_driver_sql(
                 "SELECT id, day, at, amount, name, payload, ok, score, note FROM orders ORDER BY id"
@@ -58,8 +62,8 @@ def test_copy_round_trips_every_type(postgres_url: str) -> None:
 
 
 def test_staging_is_unlogged_and_named_after_run(postgres_url: str) -> None:
-    with cases.connector(postgres_url) as c:
-        strategy = ReplaceTableStrategy(c, "orders", cases.MAPPING, run_id="0123abcd-ffff")
+    with strategy_cases.connector(postgres_url) as c:
+        strategy = ReplaceTableStrategy(c, "orders", strategy_cases.MAPPING, run_id="0123abcd-ffff")
         strategy.prepare()
         try:
             assert strategy.staging == "_stg_orders_0123abcd"
@@ -75,17 +79,17 @@ def test_staging_is_unlogged_and_named_after_run(postgres_url: str) -> None:
 
 def test_live_runs_staging_survives_another_runs_cleanup(postgres_url: str) -> None:
     """The advisory lock keeps a parallel run's staging safe from pre_execution_cleansing."""
-    with cases.connector(postgres_url) as c:
-        live = ReplaceTableStrategy(c, "orders", cases.MAPPING, run_id="aaaaaaaa-live")
+    with strategy_cases.connector(postgres_url) as c:
+        live = ReplaceTableStrategy(c, "orders", strategy_cases.MAPPING, run_id="aaaaaaaa-live")
         live.prepare()
         try:
-            other = ReplaceTableStrategy(c, "orders", cases.MAPPING, run_id="bbbbbbbb-new")
+            other = ReplaceTableStrategy(c, "orders", strategy_cases.MAPPING, run_id="bbbbbbbb-new")
             assert other.drop_stale_staging() == []
-            assert cases.staging_left(c.engine) == [live.staging]
+            assert strategy_cases.staging_left(c.engine) == [live.staging]
         finally:
             live.drop_staging()
         assert other.drop_stale_staging() == []
-        assert cases.staging_left(c.engine) == []
+        assert strategy_cases.staging_left(c.engine) == []
 
 
 @pytest.mark.parametrize(
@@ -101,11 +105,13 @@ def test_live_runs_staging_survives_another_runs_cleanup(postgres_url: str) -> N
     ],
 )
 def test_hostile_table_names_are_rejected(postgres_url: str, table: str) -> None:
-    with cases.connector(postgres_url) as c:
+    with strategy_cases.connector(postgres_url) as c:
         with c.engine.begin() as conn:
             conn.exec_driver_sql("CREATE TABLE canary (id int)")
         with pytest.raises(ConfigError, match="invalid"):
-            cases.run(ReplaceTableStrategy(c, table, cases.MAPPING, run_id="h"), [])
+            strategy_cases.run(
+                ReplaceTableStrategy(c, table, strategy_cases.MAPPING, run_id="h"), []
+            )
         assert sa.inspect(c.engine).get_table_names() == ["canary"]
 
 
@@ -114,8 +120,8 @@ def test_odd_but_valid_names_are_quoted(postgres_url: str) -> None:
     mapping = FieldMapping.from_tuples(
         [("id", "id", "bigint primary key"), ("s", "select", "text"), ("u", "Upper", "json")]
     )
-    with cases.connector(postgres_url) as c:
-        cases.run(
+    with strategy_cases.connector(postgres_url) as c:
+        strategy_cases.run(
             ReplaceTableStrategy(c, "Order", mapping, run_id="q"),
             [{"id": 1, "s": "x", "u": {"k": "'; DROP TABLE x; --"}}],
         )
@@ -130,20 +136,20 @@ def test_generic_executemany_path_on_postgres(postgres_url: str) -> None:
     from etl_framework.load.sql.bulk import executemany_rows
     from etl_framework.load.sql.schema import build_table, create_table
 
-    with cases.connector(postgres_url) as c:
+    with strategy_cases.connector(postgres_url) as c:
         with c.engine.begin() as conn:
-            create_table(conn, build_table(cases.MAPPING, "generic"))
+            create_table(conn, build_table(strategy_cases.MAPPING, "generic"))
             count = executemany_rows(
                 conn,
                 "generic",
-                cases.MAPPING.columns,
-                [f.type for f in cases.MAPPING.fields],
-                cases.MAPPING.rows(cases.records(range(25))),
+                strategy_cases.MAPPING.columns,
+                [f.type for f in strategy_cases.MAPPING.fields],
+                strategy_cases.MAPPING.rows(strategy_cases.records(range(25))),
                 batch_size=10,
             )
         assert count == 25
-        assert cases.table_rows(c.engine, "generic") == cases.expected_rows(
-            cases.records(range(25))
+        assert strategy_cases.table_rows(c.engine, "generic") == strategy_cases.expected_rows(
+            strategy_cases.records(range(25))
         )
         with c.engine.connect() as conn:
             payload, at = conn.exec_driver_sql("SELECT payload, at FROM generic WHERE id = 3").one()
@@ -173,13 +179,13 @@ def test_copy_into_compatible_target_types(
     into the target (publish direct, or a first load into an existing empty table) must
     send the target's own binary types, not the mapping's."""
     mapping = FieldMapping.from_tuples([("id", "id", "integer primary key"), ("v", "v", spec)])
-    with cases.connector(postgres_url) as c:
+    with strategy_cases.connector(postgres_url) as c:
         with c.engine.begin() as conn:
             conn.exec_driver_sql(f"CREATE TABLE t (id bigint PRIMARY KEY, v {ddl})")
             if not empty:
                 conn.exec_driver_sql("INSERT INTO t (id) VALUES (99)")
         strategy = ReplaceTableStrategy(c, "t", mapping, run_id="compat", direct=direct)
-        result = cases.run(strategy, [{"id": 1, "v": value}])
+        result = strategy_cases.run(strategy, [{"id": 1, "v": value}])
         assert (result.inserted, result.deleted) == (1, 0 if empty else 1)
         with c.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT id, v FROM t").all() == [(1, stored)]
@@ -187,8 +193,11 @@ def test_copy_into_compatible_target_types(
 
 def test_created_integer_key_is_not_serial(postgres_url: str) -> None:
     """An integer primary key built from the mapping has no sequence default."""
-    with cases.connector(postgres_url) as c:
-        cases.run(ReplaceTableStrategy(c, "orders", cases.MAPPING, run_id="k"), [cases.record(1)])
+    with strategy_cases.connector(postgres_url) as c:
+        strategy_cases.run(
+            ReplaceTableStrategy(c, "orders", strategy_cases.MAPPING, run_id="k"),
+            [strategy_cases.record(1)],
+        )
         with c.engine.connect() as conn:
             default, sequence = conn.exec_driver_sql(
                 "SELECT column_default, pg_get_serial_sequence('orders', 'id') "
@@ -204,7 +213,7 @@ def test_direct_load_never_truncates(postgres_url: str, exists: bool) -> None:
     mapping = FieldMapping.from_tuples([("id", "id", "bigint primary key"), ("v", "v", "text")])
     locks: list[list[str]] = []
     other = sa.create_engine(postgres_url)
-    with cases.connector(postgres_url) as c:
+    with strategy_cases.connector(postgres_url) as c:
         if exists:
             with c.engine.begin() as conn:
                 conn.exec_driver_sql("CREATE TABLE t (id bigint PRIMARY KEY, v text)")
@@ -225,7 +234,7 @@ def test_direct_load_never_truncates(postgres_url: str, exists: bool) -> None:
 
         strategy = ReplaceTableStrategy(c, "t", mapping, run_id="trunc", method="truncate")
         try:
-            result = cases.run(strategy, records())
+            result = strategy_cases.run(strategy, records())
         finally:
             other.dispose()
     assert result.inserted == 3
@@ -235,12 +244,14 @@ def test_direct_load_never_truncates(postgres_url: str, exists: bool) -> None:
 def test_column_spelled_differently_is_reported_before_data_moves(postgres_url: str) -> None:
     """PostgreSQL: "Amount" is not amount; the check says so instead of the INSERT failing."""
     mapping = FieldMapping.from_tuples([("id", "id", "bigint primary key"), ("a", "Amount", "int")])
-    with cases.connector(postgres_url) as c:
+    with strategy_cases.connector(postgres_url) as c:
         with c.engine.begin() as conn:
             conn.exec_driver_sql("CREATE TABLE t (id bigint PRIMARY KEY, amount int)")
             conn.exec_driver_sql("INSERT INTO t VALUES (1, 1)")
         with pytest.raises(SchemaMismatchError, match="'Amount' is spelled 'amount'"):
-            cases.run(ReplaceTableStrategy(c, "t", mapping, run_id="case"), [{"id": 2, "a": 2}])
+            strategy_cases.run(
+                ReplaceTableStrategy(c, "t", mapping, run_id="case"), [{"id": 2, "a": 2}]
+            )
         with c.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT * FROM t").all() == [(1, 1)]
-        assert cases.staging_left(c.engine, "t") == []
+        assert strategy_cases.staging_left(c.engine, "t") == []

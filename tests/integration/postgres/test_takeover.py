@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.takeover import check_stalled_run_never_publishes, migrated
+from tests.support.takeover import check_stalled_run_never_publishes, migrated
 
 
 @pytest.mark.parametrize("pause_at", ["mid_load", "before_publish"])

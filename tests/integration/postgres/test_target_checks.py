@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.integration.helpers import run_pipeline
-from tests.integration.hostile import ledger_rows
+from tests.support.hostile import ledger_rows
+from tests.support.pipeline import run_pipeline
 
 
 def _run(tmp_path: Path, url: str, table: str) -> tuple[int, list[str]]:

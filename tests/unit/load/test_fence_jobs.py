@@ -24,7 +24,7 @@ from etl_framework.load.sql.staging import list_staging
 from etl_framework.transfers import TableTransferJob
 from etl_framework.window import Window, WriteMode
 from tests.support.ledger import FakeLedger
-from tests.unit.load.test_table_transfer import UnitOrdersJob, UnitOrdersOptions
+from tests.support.unit_orders import UnitOrdersJob, UnitOrdersOptions
 
 EXECUTION_DATE = dt.date(2024, 1, 10)
 

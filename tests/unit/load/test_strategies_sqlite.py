@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.load import cases
+from tests.support import strategy_cases
 
-SCENARIOS = [getattr(cases, name) for name in dir(cases) if name.startswith("check_")]
+SCENARIOS = [
+    getattr(strategy_cases, name) for name in dir(strategy_cases) if name.startswith("check_")
+]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__.removeprefix("check_"))

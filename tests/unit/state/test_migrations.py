@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.ledger_cases import (
+from tests.support.ledger_cases import (
     check_models_match_migrations,
     check_upgrade_from_0001_keeps_history_and_records_step_rows,
 )

@@ -10,7 +10,6 @@ the variable's name.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -33,29 +32,20 @@ from etl_framework.deploy.spec import (
 )
 from etl_framework.exceptions import ConfigError, ConfigValidationError
 from etl_framework.redaction import looks_secret
-from tests.secret_jobs import leaked
+from tests.support.deploy_secrets import (
+    PLANTED,
+    REPO,
+    SHIPPED_CONFIGS,
+    as_references,
+    referenced_names,
+    transfers_file,
+)
+from tests.support.secret_jobs import leaked
 
-REPO = Path(__file__).resolve().parents[2]
 SHIPPED_TRANSFERS = REPO / "gke_deploy" / "transfers.yaml"
-SHIPPED_CONFIGS = sorted((REPO / "jobs" / "config").glob("*.yaml"))
-REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
-PLANTED = {
-    "WAREHOUSE_URL": 'postgresql+psycopg://etl:Pl4nted-W4rehouse"pw@db/etl',
-    "STATE_DB_URL": "postgresql+psycopg://ledger:Pl4nted-St4te/pw@db/state",
-    "HAWK_KEY": "pl4nted-hawk-key\nsecond-line-of-the-key",
-    "HAWK_ID": "pl4nted-hawk-id-value",
-    "DATAHUB_BASE_URL": "https://svc:Pl4nted-B4se-pw@datahub.example",
-    "GCP_PROJECT": "pl4nted-project-id",
-    "EXPORT_BUCKET": "pl4nted-export-bucket",
-}
-"""A planted value for every ``${VAR}`` the shipped configs read."""
 KEY_FILE = (
     '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvPl4nted\\n"}'
 )
-
-
-def referenced_names(config: Path) -> set[str]:
-    return set(REFERENCE.findall(config.read_text()))
 
 
 def test_every_reference_of_the_shipped_configs_is_planted() -> None:
@@ -117,49 +107,6 @@ def test_the_shipped_transfers_file_renders_without_a_planted_secret(
     )
     assert texts
     no_leak(planted, texts)
-
-
-def transfer_name(config: Path) -> str:
-    (name,) = yaml.safe_load(config.read_text())["transfers"]
-    return str(name)
-
-
-def transfers_file(directory: Path, env_for: Any) -> Path:
-    """A transfers file with one transfer per shipped config, ``env_for(config)`` its env."""
-    entries = [
-        {
-            "name": transfer_name(config),
-            "mode": "delta",
-            "config": str(config),
-            "start_date": "2024-01-01",
-            "env": env_for(config),
-        }
-        for config in SHIPPED_CONFIGS
-    ]
-    path = directory / "transfers.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "defaults": {"image": "repo/etl", "namespace": "etl", "env": {"ETL_ENV": "prod"}},
-                "transfers": entries,
-            }
-        )
-    )
-    return path
-
-
-def as_references(config: Path) -> dict[str, str]:
-    """What a correct transfers file says: secrets as references, the rest as values."""
-    marked = config_secret_names(config)
-    return {
-        name: (
-            f"secretKeyRef:etl-secrets/{name.lower().replace('_', '-')}"
-            if name in marked
-            else {"GCP_PROJECT": "my-project", "EXPORT_BUCKET": "exports"}.get(name, "plain")
-        )
-        for name in referenced_names(config)
-        if name in marked or name in ("GCP_PROJECT", "EXPORT_BUCKET")
-    }
 
 
 def test_what_the_shipped_configs_mark_secret() -> None:
@@ -289,7 +236,7 @@ def test_names_that_only_point_at_a_key_stay_plain_values(tmp_path: Path) -> Non
 
 
 def test_secret_fields_of_an_imported_jobs_options_count(tmp_path: Path) -> None:
-    import tests.sample_jobs  # noqa: F401  (TraceOptions.api_token is a SecretStr)
+    import tests.support.sample_jobs  # noqa: F401  (TraceOptions.api_token is a SecretStr)
 
     name = "trace_job"
     config = tmp_path / "config.yaml"

@@ -1,20 +1,16 @@
-"""File and SQL sources: streaming, gzip, gs:// (emulator), bound window parameters."""
+"""File sources: CSV and NDJSON streaming, gzip, errors naming line and field."""
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
 import json
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from etl_framework.exceptions import SourceError
 from etl_framework.mapping import FieldMapping, FieldValueError
 from etl_framework.sources.files import csv_records, ndjson_records
-from etl_framework.sources.sql import query_records, window_params
-from etl_framework.window import Window
 
 CSV = 'id,name,amount\n1,a,1.50\n2,,\n3,"c, d",3\n'
 
@@ -93,68 +89,6 @@ def test_files_stream_lazily(tmp_path: Path) -> None:
     records = ndjson_records(path)
     assert next(iter(records)) == {"id": 0}  # a generator: nothing read ahead
     records.close()  # type: ignore[attr-defined]
-
-
-def test_query_records_binds_window_parameters(tmp_path: Path) -> None:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE src (id INTEGER, day DATE)")
-        conn.exec_driver_sql(
-            "INSERT INTO src VALUES (1, '2024-01-01'), (2, '2024-01-02'), (3, '2024-01-03')"
-        )
-    window = Window(dt.date(2024, 1, 2), dt.date(2024, 1, 3))
-    params = window_params(window)
-    rows = list(
-        query_records(
-            engine,
-            "SELECT id, day FROM src WHERE day >= :start AND day < :end",
-            params,
-            batch_size=1,
-        )
-    )
-    assert rows == [{"id": 2, "day": "2024-01-02"}]
-    # a hostile value is only ever a parameter
-    hostile = list(
-        query_records(engine, "SELECT id FROM src WHERE day = :d", {"d": "x'; DROP TABLE src; --"})
-    )
-    assert hostile == []
-    assert list(query_records(engine, "SELECT COUNT(*) AS n FROM src")) == [{"n": 3}]
-    engine.dispose()
-
-
-def test_query_error_is_a_source_error(tmp_path: Path) -> None:
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
-    with pytest.raises(SourceError, match="source query failed"):
-        list(query_records(engine, "SELECT * FROM missing_table"))
-    engine.dispose()
-
-
-def test_window_params_need_a_bounded_window() -> None:
-    with pytest.raises(SourceError, match="unbounded"):
-        window_params(Window.unbounded())
-    assert window_params(Window(dt.date(2024, 1, 1), dt.date(2024, 1, 2)), as_timestamps=True)[
-        "end"
-    ] == dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
-
-
-@pytest.mark.gcs
-def test_gcs_sources_stream_from_the_emulator(gcs_bucket: str) -> None:
-    from etl_framework.gcp.storage import storage_client
-
-    bucket = storage_client().bucket(gcs_bucket)
-    bucket.blob("exports/orders.csv.gz").upload_from_string(gzip.compress(CSV.encode()))
-    bucket.blob("exports/orders.ndjson").upload_from_string('{"id": 1}\n{"id": 2}\n')
-    assert [r["id"] for r in csv_records(f"gs://{gcs_bucket}/exports/orders.csv.gz")] == [
-        "1",
-        "2",
-        "3",
-    ]
-    assert list(ndjson_records(f"gs://{gcs_bucket}/exports/orders.ndjson")) == [
-        {"id": 1},
-        {"id": 2},
-    ]
-    with pytest.raises(SourceError, match="does not exist"):
-        list(ndjson_records(f"gs://{gcs_bucket}/exports/missing.ndjson"))
 
 
 def test_ndjson_bad_value_is_named_by_line_and_key(tmp_path: Path) -> None:

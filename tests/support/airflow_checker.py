@@ -1,20 +1,26 @@
 """Runs inside .venv-airflow (real Airflow); prints one JSON document on stdout.
 
-Called by the tests in this folder, which run in the project's main venv:
+Called by tests/integration/airflow/test_dags.py, which runs in the project's main venv:
 
-    python checker.py dagbag DAG_FOLDER
-    python checker.py render DAG_FOLDER DAG_ID RUN_AFTER
-    python checker.py render-without-interval DAG_FOLDER DAG_ID RUN_AFTER
-    python checker.py exit-codes DAG_FOLDER DAG_ID
-    python checker.py render-all DAG_FOLDER RUN_AFTER
+    python airflow_checker.py dagbag DAG_FOLDER
+    python airflow_checker.py render DAG_FOLDER DAG_ID RUN_AFTER
+    python airflow_checker.py render-without-interval DAG_FOLDER DAG_ID RUN_AFTER
+    python airflow_checker.py exit-codes DAG_FOLDER DAG_ID
+    python airflow_checker.py render-all DAG_FOLDER RUN_AFTER
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from typing import Any
+
+# Run as a script, this file's folder (tests/support/) is sys.path[0]: drop it so the
+# helper modules beside it (bigquery.py, pipeline.py, ...) cannot shadow real ones.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
 
 
 def _jsonable(value: Any) -> Any:

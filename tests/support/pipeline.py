@@ -14,7 +14,7 @@ PIPELINE = [sys.executable, "-m", "etl_framework"]
 def pipeline_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ETL_")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env["ETL_JOBS_MODULES"] = "tests.sample_jobs"
+    env["ETL_JOBS_MODULES"] = "tests.support.sample_jobs"
     env.update(extra)
     return env
 

@@ -27,16 +27,16 @@ import sqlalchemy as sa
 import yaml
 
 from etl_framework.state import RunStore
-from tests.integration.crash_jobs import (
+from tests.support.crash_jobs import (
     BLIND_HEARTBEAT_ENV,
     PAUSE_AT_ENV,
     PAUSE_ENV,
     record,
 )
-from tests.integration.helpers import run_pipeline, start_pipeline
+from tests.support.pipeline import run_pipeline, start_pipeline
 
 ROWS = 3000
-JOBS_ENV = {"ETL_JOBS_MODULES": "tests.integration.crash_jobs"}
+JOBS_ENV = {"ETL_JOBS_MODULES": "tests.support.crash_jobs"}
 DAY = "20240112"
 TRANSFER = "crash_orders"
 HEARTBEAT = 0.5

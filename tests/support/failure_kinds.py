@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from etl_framework.state import RunStore
-from tests.integration.helpers import run_pipeline
+from tests.support.pipeline import run_pipeline
 
 
 @contextmanager

@@ -1,4 +1,8 @@
-"""Shared data and checks of the BigQuery suite."""
+"""Shared data, checks and targets of the BigQuery suite (tests/integration/bigquery).
+
+By default every test runs against the emulator; with ``ETL_BQ_TEST_PROJECT`` and
+``ETL_BQ_TEST_DATASET`` set, against that real project instead (see docs/gcp.md).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,48 @@ import datetime as dt
 import decimal
 import hashlib
 import json
+import os
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from etl_framework.mapping import FieldMapping
+
+REAL_PROJECT_ENV = "ETL_BQ_TEST_PROJECT"
+REAL_DATASET_ENV = "ETL_BQ_TEST_DATASET"
+REAL_BUCKET_ENV = "ETL_BQ_TEST_BUCKET"
+REAL_LOCATION_ENV = "ETL_BQ_TEST_LOCATION"
+
+# Read once at import (tests/integration/bigquery/conftest.py imports this module at
+# collection): the autouse fixture of tests/conftest.py removes ETL_* per test.
+_REAL = {
+    name: os.environ.get(name)
+    for name in (REAL_PROJECT_ENV, REAL_DATASET_ENV, REAL_BUCKET_ENV, REAL_LOCATION_ENV)
+}
+REAL_LOCATION = _REAL[REAL_LOCATION_ENV]
+
+
+def real_project() -> tuple[str, str] | None:
+    project, dataset = _REAL[REAL_PROJECT_ENV], _REAL[REAL_DATASET_ENV]
+    return (project, dataset) if project and dataset else None
+
+
+@dataclass(frozen=True)
+class BigQueryTarget:
+    """Where a test writes: a connection config and a dataset of its own."""
+
+    connection: dict[str, Any]
+    project: str
+    dataset: str
+    emulator: bool
+    created: list[str] = field(default_factory=list)
+
+    def table(self, name: str) -> str:
+        """A table name of this test (dropped after the test on a real project)."""
+        full = f"{self.project}.{self.dataset}.{name}"
+        self.created.append(full)
+        return full
+
 
 MAPPING = FieldMapping.from_tuples(
     [
@@ -84,3 +126,15 @@ def expected_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def staging_tables(bq: Any, project: str, dataset: str) -> list[str]:
     return [t for t in bq.list_tables(project, dataset) if t.startswith("_etl_stg_")]
+
+
+def drop_tables(target: BigQueryTarget) -> None:
+    """Drop the tables a test on a real project created."""
+    from etl_framework.connections import build_connector
+    from etl_framework.connectors.bigquery import BigQueryConnector
+
+    connector = build_connector("cleanup", target.connection)
+    assert isinstance(connector, BigQueryConnector)
+    with connector:
+        for name in target.created:
+            connector.delete_table(connector.table_ref(name))

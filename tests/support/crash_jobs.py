@@ -43,7 +43,7 @@ from etl_framework import register
 from etl_framework.job import Outcome
 from etl_framework.transfers import TableTransferJob, TableTransferOptions
 from etl_framework.window import WriteMode
-from tests.integration.postgres.load_jobs import FIRST_DAY, ORDERS_MAPPING
+from tests.support.load_jobs import FIRST_DAY, ORDERS_MAPPING
 
 DAYS = 30
 CRASH_ENV = "ETL_TEST_CRASH_AT"

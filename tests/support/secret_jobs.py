@@ -3,7 +3,7 @@
 ``secret_leak`` reads ``options.label`` (in the tests a ``${file:...}`` reference, so a
 secret) and ``options.table``, logs them raw, ``repr``-escaped, JSON-escaped,
 whitespace-squashed and URL-encoded, and fails with all of them in its error message.
-Imported via ``ETL_JOBS_MODULES=tests.secret_jobs`` by subprocess tests.
+Imported via ``ETL_JOBS_MODULES=tests.support.secret_jobs`` by subprocess tests.
 """
 
 from __future__ import annotations

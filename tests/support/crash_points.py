@@ -18,11 +18,11 @@ import sqlalchemy as sa
 import yaml
 
 from etl_framework.load.sql.staging import list_staging
-from tests.integration.crash_jobs import CRASH_ENV, day_of, record
-from tests.integration.helpers import run_pipeline
+from tests.support.crash_jobs import CRASH_ENV, day_of, record
+from tests.support.pipeline import run_pipeline
 
 ROWS = 3000
-JOBS_ENV = {"ETL_JOBS_MODULES": "tests.integration.crash_jobs"}
+JOBS_ENV = {"ETL_JOBS_MODULES": "tests.support.crash_jobs"}
 # Kill points after which the publish has committed: the target holds the new rows.
 COMMITTED = frozenset({"after_publish", "in_cleanup"})
 

@@ -1,4 +1,5 @@
-"""Run `pipeline` / `etlctl` as real processes under a memory cap and measure them."""
+"""Hostile input: run `pipeline` / `etlctl` as real processes under a memory cap and
+measure them; configs built to exhaust a naive reader."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.integration.helpers import pipeline_env
+from tests.support.pipeline import pipeline_env
 
 ADDRESS_SPACE_CAP = 1024 * 1024 * 1024
 """RLIMIT_AS of the child: a bomb that grows memory dies instead of eating the machine."""
@@ -108,3 +109,12 @@ def ledger_rows(state_db: Path) -> int | None:
         return None
     with sqlite3.connect(state_db) as conn:
         return int(conn.execute("SELECT count(*) FROM etl_runs").fetchone()[0])
+
+
+def billion_laughs() -> str:
+    """A YAML whose aliases expand to 9**9 values (about 387 million): the config reader
+    must refuse it by count, not expand it."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.load import fence_cases
+from tests.support import fence_cases
 
 SCENARIOS = [getattr(fence_cases, name) for name in dir(fence_cases) if name.startswith("check_")]
 
@@ -26,9 +26,9 @@ def test_a_second_writer_waits_for_an_open_publish(tmp_path: Path) -> None:
     import threading
     import time
 
+    from tests.support.fence_cases import _data, build, fence_rows, seed, window
     from tests.support.ledger import FakeLedger
-    from tests.unit.load.cases import MAPPING, connector, table_rows
-    from tests.unit.load.fence_cases import _data, build, fence_rows, seed, window
+    from tests.support.strategy_cases import MAPPING, connector, table_rows
 
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     ledger = FakeLedger()

@@ -25,7 +25,7 @@ from etl_framework.load.sql.replace_window import ReplaceWindowStrategy
 from etl_framework.load.sql.staging import staging_name
 from etl_framework.window import Window
 from tests.support.ledger import FakeLedger
-from tests.unit.load.cases import (
+from tests.support.strategy_cases import (
     FIRST_DAY,
     MAPPING,
     connector,
