@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -31,13 +32,14 @@ def _log_level(ctx: click.Context, _param: click.Parameter, value: str | None) -
     logs.configure("text", value.upper(), stream=sys.stderr)
 
 
-def log_level_option(func: F) -> F:
+def log_level_option(func: F, default: str | None = None) -> F:
+    """``--log-level`` on the group (default INFO) and on each command (overrides it)."""
     return click.option(
         "--log-level",
         "-l",
         type=click.Choice(LOG_LEVELS, case_sensitive=False),
-        default="INFO",
-        show_default=True,
+        default=default,
+        show_default=default is not None,
         expose_value=False,
         is_eager=True,
         callback=_log_level,
@@ -61,7 +63,7 @@ def _store(config_location: str) -> Iterator[ExecutionStore]:
 
 
 @click.group("executions")
-@log_level_option
+@partial(log_level_option, default="INFO")
 def executions() -> None:
     """Pipeline executions and their steps' model checksums (dpo's commands).
 
