@@ -133,7 +133,7 @@ def runs(config_location: str, transfer: str | None, limit: int, show_steps: boo
     for r in records:
         click.echo(
             f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.transfer:<22} {r.mode:<8} {r.window!s:<19} "
-            f"{r.status:<10} {r.rows_written:>10,}  {r.error or ''}"
+            f"{r.status:<10} {r.rows_written:>10,}  {r.error or r.skip_reason or ''}"
         )
         for step in steps.get(r.run_id, ()):
             line = f"{'':<19} - {step.step:<24} {step.status or '':<10} {step.seconds:>8.3f}s"
