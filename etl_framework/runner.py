@@ -161,7 +161,7 @@ def execute(request: RunRequest) -> RunSummary:
         window = _window(request, store)
         run_id = str(uuid.uuid4())
         code_version = os.environ.get(ENV_CODE_VERSION, __version__)
-        fingerprint = _fingerprint(request, window, code_version)
+        fingerprint, comparable = _fingerprint(request, window, code_version)
         with _terminate_on_signals() as signals:
             # SIGTERM/SIGINT wait until the run is recorded: from then on every way out
             # of the run (a signal included) ends in finish_run, which frees the lease.
@@ -182,7 +182,7 @@ def execute(request: RunRequest) -> RunSummary:
             skip = request.skip_unchanged
             if skip if skip is not None else job_cls.skip_unchanged:
                 # under the lease: no run of this window (or target) publishes meanwhile
-                since = store.unchanged_since(run_id) if fingerprint else None
+                since = store.unchanged_since(run_id) if comparable else None
                 if since is not None:
                     return _skipped(request, store, run_id, window, since)
             return _run_leased(request, store, run_id, window, grant, signals)
@@ -190,9 +190,9 @@ def execute(request: RunRequest) -> RunSummary:
         store.close()
 
 
-def _fingerprint(request: RunRequest, window: Window, code_version: str) -> str | None:
-    """The run's input fingerprint; None (never skips) when the source gives none or
-    it cannot be computed."""
+def _fingerprint(request: RunRequest, window: Window, code_version: str) -> tuple[str | None, bool]:
+    """The run's input fingerprint and whether it may skip the run (not when the source
+    gives no fingerprint); (None, False) when it cannot be computed."""
     from etl_framework.executions.fingerprint import run_fingerprint
 
     job_cls = request.job
@@ -210,7 +210,7 @@ def _fingerprint(request: RunRequest, window: Window, code_version: str) -> str 
         logs.run_logger(transfer=job_cls.transfer_name).warning(
             "no input fingerprint (the run will not be skipped): %s", describe(exc)
         )
-        return None
+        return None, False
 
 
 def _skipped(

@@ -4,8 +4,8 @@ sha256 over: the transfer, mode and window; the sha256 of each model file the tr
 declares (`ETLJob.models`, globs relative to the transfer's module); the config file as
 read (before interpolation: it holds no secret value) and the transfer's options (secret
 fields masked); the job code version (image tag or package version); the source's own
-fingerprint (`ETLJob.source_fingerprint`). Without a source fingerprint there is none:
-a run that cannot tell whether its source changed never skips.
+fingerprint (`ETLJob.source_fingerprint`). Every run records one; a run whose source
+gives none cannot tell whether its data changed, so it never skips.
 """
 
 from __future__ import annotations
@@ -44,11 +44,10 @@ def run_fingerprint(
     mode: WriteMode,
     window: Window,
     code_version: str,
-) -> str | None:
-    """The run's input fingerprint, or None when the source gives none."""
+) -> tuple[str, bool]:
+    """The run's input fingerprint, and whether the source gave its own (only then may
+    an equal fingerprint skip the run)."""
     source = job_cls.source_fingerprint(config, options, window)
-    if source is None:
-        return None
     dumped = options.model_dump(mode="json") if hasattr(options, "model_dump") else {}
     parts = {
         "transfer": job_cls.transfer_name,
@@ -61,4 +60,4 @@ def run_fingerprint(
         "source": source,
     }
     text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(text.encode()).hexdigest(), source is not None

@@ -1,5 +1,5 @@
 """The executions tables of the run ledger (declared on the ledger's metadata, so the
-ledger's migrations and `tests/support/ledger_schema.py` see them)."""
+ledger's migrations and the models-vs-migrations check see them)."""
 
 from __future__ import annotations
 

@@ -56,7 +56,8 @@ class Run(Base):
     taken_over_by: Mapped[str | None] = mapped_column(String(36))
     """The run that took this run's lease over (it died, or its heartbeat stopped)."""
     fingerprint: Mapped[str | None] = mapped_column(String(64))
-    """sha256 of the run's inputs (`etl_framework.fingerprint`); NULL: not computable."""
+    """sha256 of the run's inputs (`etl_framework.executions.fingerprint`); NULL: not
+    computable."""
     skip_reason: Mapped[str | None] = mapped_column(Text)
     """Why a ``skipped`` run did nothing (its inputs match an earlier run's)."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 import tests.sample_jobs  # noqa: F401  registers trace_job
 from etl_framework import register
@@ -108,7 +109,7 @@ def test_a_secret_option_is_not_in_the_fingerprint_but_a_changed_option_is(
     from etl_framework.executions.fingerprint import run_fingerprint
     from etl_framework.window import WriteMode
 
-    def fingerprint(options: dict[str, Any]) -> str | None:
+    def fingerprint(options: dict[str, Any]) -> tuple[str, bool]:
         harness = TransferHarness(tmp_path / "h", transfers={"fingerprinted": options})
         config = load_config(str(harness.config_path))
         parsed = fingerprinted.options_from(config)
@@ -118,7 +119,7 @@ def test_a_secret_option_is_not_in_the_fingerprint_but_a_changed_option_is(
 
     base = {"trace_dir": "t"}
     plain = fingerprint(base)
-    assert plain is not None and plain == fingerprint(base)
+    assert plain[1] and plain == fingerprint(base)
     assert fingerprint({**base, "rows": 4}) != plain
     dumped = fingerprinted.options_from(
         load_config(
@@ -139,3 +140,9 @@ def test_without_a_source_fingerprint_it_never_skips(tmp_path: Path) -> None:
         summary = run(harness, "trace_job")
         assert (summary.status, summary.unchanged_since) == ("succeeded", None)
     assert pipelines(trace) == 2
+    # both recorded the same fingerprint: the source alone could not tell
+    engine = sa.create_engine(harness.state_url)
+    with engine.connect() as conn:
+        prints = conn.execute(sa.text("SELECT fingerprint FROM etl_runs")).scalars().all()
+    engine.dispose()
+    assert len(prints) == 2 and prints[0] is not None and prints[0] == prints[1]
