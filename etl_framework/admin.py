@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from etl_framework.state import RunStore
 
 from etl_framework.exceptions import ETLError, ExitCode
+from etl_framework.executions.cli import executions
 from etl_framework.redaction import install_excepthook, redact
 
 MAX_RUNS_LIMIT = 100_000
@@ -36,15 +37,62 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.argument("config_location")
-def db_upgrade(config_location: str) -> None:
-    """Create or upgrade the ledger schema (needed once per PostgreSQL database)."""
+@click.argument("config_location", metavar="CONFIG")
+@click.argument("revision", default="head")
+def db_upgrade(config_location: str, revision: str) -> None:
+    """Create or upgrade the ledger schema to REVISION (default: head; needed once per
+    PostgreSQL database and after each upgrade of the package)."""
+    from etl_framework.state import revisions
+
     store = _store(config_location)
     try:
-        store.upgrade()
+        revisions.upgrade(store, revision)
     finally:
         store.close()
-    click.echo("ledger schema is up to date")
+    click.echo("ledger schema is up to date" if revision == "head" else f"ledger at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("config_location", metavar="CONFIG")
+@click.argument("revision")
+def db_downgrade(config_location: str, revision: str) -> None:
+    """Undo migrations down to REVISION (an id from `etlctl db history`, or `base`)."""
+    from etl_framework.state import revisions
+
+    store = _store(config_location)
+    try:
+        revisions.downgrade(store, revision)
+        now = revisions.current(store)
+    finally:
+        store.close()
+    click.echo(f"ledger at {', '.join(now) or 'base'}")
+
+
+@db.command("current")
+@click.argument("config_location", metavar="CONFIG")
+def db_current(config_location: str) -> None:
+    """Print the ledger's current revision (an empty line: no schema yet)."""
+    from etl_framework.state import revisions
+
+    store = _store(config_location)
+    try:
+        click.echo(" ".join(revisions.current(store)))
+    finally:
+        store.close()
+
+
+@db.command("history")
+@click.argument("config_location", metavar="CONFIG")
+def db_history(config_location: str) -> None:
+    """List the shipped migrations, newest first, marking head and current."""
+    from etl_framework.state import revisions
+
+    store = _store(config_location)
+    try:
+        for revision in revisions.history(store):
+            click.echo(revision.line())
+    finally:
+        store.close()
 
 
 @db.command("check")
@@ -85,13 +133,16 @@ def runs(config_location: str, transfer: str | None, limit: int, show_steps: boo
     for r in records:
         click.echo(
             f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.transfer:<22} {r.mode:<8} {r.window!s:<19} "
-            f"{r.status:<10} {r.rows_written:>10,}  {r.error or ''}"
+            f"{r.status:<10} {r.rows_written:>10,}  {r.error or r.skip_reason or ''}"
         )
         for step in steps.get(r.run_id, ()):
             line = f"{'':<19} - {step.step:<24} {step.status or '':<10} {step.seconds:>8.3f}s"
             if step.rows_read is not None and step.rows_written is not None:
                 line += f"  {step.rows_read:,} read, {step.rows_written:,} written"
             click.echo(line)
+
+
+cli.add_command(executions)
 
 
 def main() -> None:

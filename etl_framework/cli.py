@@ -78,6 +78,12 @@ def _list_transfers(ctx: click.Context, _param: click.Parameter, value: bool) ->
     callback=_list_transfers,
     help="List the registered transfers and exit.",
 )
+@click.option(
+    "--skip-unchanged/--no-skip-unchanged",
+    default=None,
+    help="Skip the run when its inputs (models, config, code, source) match the window's "
+    "last successful run (default: the transfer's). Never skips without a source fingerprint.",
+)
 @click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
 def command(
     execution_date: dt.date,
@@ -85,6 +91,7 @@ def command(
     mode: str,
     config_location: str,
     delta_start_date: dt.date | None,
+    skip_unchanged: bool | None,
 ) -> None:
     """Run TRANSFER_NAME for EXECUTION_DATE (YYYYMMDD) in mode truncate or delta.
 
@@ -93,7 +100,16 @@ def command(
     """
     from etl_framework.runner import run_transfer
 
-    summary = run_transfer(transfer_name, execution_date, mode, config_location, delta_start_date)
+    summary = run_transfer(
+        transfer_name,
+        execution_date,
+        mode,
+        config_location,
+        delta_start_date,
+        skip_unchanged=skip_unchanged,
+    )
+    if summary.unchanged_since:
+        click.echo(summary.line())
     sys.exit(summary.exit_code)
 
 

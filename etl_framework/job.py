@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, cast, final, get_args,
 from typing_extensions import TypeVar
 
 from etl_framework.exceptions import ConfigValidationError, RegistryError
-from etl_framework.window import WriteMode
+from etl_framework.window import Window, WriteMode
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -39,6 +39,8 @@ class RunStatus(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    SKIPPED = "skipped"
+    """``--skip-unchanged``: its inputs match the window's last successful run."""
 
     def __str__(self) -> str:
         return self.value
@@ -128,6 +130,12 @@ class ETLJob(ABC, Generic[OptionsT]):
     allow_parallel_windows: ClassVar[bool] = True
     """Whether non-overlapping delta windows of this transfer may run side by side."""
 
+    models: ClassVar[tuple[str, ...]] = ()
+    """Globs (relative to the transfer's module) of the files that define it, e.g. a
+    transform's SQL: their checksums are part of the run's input fingerprint."""
+    skip_unchanged: ClassVar[bool] = False
+    """Default of ``pipeline --skip-unchanged``: skip a run whose inputs did not change."""
+
     options: OptionsT
     """This run's validated ``transfers.<name>`` options (the model's defaults if absent)."""
 
@@ -205,6 +213,15 @@ class ETLJob(ABC, Generic[OptionsT]):
         transfer writes. The ledger lets one run at a time write a target: a run of
         another transfer writing one of them is refused (exit 4). Default: none."""
         return frozenset()
+
+    @classmethod
+    def source_fingerprint(
+        cls, config: FrameworkConfig, options: OptionsT, window: Window
+    ) -> str | None:
+        """A string that changes whenever the source's data for ``window`` may have
+        changed (`etl_framework.sources.fingerprints.location_fingerprint` for files,
+        an ETag, a user query's result), or None (default): the run never skips."""
+        return None
 
     # --- final -----------------------------------------------------------------
 

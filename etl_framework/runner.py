@@ -8,6 +8,7 @@ it returns a `RunSummary` whose ``exit_code`` says how the job went.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -60,12 +61,16 @@ class RunSummary:
     error: str | None = None
     steps: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    unchanged_since: str | None = None
+    """A skipped run: the run whose inputs were the same."""
 
     @property
     def succeeded(self) -> bool:
         return self.exit_code == ExitCode.OK
 
     def line(self) -> str:
+        if self.unchanged_since:
+            return f"skipped: inputs unchanged since run {self.unchanged_since}"
         text = (
             f"run {self.run_id[:8]} {self.transfer} {self.mode} window {self.window}: "
             f"{self.status}, {self.rows_read:,} rows read, {self.rows_written:,} written "
@@ -90,6 +95,8 @@ class RunRequest:
     mode: WriteMode
     delta_start_date: dt.date | None
     config: FrameworkConfig
+    skip_unchanged: bool | None = None
+    """``--skip-unchanged``; None: the transfer's default (`ETLJob.skip_unchanged`)."""
 
 
 def prepare(
@@ -130,9 +137,14 @@ def run_transfer(
     mode: str | WriteMode,
     config_location: str | FrameworkConfig,
     delta_start_date: str | dt.date | None = None,
+    *,
+    skip_unchanged: bool | None = None,
 ) -> RunSummary:
     """Validate, then run one transfer under its lease and record it in the ledger."""
-    return execute(prepare(transfer, execution_date, mode, config_location, delta_start_date))
+    request = prepare(transfer, execution_date, mode, config_location, delta_start_date)
+    if skip_unchanged is not None:
+        request = dataclasses.replace(request, skip_unchanged=skip_unchanged)
+    return execute(request)
 
 
 def execute(request: RunRequest) -> RunSummary:
@@ -148,6 +160,8 @@ def execute(request: RunRequest) -> RunSummary:
         store.ensure_schema(config.state.auto_migrate)
         window = _window(request, store)
         run_id = str(uuid.uuid4())
+        code_version = os.environ.get(ENV_CODE_VERSION, __version__)
+        fingerprint, comparable = _fingerprint(request, window, code_version)
         with _terminate_on_signals() as signals:
             # SIGTERM/SIGINT wait until the run is recorded: from then on every way out
             # of the run (a signal included) ends in finish_run, which frees the lease.
@@ -161,12 +175,69 @@ def execute(request: RunRequest) -> RunSummary:
                 exclusive=request.mode is WriteMode.TRUNCATE or not job_cls.allow_parallel_windows,
                 targets=job_cls.write_targets(config, job_cls.options_from(config)),
                 config_checksum=config.checksum,
-                code_version=os.environ.get(ENV_CODE_VERSION, __version__),
+                code_version=code_version,
                 image_tag=os.environ.get(ENV_IMAGE_TAG),
+                fingerprint=fingerprint,
             )
+            skip = request.skip_unchanged
+            if skip if skip is not None else job_cls.skip_unchanged:
+                # under the lease: no run of this window (or target) publishes meanwhile
+                since = store.unchanged_since(run_id) if comparable else None
+                if since is not None:
+                    return _skipped(request, store, run_id, window, since)
             return _run_leased(request, store, run_id, window, grant, signals)
     finally:
         store.close()
+
+
+def _fingerprint(request: RunRequest, window: Window, code_version: str) -> tuple[str | None, bool]:
+    """The run's input fingerprint and whether it may skip the run (not when the source
+    gives no fingerprint); (None, False) when it cannot be computed."""
+    from etl_framework.executions.fingerprint import run_fingerprint
+
+    job_cls = request.job
+    image = os.environ.get(ENV_IMAGE_TAG)
+    try:
+        return run_fingerprint(
+            job_cls,
+            request.config,
+            job_cls.options_from(request.config),
+            request.mode,
+            window,
+            f"{code_version} {image or ''}".strip(),
+        )
+    except Exception as exc:  # change detection is an optimisation: the run goes on
+        logs.run_logger(transfer=job_cls.transfer_name).warning(
+            "no input fingerprint (the run will not be skipped): %s", describe(exc)
+        )
+        return None, False
+
+
+def _skipped(
+    request: RunRequest, store: RunStore, run_id: str, window: Window, since: str
+) -> RunSummary:
+    reason = f"inputs unchanged since run {since}"
+    store.finish_run(
+        run_id,
+        status=str(RunStatus.SKIPPED),
+        rows_read=0,
+        rows_written=0,
+        exit_code=0,
+        skip_reason=reason,
+    )
+    summary = RunSummary(
+        transfer=request.job.transfer_name,
+        run_id=run_id,
+        execution_date=format_date(request.execution_date),
+        mode=str(request.mode),
+        window=str(window),
+        status=str(RunStatus.SKIPPED),
+        exit_code=int(ExitCode.OK),
+        unchanged_since=since,
+    )
+    logs.run_logger(transfer=request.job.transfer_name, run_id=run_id).info("skipped: %s", reason)
+    _write_termination_log(summary)
+    return summary
 
 
 def _window(request: RunRequest, store: RunStore) -> Window:

@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from etl_framework import register
+from etl_framework.config import FrameworkConfig
 from etl_framework.mapping import FieldMapping
 from etl_framework.sources.files import csv_records
+from etl_framework.sources.fingerprints import location_fingerprint
 from etl_framework.transfers import TableTransferJob, TableTransferOptions
+from etl_framework.window import Window
 
 DEFAULT_SOURCE = str(Path(__file__).parent / "data" / "demo_orders.csv.gz")
 
@@ -52,6 +55,14 @@ class DemoOrdersJob(TableTransferJob[DemoOrdersOptions]):
     window_column = "order_date"
     index_columns = ("order_date",)
     filter_to_window = True  # the export holds every day; delta keeps the window's
+
+    skip_unchanged = False  # opt in per run: pipeline ... --skip-unchanged
+
+    @classmethod
+    def source_fingerprint(
+        cls, config: FrameworkConfig, options: DemoOrdersOptions, window: Window
+    ) -> str | None:
+        return location_fingerprint(options.source)
 
     def source(self) -> Iterator[dict[str, Any]]:
         return csv_records(self.options.source)

@@ -55,6 +55,11 @@ class Run(Base):
     """The fencing token issued with the run's lease (NULL for pre-0003 runs)."""
     taken_over_by: Mapped[str | None] = mapped_column(String(36))
     """The run that took this run's lease over (it died, or its heartbeat stopped)."""
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    """sha256 of the run's inputs (`etl_framework.executions.fingerprint`); NULL: not
+    computable."""
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    """Why a ``skipped`` run did nothing (its inputs match an earlier run's)."""
 
     __table_args__ = (Index("ix_etl_runs_transfer_status", "transfer", "status"),)
 

@@ -96,6 +96,7 @@ class RunRecord:
     exit_code: int | None
     host: str | None
     metrics: dict[str, float]
+    skip_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ class RunStore:
         config_checksum: str | None = None,
         code_version: str | None = None,
         image_tag: str | None = None,
+        fingerprint: str | None = None,
     ) -> LeaseGrant:
         """Take the lease and record the run as running; LeaseHeldError if taken.
 
@@ -265,6 +267,7 @@ class RunStore:
                 config_checksum=config_checksum,
                 code_version=code_version,
                 image_tag=image_tag,
+                fingerprint=fingerprint,
             )
         except BaseException:
             self.liveness.release(run_id)
@@ -287,6 +290,7 @@ class RunStore:
         config_checksum: str | None,
         code_version: str | None,
         image_tag: str | None,
+        fingerprint: str | None,
     ) -> tuple[LeaseHeldError | None, LeaseGrant]:
         others: set[str] = set()
         with self._serialized() as conn:
@@ -342,6 +346,7 @@ class RunStore:
                     host=self.host,
                     pid=os.getpid(),
                     fence_token=token,
+                    fingerprint=fingerprint,
                 )
             )
         return None, LeaseGrant(token, frozenset(others))
@@ -414,6 +419,7 @@ class RunStore:
         exit_code: int | None = None,
         steps: Mapping[str, StepStats] | None = None,
         metrics: Mapping[str, float] | None = None,
+        skip_reason: str | None = None,
     ) -> bool:
         """Record the outcome and release the lease, in one transaction.
 
@@ -440,6 +446,7 @@ class RunStore:
                         exit_code=exit_code,
                         steps=steps,
                         metrics=metrics,
+                        skip_reason=skip_reason,
                     )
         finally:
             # Lease row gone, or the ledger stayed unreachable: either way the next
@@ -458,6 +465,7 @@ class RunStore:
         exit_code: int | None,
         steps: Mapping[str, StepStats] | None,
         metrics: Mapping[str, float] | None,
+        skip_reason: str | None = None,
     ) -> bool:
         with self._serialized() as conn:
             updated = conn.execute(
@@ -472,6 +480,7 @@ class RunStore:
                     exit_code=exit_code,
                     # a metric may be named after a secret (a table read from a file)
                     metrics={redaction.redact(k): v for k, v in (metrics or {}).items()} or None,
+                    skip_reason=skip_reason,
                 )
             )
             for name, step in (steps or {}).items():
@@ -596,6 +605,33 @@ class RunStore:
         with self.engine.connect() as conn:
             return [_record(row) for row in conn.execute(query)]
 
+    def unchanged_since(self, run_id: str) -> str | None:
+        """The run whose output ``run_id`` would rebuild unchanged: the latest succeeded
+        run of its transfer whose window overlaps ``run_id``'s, if it has the same window
+        and the same (non-NULL) fingerprint. Call it holding ``run_id``'s lease: no run
+        overlapping the window can publish meanwhile."""
+        with self.engine.connect() as conn:
+            run = conn.execute(sa.select(Run).where(Run.run_id == run_id)).first()
+            if run is None or run.fingerprint is None:
+                return None
+            window = Window(run.window_start, run.window_end)
+            rows = conn.execute(
+                sa.select(Run.run_id, Run.window_start, Run.window_end, Run.fingerprint)
+                .where(
+                    Run.transfer == run.transfer,
+                    Run.status == "succeeded",
+                    Run.run_id != run_id,
+                )
+                .order_by(Run.finished_at.desc(), Run.started_at.desc())
+            ).all()
+        for row in rows:
+            other = Window(row.window_start, row.window_end)
+            if other == window:
+                return str(row.run_id) if row.fingerprint == run.fingerprint else None
+            if other.overlaps(window):
+                return None
+        return None
+
     def covered_until(self, transfer: str) -> dt.date | None:
         """The day after the last day covered by a successful run of ``transfer``."""
         with self.engine.connect() as conn:
@@ -625,6 +661,7 @@ def _record(run: Any) -> RunRecord:
         exit_code=run.exit_code,
         host=run.host,
         metrics=dict(run.metrics or {}),
+        skip_reason=run.skip_reason,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import etl_framework.executions.models  # noqa: F401  # its tables are on Base.metadata
 from etl_framework.state.models import Base
 
 connection = context.config.attributes["connection"]

@@ -1,4 +1,4 @@
-"""Staging table names: tagged with the run, within 63 characters (etl_framework.load.sql.staging)."""
+"""Staging table names: tagged with the run, within 63 characters (load.sql.staging)."""
 
 from __future__ import annotations
 
