@@ -33,10 +33,11 @@ from etl_framework.exceptions import (
     InvalidWindowError,
     TerminatedError,
     UnsupportedModeError,
+    UpstreamNotReadyError,
 )
 from etl_framework.job import ETLJob, RunResult, RunStatus
 from etl_framework.state import Heartbeat, LeaseGrant, RunStore
-from etl_framework.window import Window, WriteMode, format_date, parse_date
+from etl_framework.window import ONE_DAY, Window, WriteMode, format_date, parse_date
 
 ENV_IMAGE_TAG = "ETL_IMAGE_TAG"
 ENV_CODE_VERSION = "ETL_CODE_VERSION"
@@ -90,6 +91,9 @@ class RunRequest:
     mode: WriteMode
     delta_start_date: dt.date | None
     config: FrameworkConfig
+    depends_on: tuple[str, ...] = ()
+    """Upstream transfers whose coverage of the window is checked (class + CLI)."""
+    ignore_dependencies: bool = False
 
 
 def prepare(
@@ -98,6 +102,9 @@ def prepare(
     mode: str | WriteMode,
     config_location: str | FrameworkConfig,
     delta_start_date: str | dt.date | None = None,
+    *,
+    depends_on: tuple[str, ...] = (),
+    ignore_dependencies: bool = False,
 ) -> RunRequest:
     """Validate everything that can be validated without touching anything."""
     day = parse_date(execution_date, param="EXECUTION_DATE")
@@ -111,7 +118,7 @@ def prepare(
         raise UnsupportedModeError(
             transfer, write_mode.value, [m.value for m in job.supported_modes]
         )
-    Window.for_run(write_mode, day, start)  # raises InvalidWindowError
+    window = Window.for_run(write_mode, day, start)  # raises InvalidWindowError
     config = (
         config_location
         if isinstance(config_location, FrameworkConfig)
@@ -121,7 +128,18 @@ def prepare(
     problems = job.config_problems(config, options)
     if problems:
         raise ConfigValidationError(config.location, problems)
-    return RunRequest(job, day, write_mode, start, config)
+    job.preflight(config, options, day, write_mode, window)  # e.g. TemplateError (exit 3)
+    for upstream in job.dependencies(depends_on):
+        registry.get(upstream)  # an unknown upstream is a usage error (exit 2)
+    return RunRequest(
+        job,
+        day,
+        write_mode,
+        start,
+        config,
+        depends_on=job.dependencies(depends_on),
+        ignore_dependencies=ignore_dependencies,
+    )
 
 
 def run_transfer(
@@ -130,9 +148,22 @@ def run_transfer(
     mode: str | WriteMode,
     config_location: str | FrameworkConfig,
     delta_start_date: str | dt.date | None = None,
+    *,
+    depends_on: tuple[str, ...] = (),
+    ignore_dependencies: bool = False,
 ) -> RunSummary:
     """Validate, then run one transfer under its lease and record it in the ledger."""
-    return execute(prepare(transfer, execution_date, mode, config_location, delta_start_date))
+    return execute(
+        prepare(
+            transfer,
+            execution_date,
+            mode,
+            config_location,
+            delta_start_date,
+            depends_on=depends_on,
+            ignore_dependencies=ignore_dependencies,
+        )
+    )
 
 
 def execute(request: RunRequest) -> RunSummary:
@@ -147,6 +178,7 @@ def execute(request: RunRequest) -> RunSummary:
     try:
         store.ensure_schema(config.state.auto_migrate)
         window = _window(request, store)
+        _check_dependencies(request, store, window)
         run_id = str(uuid.uuid4())
         with _terminate_on_signals() as signals:
             # SIGTERM/SIGINT wait until the run is recorded: from then on every way out
@@ -181,6 +213,20 @@ def _window(request: RunRequest, store: RunStore) -> Window:
             f"{format_date(request.execution_date)}"
         )
     return Window.for_run(request.mode, request.execution_date, start)
+
+
+def _check_dependencies(request: RunRequest, store: RunStore, window: Window) -> None:
+    """Every upstream has a succeeded run covering the window, else exit 75 (nothing was
+    touched; an orchestrator retries later). ``--ignore-dependencies`` skips it."""
+    if request.ignore_dependencies or not request.depends_on:
+        return
+    needed = request.job.dependency_window(request.execution_date, window)
+    for upstream in request.depends_on:
+        missing = store.uncovered(upstream, needed)
+        if missing is not None and missing.start is not None and missing.end is not None:
+            raise UpstreamNotReadyError(
+                upstream, missing.start.isoformat(), (missing.end - ONE_DAY).isoformat()
+            )
 
 
 def _run_leased(
