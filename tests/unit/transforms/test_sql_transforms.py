@@ -120,7 +120,7 @@ def test_a_delta_window_must_be_covered_whole(tmp_path: Path) -> None:
     h = harness(tmp_path)
     assert run(h, "tf_orders", "20240210", "delta", delta_start_date="20240201").succeeded
     assert run(h, "tf_orders", "20240215", "delta", delta_start_date="20240211").succeeded
-    with pytest.raises(UpstreamNotReadyError, match="covered 2024-02-16..2024-02-29 yet"):
+    with pytest.raises(UpstreamNotReadyError, match=r"covered 2024-02-16\.\.2024-02-29 yet"):
         run(h, "tf_completed_table", "20240229", "delta", delta_start_date="20240201")
     summary = run(h, "tf_completed_table", "20240215", "delta", delta_start_date="20240201")
     assert summary.succeeded, summary.error

@@ -65,7 +65,10 @@ def test_each_helper_renders_a_typed_literal_per_dialect(
 
 
 def test_the_seed_where_clause_renders() -> None:
-    seed = "date_trunc('month', completion_date)::DATE = date_trunc('month', to_date('{{ ds }}', 'YYYY-MM-DD'))"
+    seed = (
+        "date_trunc('month', completion_date)::DATE = "
+        "date_trunc('month', to_date('{{ ds }}', 'YYYY-MM-DD'))"
+    )
     assert "to_date('2024-02-15', 'YYYY-MM-DD')" in rendered(seed)
 
 
