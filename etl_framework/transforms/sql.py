@@ -75,8 +75,6 @@ class SqlTransformJob(Transform, TableTransferJob[SqlTransformOptionsT]):
         return self.render_select(name, dialect.identifier_preparer.quote, source)
 
     def replace_view(self) -> None:
-        import sqlalchemy as sa
-
         from etl_framework.identifiers import quote_table
 
         engine = self.connector.engine
@@ -89,8 +87,8 @@ class SqlTransformJob(Transform, TableTransferJob[SqlTransformOptionsT]):
                     with conn.begin_nested():
                         _execute(conn, f"CREATE OR REPLACE VIEW {target} AS {select}")
                     return
-                except sa.exc.DBAPIError:  # columns changed: OR REPLACE cannot do that
-                    pass
+                except engine.dialect.loaded_dbapi.Error:  # columns changed: OR REPLACE
+                    pass  # cannot drop or rename them; drop + create below, same transaction
             _execute(conn, f"DROP VIEW IF EXISTS {target}")
             _execute(conn, create)
 
