@@ -72,6 +72,12 @@ except ImportError:  # pragma: no cover - Airflow 2.10
         AirflowException,
         AirflowFailException,
     )
+try:  # Airflow 3: data-aware scheduling on assets
+    from airflow.sdk import Asset, AssetOrTimeSchedule
+except ImportError:  # pragma: no cover - Airflow 2.10: datasets, no asset-or-time schedule
+    from airflow.datasets import Dataset as Asset  # type: ignore[no-redef,unused-ignore]
+
+    AssetOrTimeSchedule = None
 try:  # Airflow 3
     from airflow.sdk import CronDataIntervalTimetable
 except ImportError:  # pragma: no cover - Airflow 2.10
@@ -315,13 +321,37 @@ def describe(spec: TransferSpec) -> str:
 # --- DAGs ------------------------------------------------------------------
 
 
-def build_dag(spec: TransferSpec, *, env: str | None = None) -> Any:
+def _schedule(spec: TransferSpec, assets: Mapping[str, str]) -> Any:
+    """The time schedule, the upstream assets (all of them updated), or either."""
+    timetable = _timetable(spec.schedule)
+    if not spec.schedule_on_upstream:
+        return timetable
+    upstream = [Asset(assets.get(name, f"etl://transfer/{name}")) for name in spec.depends_on]
+    condition = upstream[0]
+    for asset in upstream[1:]:
+        condition = condition & asset
+    if timetable is None:
+        return condition
+    if AssetOrTimeSchedule is None or isinstance(timetable, str):  # pragma: no cover
+        raise ConfigValidationError(
+            spec.name, [("schedule", "a time schedule with schedule_on_upstream needs Airflow 3")]
+        )
+    return AssetOrTimeSchedule(timetable=timetable, assets=condition)
+
+
+def build_dag(
+    spec: TransferSpec, *, env: str | None = None, assets: Mapping[str, str] | None = None
+) -> Any:
     """One DAG with a single pod task running ``pipeline`` for ``spec``'s transfer.
+
+    The task's outlet is the transfer's asset (`TransferSpec.asset_uri`); with
+    ``schedule_on_upstream`` the DAG runs when its ``depends_on`` assets were updated.
 
     Args:
         spec: The merged transfer spec.
         env: Environment name, recorded as the pod's ``etl-framework.io/env`` label
             (the spec already has its overlay).
+        assets: Asset URI by transfer name (the other transfers of the file).
     """
     start = dt.datetime.combine(spec.start_date, dt.time(), tzinfo=TIMEZONE)
     dag_kwargs: dict[str, Any] = {}
@@ -331,7 +361,7 @@ def build_dag(spec: TransferSpec, *, env: str | None = None) -> Any:
         dag_kwargs["max_active_runs"] = spec.max_active_runs
     dag = DAG(
         dag_id=spec.name,
-        schedule=_timetable(spec.schedule),
+        schedule=_schedule(spec, assets or {}),
         start_date=start,
         catchup=spec.catchup,
         tags=sorted({*DEFAULT_TAGS, *spec.tags}),
@@ -369,6 +399,7 @@ def build_dag(spec: TransferSpec, *, env: str | None = None) -> Any:
             retry_exponential_backoff=_retry_backoff(),
             max_retry_delay=MAX_RETRY_DELAY,
             do_xcom_push=False,
+            outlets=[Asset(spec.asset_uri)],
         )
     return dag
 
@@ -385,7 +416,8 @@ def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
     specs = load_transfers(path, env)  # env None: $ETL_ENV, named as such in errors
     _require_registered(specs, str(path))
     env_name, _source = selected_environment(env)
-    return {spec.name: build_dag(spec, env=env_name) for spec in specs}
+    assets = {spec.name: spec.asset_uri for spec in specs}
+    return {spec.name: build_dag(spec, env=env_name, assets=assets) for spec in specs}
 
 
 __all__ = [

@@ -390,6 +390,34 @@ class TransferSpec(BaseModel):
     """Upper bound of parallel runs when ``allow_parallel_windows`` (None = Airflow's default)."""
     description: str | None = None
     """Free text shown in Airflow when the job's docstring is not available."""
+    depends_on: list[Name] = Field(default_factory=list)
+    """Upstream transfers: ``pipeline --depends-on`` checks the ledger for their coverage
+    of the window (exit 75 until then); Airflow can schedule on their assets."""
+    target: (
+        Annotated[
+            str,
+            _matching(
+                r"^[A-Za-z0-9_][-A-Za-z0-9_.]*/[A-Za-z0-9_][-A-Za-z0-9_.]*$", "connection/table"
+            ),
+        ]
+        | None
+    ) = None
+    """``connection/table`` this transfer writes: its Airflow asset is
+    ``etl://connection/table`` (default ``etl://transfer/<name>``)."""
+    schedule_on_upstream: bool = False
+    """Airflow: run when every ``depends_on`` asset was updated (and on ``schedule`` too,
+    when one is set)."""
+
+    @model_validator(mode="after")
+    def _upstream_schedule_needs_upstreams(self) -> TransferSpec:
+        if self.schedule_on_upstream and not self.depends_on:
+            raise ValueError("schedule_on_upstream needs depends_on")
+        return self
+
+    @property
+    def asset_uri(self) -> str:
+        """The stable URI of the Airflow asset this transfer's task updates."""
+        return f"etl://{self.target}" if self.target else f"etl://transfer/{self.name}"
 
     @model_validator(mode="after")
     def _parallel_runs_need_parallel_windows(self) -> TransferSpec:
@@ -448,6 +476,8 @@ class TransferSpec(BaseModel):
         args = [execution_date, self.name, self.mode.value, self.config]
         if delta_start_date is not None:
             args += ["--delta_start_date", delta_start_date]
+        for upstream in self.depends_on:
+            args += ["--depends-on", upstream]
         return args
 
 
