@@ -355,6 +355,8 @@ def build_dag(
     """
     start = dt.datetime.combine(spec.start_date, dt.time(), tzinfo=TIMEZONE)
     dag_kwargs: dict[str, Any] = {}
+    if spec.end_date is not None:
+        dag_kwargs["end_date"] = dt.datetime.combine(spec.end_date, dt.time(), tzinfo=TIMEZONE)
     if not spec.allow_parallel_windows:
         dag_kwargs["max_active_runs"] = 1
     elif spec.max_active_runs is not None:

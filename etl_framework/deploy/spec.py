@@ -197,6 +197,12 @@ def _check_schedule(value: str) -> str:
 
 
 def _parse_start_date(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("today", "now", "yesterday"):
+        # data-flow's datetime.now() start dates moved every parse: Airflow never ran them
+        raise ValueError(
+            f"{value!r} is not a fixed date: a moving date changes the DAG at every parse; "
+            "write the date (YYYY-MM-DD)"
+        )
     if isinstance(value, str):
         try:
             return parse_date(value, param="start_date")
@@ -361,6 +367,8 @@ class TransferSpec(BaseModel):
     config: Annotated[str, StringConstraints(min_length=1), AfterValidator(_no_template)]
     """Config location passed to ``pipeline`` (local path inside the image or gs://...)."""
     start_date: StartDate
+    end_date: StartDate | None = None
+    """Last logical date Airflow schedules (None: no end)."""
     catchup: bool = False
     allow_parallel_windows: bool = False
     """Let several windows of this transfer run at once (Airflow max_active_runs > 1)."""
@@ -407,6 +415,12 @@ class TransferSpec(BaseModel):
     schedule_on_upstream: bool = False
     """Airflow: run when every ``depends_on`` asset was updated (and on ``schedule`` too,
     when one is set)."""
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> TransferSpec:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        return self
 
     @model_validator(mode="after")
     def _upstream_schedule_needs_upstreams(self) -> TransferSpec:

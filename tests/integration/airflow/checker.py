@@ -239,6 +239,8 @@ def assets(folder: str) -> dict[str, Any]:
             "timetable": type(dag.timetable).__name__,
             "summary": dag.timetable.summary,
             "schedule_assets": waits,
+            "end_date": dag.end_date.isoformat() if dag.end_date else None,
+            "catchup": dag.catchup,
             "tasks": {
                 task.task_id: {
                     "outlets": sorted(o.uri for o in task.outlets),

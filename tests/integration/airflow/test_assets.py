@@ -35,6 +35,8 @@ transfers:
     schedule_on_upstream: true
   - name: monthly_report
     schedule: "@monthly"
+    end_date: 2024-12-01
+    catchup: true
     mode: truncate
     depends_on: [completed_orders]
     schedule_on_upstream: true
@@ -84,6 +86,7 @@ def test_outlets_and_asset_schedules(tmp_path: Path) -> None:
     report = result["monthly_report"]
     assert report["timetable"] == "AssetOrTimeSchedule"
     assert report["schedule_assets"] == ["etl://warehouse/completed_orders"]
+    assert (report["end_date"], report["catchup"]) == ("2024-12-01T00:00:00+00:00", True)
     checked = result["checked_only"]
     assert checked["schedule_assets"] == []
     assert checked["tasks"]["pipeline"]["arguments"][-2:] == ["--depends-on", "orders"]
