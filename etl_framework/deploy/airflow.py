@@ -79,6 +79,10 @@ except ImportError:  # pragma: no cover - Airflow 2.10: datasets, no asset-or-ti
 
     AssetOrTimeSchedule = None
 try:  # Airflow 3
+    from airflow.providers.standard.operators.empty import EmptyOperator
+except ImportError:  # pragma: no cover - Airflow 2.10
+    from airflow.operators.empty import EmptyOperator  # type: ignore[no-redef,unused-ignore]
+try:  # Airflow 3
     from airflow.sdk import CronDataIntervalTimetable
 except ImportError:  # pragma: no cover - Airflow 2.10
     from airflow.timetables.interval import (  # type: ignore[no-redef,unused-ignore]
@@ -371,39 +375,44 @@ def build_dag(
         default_args={"owner": OWNER},
         **dag_kwargs,
     )
+    with dag:
+        _pod_task(spec, env, task_id="pipeline")
+    return dag
+
+
+def _pod_task(spec: TransferSpec, env: str | None, *, task_id: str) -> Any:
+    """The pod task running ``pipeline`` for ``spec`` (inside a ``with dag:`` block)."""
     pod = pod_spec(spec)
     (container,) = pod["containers"]
-    with dag:
-        ETLPodOperator(
-            task_id="pipeline",
-            name=f"etl-{spec.k8s_name}",
-            namespace=spec.namespace,
-            # The pod is the Jobs' pod (`pod_spec`): container, env, volumes, security
-            # contexts, proxy sidecar, no service-account token. Not a templated field:
-            # Airflow never renders (or shows rendered) anything in it.
-            full_pod_spec=full_pod(pod),
-            base_container_name=container["name"],
-            image=container["image"],  # shown in the UI; the same as the pod's
-            cmds=container["command"],
-            arguments=container["args"],  # templated: the execution date
-            # the operator's own default ("File") would replace the pod's policy
-            termination_message_policy=container["terminationMessagePolicy"],
-            labels=labels(spec, env),  # the same labels as the Jobs' pods
-            active_deadline_seconds=spec.active_deadline_seconds,
-            startup_timeout_seconds=STARTUP_TIMEOUT_SECONDS,
-            execution_timeout=dt.timedelta(seconds=spec.active_deadline_seconds) + EXECUTION_MARGIN,
-            get_logs=True,
-            logging_interval=LOGGING_INTERVAL_SECONDS,  # deferrable mode: logs while running
-            log_events_on_failure=True,
-            on_finish_action="delete_succeeded_pod",
-            retries=spec.retries,
-            retry_delay=dt.timedelta(minutes=spec.retry_delay_minutes),
-            retry_exponential_backoff=_retry_backoff(),
-            max_retry_delay=MAX_RETRY_DELAY,
-            do_xcom_push=False,
-            outlets=[Asset(spec.asset_uri)],
-        )
-    return dag
+    return ETLPodOperator(
+        task_id=task_id,
+        name=f"etl-{spec.k8s_name}",
+        namespace=spec.namespace,
+        # The pod is the Jobs' pod (`pod_spec`): container, env, volumes, security
+        # contexts, proxy sidecar, no service-account token. Not a templated field:
+        # Airflow never renders (or shows rendered) anything in it.
+        full_pod_spec=full_pod(pod),
+        base_container_name=container["name"],
+        image=container["image"],  # shown in the UI; the same as the pod's
+        cmds=container["command"],
+        arguments=container["args"],  # templated: the execution date
+        # the operator's own default ("File") would replace the pod's policy
+        termination_message_policy=container["terminationMessagePolicy"],
+        labels=labels(spec, env),  # the same labels as the Jobs' pods
+        active_deadline_seconds=spec.active_deadline_seconds,
+        startup_timeout_seconds=STARTUP_TIMEOUT_SECONDS,
+        execution_timeout=dt.timedelta(seconds=spec.active_deadline_seconds) + EXECUTION_MARGIN,
+        get_logs=True,
+        logging_interval=LOGGING_INTERVAL_SECONDS,  # deferrable mode: logs while running
+        log_events_on_failure=True,
+        on_finish_action="delete_succeeded_pod",
+        retries=spec.retries,
+        retry_delay=dt.timedelta(minutes=spec.retry_delay_minutes),
+        retry_exponential_backoff=_retry_backoff(),
+        max_retry_delay=MAX_RETRY_DELAY,
+        do_xcom_push=False,
+        outlets=[Asset(spec.asset_uri)],
+    )
 
 
 def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
@@ -419,7 +428,67 @@ def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
     _require_registered(specs, str(path))
     env_name, _source = selected_environment(env)
     assets = {spec.name: spec.asset_uri for spec in specs}
-    return {spec.name: build_dag(spec, env=env_name, assets=assets) for spec in specs}
+    dags = {
+        spec.name: build_dag(spec, env=env_name, assets=assets)
+        for spec in specs
+        if spec.group is None
+    }
+    groups: dict[str, list[TransferSpec]] = {}
+    for spec in specs:
+        if spec.group is not None:
+            groups.setdefault(spec.group, []).append(spec)
+    for name, members in groups.items():
+        if name in dags:
+            raise ConfigValidationError(
+                str(path), [("transfers", f"group {name!r} has the name of a transfer's DAG")]
+            )
+        dags[name] = build_group_dag(name, members, env=env_name, assets=assets)
+    return dags
+
+
+def build_group_dag(
+    name: str,
+    members: list[TransferSpec],
+    *,
+    env: str | None = None,
+    assets: Mapping[str, str] | None = None,
+) -> Any:
+    """One DAG running several transfers in stage order: a task per transfer (its
+    name), an ``EmptyOperator`` spacer ``stage_<n>_done`` between stages. The first
+    member gives the schedule, dates and catchup."""
+    lead = members[0]
+    start = dt.datetime.combine(lead.start_date, dt.time(), tzinfo=TIMEZONE)
+    dag_kwargs: dict[str, Any] = {}
+    if lead.end_date is not None:
+        dag_kwargs["end_date"] = dt.datetime.combine(lead.end_date, dt.time(), tzinfo=TIMEZONE)
+    if not all(member.allow_parallel_windows for member in members):
+        dag_kwargs["max_active_runs"] = 1
+    dag = DAG(
+        dag_id=name,
+        schedule=_schedule(lead, assets or {}),
+        start_date=start,
+        catchup=lead.catchup,
+        tags=sorted({*DEFAULT_TAGS, *(tag for member in members for tag in member.tags)}),
+        doc_md="\n\n".join(describe(member) for member in members),
+        default_args={"owner": OWNER},
+        **dag_kwargs,
+    )
+    stages = sorted({member.stage for member in members})
+    with dag:
+        previous: Any = None
+        for stage in stages:
+            tasks = [
+                _pod_task(member, env, task_id=member.name)
+                for member in members
+                if member.stage == stage
+            ]
+            if previous is not None:
+                previous >> tasks
+            if stage != stages[-1]:
+                spacer = EmptyOperator(task_id=f"stage_{stage}_done")
+                tasks >> spacer
+                previous = spacer
+    return dag
 
 
 __all__ = [
@@ -427,6 +496,7 @@ __all__ = [
     "ETLPodOperator",
     "build_dag",
     "build_dags",
+    "build_group_dag",
     "describe",
     "job_docstring",
 ]

@@ -412,6 +412,12 @@ class TransferSpec(BaseModel):
     ) = None
     """``connection/table`` this transfer writes: its Airflow asset is
     ``etl://connection/table`` (default ``etl://transfer/<name>``)."""
+    group: Name | None = None
+    """Airflow: put this transfer in the DAG of this name with the group's other
+    transfers (the group's first transfer in the file gives its schedule and dates)."""
+    stage: NonNegative = 0
+    """Order in the group: every task of a stage runs after the previous stage's (an
+    ``EmptyOperator`` spacer between stages)."""
     schedule_on_upstream: bool = False
     """Airflow: run when every ``depends_on`` asset was updated (and on ``schedule`` too,
     when one is set)."""

@@ -243,9 +243,9 @@ def assets(folder: str) -> dict[str, Any]:
             "catchup": dag.catchup,
             "tasks": {
                 task.task_id: {
-                    "outlets": sorted(o.uri for o in task.outlets),
+                    "outlets": sorted(o.uri for o in getattr(task, "outlets", [])),
                     "upstream": sorted(task.upstream_task_ids),
-                    "arguments": task.arguments,
+                    "arguments": getattr(task, "arguments", None),
                 }
                 for task in dag.tasks
             },

@@ -44,6 +44,10 @@ transfers:
     schedule: "@daily"
     mode: truncate
     depends_on: [orders]
+  - {name: raw_files, group: nightly, stage: 0, schedule: "0 2 * * *", mode: truncate}
+  - {name: ingest_a, group: nightly, stage: 1, mode: truncate}
+  - {name: ingest_b, group: nightly, stage: 1, mode: truncate}
+  - {name: transform_ab, group: nightly, stage: 2, mode: truncate, depends_on: [ingest_a]}
 """
 
 JOBS = """
@@ -63,6 +67,18 @@ class D: ...
 
 @register("checked_only")
 class E: ...
+
+@register("raw_files")
+class F: ...
+
+@register("ingest_a")
+class G: ...
+
+@register("ingest_b")
+class H: ...
+
+@register("transform_ab")
+class I: ...
 """
 
 
@@ -90,3 +106,27 @@ def test_outlets_and_asset_schedules(tmp_path: Path) -> None:
     checked = result["checked_only"]
     assert checked["schedule_assets"] == []
     assert checked["tasks"]["pipeline"]["arguments"][-2:] == ["--depends-on", "orders"]
+
+
+def test_a_group_is_one_dag_with_stages_and_spacers(tmp_path: Path) -> None:
+    dags, env = dag_folder(tmp_path, TRANSFERS)
+    jobs = tmp_path / "pkgs" / "jobs"
+    jobs.mkdir(parents=True)
+    (jobs / "__init__.py").write_text("")
+    (jobs / "all.py").write_text(textwrap.dedent(JOBS))
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "pkgs"), str(REPO_ROOT)])
+    result, _ = run_checker(tmp_path, "assets", str(dags), env=env)
+    assert "raw_files" not in result and "ingest_a" not in result
+    nightly = result["nightly"]
+    assert nightly["summary"] == "0 2 * * *"
+    tasks = nightly["tasks"]
+    assert {name: task["upstream"] for name, task in tasks.items()} == {
+        "raw_files": [],
+        "stage_0_done": ["raw_files"],
+        "ingest_a": ["stage_0_done"],
+        "ingest_b": ["stage_0_done"],
+        "stage_1_done": ["ingest_a", "ingest_b"],
+        "transform_ab": ["stage_1_done"],
+    }
+    assert tasks["ingest_b"]["outlets"] == ["etl://transfer/ingest_b"]
+    assert tasks["transform_ab"]["arguments"][1:3] == ["transform_ab", "truncate"]
