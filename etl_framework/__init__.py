@@ -26,6 +26,9 @@ from etl_framework.job import ETLJob, Outcome, RunResult, RunStatus, Step
 from etl_framework.registry import register
 from etl_framework.window import Window, WriteMode
 
+TMGETL = ETLJob
+"""The TMGETL seed's name of the abstract base: the same class as `ETLJob`."""
+
 __all__ = [
     "ConfigError",
     "ConfigValidationError",
@@ -45,6 +48,7 @@ __all__ = [
     "SourceError",
     "SourceUnavailableError",
     "Step",
+    "TMGETL",
     "TerminatedError",
     "TransientError",
     "UnknownTransferError",
