@@ -30,6 +30,7 @@ TMGETL = ETLJob
 """The TMGETL seed's name of the abstract base: the same class as `ETLJob`."""
 
 __all__ = [
+    "TMGETL",
     "ConfigError",
     "ConfigValidationError",
     "Connections",
@@ -48,7 +49,6 @@ __all__ = [
     "SourceError",
     "SourceUnavailableError",
     "Step",
-    "TMGETL",
     "TerminatedError",
     "TransientError",
     "UnknownTransferError",
