@@ -22,6 +22,8 @@ EXTRAS = {
         "pyarrow>=15",
     ],
     "http": ["requests>=2.31", "mohawk>=1.1", "orjson>=3.9", "tenacity>=9"],
+    # Transforms render their where_clause with Jinja2's sandbox (StrictUndefined).
+    "transforms": ["jinja2>=3.1.4"],
     "k8s": ["kubernetes>=29,<37"],  # 37 needs python-dateutil>=3; google-cloud needs <3,
     # Airflow is installed in the scheduler's environment, never in the job image.
     "airflow": ["apache-airflow>=2.10", "apache-airflow-providers-cncf-kubernetes>=10.1"],
@@ -42,7 +44,11 @@ EXTRAS["dev"] = [
 ]
 # Everything a job image may need (not Airflow, not dev tools).
 EXTRAS["all"] = sorted(
-    {dep for name in ("postgres", "gcs", "bigquery", "http", "k8s") for dep in EXTRAS[name]}
+    {
+        dep
+        for name in ("postgres", "gcs", "bigquery", "http", "k8s", "transforms")
+        for dep in EXTRAS[name]
+    }
 )
 
 setup(

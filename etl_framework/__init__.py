@@ -26,7 +26,11 @@ from etl_framework.job import ETLJob, Outcome, RunResult, RunStatus, Step
 from etl_framework.registry import register
 from etl_framework.window import Window, WriteMode
 
+TMGETL = ETLJob
+"""The TMGETL seed's name of the abstract base: the same class as `ETLJob`."""
+
 __all__ = [
+    "TMGETL",
     "ConfigError",
     "ConfigValidationError",
     "Connections",

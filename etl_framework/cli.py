@@ -55,7 +55,7 @@ def _list_transfers(ctx: click.Context, _param: click.Parameter, value: bool) ->
     epilog=(
         "Exit codes: 0 success, 1 the job failed, 2 usage error, 3 configuration error "
         "(or read-only / permission denied), 4 another run holds the lease, 5 out of space "
-        "or quota, 75 transient failure (worth a retry)."
+        "or quota, 75 transient failure, upstream not ready or no data yet (worth a retry)."
     ),
 )
 @click.argument("execution_date", metavar="EXECUTION_DATE", type=DateType())
@@ -69,6 +69,19 @@ def _list_transfers(ctx: click.Context, _param: click.Parameter, value: bool) ->
     type=DateType(),
     default=None,
     help="First day of a delta window (default: EXECUTION_DATE).",
+)
+@click.option(
+    "--depends-on",
+    "depends_on",
+    multiple=True,
+    metavar="TRANSFER",
+    help="Also wait for this upstream transfer (repeatable; adds to the class's depends_on).",
+)
+@click.option(
+    "--ignore-dependencies",
+    is_flag=True,
+    default=False,
+    help="Run even if an upstream transfer has not covered the window yet.",
 )
 @click.option(
     "--list-transfers",
@@ -92,6 +105,8 @@ def command(
     config_location: str,
     delta_start_date: dt.date | None,
     skip_unchanged: bool | None,
+    depends_on: tuple[str, ...],
+    ignore_dependencies: bool,
 ) -> None:
     """Run TRANSFER_NAME for EXECUTION_DATE (YYYYMMDD) in mode truncate or delta.
 
@@ -107,6 +122,8 @@ def command(
         config_location,
         delta_start_date,
         skip_unchanged=skip_unchanged,
+        depends_on=depends_on,
+        ignore_dependencies=ignore_dependencies,
     )
     if summary.unchanged_since:
         click.echo(summary.line())

@@ -10,6 +10,7 @@ The tree (exit code in brackets)::
     │   └── InvalidWindowError
     ├── ConfigError [3]            unreadable/invalid config, missing env var or secret
     │   ├── ConfigValidationError  carries every problem found, each with its path
+    │   ├── TemplateError          a SQL template failed to render (names template and line)
     │   └── AccessDeniedError      a database or file refuses writes: read-only, permission denied
     ├── LeaseHeldError [4]         another run holds the transfer/window lease
     │   └── FencedOutError         this run lost its lease: a newer run took the target over
@@ -20,7 +21,9 @@ The tree (exit code in brackets)::
     │   └── SourceError            the source answered with something unusable
     ├── OutOfSpaceError [5]        disk full or quota exceeded: retried once space is freed
     ├── TransientError [75]        worth a retry (timeouts, 503s, lost connections)
-    │   └── SourceUnavailableError
+    │   ├── SourceUnavailableError
+    │   ├── UpstreamNotReadyError  an upstream transfer has not covered the window yet
+    │   └── NoDataYetError         the source has nothing for the window yet; nothing published
     └── RegistryError [1]          programming error in the transfer registry
 
 Failures of the environment rather than of the data have one code per kind, whoever
@@ -172,6 +175,18 @@ class AccessDeniedError(ConfigError):
         super().__init__(f"{what} refused ({kind}): {detail}")
 
 
+class TemplateError(ConfigError):
+    """A SQL template (e.g. a transform's ``where_clause``) failed to compile or render:
+    raised before the run touches anything."""
+
+    def __init__(self, template: str, line: int | None, detail: str) -> None:
+        self.template = template
+        self.line = line
+        self.detail = detail
+        where = f"{template} line {line}" if line else template
+        super().__init__(f"template {where}: {detail}")
+
+
 # --- resources -------------------------------------------------------------
 
 
@@ -267,6 +282,29 @@ class TransientError(ETLError):
 
 class SourceUnavailableError(TransientError):
     """The source could not be reached or kept failing after retries."""
+
+
+class UpstreamNotReadyError(TransientError):
+    """An upstream transfer (``depends_on``) has no succeeded run covering the window
+    yet (exit 75: an orchestrator retries later). ``first_day``/``last_day`` inclusive."""
+
+    def __init__(self, upstream: str, first_day: str, last_day: str) -> None:
+        self.upstream = upstream
+        self.first_day = first_day
+        self.last_day = last_day
+        super().__init__(f"upstream {upstream} has not covered {first_day}..{last_day} yet")
+
+
+class NoDataYetError(TransientError):
+    """The source has nothing for the window yet and declares that this means "not
+    ready" (exit 75, nothing published): an orchestrator retries later."""
+
+    def __init__(self, transfer: str, window: str) -> None:
+        self.transfer = transfer
+        self.window = window
+        super().__init__(
+            f"no data yet for {transfer} window {window}: nothing was published; retry later"
+        )
 
 
 class RegistryError(ETLError):

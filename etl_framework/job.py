@@ -14,11 +14,12 @@ and the config; neither of them knows the job.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, cast, final, get_args, get_origin
 
@@ -129,6 +130,10 @@ class ETLJob(ABC, Generic[OptionsT]):
     """Delta without ``--delta_start_date`` starts where the last successful run ended."""
     allow_parallel_windows: ClassVar[bool] = True
     """Whether non-overlapping delta windows of this transfer may run side by side."""
+    depends_on: ClassVar[tuple[str, ...]] = ()
+    """Upstream transfers that must have a succeeded run covering this run's window
+    (see `dependency_window`) before it starts; else exit 75. The command line adds
+    more (``--depends-on``, which transfers.yaml's ``depends_on`` renders)."""
 
     models: ClassVar[tuple[str, ...]] = ()
     """Globs (relative to the transfer's module) of the files that define it, e.g. a
@@ -222,6 +227,31 @@ class ETLJob(ABC, Generic[OptionsT]):
         changed (`etl_framework.sources.fingerprints.location_fingerprint` for files,
         an ETag, a user query's result), or None (default): the run never skips."""
         return None
+
+    @classmethod
+    def dependencies(cls, extra: Sequence[str] = ()) -> tuple[str, ...]:
+        """`depends_on` plus ``extra`` (from the command line), each once, in order."""
+        return tuple(dict.fromkeys([*cls.depends_on, *extra]))
+
+    @classmethod
+    def dependency_window(cls, execution_date: dt.date, window: Window) -> Window:
+        """The window upstream transfers must have covered: a delta run's window; for
+        a truncate run (unbounded), its execution date."""
+        if window.start is not None and window.end is not None:
+            return window
+        return Window.for_days(execution_date, execution_date)
+
+    @classmethod
+    def preflight(
+        cls,
+        config: FrameworkConfig,
+        options: OptionsT,
+        execution_date: dt.date,
+        mode: WriteMode,
+        window: Window,
+    ) -> None:
+        """Checks of this run that need its date (e.g. render templates), before the run
+        touches anything: raise an `ETLError` to refuse it. Default: none."""
 
     # --- final -----------------------------------------------------------------
 

@@ -34,10 +34,11 @@ from etl_framework.exceptions import (
     InvalidWindowError,
     TerminatedError,
     UnsupportedModeError,
+    UpstreamNotReadyError,
 )
 from etl_framework.job import ETLJob, RunResult, RunStatus
 from etl_framework.state import Heartbeat, LeaseGrant, RunStore
-from etl_framework.window import Window, WriteMode, format_date, parse_date
+from etl_framework.window import ONE_DAY, Window, WriteMode, format_date, parse_date
 
 ENV_IMAGE_TAG = "ETL_IMAGE_TAG"
 ENV_CODE_VERSION = "ETL_CODE_VERSION"
@@ -97,6 +98,9 @@ class RunRequest:
     config: FrameworkConfig
     skip_unchanged: bool | None = None
     """``--skip-unchanged``; None: the transfer's default (`ETLJob.skip_unchanged`)."""
+    depends_on: tuple[str, ...] = ()
+    """Upstream transfers whose coverage of the window is checked (class + CLI)."""
+    ignore_dependencies: bool = False
 
 
 def prepare(
@@ -105,6 +109,9 @@ def prepare(
     mode: str | WriteMode,
     config_location: str | FrameworkConfig,
     delta_start_date: str | dt.date | None = None,
+    *,
+    depends_on: tuple[str, ...] = (),
+    ignore_dependencies: bool = False,
 ) -> RunRequest:
     """Validate everything that can be validated without touching anything."""
     day = parse_date(execution_date, param="EXECUTION_DATE")
@@ -118,7 +125,7 @@ def prepare(
         raise UnsupportedModeError(
             transfer, write_mode.value, [m.value for m in job.supported_modes]
         )
-    Window.for_run(write_mode, day, start)  # raises InvalidWindowError
+    window = Window.for_run(write_mode, day, start)  # raises InvalidWindowError
     config = (
         config_location
         if isinstance(config_location, FrameworkConfig)
@@ -128,7 +135,18 @@ def prepare(
     problems = job.config_problems(config, options)
     if problems:
         raise ConfigValidationError(config.location, problems)
-    return RunRequest(job, day, write_mode, start, config)
+    job.preflight(config, options, day, write_mode, window)  # e.g. TemplateError (exit 3)
+    for upstream in job.dependencies(depends_on):
+        registry.get(upstream)  # an unknown upstream is a usage error (exit 2)
+    return RunRequest(
+        job,
+        day,
+        write_mode,
+        start,
+        config,
+        depends_on=job.dependencies(depends_on),
+        ignore_dependencies=ignore_dependencies,
+    )
 
 
 def run_transfer(
@@ -139,9 +157,19 @@ def run_transfer(
     delta_start_date: str | dt.date | None = None,
     *,
     skip_unchanged: bool | None = None,
+    depends_on: tuple[str, ...] = (),
+    ignore_dependencies: bool = False,
 ) -> RunSummary:
     """Validate, then run one transfer under its lease and record it in the ledger."""
-    request = prepare(transfer, execution_date, mode, config_location, delta_start_date)
+    request = prepare(
+        transfer,
+        execution_date,
+        mode,
+        config_location,
+        delta_start_date,
+        depends_on=depends_on,
+        ignore_dependencies=ignore_dependencies,
+    )
     if skip_unchanged is not None:
         request = dataclasses.replace(request, skip_unchanged=skip_unchanged)
     return execute(request)
@@ -159,6 +187,7 @@ def execute(request: RunRequest) -> RunSummary:
     try:
         store.ensure_schema(config.state.auto_migrate)
         window = _window(request, store)
+        _check_dependencies(request, store, window)
         run_id = str(uuid.uuid4())
         code_version = os.environ.get(ENV_CODE_VERSION, __version__)
         fingerprint, comparable = _fingerprint(request, window, code_version)
@@ -252,6 +281,20 @@ def _window(request: RunRequest, store: RunStore) -> Window:
             f"{format_date(request.execution_date)}"
         )
     return Window.for_run(request.mode, request.execution_date, start)
+
+
+def _check_dependencies(request: RunRequest, store: RunStore, window: Window) -> None:
+    """Every upstream has a succeeded run covering the window, else exit 75 (nothing was
+    touched; an orchestrator retries later). ``--ignore-dependencies`` skips it."""
+    if request.ignore_dependencies or not request.depends_on:
+        return
+    needed = request.job.dependency_window(request.execution_date, window)
+    for upstream in request.depends_on:
+        missing = store.uncovered(upstream, needed)
+        if missing is not None and missing.start is not None and missing.end is not None:
+            raise UpstreamNotReadyError(
+                upstream, missing.start.isoformat(), (missing.end - ONE_DAY).isoformat()
+            )
 
 
 def _run_leased(

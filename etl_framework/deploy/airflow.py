@@ -72,6 +72,16 @@ except ImportError:  # pragma: no cover - Airflow 2.10
         AirflowException,
         AirflowFailException,
     )
+try:  # Airflow 3: data-aware scheduling on assets
+    from airflow.sdk import Asset, AssetOrTimeSchedule
+except ImportError:  # pragma: no cover - Airflow 2.10: datasets, no asset-or-time schedule
+    from airflow.datasets import Dataset as Asset  # type: ignore[no-redef,unused-ignore]
+
+    AssetOrTimeSchedule = None
+try:  # Airflow 3
+    from airflow.providers.standard.operators.empty import EmptyOperator
+except ImportError:  # pragma: no cover - Airflow 2.10
+    from airflow.operators.empty import EmptyOperator  # type: ignore[no-redef,unused-ignore]
 try:  # Airflow 3
     from airflow.sdk import CronDataIntervalTimetable
 except ImportError:  # pragma: no cover - Airflow 2.10
@@ -315,23 +325,49 @@ def describe(spec: TransferSpec) -> str:
 # --- DAGs ------------------------------------------------------------------
 
 
-def build_dag(spec: TransferSpec, *, env: str | None = None) -> Any:
+def _schedule(spec: TransferSpec, assets: Mapping[str, str]) -> Any:
+    """The time schedule, the upstream assets (all of them updated), or either."""
+    timetable = _timetable(spec.schedule)
+    if not spec.schedule_on_upstream:
+        return timetable
+    upstream = [Asset(assets.get(name, f"etl://transfer/{name}")) for name in spec.depends_on]
+    condition = upstream[0]
+    for asset in upstream[1:]:
+        condition = condition & asset
+    if timetable is None:
+        return condition
+    if AssetOrTimeSchedule is None or isinstance(timetable, str):  # pragma: no cover
+        raise ConfigValidationError(
+            spec.name, [("schedule", "a time schedule with schedule_on_upstream needs Airflow 3")]
+        )
+    return AssetOrTimeSchedule(timetable=timetable, assets=condition)
+
+
+def build_dag(
+    spec: TransferSpec, *, env: str | None = None, assets: Mapping[str, str] | None = None
+) -> Any:
     """One DAG with a single pod task running ``pipeline`` for ``spec``'s transfer.
+
+    The task's outlet is the transfer's asset (`TransferSpec.asset_uri`); with
+    ``schedule_on_upstream`` the DAG runs when its ``depends_on`` assets were updated.
 
     Args:
         spec: The merged transfer spec.
         env: Environment name, recorded as the pod's ``etl-framework.io/env`` label
             (the spec already has its overlay).
+        assets: Asset URI by transfer name (the other transfers of the file).
     """
     start = dt.datetime.combine(spec.start_date, dt.time(), tzinfo=TIMEZONE)
     dag_kwargs: dict[str, Any] = {}
+    if spec.end_date is not None:
+        dag_kwargs["end_date"] = dt.datetime.combine(spec.end_date, dt.time(), tzinfo=TIMEZONE)
     if not spec.allow_parallel_windows:
         dag_kwargs["max_active_runs"] = 1
     elif spec.max_active_runs is not None:
         dag_kwargs["max_active_runs"] = spec.max_active_runs
     dag = DAG(
         dag_id=spec.name,
-        schedule=_timetable(spec.schedule),
+        schedule=_schedule(spec, assets or {}),
         start_date=start,
         catchup=spec.catchup,
         tags=sorted({*DEFAULT_TAGS, *spec.tags}),
@@ -339,38 +375,44 @@ def build_dag(spec: TransferSpec, *, env: str | None = None) -> Any:
         default_args={"owner": OWNER},
         **dag_kwargs,
     )
+    with dag:
+        _pod_task(spec, env, task_id="pipeline")
+    return dag
+
+
+def _pod_task(spec: TransferSpec, env: str | None, *, task_id: str) -> Any:
+    """The pod task running ``pipeline`` for ``spec`` (inside a ``with dag:`` block)."""
     pod = pod_spec(spec)
     (container,) = pod["containers"]
-    with dag:
-        ETLPodOperator(
-            task_id="pipeline",
-            name=f"etl-{spec.k8s_name}",
-            namespace=spec.namespace,
-            # The pod is the Jobs' pod (`pod_spec`): container, env, volumes, security
-            # contexts, proxy sidecar, no service-account token. Not a templated field:
-            # Airflow never renders (or shows rendered) anything in it.
-            full_pod_spec=full_pod(pod),
-            base_container_name=container["name"],
-            image=container["image"],  # shown in the UI; the same as the pod's
-            cmds=container["command"],
-            arguments=container["args"],  # templated: the execution date
-            # the operator's own default ("File") would replace the pod's policy
-            termination_message_policy=container["terminationMessagePolicy"],
-            labels=labels(spec, env),  # the same labels as the Jobs' pods
-            active_deadline_seconds=spec.active_deadline_seconds,
-            startup_timeout_seconds=STARTUP_TIMEOUT_SECONDS,
-            execution_timeout=dt.timedelta(seconds=spec.active_deadline_seconds) + EXECUTION_MARGIN,
-            get_logs=True,
-            logging_interval=LOGGING_INTERVAL_SECONDS,  # deferrable mode: logs while running
-            log_events_on_failure=True,
-            on_finish_action="delete_succeeded_pod",
-            retries=spec.retries,
-            retry_delay=dt.timedelta(minutes=spec.retry_delay_minutes),
-            retry_exponential_backoff=_retry_backoff(),
-            max_retry_delay=MAX_RETRY_DELAY,
-            do_xcom_push=False,
-        )
-    return dag
+    return ETLPodOperator(
+        task_id=task_id,
+        name=f"etl-{spec.k8s_name}",
+        namespace=spec.namespace,
+        # The pod is the Jobs' pod (`pod_spec`): container, env, volumes, security
+        # contexts, proxy sidecar, no service-account token. Not a templated field:
+        # Airflow never renders (or shows rendered) anything in it.
+        full_pod_spec=full_pod(pod),
+        base_container_name=container["name"],
+        image=container["image"],  # shown in the UI; the same as the pod's
+        cmds=container["command"],
+        arguments=container["args"],  # templated: the execution date
+        # the operator's own default ("File") would replace the pod's policy
+        termination_message_policy=container["terminationMessagePolicy"],
+        labels=labels(spec, env),  # the same labels as the Jobs' pods
+        active_deadline_seconds=spec.active_deadline_seconds,
+        startup_timeout_seconds=STARTUP_TIMEOUT_SECONDS,
+        execution_timeout=dt.timedelta(seconds=spec.active_deadline_seconds) + EXECUTION_MARGIN,
+        get_logs=True,
+        logging_interval=LOGGING_INTERVAL_SECONDS,  # deferrable mode: logs while running
+        log_events_on_failure=True,
+        on_finish_action="delete_succeeded_pod",
+        retries=spec.retries,
+        retry_delay=dt.timedelta(minutes=spec.retry_delay_minutes),
+        retry_exponential_backoff=_retry_backoff(),
+        max_retry_delay=MAX_RETRY_DELAY,
+        do_xcom_push=False,
+        outlets=[Asset(spec.asset_uri)],
+    )
 
 
 def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
@@ -385,7 +427,68 @@ def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
     specs = load_transfers(path, env)  # env None: $ETL_ENV, named as such in errors
     _require_registered(specs, str(path))
     env_name, _source = selected_environment(env)
-    return {spec.name: build_dag(spec, env=env_name) for spec in specs}
+    assets = {spec.name: spec.asset_uri for spec in specs}
+    dags = {
+        spec.name: build_dag(spec, env=env_name, assets=assets)
+        for spec in specs
+        if spec.group is None
+    }
+    groups: dict[str, list[TransferSpec]] = {}
+    for spec in specs:
+        if spec.group is not None:
+            groups.setdefault(spec.group, []).append(spec)
+    for name, members in groups.items():
+        if name in dags:
+            raise ConfigValidationError(
+                str(path), [("transfers", f"group {name!r} has the name of a transfer's DAG")]
+            )
+        dags[name] = build_group_dag(name, members, env=env_name, assets=assets)
+    return dags
+
+
+def build_group_dag(
+    name: str,
+    members: list[TransferSpec],
+    *,
+    env: str | None = None,
+    assets: Mapping[str, str] | None = None,
+) -> Any:
+    """One DAG running several transfers in stage order: a task per transfer (its
+    name), an ``EmptyOperator`` spacer ``stage_<n>_done`` between stages. The first
+    member gives the schedule, dates and catchup."""
+    lead = members[0]
+    start = dt.datetime.combine(lead.start_date, dt.time(), tzinfo=TIMEZONE)
+    dag_kwargs: dict[str, Any] = {}
+    if lead.end_date is not None:
+        dag_kwargs["end_date"] = dt.datetime.combine(lead.end_date, dt.time(), tzinfo=TIMEZONE)
+    if not all(member.allow_parallel_windows for member in members):
+        dag_kwargs["max_active_runs"] = 1
+    dag = DAG(
+        dag_id=name,
+        schedule=_schedule(lead, assets or {}),
+        start_date=start,
+        catchup=lead.catchup,
+        tags=sorted({*DEFAULT_TAGS, *(tag for member in members for tag in member.tags)}),
+        doc_md="\n\n".join(describe(member) for member in members),
+        default_args={"owner": OWNER},
+        **dag_kwargs,
+    )
+    stages = sorted({member.stage for member in members})
+    with dag:
+        previous: Any = None
+        for stage in stages:
+            tasks = [
+                _pod_task(member, env, task_id=member.name)
+                for member in members
+                if member.stage == stage
+            ]
+            if previous is not None:
+                previous >> tasks
+            if stage != stages[-1]:
+                spacer = EmptyOperator(task_id=f"stage_{stage}_done")
+                tasks >> spacer
+                previous = spacer
+    return dag
 
 
 __all__ = [
@@ -393,6 +496,7 @@ __all__ = [
     "ETLPodOperator",
     "build_dag",
     "build_dags",
+    "build_group_dag",
     "describe",
     "job_docstring",
 ]

@@ -197,6 +197,12 @@ def _check_schedule(value: str) -> str:
 
 
 def _parse_start_date(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("today", "now", "yesterday"):
+        # data-flow's datetime.now() start dates moved every parse: Airflow never ran them
+        raise ValueError(
+            f"{value!r} is not a fixed date: a moving date changes the DAG at every parse; "
+            "write the date (YYYY-MM-DD)"
+        )
     if isinstance(value, str):
         try:
             return parse_date(value, param="start_date")
@@ -361,6 +367,8 @@ class TransferSpec(BaseModel):
     config: Annotated[str, StringConstraints(min_length=1), AfterValidator(_no_template)]
     """Config location passed to ``pipeline`` (local path inside the image or gs://...)."""
     start_date: StartDate
+    end_date: StartDate | None = None
+    """Last logical date Airflow schedules (None: no end)."""
     catchup: bool = False
     allow_parallel_windows: bool = False
     """Let several windows of this transfer run at once (Airflow max_active_runs > 1)."""
@@ -390,6 +398,46 @@ class TransferSpec(BaseModel):
     """Upper bound of parallel runs when ``allow_parallel_windows`` (None = Airflow's default)."""
     description: str | None = None
     """Free text shown in Airflow when the job's docstring is not available."""
+    depends_on: list[Name] = Field(default_factory=list)
+    """Upstream transfers: ``pipeline --depends-on`` checks the ledger for their coverage
+    of the window (exit 75 until then); Airflow can schedule on their assets."""
+    target: (
+        Annotated[
+            str,
+            _matching(
+                r"^[A-Za-z0-9_][-A-Za-z0-9_.]*/[A-Za-z0-9_][-A-Za-z0-9_.]*$", "connection/table"
+            ),
+        ]
+        | None
+    ) = None
+    """``connection/table`` this transfer writes: its Airflow asset is
+    ``etl://connection/table`` (default ``etl://transfer/<name>``)."""
+    group: Name | None = None
+    """Airflow: put this transfer in the DAG of this name with the group's other
+    transfers (the group's first transfer in the file gives its schedule and dates)."""
+    stage: NonNegative = 0
+    """Order in the group: every task of a stage runs after the previous stage's (an
+    ``EmptyOperator`` spacer between stages)."""
+    schedule_on_upstream: bool = False
+    """Airflow: run when every ``depends_on`` asset was updated (and on ``schedule`` too,
+    when one is set)."""
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> TransferSpec:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        return self
+
+    @model_validator(mode="after")
+    def _upstream_schedule_needs_upstreams(self) -> TransferSpec:
+        if self.schedule_on_upstream and not self.depends_on:
+            raise ValueError("schedule_on_upstream needs depends_on")
+        return self
+
+    @property
+    def asset_uri(self) -> str:
+        """The stable URI of the Airflow asset this transfer's task updates."""
+        return f"etl://{self.target}" if self.target else f"etl://transfer/{self.name}"
 
     @model_validator(mode="after")
     def _parallel_runs_need_parallel_windows(self) -> TransferSpec:
@@ -448,6 +496,8 @@ class TransferSpec(BaseModel):
         args = [execution_date, self.name, self.mode.value, self.config]
         if delta_start_date is not None:
             args += ["--delta_start_date", delta_start_date]
+        for upstream in self.depends_on:
+            args += ["--depends-on", upstream]
         return args
 
 

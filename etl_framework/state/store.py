@@ -643,6 +643,31 @@ class RunStore:
         ends = [row.window_end or row.execution_date + ONE_DAY for row in rows]
         return max(ends) if ends else None
 
+    def uncovered(self, transfer: str, window: Window) -> Window | None:
+        """The first part of the bounded ``window`` that no succeeded run of ``transfer``
+        covers (None: all of it is covered). A truncate run covers every day up to its
+        execution date; a delta run its window."""
+        if window.start is None or window.end is None:
+            raise ValueError("uncovered() needs a bounded window")
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(Run.window_start, Run.window_end, Run.execution_date).where(
+                    Run.transfer == transfer, Run.status == "succeeded"
+                )
+            ).all()
+        spans = sorted(
+            (row.window_start or dt.date.min, row.window_end or row.execution_date + ONE_DAY)
+            for row in rows
+        )
+        day = window.start
+        for start, end in spans:
+            if start > day:
+                break
+            day = max(day, end)
+            if day >= window.end:
+                return None
+        return Window(day, window.end)
+
 
 def _record(run: Any) -> RunRecord:
     """A ledger row (a Core row of ``etl_runs`` columns) as a RunRecord."""

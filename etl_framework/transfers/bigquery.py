@@ -126,12 +126,14 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy", BigQue
     def pipeline(self) -> None:
         """Load the records (or files) and publish them in one atomic step."""
         strategy = self.strategy
-        strategy.prepare()
         uris = self.source_uris()
         if uris is not None:
+            strategy.prepare()
             strategy.load_uris(list(uris))
         else:
-            strategy.load(self.mapping.rows(self.records()))
+            rows = self.ready_rows(self.mapping.rows(self.records()))
+            strategy.prepare()
+            strategy.load(rows)
         result = strategy.publish()
         self.context.counters.add_written(result.inserted)
         self.published = result

@@ -21,6 +21,7 @@ Shared here, in one place:
 
 from __future__ import annotations
 
+import itertools
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypeVar
 
-from etl_framework.exceptions import ConfigError, RegistryError
+from etl_framework.exceptions import ConfigError, NoDataYetError, RegistryError
 from etl_framework.job import ETLJob, Outcome
 from etl_framework.mapping import FieldMapping
 from etl_framework.window import WINDOW_KINDS, WriteMode
@@ -63,6 +64,7 @@ class StagingStrategy(Protocol):
 
 
 StrategyT = TypeVar("StrategyT", bound=StagingStrategy)
+RowT = TypeVar("RowT")
 TargetOptionsT = TypeVar("TargetOptionsT", bound=TargetOptions, default=TargetOptions)
 
 
@@ -90,6 +92,10 @@ class DeclarativeTransferJob(ETLJob[TargetOptionsT], Generic[StrategyT, TargetOp
     """Merge keys (default: the mapping's primary key columns)."""
     delta_strategy: ClassVar[str] = "replace_window"
     """How a delta run writes (``replace_window`` needs `window_column`)."""
+    empty_means_not_ready: ClassVar[bool] = False
+    """An empty source for the window means "not published yet" (e.g. an API that
+    publishes yesterday's data at 06:00): the run exits 75 (`NoDataYetError`) and
+    publishes nothing, instead of failing a guard (exit 1) or publishing nothing."""
     options_model: ClassVar[type[BaseModel]] = TargetOptions
     _modes_declared: ClassVar[bool] = False
 
@@ -189,6 +195,18 @@ class DeclarativeTransferJob(ETLJob[TargetOptionsT], Generic[StrategyT, TargetOp
         finally:  # a failed run still reports the rows it read
             if pending:
                 counters.add_read(pending)
+
+    def ready_rows(self, rows: Iterable[RowT]) -> Iterator[RowT]:
+        """``rows`` unchanged; if `empty_means_not_ready` and there are none, raise
+        `NoDataYetError` before the strategy has created or published anything."""
+        iterator = iter(rows)
+        if not self.empty_means_not_ready:
+            return iterator
+        try:
+            first = next(iterator)
+        except StopIteration:
+            raise NoDataYetError(self.context.transfer, str(self.context.window)) from None
+        return itertools.chain([first], iterator)
 
     # --- lifecycle -------------------------------------------------------------------
 

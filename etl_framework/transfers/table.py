@@ -140,7 +140,7 @@ class TableTransferJob(DeclarativeTransferJob["WriteStrategy", TableOptionsT]):
     def pipeline(self) -> None:
         """Stream records into staging, check guards, publish in one transaction."""
         strategy = self.strategy
-        result = strategy.write(self.rows())
+        result = strategy.write(self.ready_rows(self.rows()))
         check = strategy.schema_check
         if check is not None and check.created:
             self.context.logger.info("created target table %s", strategy.target)

@@ -7,6 +7,7 @@ Called by tests/integration/airflow/test_dags.py, which runs in the project's ma
     python airflow_checker.py render-without-interval DAG_FOLDER DAG_ID RUN_AFTER
     python airflow_checker.py exit-codes DAG_FOLDER DAG_ID
     python airflow_checker.py render-all DAG_FOLDER RUN_AFTER
+    python airflow_checker.py assets DAG_FOLDER
 """
 
 from __future__ import annotations
@@ -226,7 +227,40 @@ def exit_codes(folder: str, dag_id: str) -> dict[str, Any]:
     return outcome
 
 
+def assets(folder: str) -> dict[str, Any]:
+    """Per DAG, after a serialization round trip (what the scheduler sees): the task
+    order, each task's outlet URIs and the asset URIs the schedule waits for."""
+    try:  # Airflow 3.3
+        from airflow.serialization.serialized_objects import DagSerialization as SerializedDAG
+    except ImportError:
+        from airflow.serialization.serialized_objects import SerializedDAG
+
+    bag = _dagbag(folder)
+    out: dict[str, Any] = {"import_errors": {str(k): v for k, v in bag.import_errors.items()}}
+    for dag_id, live in bag.dags.items():
+        dag = SerializedDAG.from_dict(SerializedDAG.to_dict(live))
+        condition = getattr(dag.timetable, "asset_condition", None)
+        waits = sorted(asset.uri for _key, asset in condition.iter_assets()) if condition else []
+        out[dag_id] = {
+            "timetable": type(dag.timetable).__name__,
+            "summary": dag.timetable.summary,
+            "schedule_assets": waits,
+            "end_date": dag.end_date.isoformat() if dag.end_date else None,
+            "catchup": dag.catchup,
+            "tasks": {
+                task.task_id: {
+                    "outlets": sorted(o.uri for o in getattr(task, "outlets", [])),
+                    "upstream": sorted(task.upstream_task_ids),
+                    "arguments": getattr(task, "arguments", None),
+                }
+                for task in dag.tasks
+            },
+        }
+    return out
+
+
 COMMANDS = {
+    "assets": assets,
     "dagbag": dagbag,
     "render": render,
     "render-without-interval": render_without_interval,

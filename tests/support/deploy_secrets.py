@@ -31,7 +31,8 @@ def referenced_names(config: Path) -> set[str]:
 
 
 def transfer_name(config: Path) -> str:
-    (name,) = yaml.safe_load(config.read_text())["transfers"]
+    # the first transfer of the file (local.yaml also configures demo_completed_orders)
+    name = next(iter(yaml.safe_load(config.read_text())["transfers"]))
     return str(name)
 
 
