@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 from etl_framework.exceptions import ETLError, ExitCode
 from etl_framework.redaction import install_excepthook, redact
+from etl_framework.report.command import report_command
 
 MAX_RUNS_LIMIT = 100_000
 """Most runs ``etlctl runs --limit`` shows (bigger numbers are a usage error, exit 2)."""
@@ -92,6 +93,9 @@ def runs(config_location: str, transfer: str | None, limit: int, show_steps: boo
             if step.rows_read is not None and step.rows_written is not None:
                 line += f"  {step.rows_read:,} read, {step.rows_written:,} written"
             click.echo(line)
+
+
+cli.add_command(report_command)
 
 
 def main() -> None:
