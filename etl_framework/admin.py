@@ -10,6 +10,7 @@ import click
 if TYPE_CHECKING:
     from etl_framework.state import RunStore
 
+from etl_framework.backfill.command import backfill_command
 from etl_framework.exceptions import ETLError, ExitCode
 from etl_framework.redaction import install_excepthook, redact
 from etl_framework.report.command import report_command
@@ -96,6 +97,7 @@ def runs(config_location: str, transfer: str | None, limit: int, show_steps: boo
 
 
 cli.add_command(report_command)
+cli.add_command(backfill_command)
 
 
 def main() -> None:

@@ -142,7 +142,7 @@ def readonly_engine(url: str) -> Engine:
 
 
 @contextmanager
-def _connection(engine: Engine) -> Iterator[Connection]:
+def ledger_connection(engine: Engine) -> Iterator[Connection]:
     from etl_framework.db import database_error
 
     try:
@@ -225,7 +225,7 @@ def read_history(
     """
     engine = readonly_engine(url)
     try:
-        with _connection(engine) as conn:
+        with ledger_connection(engine) as conn:
             if not sa.inspect(conn).has_table(Run.__tablename__):
                 raise ConfigError("the ledger has no runs table yet (run a pipeline first)")
             return _read(conn, location or _masked(url), days, runs)
