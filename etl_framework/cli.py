@@ -78,6 +78,11 @@ def _list_transfers(ctx: click.Context, _param: click.Parameter, value: bool) ->
     callback=_list_transfers,
     help="List the registered transfers and exit.",
 )
+@click.option(
+    "--plan",
+    is_flag=True,
+    help="Print what the run would do (window, strategy, targets, config) and touch nothing.",
+)
 @click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
 def command(
     execution_date: dt.date,
@@ -85,6 +90,7 @@ def command(
     mode: str,
     config_location: str,
     delta_start_date: dt.date | None,
+    plan: bool,
 ) -> None:
     """Run TRANSFER_NAME for EXECUTION_DATE (YYYYMMDD) in mode truncate or delta.
 
@@ -93,6 +99,13 @@ def command(
     """
     from etl_framework.runner import run_transfer
 
+    if plan:
+        from etl_framework.plan import render_plan
+        from etl_framework.runner import prepare
+
+        request = prepare(transfer_name, execution_date, mode, config_location, delta_start_date)
+        click.echo(render_plan(request), nl=False)
+        sys.exit(ExitCode.OK)
     summary = run_transfer(transfer_name, execution_date, mode, config_location, delta_start_date)
     sys.exit(summary.exit_code)
 
