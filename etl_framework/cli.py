@@ -97,6 +97,11 @@ def _list_transfers(ctx: click.Context, _param: click.Parameter, value: bool) ->
     help="Skip the run when its inputs (models, config, code, source) match the window's "
     "last successful run (default: the transfer's). Never skips without a source fingerprint.",
 )
+@click.option(
+    "--plan",
+    is_flag=True,
+    help="Print what the run would do (window, strategy, targets, config) and touch nothing.",
+)
 @click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
 def command(
     execution_date: dt.date,
@@ -107,6 +112,7 @@ def command(
     skip_unchanged: bool | None,
     depends_on: tuple[str, ...],
     ignore_dependencies: bool,
+    plan: bool,
 ) -> None:
     """Run TRANSFER_NAME for EXECUTION_DATE (YYYYMMDD) in mode truncate or delta.
 
@@ -115,6 +121,21 @@ def command(
     """
     from etl_framework.runner import run_transfer
 
+    if plan:
+        from etl_framework.plan import render_plan
+        from etl_framework.runner import prepare
+
+        request = prepare(
+            transfer_name,
+            execution_date,
+            mode,
+            config_location,
+            delta_start_date,
+            depends_on=depends_on,
+            ignore_dependencies=ignore_dependencies,
+        )
+        click.echo(render_plan(request), nl=False)
+        sys.exit(ExitCode.OK)
     summary = run_transfer(
         transfer_name,
         execution_date,

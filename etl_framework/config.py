@@ -60,6 +60,7 @@ DEFAULT_SECRETS_DIR = "/var/run/secrets/etl"
 DEFAULT_STATE_URL = "sqlite:///.etl/state.db"
 DEFAULT_LEASE_TTL_SECONDS = 120.0
 DEFAULT_HEARTBEAT_SECONDS = 15.0
+DEFAULT_PROGRESS_SECONDS = 30.0
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -103,6 +104,8 @@ class LoggingConfig(_Model):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     progress: bool = True
     """Live rows and rows/s on a terminal."""
+    progress_seconds: float = Field(DEFAULT_PROGRESS_SECONDS, ge=0)
+    """In JSON mode, log a progress record (rows, rows/s) this often; 0: never."""
 
 
 class FrameworkConfig(_Model):

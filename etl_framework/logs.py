@@ -6,6 +6,7 @@ loading never reaches a log line, whichever handler writes it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -71,14 +72,19 @@ class TextFormatter(logging.Formatter):
 
 
 class _ProgressAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Clears the live progress line before writing a log line over it."""
+    """Prints through the live progress display while there is one (above it)."""
 
-    progress_active = False
+    live_console: Any = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.progress_active:
-            self.stream.write("\r\033[K")
-        super().emit(record)
+        console = self.live_console
+        if console is None:
+            super().emit(record)
+            return
+        try:
+            console.print(self.format(record), markup=False, highlight=False, soft_wrap=True)
+        except Exception:  # pragma: no cover - as logging.Handler.emit does
+            self.handleError(record)
 
 
 def wants_json(fmt: str, stream: IO[str]) -> bool:
@@ -118,14 +124,31 @@ def run_logger(**fields: Any) -> logging.LoggerAdapter[logging.Logger]:
     return _Adapter(logging.getLogger(f"{LOGGER_NAME}.run"), fields)
 
 
+class _Rates:
+    """The live line's content, rendered by rich at each refresh."""
+
+    def __init__(self, counters: Any) -> None:
+        self.counters = counters
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        c = self.counters
+        rate = c.rows_read / c.elapsed if c.elapsed > 0 else 0.0
+        return Text(
+            f"  {c.rows_read:,} rows read, {c.rows_written:,} written, "
+            f"{rate:,.0f} rows/s, {c.elapsed:.0f}s",
+            style="cyan",
+        )
+
+
 class Progress:
-    """A live ``rows read / written, rows/s`` line on a terminal, refreshed in a thread."""
+    """A live ``rows read / written, rows/s`` line on a terminal (rich), log lines above it."""
 
     def __init__(self, counters: Any, stream: IO[str] | None = None) -> None:
         self._counters = counters
         self._stream = stream or sys.stderr
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="etl-progress", daemon=True)
+        self._live: Any = None
 
     @staticmethod
     def enabled(fmt: str, show: bool, stream: IO[str] | None = None) -> bool:
@@ -133,23 +156,71 @@ class Progress:
         return show and stream.isatty() and not wants_json(fmt, stream)
 
     def __enter__(self) -> Progress:
-        _ProgressAwareHandler.progress_active = True
+        from rich.console import Console
+        from rich.live import Live
+
+        console = Console(file=self._stream, force_terminal=True, soft_wrap=True)
+        self._live = Live(
+            _Rates(self._counters),
+            console=console,
+            refresh_per_second=1 / PROGRESS_INTERVAL_SECONDS,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._live.start()
+        _ProgressAwareHandler.live_console = console
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        _ProgressAwareHandler.live_console = None
+        self._live.stop()
+        self._stream.flush()
+
+
+class ProgressLog:
+    """Off a terminal (JSON logs, a Kubernetes Job): a progress record every ``seconds``,
+    so a long run's logs show it is alive and how fast it goes."""
+
+    def __init__(self, counters: Any, logger: Any, seconds: float) -> None:
+        self._counters = counters
+        self._logger = logger
+        self._seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="etl-progress-log", daemon=True)
+
+    def __enter__(self) -> ProgressLog:
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
-        _ProgressAwareHandler.progress_active = False
-        self._stream.write("\r\033[K")
-        self._stream.flush()
 
     def _loop(self) -> None:
-        while not self._stop.wait(PROGRESS_INTERVAL_SECONDS):
+        while not self._stop.wait(self._seconds):
             c = self._counters
-            rate = c.rows_read / c.elapsed if c.elapsed > 0 else 0.0
-            self._stream.write(
-                f"\r\033[K  {c.rows_read:,} rows read, {c.rows_written:,} written, "
-                f"{rate:,.0f} rows/s, {c.elapsed:.0f}s"
+            rate = round(c.rows_read / c.elapsed, 1) if c.elapsed > 0 else 0.0
+            self._logger.info(
+                "progress: %s rows read, %s written, %s rows/s",
+                f"{c.rows_read:,}",
+                f"{c.rows_written:,}",
+                f"{rate:,.0f}",
+                extra={
+                    "event": "progress",
+                    "rows_read": c.rows_read,
+                    "rows_written": c.rows_written,
+                    "rows_per_second": rate,
+                    "elapsed_seconds": round(c.elapsed, 1),
+                },
             )
-            self._stream.flush()
+
+
+def run_progress(counters: Any, settings: Any, logger: Any) -> Any:
+    """The progress display of a run: live on a terminal, periodic log records in JSON
+    mode (``logging.progress_seconds``; 0 turns them off), else nothing."""
+    if Progress.enabled(settings.format, settings.progress):
+        return Progress(counters)
+    if settings.progress_seconds > 0 and wants_json(settings.format, sys.stderr):
+        return ProgressLog(counters, logger, settings.progress_seconds)
+    return contextlib.nullcontext()

@@ -347,10 +347,11 @@ def _run_leased(
             config.location,
         )
         _warn_unknown_transfer_options(config, logger)
-        with Heartbeat(store, run_id, on_lost=signals.lease_lost):
-            progress = logs.Progress.enabled(config.logging.format, config.logging.progress)
-            with logs.Progress(counters) if progress else _nothing():
-                result = job_cls(context).run()
+        with (
+            Heartbeat(store, run_id, on_lost=signals.lease_lost),
+            logs.run_progress(counters, config.logging, logger),
+        ):
+            result = job_cls(context).run()
     except BaseException as exc:  # a signal between steps: still record the run
         unexpected = exc
     finally:
@@ -449,11 +450,6 @@ def describe(error: BaseException) -> str:
     text = lines[0] if lines else ""
     name = type(error).__name__
     return f"{name}: {text}" if text and not isinstance(error, ETLError) else text or name
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 class _Signals:

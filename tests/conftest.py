@@ -16,7 +16,16 @@ import pytest
 from tests.services.gcs import gcs_emulator_server
 from tests.services.postgres import create_database, drop_database, postgres_server
 
-SERVICE_MARKERS = ("postgres", "gcs", "bigquery", "http", "airflow", "k8s", "container")
+SERVICE_MARKERS = (
+    "postgres",
+    "gcs",
+    "bigquery",
+    "http",
+    "airflow",
+    "k8s",
+    "container",
+    "browser",
+)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

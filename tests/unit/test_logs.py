@@ -88,3 +88,39 @@ def test_passwords_in_urls_and_connection_strings_are_masked() -> None:
         "http://host:8080/a@b": "http://host:8080/a@b",  # no password here
     }
     assert {text: redaction.redact(text) for text in cases} == cases
+
+
+def test_log_lines_print_above_the_live_progress(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(logs, "PROGRESS_INTERVAL_SECONDS", 0.01)
+    stream = FakeTerminal()
+    logs.configure("text", "INFO", stream)
+    counters = RunCounters()
+    with logs.Progress(counters, stream):
+        counters.add_read(10)
+        logging.getLogger("etl_framework.x").info("halfway there")
+        time.sleep(0.05)
+    text = stream.getvalue()
+    assert "halfway there" in text and "rows/s" in text
+    assert "\x1b[" in text  # drawn by rich on a terminal
+
+
+def test_json_mode_logs_a_progress_record_every_n_seconds() -> None:
+    from etl_framework.config import LoggingConfig
+
+    stream = io.StringIO()
+    logs.configure("json", "INFO", stream)
+    counters = RunCounters()
+    counters.add_read(5000)
+    counters.add_written(4000)
+    settings = LoggingConfig(format="json", progress_seconds=0.05)
+    logger = logs.run_logger(transfer="t", run_id="r")
+    with logs.run_progress(counters, settings, logger):
+        time.sleep(0.3)
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    progress = [r for r in records if r.get("event") == "progress"]
+    assert len(progress) >= 3
+    assert progress[-1]["rows_read"] == 5000 and progress[-1]["rows_written"] == 4000
+    assert progress[-1]["rows_per_second"] > 0 and progress[-1]["transfer"] == "t"
+    assert progress[-1]["message"].startswith("progress: 5,000 rows read, 4,000 written")
+    quiet = LoggingConfig(format="json", progress_seconds=0)
+    assert not isinstance(logs.run_progress(counters, quiet, logger), logs.ProgressLog)
