@@ -38,7 +38,6 @@ from etl_framework.http.config import HttpSourceConfig, pages_addressable
 from etl_framework.http.errors import TooManyPagesError, redact_url
 from etl_framework.http.fetch import IN_FLIGHT_PER_WORKER, iter_pages
 from etl_framework.http.page_cache import PageCache, cache_prefix, open_page_cache
-from etl_framework.http.pipeline import fetch_ahead
 from etl_framework.http.pagination import (
     KEPT_HEADERS,
     Page,
@@ -47,6 +46,7 @@ from etl_framework.http.pagination import (
     build_paginator,
     parse_page,
 )
+from etl_framework.http.pipeline import fetch_ahead
 from etl_framework.sources.located import PageOrigin, locate
 
 if TYPE_CHECKING:
@@ -226,9 +226,7 @@ class HttpSource:
                     in_flight=in_flight,
                 )
             ]
-        read = 0
-        for page in fetch_ahead(chains, depth=in_flight):
-            read += 1
+        for read, page in enumerate(fetch_ahead(chains, depth=in_flight), 1):
             if config.max_pages is not None and read > config.max_pages:
                 raise TooManyPagesError(self.first_request.full_url, config.max_pages)
             if self.counters is not None and self.count_rows:
