@@ -18,7 +18,7 @@ options::
       records_path: results
       pagination: {type: next_url}
       window_params: {start: modified_on__gte, end: modified_on__lt}
-      concurrency: 4            # used when pages are directly addressable
+      concurrency: 4            # workers, or date sub-windows of a delta run
       page_cache: {location: gs://my-bucket/etl-page-cache}
 
 Rows read are counted in ``context.counters`` as pages are consumed; pages served
