@@ -98,11 +98,13 @@ def state_engine(url: str) -> Engine:
 def _state_engine(url: str) -> Engine:
     from sqlalchemy.engine import make_url
 
-    from etl_framework.db import sqlite_transactions
+    from etl_framework.db import dialect_options, sqlite_transactions
 
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
+        return sa.create_engine(
+            parsed, pool_pre_ping=True, pool_size=2, max_overflow=2, **dialect_options(parsed)
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
@@ -218,10 +220,14 @@ class RunStore:
 
         try:
             with self.engine.connect() as connection:
-                if not sa.inspect(connection).has_table(VERSION_TABLE):
-                    return False
-                rows = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))
-                current = {row[0] for row in rows}
+                try:  # one round trip when the table is there (every run but the first)
+                    rows = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))
+                    current = {row[0] for row in rows}
+                except (OperationalError, ProgrammingError):
+                    connection.rollback()
+                    if not sa.inspect(connection).has_table(VERSION_TABLE):
+                        return False
+                    raise
                 connection.rollback()
         except (OperationalError, ProgrammingError) as exc:
             raise _unreachable(exc) from None
