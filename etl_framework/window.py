@@ -130,6 +130,21 @@ class Window:
             yield day
             day += ONE_DAY
 
+    def split(self, parts: int) -> list[Window]:
+        """At most ``parts`` adjacent whole-day windows covering this bounded one, in
+        order, their lengths differing by at most a day (fewer when it has fewer days)."""
+        if self.start is None or self.end is None:
+            raise InvalidWindowError("an unbounded window cannot be split")
+        days = (self.end - self.start).days
+        count = max(1, min(parts, days))
+        size, extra = divmod(days, count)
+        windows, start = [], self.start
+        for i in range(count):
+            end = start + dt.timedelta(days=size + (1 if i < extra else 0))
+            windows.append(Window(start, end))
+            start = end
+        return windows
+
     def next(self) -> Window:
         """The window of the same length that starts where this one ends."""
         if self.start is None or self.end is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from etl_framework.connections import ConnectionRef
 
@@ -222,10 +222,50 @@ class HttpSourceConfig(_Model):
     """Dotted path of the record list in each page; ``""`` when the page is the list."""
     pagination: PaginationConfig = Field(default_factory=NextUrlPagination)
     concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, le=64)
-    """Workers fetching directly addressable pages (page number/offset with a total)."""
+    """Requests in flight: workers fetching directly addressable pages (page number or
+    offset with a total), else date sub-windows of a delta run fetched side by side
+    (needs both ``window_params``). Anything else is refused: it could not take effect."""
     max_pages_in_flight: int | None = Field(None, ge=1)
-    """Pages fetched but not yet consumed (default: 2 x concurrency)."""
+    """Pages fetched ahead of the loader (default: 2 x concurrency)."""
     max_pages: int | None = Field(None, ge=1)
     """Fail (`TooManyPagesError`) rather than read more pages than this (default: no cap)."""
     window_params: WindowParams = Field(default_factory=WindowParams)
     page_cache: PageCacheConfig | None = None
+
+    @model_validator(mode="after")
+    def _concurrency_can_take_effect(self) -> HttpSourceConfig:
+        if self.concurrency > 1 and not pages_addressable(self.pagination):
+            wp = self.window_params
+            if not (wp.start and wp.end):
+                raise ValueError(
+                    f"concurrency {self.concurrency} cannot take effect: "
+                    f"{_why_not_addressable(self.pagination)}, and without both "
+                    "window_params.start and window_params.end the window cannot be split "
+                    "into date sub-windows fetched side by side; set concurrency: 1 or "
+                    "configure window_params"
+                )
+        return self
+
+
+def pages_addressable(pagination: PaginationConfig) -> bool:
+    """Whether the remaining pages can be listed from the first one (so fetched by
+    several workers): page numbers or offsets with a total the config says where to
+    find."""
+    if isinstance(pagination, PageNumberPagination):
+        return bool(pagination.total_pages_path or (pagination.total_path and pagination.page_size))
+    if isinstance(pagination, OffsetPagination):
+        return bool(pagination.total_path)
+    return False
+
+
+def _why_not_addressable(pagination: PaginationConfig) -> str:
+    if isinstance(pagination, PageNumberPagination):
+        return (
+            "page_number pages are only listed up front with total_pages_path, or "
+            "total_path and page_size"
+        )
+    if isinstance(pagination, OffsetPagination):
+        return "offset pages are only listed up front with total_path"
+    if isinstance(pagination, NoPagination):
+        return "pagination none reads one page"
+    return f"{pagination.type} pages are only known one after another"

@@ -50,8 +50,8 @@ def cache_prefix(
     return f"{transfer}/{mode}/{safe_window}/{execution_date.strftime('%Y%m%d')}/{source_id}"
 
 
-def _names(index: int) -> tuple[str, str]:
-    return f"{index:06d}.body", f"{index:06d}.meta.json"
+def _names(index: int, part: str = "") -> tuple[str, str]:
+    return f"{part}{index:06d}.body", f"{part}{index:06d}.meta.json"
 
 
 def _meta(request: PageRequest, body: bytes, headers: Mapping[str, str]) -> bytes:
@@ -86,17 +86,20 @@ class PageCache(ABC):
 
     location: str
 
-    def get(self, request: PageRequest) -> CachedPage | None:
-        """The cached answer to ``request``, or None."""
-        body_name, meta_name = _names(request.index)
+    def get(self, request: PageRequest, part: str = "") -> CachedPage | None:
+        """The cached answer to ``request``, or None. ``part`` names the date
+        sub-window whose chain of pages the request belongs to ("" for the whole source)."""
+        body_name, meta_name = _names(request.index, part)
         meta = self._read(meta_name)
         if meta is None:
             return None
         return _check(request, meta, self._read(body_name))
 
-    def put(self, request: PageRequest, body: bytes, headers: Mapping[str, str]) -> None:
+    def put(
+        self, request: PageRequest, body: bytes, headers: Mapping[str, str], part: str = ""
+    ) -> None:
         """Store a verified page (body first; the meta object marks it complete)."""
-        body_name, meta_name = _names(request.index)
+        body_name, meta_name = _names(request.index, part)
         self._write(body_name, body)
         self._write(meta_name, _meta(request, body, headers))
 

@@ -18,7 +18,7 @@ options::
       records_path: results
       pagination: {type: next_url}
       window_params: {start: modified_on__gte, end: modified_on__lt}
-      concurrency: 4            # used when pages are directly addressable
+      concurrency: 4            # workers, or date sub-windows of a delta run
       page_cache: {location: gs://my-bucket/etl-page-cache}
 
 Rows read are counted in ``context.counters`` as pages are consumed; pages served
@@ -28,13 +28,14 @@ from the cache are counted under ``http_pages_cached``, fetched ones under
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from etl_framework.connectors.http import HttpConnector
-from etl_framework.http.config import HttpSourceConfig
-from etl_framework.http.errors import redact_url
+from etl_framework.http.config import HttpSourceConfig, pages_addressable
+from etl_framework.http.errors import TooManyPagesError, redact_url
 from etl_framework.http.fetch import IN_FLIGHT_PER_WORKER, iter_pages
 from etl_framework.http.page_cache import PageCache, cache_prefix, open_page_cache
 from etl_framework.http.pagination import (
@@ -45,6 +46,7 @@ from etl_framework.http.pagination import (
     build_paginator,
     parse_page,
 )
+from etl_framework.http.pipeline import fetch_ahead
 from etl_framework.sources.located import PageOrigin, locate
 
 if TYPE_CHECKING:
@@ -118,9 +120,9 @@ class HttpSource:
                 )
         return source
 
-    def _params(self) -> tuple[tuple[str, str], ...]:
+    def _params(self, window: Window | None = None) -> tuple[tuple[str, str], ...]:
         params = dict(self.config.params)
-        window = self.window
+        window = window or self.window
         if window is not None and not window.is_unbounded:
             wp = self.config.window_params
             if wp.start and window.start is not None:
@@ -136,12 +138,45 @@ class HttpSource:
                 )
         return tuple(params.items())
 
+    def sub_windows(self) -> list[Window]:
+        """The date sub-windows fetched concurrently, one chain of pages each; empty
+        when the pages of the whole window are read as one chain.
+
+        Only when ``concurrency > 1``, the pages are not directly addressable (those
+        are fetched concurrently as they are), the source filters by both window ends
+        and the run's window is bounded and longer than a day.
+        """
+        config = self.config
+        if (
+            config.concurrency <= 1
+            or pages_addressable(config.pagination)
+            or not (config.window_params.start and config.window_params.end)
+        ):
+            return []
+        window = self.window
+        if window is None or window.start is None or window.end is None:
+            log.warning(
+                "concurrency %d has no effect on this run: %s pages are read one after "
+                "another and the run's window (%s) cannot be split into date sub-windows",
+                config.concurrency,
+                config.pagination.type,
+                window or "all",
+            )
+            return []
+        windows = window.split(config.concurrency)
+        if len(windows) == 1:
+            log.info("window %s is one day: its pages are read one after another", window)
+            return []
+        return windows
+
     # --- fetching --------------------------------------------------------------
 
-    def fetch(self, request: PageRequest) -> Page:
-        """One page: from the cache if it holds it, else from the API (then cached)."""
+    def fetch(self, request: PageRequest, part: str = "") -> Page:
+        """One page: from the cache if it holds it, else from the API (then cached).
+
+        ``part`` names the date sub-window the request belongs to, for the cache."""
         if self.cache is not None:
-            hit = self.cache.get(request)
+            hit = self.cache.get(request, part)
             if hit is not None:
                 page = parse_page(
                     request, hit.body, hit.headers, self.config.records_path, from_cache=True
@@ -153,27 +188,63 @@ class HttpSource:
         headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
         page = parse_page(request, body, headers, self.config.records_path)
         if self.cache is not None:  # only pages that verified and parsed are kept
-            self.cache.put(request, body, headers)
+            self.cache.put(request, body, headers, part)
         self._count("http_pages_fetched")
         return page
 
     def pages(self) -> Iterator[Page]:
-        """Every page in source order (concurrently fetched when addressable)."""
-        concurrency = self.config.concurrency
-        if concurrency > 1:
-            self.connector.reserve_concurrency(concurrency)
-        in_flight = self.config.max_pages_in_flight or concurrency * IN_FLIGHT_PER_WORKER
-        for page in iter_pages(
-            self.fetch,
-            self.paginator,
-            self.first_request,
-            concurrency=concurrency,
-            max_in_flight=in_flight,
-            max_pages=self.config.max_pages,
-        ):
+        """Every page, fetched in threads ahead of the consumer (`fetch_ahead`).
+
+        Directly addressable pages are fetched by ``concurrency`` workers and come in
+        source order; otherwise each date sub-window (`sub_windows`) is one chain of
+        pages, the chains fetched concurrently and their pages interleaved; else one
+        chain, fetched one page ahead of the consumer after another.
+        """
+        config = self.config
+        windows = self.sub_windows()
+        workers = len(windows) or config.concurrency
+        if workers > 1:
+            self.connector.reserve_concurrency(workers)
+        in_flight = config.max_pages_in_flight or config.concurrency * IN_FLIGHT_PER_WORKER
+        if windows:
+            chains = [
+                functools.partial(
+                    self._chain,
+                    self.paginator.first(self.connector.url_for(config.path), self._params(w)),
+                    concurrency=1,
+                    in_flight=in_flight,
+                    part=str(w).replace("..", "_") + "-",
+                )
+                for w in windows
+            ]
+        else:
+            chains = [
+                functools.partial(
+                    self._chain,
+                    self.first_request,
+                    concurrency=config.concurrency,
+                    in_flight=in_flight,
+                )
+            ]
+        for read, page in enumerate(fetch_ahead(chains, depth=in_flight), 1):
+            if config.max_pages is not None and read > config.max_pages:
+                raise TooManyPagesError(self.first_request.full_url, config.max_pages)
             if self.counters is not None and self.count_rows:
                 self.counters.add_read(len(page.records))
             yield page
+
+    def _chain(
+        self, first: PageRequest, *, concurrency: int, in_flight: int, part: str = ""
+    ) -> Iterator[Page]:
+        fetch = functools.partial(self.fetch, part=part) if part else self.fetch
+        return iter_pages(
+            fetch,
+            self.paginator,
+            first,
+            concurrency=concurrency,
+            max_in_flight=in_flight,
+            max_pages=self.config.max_pages,
+        )
 
     def records(self) -> Iterator[Any]:
         """Every record in source order, objects as `LocatedRecord` s (page URL, index)."""

@@ -128,11 +128,14 @@ class AdvisoryLocks(Liveness):
     """A PostgreSQL session advisory lock per run, on a dedicated connection."""
 
     def __init__(self, url: sa.URL) -> None:
+        from etl_framework.db import dialect_options
+
         libpq = url.get_driver_name() in _LIBPQ_DRIVERS
         self._engine: Engine = sa.create_engine(
             url,
             poolclass=sa.pool.NullPool,
             connect_args=dict(_KEEPALIVE_CONNECT_ARGS) if libpq else {},
+            **dialect_options(url),
         )
         self._held: dict[str, Connection] = {}
 

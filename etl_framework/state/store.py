@@ -179,25 +179,29 @@ class RunStore:
             raise _unreachable(exc) from None
 
     def schema_is_current(self) -> bool:
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
+        """Whether the ledger is at the migrations' head (one SELECT, no alembic)."""
+        from etl_framework.state.revisions import VERSION_TABLE, head_revisions
 
         try:
             with self.engine.connect() as connection:
-                current = MigrationContext.configure(
-                    connection, opts={"version_table": "etl_alembic_version"}
-                ).get_current_heads()
+                try:  # one round trip when the table is there (every run but the first)
+                    rows = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))
+                    current = {row[0] for row in rows}
+                except (OperationalError, ProgrammingError):
+                    connection.rollback()
+                    if not sa.inspect(connection).has_table(VERSION_TABLE):
+                        return False
+                    raise
                 connection.rollback()
         except (OperationalError, ProgrammingError) as exc:
             raise _unreachable(exc) from None
-        with self.engine.connect() as connection:
-            heads = ScriptDirectory.from_config(self._alembic_config(connection)).get_heads()
-        return set(current) == set(heads)
+        return current == head_revisions()
 
     def ensure_schema(self, auto_migrate: bool | None) -> None:
         """Migrate (SQLite by default) or check that an admin has (PostgreSQL)."""
         if auto_migrate if auto_migrate is not None else self.is_sqlite:
-            self.upgrade()
+            if not self.schema_is_current():  # alembic only when there is work for it
+                self.upgrade()
         elif not self.schema_is_current():
             raise ConfigError(
                 "the run ledger schema is missing or outdated: run `etlctl db upgrade CONFIG`"

@@ -138,6 +138,9 @@ class HawkTestServer:
         self.statuses: list[tuple[int, int]] = []
         """(page, status) of every answer, in order."""
         self.auth_failures: list[str] = []
+        self.active = 0
+        self.max_active = 0
+        """The most requests the server was answering at one time (overlap seen)."""
         self.cpu_seconds = 0.0
         """Process CPU time spent answering (all threads; a rough gauge for benchmarks)."""
         self._faults: dict[int, collections.deque[Fault]] = collections.defaultdict(
@@ -294,14 +297,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         api = self.api
-        if api.latency:
-            time.sleep(api.latency)
-        started = time.process_time()
+        with api._lock:
+            api.active += 1
+            api.max_active = max(api.max_active, api.active)
         try:
-            self._answer()
+            if api.latency:
+                time.sleep(api.latency)
+            started = time.process_time()
+            try:
+                self._answer()
+            finally:
+                with api._lock:
+                    api.cpu_seconds += time.process_time() - started
         finally:
             with api._lock:
-                api.cpu_seconds += time.process_time() - started
+                api.active -= 1
 
     def _answer(self) -> None:
         api = self.api

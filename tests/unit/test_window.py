@@ -86,3 +86,22 @@ def test_window_bound_is_the_day_or_its_midnight(kind: str, expected: object) ->
     bound = window_bound(dt.date(2024, 1, 15), kind)
     assert bound == expected and type(bound) is type(expected)
     assert getattr(bound, "tzinfo", None) == getattr(expected, "tzinfo", None)
+
+
+def test_split_into_adjacent_whole_day_windows() -> None:
+    import datetime as _dt
+
+    from etl_framework.window import Window as _Window
+
+    window = _Window(_dt.date(2024, 1, 1), _dt.date(2024, 1, 11))
+    parts = window.split(4)
+    assert [(p.start, p.end) for p in parts] == [
+        (_dt.date(2024, 1, 1), _dt.date(2024, 1, 4)),
+        (_dt.date(2024, 1, 4), _dt.date(2024, 1, 7)),
+        (_dt.date(2024, 1, 7), _dt.date(2024, 1, 9)),
+        (_dt.date(2024, 1, 9), _dt.date(2024, 1, 11)),
+    ]
+    assert window.split(30) == list(window.split(10))  # never more parts than days
+    assert _Window(_dt.date(2024, 1, 1), _dt.date(2024, 1, 2)).split(4) == [
+        _Window(_dt.date(2024, 1, 1), _dt.date(2024, 1, 2))
+    ]

@@ -165,6 +165,10 @@ def _read_only_engine(url: str, backend: str, connect_args: dict[str, Any]) -> E
         args = dict(connect_args)
         if backend == "postgresql":
             args.setdefault("connect_timeout", PREFLIGHT_CONNECT_TIMEOUT_SECONDS)
-        return sa.create_engine(parsed, connect_args=args, poolclass=sa.pool.NullPool)
+        from etl_framework.db import dialect_options
+
+        return sa.create_engine(
+            parsed, connect_args=args, poolclass=sa.pool.NullPool, **dialect_options(parsed)
+        )
     except (NoSuchModuleError, ModuleNotFoundError):
         return None  # a missing driver is reported when the run opens the connection

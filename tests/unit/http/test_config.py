@@ -54,7 +54,7 @@ def test_source_config() -> None:
         {
             "connection": "api",
             "path": "x",
-            "pagination": {"type": "offset", "limit": 500},
+            "pagination": {"type": "offset", "limit": 500, "total_path": "count"},
             "concurrency": 8,
         }
     )
