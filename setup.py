@@ -24,6 +24,8 @@ EXTRAS = {
     "http": ["requests>=2.31", "mohawk>=1.1", "orjson>=3.9", "tenacity>=9"],
     # Transforms render their where_clause with Jinja2's sandbox (StrictUndefined).
     "transforms": ["jinja2>=3.1.4"],
+    # OpenLineage events of every run, when lineage.transport is set (etl_framework.lineage).
+    "lineage": ["openlineage-python>=1.30"],
     "k8s": ["kubernetes>=29,<37"],  # 37 needs python-dateutil>=3; google-cloud needs <3,
     # Airflow is installed in the scheduler's environment, never in the job image.
     "airflow": ["apache-airflow>=2.10", "apache-airflow-providers-cncf-kubernetes>=10.1"],
@@ -47,7 +49,7 @@ EXTRAS["dev"] = [
 EXTRAS["all"] = sorted(
     {
         dep
-        for name in ("postgres", "gcs", "bigquery", "http", "k8s", "transforms")
+        for name in ("postgres", "gcs", "bigquery", "http", "k8s", "transforms", "lineage")
         for dep in EXTRAS[name]
     }
 )

@@ -108,11 +108,39 @@ class LoggingConfig(_Model):
     """In JSON mode, log a progress record (rows, rows/s) this often; 0: never."""
 
 
+class LineageConfig(_Model):
+    """OpenLineage events of every run (`etl_framework.lineage`); off by default."""
+
+    transport: Literal["none", "file", "http"] = "none"
+    path: str | None = None
+    """file: the file each event is appended to (one JSON line per event)."""
+    url: str | None = None
+    """http: the lineage backend's base URL (e.g. Marquez ``http://marquez:5000``)."""
+    endpoint: str = "api/v1/lineage"
+    api_key: SecretStr | None = None
+    """http: sent as a bearer token; write it as a ``${VAR}`` reference."""
+    namespace: str = "etl_framework"
+    """The jobs' OpenLineage namespace."""
+    timeout_seconds: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _transport_has_its_setting(self) -> LineageConfig:
+        needed = {"file": "path", "http": "url"}.get(self.transport)
+        if needed and not getattr(self, needed):
+            raise PydanticCustomError(
+                "lineage_setting_missing",
+                "transport {transport} needs lineage.{setting}",
+                {"transport": self.transport, "setting": needed},
+            )
+        return self
+
+
 class FrameworkConfig(_Model):
     """The validated configuration of one run."""
 
     state: StateConfig = StateConfig()
     logging: LoggingConfig = LoggingConfig()
+    lineage: LineageConfig = LineageConfig()
     connections: dict[str, ConnectorConfig] = Field(default_factory=dict)
     transfers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     location: str = "<memory>"

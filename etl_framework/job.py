@@ -220,6 +220,13 @@ class ETLJob(ABC, Generic[OptionsT]):
         return frozenset()
 
     @classmethod
+    def lineage_inputs(cls, config: FrameworkConfig, options: OptionsT) -> frozenset[str]:
+        """What this transfer reads, for its OpenLineage events (`etl_framework.lineage`):
+        locations (``/path/file.csv``, ``gs://bucket/prefix``, ``https://api/v1/orders``;
+        no credentials, no query) or target keys of tables it reads. Default: none."""
+        return frozenset()
+
+    @classmethod
     def source_fingerprint(
         cls, config: FrameworkConfig, options: OptionsT, window: Window
     ) -> str | None:

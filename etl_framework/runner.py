@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etl_framework import logs, redaction, registry
 from etl_framework._version import __version__
@@ -39,6 +39,9 @@ from etl_framework.exceptions import (
 from etl_framework.job import ETLJob, RunResult, RunStatus
 from etl_framework.state import Heartbeat, LeaseGrant, RunStore
 from etl_framework.window import ONE_DAY, Window, WriteMode, format_date, parse_date
+
+if TYPE_CHECKING:
+    from etl_framework.lineage import LineageEmitter
 
 ENV_IMAGE_TAG = "ETL_IMAGE_TAG"
 ENV_CODE_VERSION = "ETL_CODE_VERSION"
@@ -132,6 +135,10 @@ def prepare(
         else load_config(config_location)
     )
     options = job.options_from(config)  # raises ConfigValidationError
+    if config.lineage.transport != "none":
+        from etl_framework.lineage import require_client
+
+        require_client()  # the missing extra is a config error (exit 3), before anything
     problems = job.config_problems(config, options)
     if problems:
         raise ConfigValidationError(config.location, problems)
@@ -313,6 +320,9 @@ def _run_leased(
         run_id=run_id,
         execution_date=format_date(request.execution_date),
     )
+    lineage = _lineage_emitter(request, run_id, window, logger)
+    if lineage is not None:
+        lineage.start()
     started = time.monotonic()
     result: RunResult | None = None
     unexpected: BaseException | None = None
@@ -406,9 +416,38 @@ def _run_leased(
         if summary.exit_code in (ExitCode.OK, ExitCode.FAILED):
             summary.exit_code = int(fenced.exit_code)
             summary.error = describe(fenced)
+    if lineage is not None:
+        lineage.finish(
+            succeeded=summary.succeeded,
+            rows_read=summary.rows_read,
+            rows_written=summary.rows_written,
+            error=summary.error,
+        )
     (logger.info if summary.succeeded else logger.error)("%s", summary.line())
     _write_termination_log(summary)
     return summary
+
+
+def _lineage_emitter(
+    request: RunRequest, run_id: str, window: Window, logger: Any
+) -> LineageEmitter | None:
+    """The run's OpenLineage emitter when ``lineage.transport`` is set, else None."""
+    config = request.config
+    if config.lineage.transport == "none":
+        return None
+    from etl_framework.lineage import LineageEmitter, RunFacts
+
+    options = request.job.options_from(config)
+    facts = RunFacts(
+        transfer=request.job.transfer_name,
+        run_id=run_id,
+        mode=str(request.mode),
+        execution_date=request.execution_date,
+        window=window,
+        inputs=request.job.lineage_inputs(config, options),
+        outputs=request.job.write_targets(config, options),
+    )
+    return LineageEmitter(config.lineage, facts, logger)
 
 
 def _taken_over_by(store: RunStore, run_id: str) -> str | None:

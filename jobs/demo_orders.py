@@ -8,6 +8,7 @@ half-written table, and a run killed at any point leaves the table as it was.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,11 @@ class DemoOrdersJob(TableTransferJob[DemoOrdersOptions]):
         cls, config: FrameworkConfig, options: DemoOrdersOptions, window: Window
     ) -> str | None:
         return location_fingerprint(options.source)
+
+    @classmethod
+    def lineage_inputs(cls, config: FrameworkConfig, options: DemoOrdersOptions) -> frozenset[str]:
+        source = str(options.source)
+        return frozenset({source if "://" in source else os.path.abspath(source)})
 
     def source(self) -> Iterator[dict[str, Any]]:
         return csv_records(self.options.source)
