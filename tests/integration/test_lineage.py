@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.openlineage import problems, receiver
 from tests.support.pipeline import REPO, run_pipeline
 
 SECRET = "ol-key-'quote\"-9f3a"
@@ -26,7 +27,45 @@ def demo(tmp_path: Path, lineage: dict[str, Any], **transfer: Any) -> Path:
 
 
 def events(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """The events of the file transport, each checked against the RunEvent rules."""
+    found = [json.loads(line) for line in path.read_text().splitlines()]
+    for event in found:
+        assert problems(event) == [], event
+    return found
+
+
+def test_the_schema_check_refuses_what_the_spec_refuses() -> None:
+    good = {
+        "eventType": "START",
+        "eventTime": "2024-02-15T00:00:00+00:00",
+        "producer": "https://example.com/etl",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": "0190a4c1-6c3e-7d2a-9b1e-3f4a5b6c7d8e"},
+        "job": {"namespace": "shop", "name": "demo_orders"},
+        "outputs": [
+            {
+                "namespace": "sqlite:///x.db",
+                "name": "orders",
+                "outputFacets": {
+                    "outputStatistics": {
+                        "_producer": "https://example.com/etl",
+                        "_schemaURL": "https://openlineage.io/spec/facets/1-0-2/x.json",
+                        "rowCount": 3,
+                    }
+                },
+            }
+        ],
+    }
+    assert problems(good) == []
+    bad = json.loads(json.dumps(good))
+    bad["eventType"] = "DONE"
+    bad["eventTime"] = "yesterday"
+    bad["run"]["runId"] = "run-1"
+    del bad["job"]["name"]
+    bad["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] = "3"
+    found = "\n".join(problems(bad))
+    for where in ("eventType", "eventTime", "run/runId", "job", "rowCount"):
+        assert where in found, found
 
 
 def ledger_run(tmp_path: Path) -> tuple[str, int, int]:
@@ -100,6 +139,34 @@ def test_an_unreachable_backend_costs_a_warning_never_the_run_nor_the_secret(
     assert "lineage START event not sent" in result.stderr
     assert "lineage COMPLETE event not sent" in result.stderr
     assert SECRET not in result.stdout + result.stderr
+
+
+def test_the_http_transport_posts_each_event_with_the_key_and_never_logs_it(
+    tmp_path: Path,
+) -> None:
+    with receiver() as (url, received):
+        config = demo(
+            tmp_path,
+            {
+                "transport": "http",
+                "url": url,
+                "endpoint": "api/v1/lineage",
+                "api_key": "${LINEAGE_KEY}",
+            },
+        )
+        result = run_pipeline(
+            ["20240215", "demo_orders", "truncate", str(config)],
+            cwd=tmp_path,
+            LINEAGE_KEY=SECRET,
+        )
+    assert result.returncode == 0, result.stderr
+    assert [e["eventType"] for e in received.events] == ["START", "COMPLETE"]
+    for event in received.events:
+        assert problems(event) == [], event
+    assert received.paths == ["/api/v1/lineage"] * 2
+    assert received.authorizations == [f"Bearer {SECRET}"] * 2
+    assert SECRET not in result.stdout + result.stderr
+    assert SECRET not in (tmp_path / ".etl" / "state.db").read_bytes().decode("latin-1")
 
 
 @pytest.mark.parametrize(
