@@ -28,6 +28,8 @@ class PlannedStatement:
     """The bound values, by name."""
     note: str = ""
     """What the statement is for, or the step when there is no SQL."""
+    order: tuple[str, ...] = ()
+    """Positional drivers (``?``): the parameter names in the order they are sent."""
 
     def as_dict(self) -> dict[str, Any]:
         """For printing: whitespace collapsed, values as text (dates ISO)."""
@@ -60,7 +62,8 @@ def planned(statement: str | TextClause, dialect: Dialect, note: str = "") -> Pl
     if isinstance(statement, str):
         return PlannedStatement(statement, {}, note)
     compiled = statement.compile(dialect=dialect)
-    return PlannedStatement(str(compiled), dict(compiled.params), note)
+    order = tuple(getattr(compiled, "positiontup", None) or ())
+    return PlannedStatement(str(compiled), dict(compiled.params), note, order)
 
 
 __all__ = ["PlannedStatement", "planned", "step"]

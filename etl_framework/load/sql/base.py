@@ -702,6 +702,11 @@ class WriteStrategy(ABC):
         if self.merges_on_keys and self.key_columns:
             out.append(("null_keys", _sql_guards.null_keys_sql(dialect, table, self.key_columns)))
         checked = _sql_guards.not_all_null_checked(self.mapping.columns, g.all_null_allowed)
+        unknown = set(g.all_null_allowed) - set(self.mapping.columns)
+        if g.forbid_all_null and unknown:
+            raise ConfigError(
+                "guards.all_null_allowed names unmapped columns: " + ", ".join(sorted(unknown))
+            )
         if g.forbid_all_null and checked:
             out.append(
                 (
