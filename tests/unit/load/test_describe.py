@@ -26,7 +26,7 @@ from etl_framework.load.sql.merge import MergeStrategy
 from etl_framework.load.sql.replace_table import ReplaceTableStrategy
 from etl_framework.load.sql.replace_window import ReplaceWindowStrategy
 from etl_framework.load.sql.schema import add_column_sql
-from etl_framework.load.sql.target_check import _read_only_engine
+from etl_framework.load.sql.target_check import read_only_engine
 from etl_framework.mapping import Field, FieldMapping
 from etl_framework.window import Window, WriteMode
 from tests.support import strategy_cases as cases
@@ -77,7 +77,7 @@ def _executed(url: str, build: Build, mapping: FieldMapping) -> list[tuple[str, 
 
 def _planned(url: str, build: Build, mapping: FieldMapping) -> list[PlannedStatement]:
     path = Path(sa.make_url(url).database or "")
-    engine = _read_only_engine(url, "sqlite", {}) if path.is_file() else None
+    engine = read_only_engine(url, "sqlite", {}) if path.is_file() else None
     with cases.connector(url) as connector:
         strategy = build(connector, mapping)
         if engine is None:
