@@ -70,8 +70,10 @@ def strategy_statements(request: RunRequest, window: Window) -> dict[str, Any]:
     if getattr(job, "materialized", None) == "view":
         return _view_statements(job)
     try:
+        from etl_framework.load.sql.base import WriteStrategy
+
         strategy = job.strategy
-        if hasattr(strategy, "engine"):  # SQL
+        if isinstance(strategy, WriteStrategy):  # (not its engine: that would open it)
             statements = _sql_statements(strategy)
         else:
             statements = strategy.describe()
