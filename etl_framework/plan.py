@@ -28,6 +28,8 @@ from etl_framework.runner import RunRequest
 from etl_framework.window import Window, WriteMode, format_date
 
 ONE_DAY = dt.timedelta(days=1)
+PLAN_WIDTH = 100_000
+"""YAML line width: each SQL statement stays on one line (copied as is)."""
 
 
 def _succeeded_spans(url: str, transfer: str) -> list[tuple[Any, Any, Any]] | None:
@@ -174,5 +176,5 @@ def render_plan(request: RunRequest, k8s_env: str | None = None, output: str = "
     if output == "json":
         return json.dumps(plan, indent=2, default=str) + "\n"
     return "# pipeline --plan: nothing was run, leased or written\n" + yaml.safe_dump(
-        plan, sort_keys=False, default_flow_style=False, width=100
+        plan, sort_keys=False, default_flow_style=False, width=PLAN_WIDTH
     )

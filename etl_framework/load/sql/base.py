@@ -635,6 +635,8 @@ class WriteStrategy(ABC):
             )
         out.append(step("drop the staging tables the ledger recorded for runs that are gone"))
         table = self.target if direct else self.staging
+        if not direct and d.name == "postgresql":
+            out.append(step(f"session advisory lock on {self.staging} while it exists"))
         if not direct:
             staging = build_table(self.mapping, self.staging, staging=True)
             out += [planned(sql, d, "staging table") for sql in create_table_ddl(d, staging)]
