@@ -100,7 +100,22 @@ def _list_transfers(ctx: click.Context, _param: click.Parameter, value: bool) ->
 @click.option(
     "--plan",
     is_flag=True,
-    help="Print what the run would do (window, strategy, targets, config) and touch nothing.",
+    help="Print what the run would do (window, strategy, targets, upstream coverage, the "
+    "SQL statements with their values, config) and touch nothing.",
+)
+@click.option(
+    "--k8s",
+    "k8s_env",
+    metavar="ENV",
+    default=None,
+    help="With --plan: also the Kubernetes Job the deployment of ENV (dev, prod) would run.",
+)
+@click.option(
+    "--format",
+    "plan_format",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    help="With --plan: print YAML (default) or JSON.",
 )
 @click.version_option(__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
 def command(
@@ -113,6 +128,8 @@ def command(
     depends_on: tuple[str, ...],
     ignore_dependencies: bool,
     plan: bool,
+    k8s_env: str | None,
+    plan_format: str,
 ) -> None:
     """Run TRANSFER_NAME for EXECUTION_DATE (YYYYMMDD) in mode truncate or delta.
 
@@ -121,6 +138,8 @@ def command(
     """
     from etl_framework.runner import run_transfer
 
+    if (k8s_env is not None or plan_format != "yaml") and not plan:
+        raise click.UsageError("--k8s and --format go with --plan")
     if plan:
         from etl_framework.plan import render_plan
         from etl_framework.runner import prepare
@@ -134,7 +153,7 @@ def command(
             depends_on=depends_on,
             ignore_dependencies=ignore_dependencies,
         )
-        click.echo(render_plan(request), nl=False)
+        click.echo(render_plan(request, k8s_env, plan_format), nl=False)
         sys.exit(ExitCode.OK)
     summary = run_transfer(
         transfer_name,

@@ -1,14 +1,20 @@
 """``pipeline ... --plan``: what a run would do, resolved and printed, touching nothing.
 
-Everything comes from the validated `RunRequest` and a read-only look at the ledger
-(the catch-up window): no ledger row, no lease, no connection that writes. Secrets are
-masked (``SecretStr`` fields dump as ``**********``; registered secrets are redacted).
-Not shown yet: the SQL statements a strategy would execute.
+Everything comes from the validated `RunRequest` and read-only looks: at the ledger
+(the catch-up window, whether upstream transfers covered the window) and at the SQL
+target (does it exist, lack columns, hold rows: that decides the statements). No ledger
+row, no lease, no connection that writes. Secrets are masked (``SecretStr`` fields dump
+as ``**********``; registered secrets are redacted).
+
+The statements come from the write strategy's own ``describe`` (the builders its run
+executes; see `etl_framework.load.planned`); ``--k8s ENV`` adds the Job manifest
+``python -m etl_framework.deploy render`` would print for the same run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,12 +28,16 @@ from etl_framework.runner import RunRequest
 from etl_framework.window import Window, WriteMode, format_date
 
 ONE_DAY = dt.timedelta(days=1)
+PLAN_WIDTH = 100_000
+"""YAML line width: each SQL statement stays on one line (copied as is)."""
 
 
-def covered_until(url: str, transfer: str) -> dt.date | None:
-    """`RunStore.covered_until`, read-only (None when there is no ledger yet)."""
+def _succeeded_spans(url: str, transfer: str) -> list[tuple[Any, Any, Any]] | None:
+    """(window_start, window_end, execution_date) of the transfer's succeeded runs,
+    read-only (None when there is no ledger yet)."""
     from etl_framework.report.ledger import ledger_connection, readonly_engine
     from etl_framework.state.models import Run
+    from etl_framework.state.store import succeeded_spans
 
     try:
         engine = readonly_engine(url)
@@ -39,15 +49,42 @@ def covered_until(url: str, transfer: str) -> dt.date | None:
         with ledger_connection(engine) as conn:
             if not sa.inspect(conn).has_table(Run.__tablename__):
                 return None
-            rows = conn.execute(
-                sa.select(Run.window_end, Run.execution_date).where(
-                    Run.transfer == transfer, Run.status == "succeeded"
-                )
-            ).all()
+            return [tuple(row) for row in conn.execute(succeeded_spans(transfer)).all()]
     finally:
         engine.dispose()
-    ends = [end or day + ONE_DAY for end, day in rows]
+
+
+def covered_until(url: str, transfer: str) -> dt.date | None:
+    """`RunStore.covered_until`, read-only (None when there is no ledger yet)."""
+    rows = _succeeded_spans(url, transfer) or []
+    ends = [end or day + ONE_DAY for _start, end, day in rows]
     return max(ends) if ends else None
+
+
+def planned_dependencies(request: RunRequest, window: Window) -> list[dict[str, Any]]:
+    """Each upstream transfer and whether it covered the window the run needs (the
+    runner's check, `RunStore.uncovered`, on a read-only ledger)."""
+    from etl_framework.state.store import uncovered_part
+
+    needed = request.job.dependency_window(request.execution_date, window)
+    url = request.config.state.url.get_secret_value()
+    out: list[dict[str, Any]] = []
+    for upstream in request.depends_on:
+        missing = uncovered_part(_succeeded_spans(url, upstream) or [], needed)
+        entry: dict[str, Any] = {
+            "transfer": upstream,
+            "needs": str(needed),
+            "covered": missing is None,
+        }
+        if missing is not None:
+            entry["missing"] = str(missing)
+            entry["run"] = (
+                "runs anyway (--ignore-dependencies)"
+                if request.ignore_dependencies
+                else "would stop with exit 75 (upstream not ready), touching nothing"
+            )
+        out.append(entry)
+    return out
 
 
 def planned_window(request: RunRequest) -> Window:
@@ -76,7 +113,7 @@ def _strategy(job: Any, mode: WriteMode) -> str:
     return str(getattr(job, "delta_strategy", "the job's own (no declarative strategy)"))
 
 
-def build_plan(request: RunRequest) -> dict[str, Any]:
+def build_plan(request: RunRequest, k8s_env: str | None = None) -> dict[str, Any]:
     job = request.job
     config = request.config
     options = job.options_from(config)
@@ -99,14 +136,45 @@ def build_plan(request: RunRequest) -> dict[str, Any]:
             "targets": sorted(job.write_targets(config, options)),
         },
         "guards": _dump(getattr(options, "guards", None)),
+        "depends_on": planned_dependencies(request, window),
         "ledger": state_url.render_as_string(hide_password=True),
+        **planned_writes(request, window),
         "options": _dump(options),
         "config": config.model_dump(mode="json", exclude={"checksum"}),
     }
+    if k8s_env is not None:
+        plan["kubernetes_job"] = planned_job(request, k8s_env)
     return dict(redaction.redact_value(plan))
 
 
-def render_plan(request: RunRequest) -> str:
+def planned_writes(request: RunRequest, window: Window) -> dict[str, Any]:
+    """``staging`` and ``statements``: what the run's write strategy would execute."""
+    from etl_framework.plan_statements import strategy_statements
+
+    return strategy_statements(request, window)
+
+
+def planned_job(request: RunRequest, env: str) -> dict[str, Any]:
+    """The Job manifest ``python -m etl_framework.deploy render --env ENV`` prints for this
+    run (from the transfers file; secrets are ``secretKeyRef`` references there)."""
+    from etl_framework.deploy.manifests import build_job
+    from etl_framework.deploy.spec import DEFAULT_TRANSFERS_FILE, get_transfer
+
+    spec = get_transfer(request.job.transfer_name, DEFAULT_TRANSFERS_FILE, env=env)
+    if spec.mode is not request.mode:
+        raise ConfigError(
+            f"{DEFAULT_TRANSFERS_FILE} runs {request.job.transfer_name!r} in "
+            f"{spec.mode.value} mode in {env}, not {request.mode.value}: plan that mode"
+        )
+    return build_job(
+        spec, request.execution_date, delta_start_date=request.delta_start_date, env=env
+    )
+
+
+def render_plan(request: RunRequest, k8s_env: str | None = None, output: str = "yaml") -> str:
+    plan = build_plan(request, k8s_env)
+    if output == "json":
+        return json.dumps(plan, indent=2, default=str) + "\n"
     return "# pipeline --plan: nothing was run, leased or written\n" + yaml.safe_dump(
-        build_plan(request), sort_keys=False, default_flow_style=False, width=100
+        plan, sort_keys=False, default_flow_style=False, width=PLAN_WIDTH
     )

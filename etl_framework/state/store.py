@@ -654,23 +654,29 @@ class RunStore:
         if window.start is None or window.end is None:
             raise ValueError("uncovered() needs a bounded window")
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(Run.window_start, Run.window_end, Run.execution_date).where(
-                    Run.transfer == transfer, Run.status == "succeeded"
-                )
-            ).all()
-        spans = sorted(
-            (row.window_start or dt.date.min, row.window_end or row.execution_date + ONE_DAY)
-            for row in rows
-        )
-        day = window.start
-        for start, end in spans:
-            if start > day:
-                break
-            day = max(day, end)
-            if day >= window.end:
-                return None
-        return Window(day, window.end)
+            rows = conn.execute(succeeded_spans(transfer)).all()
+        return uncovered_part(rows, window)
+
+
+def succeeded_spans(transfer: str) -> Any:
+    """(window_start, window_end, execution_date) of the succeeded runs of ``transfer``."""
+    return sa.select(Run.window_start, Run.window_end, Run.execution_date).where(
+        Run.transfer == transfer, Run.status == "succeeded"
+    )
+
+
+def uncovered_part(rows: Any, window: Window) -> Window | None:
+    """`RunStore.uncovered` of the rows of `succeeded_spans` (also ``pipeline --plan``)."""
+    assert window.start is not None and window.end is not None
+    spans = sorted((start or dt.date.min, end or day + ONE_DAY) for start, end, day in rows)
+    day = window.start
+    for start, end in spans:
+        if start > day:
+            break
+        day = max(day, end)
+        if day >= window.end:
+            return None
+    return Window(day, window.end)
 
 
 def _record(run: Any) -> RunRecord:

@@ -66,31 +66,40 @@ class SqlTransformJob(Transform, TableTransferJob[SqlTransformOptionsT]):
         backend = sa.engine.make_url(connection.url.get_secret_value()).get_backend_name()
         return "sqlite" if backend == "sqlite" else "postgresql"
 
-    def _select(self) -> str:
+    def _select(self, dialect: Any = None) -> str:
         from etl_framework.identifiers import quote_table
 
-        dialect = self.connector.engine.dialect
+        dialect = dialect or self.connector.engine.dialect
         source = quote_table(dialect, self.source_table_name(self.context.config, self.options))
         name = "sqlite" if dialect.name == "sqlite" else "postgresql"
         return self.render_select(name, dialect.identifier_preparer.quote, source)
 
-    def replace_view(self) -> None:
+    def view_statements(self, dialect: Any) -> tuple[str | None, list[str]]:
+        """What `replace_view` executes in one transaction: PostgreSQL's ``CREATE OR
+        REPLACE VIEW`` first (None elsewhere), then, if there is none or it failed (the
+        columns changed), drop + create. Also listed by ``pipeline --plan``."""
         from etl_framework.identifiers import quote_table
 
+        target = quote_table(dialect, self.table)
+        select = self._select(dialect)
+        replace = (
+            f"CREATE OR REPLACE VIEW {target} AS {select}" if dialect.name == "postgresql" else None
+        )
+        return replace, [f"DROP VIEW IF EXISTS {target}", f"CREATE VIEW {target} AS {select}"]
+
+    def replace_view(self) -> None:
         engine = self.connector.engine
-        target = quote_table(engine.dialect, self.table)
-        select = self._select()
-        create = f"CREATE VIEW {target} AS {select}"
+        replace, recreate = self.view_statements(engine.dialect)
         with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
+            if replace is not None:
                 try:
                     with conn.begin_nested():
-                        _execute(conn, f"CREATE OR REPLACE VIEW {target} AS {select}")
+                        _execute(conn, replace)
                     return
                 except engine.dialect.loaded_dbapi.Error:  # columns changed: OR REPLACE
                     pass  # cannot drop or rename them; drop + create below, same transaction
-            _execute(conn, f"DROP VIEW IF EXISTS {target}")
-            _execute(conn, create)
+            for statement in recreate:
+                _execute(conn, statement)
 
     def source(self) -> Iterator[dict[str, Any]]:
         """The SELECT's rows (a ``table`` transform), keyed by alias."""

@@ -1,23 +1,20 @@
 """``pipeline ... --plan`` prints the resolved run and leaves ledger and warehouse
-byte-identical (no ledger row, no lease, no staging, no new file)."""
+byte-identical (no ledger row, no lease, no staging, no new file): window, strategy,
+the SQL statements with their bound values, upstream coverage, the Kubernetes Job.
+(PostgreSQL: tests/integration/postgres/test_plan.py.)"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import yaml
 
 from tests.support.pipeline import REPO, run_pipeline
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+from tests.support.plan import one, statements
+from tests.support.plan import snapshot as _snapshot
 
 
 def test_plan_touches_nothing(tmp_path: Path) -> None:
@@ -38,10 +35,52 @@ def test_plan_touches_nothing(tmp_path: Path) -> None:
     assert plan["window"] == "20240210..20240216" and plan["strategy"] == "replace_window"
     assert plan["target"] == {"connection": "warehouse", "table": "orders"}
     assert plan["lease"]["exclusive"] is True and plan["lease"]["targets"]
+    # the statements, with the window's bounds as bound values
+    staging = plan["staging"].split()[0]
+    assert staging.startswith("_stg_orders_") and len(staging) == len("_stg_orders_") + 8
+    assert one(plan, "CREATE TABLE")["sql"].startswith(f"CREATE TABLE {staging} ( order_id ")
+    rows = one(plan, f'INSERT INTO "{staging}"')  # the rows: one executemany line
+    assert "params" not in rows and "rows from the source" in rows["note"]
+    bounds = {"start": "2024-02-10", "end": "2024-02-16"}
+    window_guard = one(plan, f'SELECT COUNT(*) FROM "{staging}" WHERE "order_date" < ?')
+    assert window_guard["params"] == bounds
+    delete = one(plan, "DELETE")
+    assert delete["sql"] == 'DELETE FROM "orders" WHERE "order_date" >= ? AND "order_date" < ?'
+    assert delete["params"] == bounds
+    publish = one(plan, 'INSERT INTO "orders"')
+    assert publish["sql"].endswith(f'FROM "{staging}"')
+    assert one(plan, "DROP TABLE")["sql"] == f'DROP TABLE IF EXISTS "{staging}"'
+    sqls = [s["sql"] for s in statements(plan)]
+    assert sqls.index(delete["sql"]) < sqls.index(publish["sql"]) < len(sqls) - 1
+
     truncate = run_pipeline(["20240330", "demo_orders", "truncate", config, "--plan"], tmp_path)
-    assert truncate.returncode == 0 and yaml.safe_load(truncate.stdout)["strategy"] == (
-        "replace_table"
+    assert truncate.returncode == 0, truncate.stderr
+    replace = yaml.safe_load(truncate.stdout)
+    assert replace["strategy"] == "replace_table"
+    assert one(replace, "DELETE")["sql"] == 'DELETE FROM "orders"'  # staged: target has rows
+
+    # the view transform depends on demo_orders, whose truncate run covered ..20240330
+    for day, covered in (("20240330", True), ("20240331", False)):
+        view = run_pipeline([day, "demo_completed_orders", "truncate", config, "--plan"], tmp_path)
+        assert view.returncode == 0, view.stderr
+        planned = yaml.safe_load(view.stdout)
+        [upstream] = planned["depends_on"]
+        assert upstream["transfer"] == "demo_orders" and upstream["covered"] is covered
+        assert ("missing" in upstream) is not covered
+        assert one(planned, "CREATE VIEW")["sql"].startswith('CREATE VIEW "completed_orders" AS')
+
+    # the Kubernetes Job of the same run, as JSON
+    (tmp_path / "gke_deploy").mkdir()
+    shutil.copy(REPO / "gke_deploy" / "transfers.yaml", tmp_path / "gke_deploy")
+    k8s = run_pipeline(
+        ["20240215", "demo_orders", "delta", config, "--plan", "--k8s", "dev", "--format", "json"],
+        tmp_path,
     )
+    assert k8s.returncode == 0, k8s.stderr
+    job = json.loads(k8s.stdout)["kubernetes_job"]
+    assert job["kind"] == "Job" and job["metadata"]["name"] == "etl-demo-orders-20240215"
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert "20240215" in container["args"] and "demo_orders" in container["args"]
     after = _snapshot(tmp_path / ".etl")
     assert {name: after[name] for name in before} == before
     # SQLite's read-only open of a WAL database (the target check every run does before

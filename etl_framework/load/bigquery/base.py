@@ -78,6 +78,7 @@ from etl_framework.window import Window
 if TYPE_CHECKING:
     from etl_framework.connectors.gcs import GcsConnector
     from etl_framework.context import RunCounters
+    from etl_framework.load.planned import PlannedStatement
     from etl_framework.mapping import FieldMapping
     from etl_framework.state.handle import LedgerHandle
 
@@ -482,6 +483,63 @@ class BigQueryWriteStrategy(ABC):
             self._workdir = None
         if errors:
             raise errors[0]
+
+    # --- the plan (pipeline --plan) ---------------------------------------------------
+
+    def describe(self) -> list[PlannedStatement]:
+        """The steps and statements a run executes, in order, executing none (BigQuery is
+        not called): the guard queries and the publish statement come from the builders
+        the run uses, with their query parameters."""
+        from etl_framework.load.planned import PlannedStatement, step
+
+        out = []
+        if self.fence.enabled:
+            out.append(
+                step(
+                    f"fence: claim {self.target} window {self.fence.window} with the lease's token"
+                )
+            )
+        out.append(step("drop the staging tables the ledger recorded for runs that are gone"))
+        out.append(
+            step(
+                f"ensure datasets {self.target.dataset}"
+                + (
+                    f", {self.staging.dataset}"
+                    if self.staging.dataset != self.target.dataset
+                    else ""
+                )
+                + f"; create {self.target} from the mapping if it is missing, else check its schema"
+            )
+        )
+        out.append(step(f"rows from the source into a local {self.file_format} load file"))
+        for sql, params, note in self._planned_queries():
+            out.append(PlannedStatement(sql, dict(params), note))
+        if self.fence.enabled:
+            out.append(step("fence_* query parameters: this run's target, window and token"))
+        out.append(
+            PlannedStatement(self.publish_statement(), dict(self._publish_params()), "publish")
+        )
+        out.append(step(f"delete the staging table {self.staging} (and its staged files)"))
+        return out
+
+    def _stage_steps(self) -> list[tuple[str, Mapping[str, Any], str]]:
+        hours = self.connector.config.staging_expiration_hours
+        staged = "gs:// staging bucket" if self.connector.config.staging_bucket else "upload"
+        return [
+            ("", {}, f"create staging table {self.staging} (expires in {hours:g} h)"),
+            ("", {}, f"load job ({staged}, WRITE_APPEND) of the load file into {self.staging}"),
+        ]
+
+    def _planned_queries(self) -> list[tuple[str, Mapping[str, Any], str]]:
+        """Staging, load job and guard queries in the order `publish` runs them."""
+        return self._stage_steps()
+
+    def _publish_params(self) -> Mapping[str, Any]:
+        return {}
+
+    @abstractmethod
+    def publish_statement(self) -> str:
+        """The publish statement (one transaction or MERGE)."""
 
     # --- SQL helpers ---------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from etl_framework.exceptions import ConfigError, GuardError
@@ -53,21 +53,32 @@ class BigQueryMergeStrategy(BigQueryWriteStrategy):
     def check_null_keys(self, staged: int) -> None:
         """Refuse staged rows with a NULL key: ``NULL = NULL`` never matches in the MERGE,
         so every rerun would insert them again."""
-        condition = " OR ".join(f"`{k}` IS NULL" for k in self.key_columns)
-        sql = f"SELECT COUNTIF({condition}) AS null_keys FROM {self.staging.sql}"
-        null_keys = self._count(sql, "null keys guard")
+        null_keys = self._count(self.null_keys_sql(), "null keys guard")
         if null_keys:
             raise GuardError(
                 "null_keys", _guards.null_keys_message(null_keys, staged, self.key_columns)
             )
 
-    def check_unique_keys(self) -> None:
+    def null_keys_sql(self) -> str:
+        condition = " OR ".join(f"`{k}` IS NULL" for k in self.key_columns)
+        return f"SELECT COUNTIF({condition}) AS null_keys FROM {self.staging.sql}"
+
+    def unique_keys_sql(self) -> str:
         keys = ", ".join(f"`{k}`" for k in self.key_columns)
-        sql = (
+        return (
             f"SELECT COUNT(*) AS duplicated FROM (SELECT {keys} FROM {self.staging.sql} "
             f"GROUP BY {keys} HAVING COUNT(*) > 1)"
         )
-        duplicated = self._count(sql, "unique keys guard")
+
+    def _planned_queries(self) -> list[tuple[str, Mapping[str, Any], str]]:
+        out = self._stage_steps()
+        out.append((self.null_keys_sql(), {}, "guard null_keys"))
+        if self.guards.unique_keys:
+            out.append((self.unique_keys_sql(), {}, "guard unique_keys"))
+        return out
+
+    def check_unique_keys(self) -> None:
+        duplicated = self._count(self.unique_keys_sql(), "unique keys guard")
         if duplicated:
             raise GuardError(
                 "unique_keys",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from etl_framework.load.bigquery.base import BigQueryPublishResult, BigQueryWriteStrategy
 
 
@@ -25,11 +28,17 @@ class BigQueryReplaceTableStrategy(BigQueryWriteStrategy):
             ]
         )
 
+    def count_sql(self) -> str:
+        return f"SELECT COUNT(*) AS n FROM {self.target.sql}"
+
+    def _planned_queries(self) -> list[tuple[str, Mapping[str, Any], str]]:
+        return [(self.count_sql(), {}, "guard min_fraction: rows replaced"), *self._stage_steps()]
+
     def publish(self) -> BigQueryPublishResult:
         # The rows replaced. COUNT(*) of a whole table is answered from metadata and
         # bills 0 bytes; the table resource's numRows is not used: an emulator (and a
         # table with a streaming buffer) can report a stale number after DML.
-        current = self._count(f"SELECT COUNT(*) AS n FROM {self.target.sql}", "min_fraction guard")
+        current = self._count(self.count_sql(), "min_fraction guard")
         if not self._loads_uris:
             # Rows (or nothing at all): refuse before any load job runs.
             self._check_guards(self._writer.rows if self._writer is not None else 0, current)

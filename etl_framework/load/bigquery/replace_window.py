@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from etl_framework.exceptions import ConfigError, GuardError
@@ -56,19 +57,34 @@ class BigQueryReplaceWindowStrategy(BigQueryWriteStrategy):
     def replaced_scope(self) -> str:
         return f"window {self.window} of {self.target}"
 
+    def rows_in_window_sql(self) -> str:
+        return f"SELECT COUNT(*) AS n FROM {self.target.sql} WHERE {self.window_condition()}"
+
     def rows_in_window(self) -> int:
         """The target's rows in the window (the ``min_fraction`` base): one count query
         on the window column (pruned to the window's partitions)."""
-        sql = f"SELECT COUNT(*) AS n FROM {self.target.sql} WHERE {self.window_condition()}"
-        return self._count(sql, "min_fraction guard", self.window_params())
+        return self._count(self.rows_in_window_sql(), "min_fraction guard", self.window_params())
 
-    def check_window(self) -> None:
+    def window_check_sql(self) -> str:
         condition = self.window_condition()
-        sql = (
+        return (
             f"SELECT COUNTIF(NOT ({condition}) OR `{self.window_column}` IS NULL) AS outside "
             f"FROM {self.staging.sql}"
         )
-        outside = self._count(sql, "window guard", self.window_params())
+
+    def _planned_queries(self) -> list[tuple[str, Mapping[str, Any], str]]:
+        params = self.window_params()
+        out = self._stage_steps()
+        if self.guard_limits.min_fraction:
+            out.append((self.rows_in_window_sql(), params, "guard min_fraction: rows replaced"))
+        out.append((self.window_check_sql(), params, "guard window"))
+        return out
+
+    def _publish_params(self) -> Mapping[str, Any]:
+        return self.window_params()
+
+    def check_window(self) -> None:
+        outside = self._count(self.window_check_sql(), "window guard", self.window_params())
         if outside:
             raise GuardError(
                 "window",

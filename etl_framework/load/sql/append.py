@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 from etl_framework.load.sql.base import PublishResult, WriteStrategy
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Dialect
+
+    from etl_framework.load.sql.base import Statement
 
 
 class AppendStrategy(WriteStrategy):
@@ -21,6 +23,9 @@ class AppendStrategy(WriteStrategy):
 
     name = "append"
 
+    def _publish_statements(self, dialect: Dialect) -> list[Statement]:
+        return [self._insert_select(dialect)]
+
     def _publish(self, conn: Connection) -> PublishResult:
-        inserted = conn.exec_driver_sql(self._insert_select(conn)).rowcount
+        inserted = conn.exec_driver_sql(self._insert_select(conn.dialect)).rowcount
         return PublishResult(inserted=inserted)

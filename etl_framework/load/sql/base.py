@@ -34,18 +34,26 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from etl_framework.exceptions import ConfigError, GuardError, JobError, SchemaMismatchError
-from etl_framework.identifiers import quote_table, split_table_name, validate_identifier
+from etl_framework.identifiers import quote, quote_table, split_table_name, validate_identifier
 from etl_framework.load import guards as _guards
 from etl_framework.load.guards import GuardConfig
 from etl_framework.load.sql import guards as _sql_guards
-from etl_framework.load.sql.bulk import DEFAULT_BATCH_SIZE, ProgressCallback, bulk_insert
-from etl_framework.load.sql.fence import SqlFence
+from etl_framework.load.sql.bulk import (
+    DEFAULT_BATCH_SIZE,
+    ProgressCallback,
+    bulk_insert,
+    copy_sql,
+    insert_sql,
+    uses_copy,
+)
+from etl_framework.load.sql.fence import FENCE_TABLE, SqlFence
 from etl_framework.load.sql.schema import (
     SchemaCheck,
+    add_column_sql,
     build_table,
     check_target,
-    column_list,
     create_table,
+    create_table_ddl,
     ensure_target,
     referencing_foreign_keys,
     table_exists,
@@ -55,18 +63,30 @@ from etl_framework.load.sql.staging import (
     StagingLock,
     drop_owned_staging,
     drop_table,
+    drop_table_sql,
     staging_name,
 )
 from etl_framework.window import Window
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection, Dialect, Engine
+    from sqlalchemy.sql.elements import TextClause
 
     from etl_framework.connectors.sql import SqlConnector
+    from etl_framework.load.planned import PlannedStatement
     from etl_framework.mapping import FieldMapping
     from etl_framework.state.handle import LedgerHandle
 
+    Statement = str | TextClause
+    """A statement of a strategy: plain SQL (``exec_driver_sql``) or bound text."""
+
 logger = logging.getLogger(__name__)
+
+
+def _execute(conn: Connection, statement: Statement) -> Any:
+    if isinstance(statement, str):
+        return conn.exec_driver_sql(statement)
+    return conn.execute(statement)
 
 
 def _null_ledger() -> LedgerHandle:
@@ -239,25 +259,31 @@ class WriteStrategy(ABC):
             return self.schema_check
         self.check_capabilities()
         with self.engine.connect() as conn:
-            check = check_target(
-                conn,
-                self.mapping,
-                self.target,
-                key_columns=self.key_columns,
-                add_missing_columns=self.add_missing_columns,
-            )
-            self._check_target(conn, check)
-            if self.deletes_rows and not check.created:
-                self._check_referencing_keys(conn)
-            # A primary key/unique constraint on the keys makes the database refuse
-            # duplicates while publishing (reported as the unique_keys guard), so the
-            # GROUP BY over the new rows can be skipped. Merge must check: a conflict
-            # there is an update, not an error. A created target gets a primary key.
-            self._key_enforced = (
-                self.name != "merge"
-                and bool(self.key_columns)
-                and (check.created or unique_key_exists(conn, self.target, self.key_columns))
-            )
+            return self._inspect_target(conn)
+
+    def _inspect_target(self, conn: Connection) -> SchemaCheck:
+        """`prepare_target` on ``conn`` (reads only)."""
+        if self.schema_check is not None:
+            return self.schema_check
+        check = check_target(
+            conn,
+            self.mapping,
+            self.target,
+            key_columns=self.key_columns,
+            add_missing_columns=self.add_missing_columns,
+        )
+        self._check_target(conn, check)
+        if self.deletes_rows and not check.created:
+            self._check_referencing_keys(conn)
+        # A primary key/unique constraint on the keys makes the database refuse
+        # duplicates while publishing (reported as the unique_keys guard), so the
+        # GROUP BY over the new rows can be skipped. Merge must check: a conflict
+        # there is an update, not an error. A created target gets a primary key.
+        self._key_enforced = (
+            self.name != "merge"
+            and bool(self.key_columns)
+            and (check.created or unique_key_exists(conn, self.target, self.key_columns))
+        )
         self.schema_check = check
         return check
 
@@ -295,10 +321,16 @@ class WriteStrategy(ABC):
                 add_missing_columns=self.add_missing_columns,
             )
         if self._defer_foreign_keys:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # until the commit
-            else:
-                conn.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
+            conn.exec_driver_sql(_defer_keys_sql(conn.dialect))
+
+    def _target_table(self) -> Any:
+        """The target as `ensure_target` creates it."""
+        return build_table(
+            self.mapping,
+            self.target,
+            key_columns=self.key_columns,
+            index_columns=self.index_columns,
+        )
 
     def load(
         self, rows: Iterable[Sequence[Any]], *, on_batch: ProgressCallback | None = None
@@ -353,7 +385,7 @@ class WriteStrategy(ABC):
         self.load(rows, on_batch=on_batch)
         return self.publish()
 
-    def _use_direct(self) -> bool:
+    def _use_direct(self, conn: Connection | None = None) -> bool:
         check = self.prepare_target()
         if check.added_columns:
             # ALTER TABLE holds an ACCESS EXCLUSIVE lock until its transaction ends:
@@ -366,14 +398,19 @@ class WriteStrategy(ABC):
             return False
         if self.direct:
             return True
-        return self.direct_when_empty and (check.created or self._target_is_empty())
+        return self.direct_when_empty and (check.created or self._target_is_empty(conn))
 
-    def _target_is_empty(self) -> bool:
+    def _target_is_empty(self, conn: Connection | None = None) -> bool:
         if self.prepare_target().created:
             return True
-        with self.engine.connect() as conn:
-            row = conn.exec_driver_sql(f"SELECT 1 FROM {self._q(conn, self.target)} LIMIT 1")
-            return row.first() is None
+        if conn is not None:
+            return self._is_empty(conn)
+        with self.engine.connect() as fresh:
+            return self._is_empty(fresh)
+
+    def _is_empty(self, conn: Connection) -> bool:
+        row = conn.exec_driver_sql(f"SELECT 1 FROM {self._q(conn, self.target)} LIMIT 1")
+        return row.first() is None
 
     def write_direct(
         self, rows: Iterable[Sequence[Any]], *, on_batch: ProgressCallback | None = None
@@ -408,7 +445,7 @@ class WriteStrategy(ABC):
                     batch_size=self.batch_size,
                     on_batch=on_batch,
                 )
-                where, params = self._new_rows_condition(conn)
+                where, params = self._new_rows_condition(conn.dialect)
                 self._run_guards(conn, self.target, count, current, where, params)
         except (IntegrityError, self._dbapi_integrity_error) as exc:
             raise self._integrity_error(exc) from exc
@@ -522,19 +559,30 @@ class WriteStrategy(ABC):
 
     def replaced_rows(self, conn: Connection) -> tuple[int | None, str]:
         """How many target rows this publish replaces (None: not a replacement)."""
-        return None, self.target
+        statement = self._replaced_rows_statement(conn.dialect)
+        if statement is None:
+            return None, self.target
+        return int(_execute(conn, statement).scalar_one()), self.replaced_scope
+
+    def _replaced_rows_statement(self, dialect: Dialect) -> Statement | None:
+        """The count of the target rows this publish replaces (None: not a replacement)."""
+        return None
 
     # --- direct publish (subclasses that set supports_direct) ---------------------------
 
     def _clear(self, conn: Connection) -> int:
         """DELETE the rows the new ones replace; return how many (direct publish)."""
+        return int(_execute(conn, self._clear_statement(conn.dialect)).rowcount)
+
+    def _clear_statement(self, dialect: Dialect) -> Statement:
+        """The DELETE of `_clear`."""
         raise NotImplementedError
 
     def _checked_rows(self, rows: Iterable[Sequence[Any]]) -> Iterable[Sequence[Any]]:
         """The rows, checked on the way (e.g. against the window)."""
         return rows
 
-    def _new_rows_condition(self, conn: Connection) -> tuple[str, dict[str, Any]]:
+    def _new_rows_condition(self, dialect: Dialect) -> tuple[str, dict[str, Any]]:
         """A WHERE condition selecting exactly the new rows in the target ("": all)."""
         return "", {}
 
@@ -548,14 +596,154 @@ class WriteStrategy(ABC):
     def _publish(self, conn: Connection) -> PublishResult:
         """Move staging into the target. Runs inside the publish transaction."""
 
+    @abstractmethod
+    def _publish_statements(self, dialect: Dialect) -> list[Statement]:
+        """The statements `_publish` executes, in order (for `describe`)."""
+
+    def _pre_guard_statements(self, dialect: Dialect) -> list[Statement]:
+        """Checks `check_guards` runs on staging before the common guards."""
+        return []
+
+    # --- the plan (pipeline --plan) ---------------------------------------------------
+
+    def describe(self, conn: Connection | None, dialect: Dialect) -> list[PlannedStatement]:
+        """The statements a run of this strategy executes, in order, executing none:
+        built by the same functions the run uses, for ``dialect``.
+
+        ``conn`` is a read-only connection to look at the target (does it exist, lack
+        columns, have keys, hold rows: that decides between direct and staged loads);
+        None: a new database, where the target would be created. Row data is one line
+        (COPY or executemany: rows from the source). With a fencing token the fence's
+        statements are steps (their values come from the lease).
+        """
+        from etl_framework.load.planned import planned, step
+
+        if conn is None:
+            self.schema_check = SchemaCheck(created=True)
+            self._key_enforced = self.name != "merge" and bool(self.key_columns)
+        else:
+            self._inspect_target(conn)
+        direct = self._use_direct(conn)
+        d = dialect
+        out: list[PlannedStatement] = []
+        if self.fence.enabled:
+            out.append(
+                step(
+                    f"fence: claim {self.target} window {self.fence.window} in "
+                    f"{FENCE_TABLE} with the lease's fencing token (own transaction)"
+                )
+            )
+        out.append(step("drop the staging tables the ledger recorded for runs that are gone"))
+        table = self.target if direct else self.staging
+        if not direct and d.name == "postgresql":
+            out.append(step(f"session advisory lock on {self.staging} while it exists"))
+        if not direct:
+            staging = build_table(self.mapping, self.staging, staging=True)
+            out += [planned(sql, d, "staging table") for sql in create_table_ddl(d, staging)]
+            out.append(self._rows_step(d, table))
+        out.append(step("BEGIN (one transaction until COMMIT)"))
+        if self.fence.enabled:
+            out.append(step(f"fence: refuse if a newer run claimed {self.target}, mark published"))
+        out += [planned(sql, d, "schema") for sql in self._schema_statements(d)]
+        where: str = ""
+        params: dict[str, Any] = {}
+        if direct:
+            out += self._planned_replaced(d)
+            out.append(planned(self._clear_statement(d), d, "delete the rows replaced"))
+            out.append(self._rows_step(d, table))
+            where, params = self._new_rows_condition(d)
+        else:
+            out += [planned(s, d, "guard window") for s in self._pre_guard_statements(d)]
+            out += self._planned_replaced(d)
+        guards = self._guard_statements(d, table, where, params)
+        out += [planned(s, d, f"guard {name}") for name, s in guards]
+        if not direct:
+            out += [planned(s, d, "publish") for s in self._publish_statements(d)]
+        out.append(step("COMMIT"))
+        if not direct:
+            out.append(planned(drop_table_sql(d, self.staging), d, "drop this run's staging"))
+        return out
+
+    def _rows_step(self, dialect: Dialect, table: str) -> PlannedStatement:
+        from etl_framework.load.planned import PlannedStatement
+
+        columns = self.mapping.columns
+        if uses_copy(dialect):
+            return PlannedStatement(copy_sql(dialect, table, columns), note="rows from the source")
+        return PlannedStatement(
+            insert_sql(dialect, table, columns),
+            note=f"executemany, rows from the source in batches of {self.batch_size}",
+        )
+
+    def _planned_replaced(self, dialect: Dialect) -> list[PlannedStatement]:
+        from etl_framework.load.planned import planned
+
+        statement = self._replaced_rows_statement(dialect)
+        if statement is None or not self.guard_limits.min_fraction:
+            return []
+        return [planned(statement, dialect, "guard min_fraction: rows replaced")]
+
+    def _schema_statements(self, dialect: Dialect) -> list[str]:
+        """What `_apply_schema` executes, from the target check."""
+        check = self.schema_check
+        assert check is not None
+        out: list[str] = []
+        if check.created:
+            out += create_table_ddl(dialect, self._target_table())
+        out += [add_column_sql(dialect, self.target, self.mapping, c) for c in check.added_columns]
+        if self._defer_foreign_keys:
+            out.append(_defer_keys_sql(dialect))
+        return out
+
+    def _guard_statements(
+        self, dialect: Dialect, table: str, where: str, params: dict[str, Any]
+    ) -> list[tuple[str, Statement]]:
+        """The guard queries `_run_guards` executes (rows staged: some)."""
+        g = self.guards
+        out: list[tuple[str, Statement]] = []
+        if self.merges_on_keys and self.key_columns:
+            out.append(("null_keys", _sql_guards.null_keys_sql(dialect, table, self.key_columns)))
+        checked = _sql_guards.not_all_null_checked(self.mapping.columns, g.all_null_allowed)
+        unknown = set(g.all_null_allowed) - set(self.mapping.columns)
+        if g.forbid_all_null and unknown:
+            raise ConfigError(
+                "guards.all_null_allowed names unmapped columns: " + ", ".join(sorted(unknown))
+            )
+        if g.forbid_all_null and checked:
+            out.append(
+                (
+                    "all_null",
+                    _sql_guards.not_all_null_statement(
+                        dialect, table, checked, where, params, self._bind_type
+                    ),
+                )
+            )
+        if g.unique_keys and self.key_columns and not self._key_enforced:
+            out.append(
+                (
+                    "unique_keys",
+                    _sql_guards.unique_keys_statement(
+                        dialect, table, self.key_columns, where, params, self._bind_type
+                    ),
+                )
+            )
+        return out
+
     # --- SQL helpers -------------------------------------------------------------------
 
     def _q(self, conn: Connection, table: str) -> str:
         return quote_table(conn.dialect, table)
 
-    def _insert_select(self, conn: Connection, suffix: str = "") -> str:
-        cols = column_list(conn, self.mapping.columns)
+    def _insert_select(self, dialect: Dialect, suffix: str = "") -> str:
+        cols = ", ".join(quote(dialect, c) for c in self.mapping.columns)
         return (
-            f"INSERT INTO {self._q(conn, self.target)} ({cols}) "
-            f"SELECT {cols} FROM {self._q(conn, self.staging)}{suffix}"
+            f"INSERT INTO {quote_table(dialect, self.target)} ({cols}) "
+            f"SELECT {cols} FROM {quote_table(dialect, self.staging)}{suffix}"
         )
+
+
+def _defer_keys_sql(dialect: Dialect) -> str:
+    """Foreign keys checked at the commit (against the new rows)."""
+    if dialect.name == "sqlite":
+        return "PRAGMA defer_foreign_keys = ON"
+    return "SET CONSTRAINTS ALL DEFERRED"

@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from etl_framework.identifiers import quote_table
-from etl_framework.load.sql.schema import column_list
+from etl_framework.identifiers import quote, quote_table, validate_identifier
 from etl_framework.mapping import ColumnKind, ColumnType
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Dialect
 
 DEFAULT_BATCH_SIZE = 10_000
 """Rows per executemany call and per progress callback."""
@@ -52,6 +51,34 @@ _PG_TYPES: dict[ColumnKind, str] = {
 }
 
 
+def uses_copy(dialect: Dialect) -> bool:
+    """Whether `bulk_insert` streams with COPY (PostgreSQL through psycopg 3)."""
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def copy_sql(dialect: Dialect, table: str, columns: Sequence[str]) -> str:
+    """The COPY statement of `copy_rows`."""
+    cols = ", ".join(quote(dialect, validate_identifier(c, "column name")) for c in columns)
+    return f"COPY {quote_table(dialect, table)} ({cols}) FROM STDIN (FORMAT BINARY)"
+
+
+def insert_sql(dialect: Dialect, table: str, columns: Sequence[str]) -> str:
+    """The parameterised INSERT of `executemany_rows` (in the DBAPI's paramstyle)."""
+    style = dialect.paramstyle
+    if style == "qmark":
+        placeholders = ", ".join("?" for _ in columns)
+    elif style == "format":
+        placeholders = ", ".join("%s" for _ in columns)
+    elif style == "numeric":
+        placeholders = ", ".join(f":{i + 1}" for i in range(len(columns)))
+    else:  # named / pyformat: use positional names p0, p1...
+        placeholders = ", ".join(
+            (f"%(p{i})s" if style == "pyformat" else f":p{i}") for i in range(len(columns))
+        )
+    cols = ", ".join(quote(dialect, validate_identifier(c, "column name")) for c in columns)
+    return f"INSERT INTO {quote_table(dialect, table)} ({cols}) VALUES ({placeholders})"
+
+
 def bulk_insert(
     conn: Connection,
     table: str,
@@ -63,7 +90,7 @@ def bulk_insert(
     on_batch: ProgressCallback | None = None,
 ) -> int:
     """Insert ``rows`` into ``table`` within the caller's transaction; return the count."""
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+    if uses_copy(conn.dialect):
         return copy_rows(
             conn, table, columns, types, rows, batch_size=batch_size, on_batch=on_batch
         )
@@ -86,10 +113,7 @@ def copy_rows(
     from psycopg.types.json import Jsonb
 
     raw = conn.connection.driver_connection
-    statement = (
-        f"COPY {quote_table(conn.dialect, table)} ({column_list(conn, columns)}) "
-        "FROM STDIN (FORMAT BINARY)"
-    )
+    statement = copy_sql(conn.dialect, table, columns)
     json_positions = [i for i, t in enumerate(types) if t.kind is ColumnKind.JSON]
     table_types = column_type_oids(conn, table)
     wire_types: list[int | str] = [
@@ -149,22 +173,8 @@ def executemany_rows(
     dialect = conn.dialect
     processors = [t.to_sqlalchemy().dialect_impl(dialect).bind_processor(dialect) for t in types]
     active = [(i, p) for i, p in enumerate(processors) if p is not None]
-    style = dialect.paramstyle
-    if style == "qmark":
-        placeholders = ", ".join("?" for _ in columns)
-    elif style == "format":
-        placeholders = ", ".join("%s" for _ in columns)
-    elif style == "numeric":
-        placeholders = ", ".join(f":{i + 1}" for i in range(len(columns)))
-    else:  # named / pyformat: use positional names p0, p1...
-        placeholders = ", ".join(
-            (f"%(p{i})s" if style == "pyformat" else f":p{i}") for i in range(len(columns))
-        )
-    statement = (
-        f"INSERT INTO {quote_table(dialect, table)} ({column_list(conn, columns)}) "
-        f"VALUES ({placeholders})"
-    )
-    named = style in ("named", "pyformat")
+    statement = insert_sql(dialect, table, columns)
+    named = dialect.paramstyle in ("named", "pyformat")
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     count = 0
     try:

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, ClassVar
 from etl_framework.exceptions import ConfigError, SchemaMismatchError
 from etl_framework.identifiers import quote
 from etl_framework.load.sql.base import PublishResult, WriteStrategy
-from etl_framework.load.sql.schema import column_list, unique_key_exists
+from etl_framework.load.sql.schema import unique_key_exists
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Dialect
 
+    from etl_framework.load.sql.base import Statement
     from etl_framework.load.sql.schema import SchemaCheck
 
 
@@ -55,16 +56,21 @@ class MergeStrategy(WriteStrategy):
                 "set key_columns to the columns of an existing one)",
             )
 
-    def _publish(self, conn: Connection) -> PublishResult:
-        keys = column_list(conn, self.key_columns)
+    def _merge_sql(self, dialect: Dialect) -> str:
+        keys = ", ".join(quote(dialect, k) for k in self.key_columns)
         updates = [c for c in self.mapping.columns if c not in self.key_columns]
         if updates:
             assignments = ", ".join(
-                f"{quote(conn.dialect, c)} = excluded.{quote(conn.dialect, c)}" for c in updates
+                f"{quote(dialect, c)} = excluded.{quote(dialect, c)}" for c in updates
             )
             action = f"DO UPDATE SET {assignments}"
         else:
             action = "DO NOTHING"
-        sql = self._insert_select(conn, f" WHERE true ON CONFLICT ({keys}) {action}")
-        affected = conn.exec_driver_sql(sql).rowcount
+        return self._insert_select(dialect, f" WHERE true ON CONFLICT ({keys}) {action}")
+
+    def _publish_statements(self, dialect: Dialect) -> list[Statement]:
+        return [self._merge_sql(dialect)]
+
+    def _publish(self, conn: Connection) -> PublishResult:
+        affected = conn.exec_driver_sql(self._merge_sql(conn.dialect)).rowcount
         return PublishResult(inserted=affected)

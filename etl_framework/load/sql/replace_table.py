@@ -32,11 +32,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from etl_framework.exceptions import ConfigError, SchemaMismatchError
+from etl_framework.identifiers import quote_table
 from etl_framework.load.sql.base import PublishResult, WriteStrategy
-from etl_framework.load.sql.guards import count_rows
+from etl_framework.load.sql.guards import count_rows_sql
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Dialect
+
+    from etl_framework.load.sql.base import Statement
 
 ReplaceMethod = Literal["delete", "truncate"]
 
@@ -70,18 +73,28 @@ class ReplaceTableStrategy(WriteStrategy):
                 "table even when they are deferred: use replace_method delete",
             )
 
-    def replaced_rows(self, conn: Connection) -> tuple[int | None, str]:
-        return count_rows(conn, self.target), f"table {self.target}"
+    def _replaced_rows_statement(self, dialect: Dialect) -> Statement | None:
+        return count_rows_sql(dialect, self.target)
 
-    def _clear(self, conn: Connection) -> int:
+    def _clear_statement(self, dialect: Dialect) -> Statement:
         # Direct publish: never TRUNCATE, its ACCESS EXCLUSIVE lock would last the load.
-        return int(conn.exec_driver_sql(f"DELETE FROM {self._q(conn, self.target)}").rowcount)
+        return f"DELETE FROM {quote_table(dialect, self.target)}"
+
+    def _truncates(self, dialect: Dialect) -> bool:
+        return self.method == "truncate" and dialect.name == "postgresql"
+
+    def _publish_statements(self, dialect: Dialect) -> list[Statement]:
+        if self._truncates(dialect):
+            first: Statement = f"TRUNCATE TABLE {quote_table(dialect, self.target)}"
+        else:
+            first = self._clear_statement(dialect)
+        return [first, self._insert_select(dialect)]
 
     def _publish(self, conn: Connection) -> PublishResult:
-        if self.method == "truncate" and conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"TRUNCATE TABLE {self._q(conn, self.target)}")
+        if self._truncates(conn.dialect):
+            conn.exec_driver_sql(f"TRUNCATE TABLE {quote_table(conn.dialect, self.target)}")
             deleted = -1
         else:
             deleted = self._clear(conn)
-        inserted = conn.exec_driver_sql(self._insert_select(conn)).rowcount
+        inserted = conn.exec_driver_sql(self._insert_select(conn.dialect)).rowcount
         return PublishResult(inserted=inserted, deleted=deleted)

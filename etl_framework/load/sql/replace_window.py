@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import sqlalchemy as sa
 
 from etl_framework.exceptions import ConfigError, GuardError
-from etl_framework.identifiers import quote
+from etl_framework.identifiers import quote, quote_table
 from etl_framework.load.sql.base import PublishResult, WriteStrategy
 from etl_framework.window import WINDOW_KINDS, window_bound
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Dialect
 
+    from etl_framework.load.sql.base import Statement
     from etl_framework.window import Window
 
 
@@ -57,8 +58,8 @@ class ReplaceWindowStrategy(WriteStrategy):
     def replaced_scope(self) -> str:
         return f"window {self.window} of {self.target}"
 
-    def _condition(self, conn: Connection, inside: bool) -> tuple[str, dict[str, Any]]:
-        column = quote(conn.dialect, self.window_column)
+    def _condition(self, dialect: Dialect, inside: bool) -> tuple[str, dict[str, Any]]:
+        column = quote(dialect, self.window_column)
         parts: list[str] = []
         params: dict[str, Any] = {}
         if self.window.start is not None:
@@ -78,15 +79,19 @@ class ReplaceWindowStrategy(WriteStrategy):
             *(sa.bindparam(k, v, type_=sa_type) for k, v in params.items())
         )
 
-    def replaced_rows(self, conn: Connection) -> tuple[int | None, str]:
-        where, params = self._condition(conn, inside=True)
-        sql = f"SELECT COUNT(*) FROM {self._q(conn, self.target)} WHERE {where}"
-        return int(conn.execute(self._text(sql, params)).scalar_one()), f"window {self.window}"
+    def _replaced_rows_statement(self, dialect: Dialect) -> Statement | None:
+        where, params = self._condition(dialect, inside=True)
+        sql = f"SELECT COUNT(*) FROM {quote_table(dialect, self.target)} WHERE {where}"
+        return self._text(sql, params)
+
+    def _pre_guard_statements(self, dialect: Dialect) -> list[Statement]:
+        where, params = self._condition(dialect, inside=False)
+        sql = f"SELECT COUNT(*) FROM {quote_table(dialect, self.staging)} WHERE {where}"
+        return [self._text(sql, params)]
 
     def check_guards(self, conn: Connection) -> None:
-        where, params = self._condition(conn, inside=False)
-        sql = f"SELECT COUNT(*) FROM {self._q(conn, self.staging)} WHERE {where}"
-        outside = int(conn.execute(self._text(sql, params)).scalar_one())
+        (outside_rows,) = self._pre_guard_statements(conn.dialect)
+        outside = int(conn.execute(outside_rows).scalar_one())  # type: ignore[arg-type]
         if outside:
             raise GuardError(
                 "window",
@@ -95,21 +100,20 @@ class ReplaceWindowStrategy(WriteStrategy):
             )
         super().check_guards(conn)
 
-    def _clear(self, conn: Connection) -> int:
-        where, params = self._condition(conn, inside=True)
-        return int(
-            conn.execute(
-                self._text(f"DELETE FROM {self._q(conn, self.target)} WHERE {where}", params)
-            ).rowcount
-        )
+    def _clear_statement(self, dialect: Dialect) -> Statement:
+        where, params = self._condition(dialect, inside=True)
+        return self._text(f"DELETE FROM {quote_table(dialect, self.target)} WHERE {where}", params)
+
+    def _publish_statements(self, dialect: Dialect) -> list[Statement]:
+        return [self._clear_statement(dialect), self._insert_select(dialect)]
 
     def _publish(self, conn: Connection) -> PublishResult:
         deleted = self._clear(conn)
-        inserted = conn.exec_driver_sql(self._insert_select(conn)).rowcount
+        inserted = conn.exec_driver_sql(self._insert_select(conn.dialect)).rowcount
         return PublishResult(inserted=inserted, deleted=deleted)
 
-    def _new_rows_condition(self, conn: Connection) -> tuple[str, dict[str, Any]]:
-        return self._condition(conn, inside=True)
+    def _new_rows_condition(self, dialect: Dialect) -> tuple[str, dict[str, Any]]:
+        return self._condition(dialect, inside=True)
 
     def _checked_rows(self, rows: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
         """Direct publish: refuse the first row outside the window (rolls back)."""

@@ -26,7 +26,7 @@ from etl_framework.load.sql import sqlite_decimal
 from etl_framework.mapping import ColumnKind, ColumnType, FieldMapping
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Dialect
 
 
 def build_table(
@@ -77,12 +77,35 @@ def build_table(
     )
 
 
-def create_table(conn: Connection, table: sa.Table) -> None:
-    """``CREATE TABLE`` (UNLOGGED only on PostgreSQL)."""
-    if conn.dialect.name != "postgresql" and table._prefixes:
+def _creatable(dialect: Dialect, table: sa.Table) -> sa.Table:
+    if dialect.name != "postgresql" and table._prefixes:
         table = table.to_metadata(sa.MetaData())
         table._prefixes = []
-    table.create(conn)
+    return table
+
+
+def create_table(conn: Connection, table: sa.Table) -> None:
+    """``CREATE TABLE`` (UNLOGGED only on PostgreSQL)."""
+    _creatable(conn.dialect, table).create(conn)
+
+
+def create_table_ddl(dialect: Dialect, table: sa.Table) -> list[str]:
+    """The statements `create_table` executes: ``CREATE TABLE`` and its indexes."""
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    table = _creatable(dialect, table)
+    return [
+        str(CreateTable(table).compile(dialect=dialect)),
+        *(str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes),
+    ]
+
+
+def add_column_sql(dialect: Dialect, name: str, mapping: FieldMapping, column_name: str) -> str:
+    """The ``ALTER TABLE ... ADD COLUMN`` of `ensure_target` for a missing column."""
+    ddl = mapping.field(column_name).type.to_sqlalchemy().compile(dialect=dialect)
+    return (
+        f"ALTER TABLE {quote_table(dialect, name)} ADD COLUMN {quote(dialect, column_name)} {ddl}"
+    )
 
 
 def table_exists(conn: Connection, name: str) -> bool:
@@ -208,12 +231,7 @@ def ensure_target(
             build_table(mapping, name, key_columns=key_columns, index_columns=index_columns),
         )
     for column_name in check.added_columns:
-        column_type = mapping.field(column_name).type.to_sqlalchemy()
-        ddl = column_type.compile(dialect=conn.dialect)
-        conn.exec_driver_sql(
-            f"ALTER TABLE {quote_table(conn.dialect, name)} "
-            f"ADD COLUMN {quote(conn.dialect, column_name)} {ddl}"
-        )
+        conn.exec_driver_sql(add_column_sql(conn.dialect, name, mapping, column_name))
     return check
 
 

@@ -28,7 +28,7 @@ from etl_framework.identifiers import quote_table, split_table_name
 from etl_framework.load.contract import RUN_TAG_LENGTH, run_tag
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Connection, Dialect, Engine
 
 STAGING_PREFIX = "_stg_"
 MAX_IDENTIFIER_LENGTH = 63
@@ -74,8 +74,12 @@ def list_staging(conn: Connection, target: str) -> list[str]:
     return sorted(f"{schema}.{n}" if schema else n for n in names if pattern.fullmatch(n))
 
 
+def drop_table_sql(dialect: Dialect, name: str) -> str:
+    return f"DROP TABLE IF EXISTS {quote_table(dialect, name)}"
+
+
 def drop_table(conn: Connection, name: str) -> None:
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote_table(conn.dialect, name)}")
+    conn.exec_driver_sql(drop_table_sql(conn.dialect, name))
 
 
 class StagingLock:

@@ -112,7 +112,7 @@ def target_problems(url: str, name: str, connect_args: dict[str, Any] | None = N
     problems = static_problems(backend, name)
     if problems:
         return problems
-    engine = _read_only_engine(url, backend, connect_args or {})
+    engine = read_only_engine(url, backend, connect_args or {})
     if engine is None:
         return []
     return _inspected_problems(engine, name)
@@ -138,7 +138,7 @@ def _inspected_problems(engine: Engine, name: str) -> list[str]:
     return []
 
 
-def _read_only_engine(url: str, backend: str, connect_args: dict[str, Any]) -> Engine | None:
+def read_only_engine(url: str, backend: str, connect_args: dict[str, Any]) -> Engine | None:
     """An engine that cannot create anything: SQLite opened read-only (and only if the
     file exists), PostgreSQL with a connect timeout. None: nothing to look at."""
     import sqlalchemy as sa
