@@ -7,7 +7,7 @@ A failing step fails the task with that step's exit code; nothing is masked.
     invoke make-docker-image                      # localhost/etl-framework:dev
     invoke test-docker-local --test-execution-date 20240115
     invoke deploy-docker-image --env dev          # tag + push to the registry in transfers.yaml
-    invoke local-deploy-gke --env dev [--sql-proxy]
+    invoke local-deploy-gke [--env local|dev|prod] [--sql-proxy]
     invoke backfill-gke --env prod --start 20240101 --end 20240131 --parallelism 4
     invoke fetch-credentials && invoke create-credentials-secret --env dev
     invoke check                                  # format, lint, types, unit tests
@@ -46,6 +46,8 @@ REPO = Path(__file__).resolve().parent
 LOCAL_IMAGE = f"{image.LOCAL_IMAGE}:{image.DEFAULT_TAG}"
 DEMO_TRANSFER = "demo_orders"
 LOCAL_CONFIG = "jobs/config/local.yaml"
+LOCAL_ENV = "local"
+"""The default --env of test-docker-local and local-deploy-gke (the TMGETL seed's)."""
 
 
 P = ParamSpec("P")
@@ -144,7 +146,7 @@ def make_docker_image(
 def test_docker_local(
     c: Context,
     test_execution_date: str = "",
-    env: str = "local",
+    env: str = LOCAL_ENV,
     transfer: str = DEMO_TRANSFER,
     tag: str = LOCAL_IMAGE,
     engine: str = "",
@@ -155,7 +157,7 @@ def test_docker_local(
     day = test_execution_date or _yesterday()
     run_env: dict[str, str] = {}
     volumes: list[str] = []
-    if env == "local":
+    if env == LOCAL_ENV:
         args = [day, transfer, "truncate", LOCAL_CONFIG]
     else:
         spec = _spec(transfer, env, transfers_file)
@@ -200,7 +202,7 @@ def deploy_docker_image(
 
 @task(
     help={
-        "env": "dev|prod",
+        "env": "local (default: local cluster, local image, jobs/config/local.yaml) | dev | prod",
         "sql_proxy": "Run the Cloud SQL Auth Proxy sidecar (instance from transfers.yaml)",
         "execution_date": "EXECUTION_DATE YYYYMMDD (default: yesterday, UTC)",
         "delta_start_date": "--delta_start_date YYYYMMDD",
@@ -214,7 +216,7 @@ def deploy_docker_image(
 @_clean_errors
 def local_deploy_gke(
     c: Context,
-    env: str = "dev",
+    env: str = LOCAL_ENV,
     sql_proxy: bool = False,
     transfer: str = DEMO_TRANSFER,
     execution_date: str = "",
@@ -228,6 +230,8 @@ def local_deploy_gke(
 ) -> None:
     """Render the transfer's Job, submit it, follow its logs and exit with its status."""
     spec = _spec(transfer, env, transfers_file, tag=tag, digest=digest)
+    if env == LOCAL_ENV:  # the overlay picks the local image; the config is the image's own
+        spec = spec.model_copy(update={"config": LOCAL_CONFIG})
     job = manifests.build_job(
         spec,
         execution_date or _yesterday(),

@@ -42,7 +42,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, NamedTuple, Optional, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, NamedTuple, Optional, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -378,6 +378,9 @@ class TransferSpec(BaseModel):
     tag: Tag = DEFAULT_TAG
     digest: Digest | None = None
     """``sha256:...`` of the pushed image: when set, the image is run by digest."""
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    """imagePullPolicy; None: from the tag (see `image_pull_policy`). The ``local``
+    overlay sets ``IfNotPresent``: its image was built here and loaded into the cluster."""
     namespace: DnsLabel
     service_account: DnsSubdomain | None = None
     credentials_secret: DnsSubdomain | None = None
@@ -456,7 +459,10 @@ class TransferSpec(BaseModel):
 
     @property
     def image_pull_policy(self) -> str:
-        """``IfNotPresent`` by digest or an `IMMUTABLE_TAG`, ``Always`` for any other tag."""
+        """`pull_policy` if set, else ``IfNotPresent`` by digest or an `IMMUTABLE_TAG`,
+        ``Always`` for any other tag."""
+        if self.pull_policy is not None:
+            return self.pull_policy
         if self.digest is not None or IMMUTABLE_TAG.match(self.tag):
             return "IfNotPresent"
         return "Always"

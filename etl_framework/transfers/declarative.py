@@ -251,7 +251,7 @@ class DeclarativeTransferJob(ETLJob[TargetOptionsT], Generic[StrategyT, TargetOp
     def strategy(self) -> StrategyT:
         """The run's write strategy (built once per run)."""
         if self._strategy is None:
-            if not isinstance(getattr(type(self), "mapping", None), FieldMapping):
+            if not isinstance(getattr(self, "mapping", None), FieldMapping):
                 raise RegistryError(f"{type(self).__name__} declares no mapping (a FieldMapping)")
             self._strategy = self.build_strategy()
         return self._strategy

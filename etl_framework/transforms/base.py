@@ -23,14 +23,14 @@ from pydantic import BaseModel, Field, field_validator
 
 from etl_framework.exceptions import ConfigError, RegistryError
 from etl_framework.job import Outcome
-from etl_framework.mapping import FieldMapping
+from etl_framework.mapping import FieldMapping, parse_column_spec
 from etl_framework.transforms.templates import (
     DEFAULT_FINANCIAL_YEAR_FIRST_MONTH_DAY,
     parse_month_day,
     render,
     template_context,
 )
-from etl_framework.window import Window, WriteMode
+from etl_framework.window import WINDOW_KINDS, Window, WriteMode
 
 if TYPE_CHECKING:
     from etl_framework.config import FrameworkConfig
@@ -71,8 +71,15 @@ class Transform:
 
     Declare `upstream` (the transfer read; it is also a `depends_on`), `fields`,
     `where_clause` and `materialized`. A ``table`` transform needs typed fields
-    ``(expression, alias, column_type)`` (they become its mapping) and, for delta runs
-    with ``replace_window``, a ``window_column``.
+    ``(expression, alias, column_type)`` (they become its mapping), or `ALL_COLUMNS`
+    (the mapping is the source table's columns, reflected at run time), and, for delta
+    runs with ``replace_window``, a ``window_column``.
+
+    Before anything is touched, every run checks that its SELECT runs on the source
+    (the table exists, the columns resolve): a ConfigError (exit 3) naming what is
+    missing otherwise. A view is published through the warehouse fence like a table
+    (claimed in ``pre_execution_cleansing``, checked in the replacing transaction), so
+    a run that lost its lease does not replace it.
     """
 
     # --- declarations ----------------------------------------------------------------
@@ -98,16 +105,19 @@ class Transform:
     target_table: ClassVar[str]
     mapping: ClassVar[FieldMapping]
     window_column: ClassVar[str | None]
+    target_connection: ClassVar[str]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         fields = cls.__dict__.get("fields")
         if (
             fields is not None
-            and fields != ALL_COLUMNS
             and "mapping" not in cls.__dict__
             and cls.__dict__.get("materialized", cls.materialized) == "table"
         ):
-            cls.mapping = typed_mapping(cls.__name__, fields)
+            if fields == ALL_COLUMNS:  # reflected at run time, never a parent's
+                cls.mapping = None  # type: ignore[assignment]
+            else:
+                cls.mapping = typed_mapping(cls.__name__, fields)
         super().__init_subclass__(**kwargs)
         if fields is not None and fields != ALL_COLUMNS:
             field_pairs(cls.__name__, fields)  # checks the shape
@@ -201,8 +211,16 @@ class Transform:
     # --- lifecycle: a view is replaced in one step; a table goes through the strategies
 
     def pre_execution_cleansing(self) -> None:
+        """Check the SELECT runs on the source (exit 3 naming what is missing, nothing
+        touched), then claim the target in the warehouse fence (a table: with its
+        strategy, which also drops crashed runs' staging; a view: `claim_view`)."""
+        self.check_select()
         if self.materialized == "table":
             super().pre_execution_cleansing()  # type: ignore[misc]
+            return
+        reconciled = self.claim_view()
+        if reconciled:
+            self.context.counters.add("runs_reconciled", len(reconciled))
 
     def pipeline(self) -> None:
         if self.materialized == "table":
@@ -217,13 +235,88 @@ class Transform:
         elif not outcome.succeeded:
             self.context.logger.info("the view is unchanged")
 
+    @property
+    def strategy(self) -> Any:
+        """The table transform's write strategy; with `ALL_COLUMNS` its mapping is built
+        first from the source table's columns (`reflected_mapping`)."""
+        if (
+            self.fields == ALL_COLUMNS
+            and not isinstance(vars(self).get("mapping"), FieldMapping)
+            and not isinstance(getattr(type(self), "mapping", None), FieldMapping)
+        ):
+            vars(self)["mapping"] = self.reflected_mapping()
+        return super().strategy  # type: ignore[misc]
+
+    def reflected_mapping(self) -> FieldMapping:
+        """``SELECT *``'s mapping: each source column as itself, typed as it is there."""
+        source = self.source_table_name(self.context.config, self.options)
+        columns = self.source_columns(source)
+        specs: list[tuple[str, str, str]] = []
+        for name, spec in columns:
+            try:
+                parse_column_spec(spec)
+            except ConfigError:
+                raise ConfigError(
+                    f"transform {self.transfer_name!r}: column {name!r} of {source} has type "
+                    f"{spec!r}, which a table transform cannot copy; declare typed fields"
+                ) from None
+            specs.append((name, name, spec))
+        mapping = FieldMapping.from_tuples(specs)
+        if self.window_column is not None:
+            if self.window_column not in mapping.columns:
+                raise ConfigError(
+                    f"transform {self.transfer_name!r}: window_column {self.window_column!r} "
+                    f"is not a column of {source} (it has {', '.join(mapping.columns)})"
+                )
+            kind = mapping.field(self.window_column).type.kind
+            if kind not in WINDOW_KINDS:
+                raise ConfigError(
+                    f"transform {self.transfer_name!r}: window_column {self.window_column!r} "
+                    f"of {source} is {kind}; it must be date, timestamp or timestamptz"
+                )
+        self.context.logger.info(
+            "all columns of %s: %s", source, ", ".join(f"{n} {s}" for _, n, s in specs)
+        )
+        return mapping
+
+    # --- what each warehouse implements ----------------------------------------------
+
+    def check_select(self) -> None:
+        """ConfigError (exit 3) if the source table is missing or the SELECT does not
+        run on it (e.g. a column that does not resolve); reads only."""
+        raise NotImplementedError
+
+    def claim_view(self) -> list[str]:
+        """Claim the view in the warehouse fence; the runs reconciled (see the fences)."""
+        raise NotImplementedError
+
     def replace_view(self) -> None:
+        """Replace the view, the fence checked first in the same transaction/script."""
+        raise NotImplementedError
+
+    def source_columns(self, source: str) -> list[tuple[str, str]]:
+        """``(name, column spec)`` of the source table's columns, in order (a column
+        spec as a `FieldMapping` reads it: ``bigint not null``)."""
         raise NotImplementedError
 
     def render_select(self, dialect: str, quote_alias: Any, source: str) -> str:
         context = self.context
         where = self.render_where(dialect, self.options, context.execution_date, context.window)
         return self.select_sql(quote_alias, source, where)
+
+    def select_problem(self, source: str, detail: str) -> ConfigError:
+        """The one-line error of a SELECT that does not run on ``source``."""
+        return ConfigError(
+            f"transform {self.transfer_name!r}: its SELECT does not run on {source}: "
+            f"{detail}; nothing was touched"
+        )
+
+    def missing_source(self, source: str) -> ConfigError:
+        return ConfigError(
+            f"transform {self.transfer_name!r}: source table {source} does not exist in "
+            f"connection {self.options.connection or self.target_connection!r}; nothing "
+            "was touched"
+        )
 
 
 def field_pairs(owner: str, fields: FieldSpecs) -> list[tuple[str, str]]:

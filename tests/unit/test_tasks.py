@@ -180,3 +180,69 @@ def test_backfill_gke_refuses_a_truncate_transfer_unless_mode_delta(tmp_path: Pa
 
     wrong = invoke(*args, "--mode", "truncate")
     assert wrong.returncode == 2 and "--mode must be 'delta'" in wrong.stderr
+
+
+# --- --env local: the default of test-docker-local and local-deploy-gke (TMGETL seed) ---
+
+
+def test_test_docker_local_defaults_to_env_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks
+    from etl_framework.deploy import image
+
+    assert inspect.signature(tasks.test_docker_local.body).parameters["env"].default == "local"
+    monkeypatch.setattr(image, "pick_engine", lambda engine=None: "podman")
+    for kwargs in ({}, {"env": "local"}):
+        context = FakeContext()
+        tasks.test_docker_local.body(context, test_execution_date="20240115", **kwargs)
+        argv = shlex.split(context.commands[0])
+        assert argv[:3] == ["podman", "run", "--rm"]
+        assert argv[-5:] == [
+            "localhost/etl-framework:dev",
+            "20240115",
+            "demo_orders",
+            "truncate",
+            "jobs/config/local.yaml",
+        ]
+        assert "-e" not in argv and "-v" not in argv  # no ETL_ENV overlay, no key files
+
+
+def _dry_run_job(capsys: pytest.CaptureFixture[str], **kwargs: object) -> dict[str, object]:
+    import tasks
+
+    tasks.local_deploy_gke.body(FakeContext(), execution_date="20240115", dry_run=True, **kwargs)
+    job = yaml.safe_load(capsys.readouterr().out)
+    assert isinstance(job, dict)
+    return job
+
+
+def test_local_deploy_gke_defaults_to_env_local(capsys: pytest.CaptureFixture[str]) -> None:
+    """The local overlay: the locally built image (not pulled), the image's local config
+    with no ETL_ENV overlay, no key files or service account, the default namespace."""
+    import tasks
+
+    assert inspect.signature(tasks.local_deploy_gke.body).parameters["env"].default == "local"
+    for kwargs in ({}, {"env": "local"}):
+        job = _dry_run_job(capsys, **kwargs)
+        assert job["metadata"]["namespace"] == "default"  # type: ignore[index]
+        assert job["metadata"]["labels"]["etl-framework.io/env"] == "local"  # type: ignore[index]
+        pod = job["spec"]["template"]["spec"]  # type: ignore[index]
+        (container,) = pod["containers"]
+        assert container["image"] == "localhost/etl-framework:dev"
+        assert container["imagePullPolicy"] == "IfNotPresent"
+        assert container["args"] == ["20240115", "demo_orders", "delta", "jobs/config/local.yaml"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["ETL_ENV"] == "" and "GOOGLE_APPLICATION_CREDENTIALS" not in env
+        assert "serviceAccountName" not in pod
+        assert all("secret" not in volume for volume in pod["volumes"])
+
+
+def test_local_deploy_gke_other_envs_are_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
+    job = _dry_run_job(capsys, env="dev")
+    assert job["metadata"]["namespace"] == "etl-dev"  # type: ignore[index]
+    pod = job["spec"]["template"]["spec"]  # type: ignore[index]
+    (container,) = pod["containers"]
+    assert container["image"] == "europe-west2-docker.pkg.dev/my-project/etl/etl-framework:dev"
+    assert container["imagePullPolicy"] == "Always"  # a moving tag
+    assert container["args"][-1] == "gs://my-etl-config/config.yaml"
+    assert {e["name"]: e.get("value") for e in container["env"]}["ETL_ENV"] == "dev"
+    assert pod["serviceAccountName"] == "etl-runner"

@@ -151,8 +151,18 @@ def test_the_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "upstream tf_empty_ok" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
         main([*args, "--ignore-dependencies"])
-    assert exited.value.code == 0  # ran (SQLite creates a view over a missing table)
-    assert h.query("SELECT type FROM sqlite_master WHERE name = 'tf_completed'") == [("view",)]
+    # it ran, and refused a view over a missing table (SQLite itself would accept it)
+    assert exited.value.code == ExitCode.CONFIG
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .endswith(
+            "error: transform 'tf_completed_view': source table tf_orders does not "
+            "exist in connection 'warehouse'; nothing was touched"
+        )
+    )
+    assert h.query("SELECT type FROM sqlite_master WHERE name = 'tf_completed'") == []
 
 
 def test_an_unknown_upstream_is_a_usage_error(tmp_path: Path) -> None:
