@@ -9,6 +9,7 @@ import click
 
 if TYPE_CHECKING:
     from etl_framework.state import RunStore
+    from etl_framework.state.store import StepRow
 
 from etl_framework.backfill.command import backfill_command
 from etl_framework.exceptions import ETLError, ExitCode
@@ -141,7 +142,31 @@ def runs(config_location: str, transfer: str | None, limit: int, show_steps: boo
             line = f"{'':<19} - {step.step:<24} {step.status or '':<10} {step.seconds:>8.3f}s"
             if step.rows_read is not None and step.rows_written is not None:
                 line += f"  {step.rows_read:,} read, {step.rows_written:,} written"
+            if step.bq_jobs:
+                line += "  " + _bigquery_cost(step)
             click.echo(line)
+
+
+def _bigquery_cost(step: StepRow) -> str:
+    """``bq 3 jobs (1 load) processed 1.2 MiB billed 10.0 MiB slot-ms 812``; a figure
+    no job reported is ``n/a`` (unknown, not 0)."""
+
+    def size(value: int | None) -> str:
+        if value is None:
+            return "n/a"
+        amount = float(value)
+        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+            if amount < 1024 or unit == "TiB":
+                return f"{value} B" if unit == "B" else f"{amount:.1f} {unit}"
+            amount /= 1024
+        raise AssertionError("not reached")  # pragma: no cover
+
+    slot_ms = "n/a" if step.bq_slot_ms is None else f"{step.bq_slot_ms:,}"
+    return (
+        f"bq {step.bq_jobs} job{'s' if step.bq_jobs != 1 else ''} ({step.bq_load_jobs or 0} load)"
+        f" processed {size(step.bq_bytes_processed)} billed {size(step.bq_bytes_billed)}"
+        f" slot-ms {slot_ms}"
+    )
 
 
 cli.add_command(executions)
