@@ -148,24 +148,15 @@ def runs(config_location: str, transfer: str | None, limit: int, show_steps: boo
 
 
 def _bigquery_cost(step: StepRow) -> str:
-    """``bq 3 jobs (1 load) processed 1.2 MiB billed 10.0 MiB slot-ms 812``; a figure
-    no job reported is ``n/a`` (unknown, not 0)."""
+    """``bq 3 jobs (1 load) processed 1.2 MiB billed 10.0 MiB slot-ms 812``."""
+    from etl_framework.connectors.bigquery_cost import describe_cost
 
-    def size(value: int | None) -> str:
-        if value is None:
-            return "n/a"
-        amount = float(value)
-        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-            if amount < 1024 or unit == "TiB":
-                return f"{value} B" if unit == "B" else f"{amount:.1f} {unit}"
-            amount /= 1024
-        raise AssertionError("not reached")  # pragma: no cover
-
-    slot_ms = "n/a" if step.bq_slot_ms is None else f"{step.bq_slot_ms:,}"
-    return (
-        f"bq {step.bq_jobs} job{'s' if step.bq_jobs != 1 else ''} ({step.bq_load_jobs or 0} load)"
-        f" processed {size(step.bq_bytes_processed)} billed {size(step.bq_bytes_billed)}"
-        f" slot-ms {slot_ms}"
+    return "bq " + describe_cost(
+        step.bq_jobs or 0,
+        step.bq_load_jobs,
+        step.bq_bytes_processed,
+        step.bq_bytes_billed,
+        step.bq_slot_ms,
     )
 
 
