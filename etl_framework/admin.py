@@ -9,6 +9,7 @@ import click
 
 if TYPE_CHECKING:
     from etl_framework.state import RunStore
+    from etl_framework.state.store import StepRow
 
 from etl_framework.backfill.command import backfill_command
 from etl_framework.exceptions import ETLError, ExitCode
@@ -141,7 +142,22 @@ def runs(config_location: str, transfer: str | None, limit: int, show_steps: boo
             line = f"{'':<19} - {step.step:<24} {step.status or '':<10} {step.seconds:>8.3f}s"
             if step.rows_read is not None and step.rows_written is not None:
                 line += f"  {step.rows_read:,} read, {step.rows_written:,} written"
+            if step.bq_jobs:
+                line += "  " + _bigquery_cost(step)
             click.echo(line)
+
+
+def _bigquery_cost(step: StepRow) -> str:
+    """``bq 3 jobs (1 load) processed 1.2 MiB billed 10.0 MiB slot-ms 812``."""
+    from etl_framework.connectors.bigquery_cost import describe_cost
+
+    return "bq " + describe_cost(
+        step.bq_jobs or 0,
+        step.bq_load_jobs,
+        step.bq_bytes_processed,
+        step.bq_bytes_billed,
+        step.bq_slot_ms,
+    )
 
 
 cli.add_command(executions)

@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 C = TypeVar("C", bound="Connector")
 
 
+@dataclass(frozen=True)
+class CountersMark:
+    """The extra counters of a run at one moment (`RunCounters.mark`)."""
+
+    values: Mapping[str, float]
+    added: Mapping[str, int]
+
+
 class RunCounters:
     """Thread-safe row counters of one run."""
 
@@ -38,6 +46,8 @@ class RunCounters:
         self.rows_written = 0
         self.started = time.monotonic()
         self.extra: dict[str, float] = {}
+        self._added: dict[str, int] = {}
+        """How often each extra counter was added to: a step that added 0 added to it."""
 
     def add_read(self, n: int = 1) -> None:
         with self._lock:
@@ -51,6 +61,22 @@ class RunCounters:
         """Accumulate any other number worth recording (e.g. bytes billed)."""
         with self._lock:
             self.extra[name] = self.extra.get(name, 0) + value
+            self._added[name] = self._added.get(name, 0) + 1
+
+    def mark(self) -> CountersMark:
+        """Where the extra counters stand now (for `added_since`)."""
+        with self._lock:
+            return CountersMark(dict(self.extra), dict(self._added))
+
+    def added_since(self, mark: CountersMark) -> dict[str, float]:
+        """What was added to each extra counter since ``mark`` (only the counters
+        added to since: a counter nothing reported stays absent, not 0)."""
+        with self._lock:
+            return {
+                name: self.extra[name] - mark.values.get(name, 0)
+                for name, times in self._added.items()
+                if times != mark.added.get(name, 0)
+            }
 
     @property
     def elapsed(self) -> float:

@@ -19,7 +19,7 @@ import enum
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, cast, final, get_args, get_origin
 
@@ -78,6 +78,9 @@ class StepRecord:
     """Rows the run's counters gained during the step."""
     rows_written: int
     succeeded: bool
+    counters: Mapping[str, float] = field(default_factory=dict)
+    """What the step added to the run's other counters (e.g. BigQuery costs, the
+    ``bq_*`` counters); a counter nothing added to during the step is absent."""
 
 
 @dataclass
@@ -299,6 +302,7 @@ class ETLJob(ABC, Generic[OptionsT]):
         counters = self.context.counters
         log.info("step %s started", step, extra={"step": str(step)})
         read, written = counters.rows_read, counters.rows_written
+        mark = counters.mark()
         started = time.monotonic()
         succeeded = False
         try:
@@ -310,6 +314,7 @@ class ETLJob(ABC, Generic[OptionsT]):
                 rows_read=counters.rows_read - read,
                 rows_written=counters.rows_written - written,
                 succeeded=succeeded,
+                counters=counters.added_since(mark),
             )
         log.info(
             "step %s finished in %.3fs", step, steps[str(step)].seconds, extra={"step": str(step)}

@@ -11,10 +11,12 @@ Rows are never written with streaming inserts (``insertAll``): writes go through
 load jobs (free, atomic per job) and DML. The write strategies are in
 `etl_framework.load.bigquery`.
 
-Cost: every finished job's bytes processed/billed and slot milliseconds are added
-to `BigQueryConnector.totals` and handed to the job listeners, which
-`track_costs` uses to put them into a run's counters (``bq_bytes_processed``,
-``bq_bytes_billed``, ``bq_slot_ms``) and so into the ledger and the run summary.
+Cost: every finished job (also a failed one) is added to `BigQueryConnector.totals`
+(a `BigQueryCost`) and its `JobStats` handed to the job listeners, which
+`track_costs` uses to put them into a run's counters (``bq_jobs``, ``bq_load_jobs``,
+``bq_bytes_processed``, ``bq_bytes_billed``, ``bq_slot_ms``; a figure the API did not
+report is left out, not counted as 0) and so into the ledger, per step and per run, and
+the run summary. See `etl_framework.connectors.bigquery_cost`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field
 
 from etl_framework.connections import Connector, ConnectorConfig
+from etl_framework.connectors.bigquery_cost import (
+    COUNTER_BYTES_BILLED,
+    COUNTER_BYTES_PROCESSED,
+    COUNTER_JOBS,
+    COUNTER_LOAD_JOBS,
+    COUNTER_SLOT_MS,
+    BigQueryCost,
+    CostTotals,
+    JobStats,
+)
 from etl_framework.exceptions import ConfigError, JobError, TransientError
 
 if TYPE_CHECKING:
@@ -44,10 +56,6 @@ ENV_EMULATOR = "BIGQUERY_EMULATOR_HOST"
 DEFAULT_STAGING_EXPIRATION_HOURS = 24.0
 STATEMENT_IN_ERROR_CHARS = 2000
 """How much of a failing statement an error message shows."""
-COUNTER_BYTES_PROCESSED = "bq_bytes_processed"
-COUNTER_BYTES_BILLED = "bq_bytes_billed"
-COUNTER_SLOT_MS = "bq_slot_ms"
-COUNTER_JOBS = "bq_jobs"
 
 _NAME_PART = re.compile(r"[A-Za-z0-9_-]+(?:[.:][A-Za-z0-9_-]+)*")
 _TABLE_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,1023}")
@@ -83,55 +91,6 @@ class BigQueryConfig(ConnectorConfig):
     """Labels put on every job (cost attribution)."""
     job_timeout_seconds: float | None = Field(default=None, gt=0)
     """Give up waiting on a job after this long and cancel it (transient error, exit 75)."""
-
-
-@dataclass(frozen=True)
-class JobStats:
-    """Cost figures of one finished job."""
-
-    job_id: str
-    job_type: str
-    bytes_processed: int = 0
-    bytes_billed: int = 0
-    slot_ms: int = 0
-
-    @classmethod
-    def from_job(cls, job: Any) -> JobStats:
-        """Read the statistics of a finished QueryJob/LoadJob/CopyJob."""
-        stats = (getattr(job, "_properties", {}) or {}).get("statistics", {}) or {}
-        query = stats.get("query", {}) or {}
-
-        def number(*values: Any) -> int:
-            for value in values:
-                if value not in (None, ""):
-                    return int(value)
-            return 0
-
-        return cls(
-            job_id=str(getattr(job, "job_id", "") or ""),
-            job_type=str(getattr(job, "job_type", "") or ""),
-            bytes_processed=number(
-                query.get("totalBytesProcessed"), stats.get("totalBytesProcessed")
-            ),
-            bytes_billed=number(query.get("totalBytesBilled")),
-            slot_ms=number(query.get("totalSlotMs"), stats.get("totalSlotMs")),
-        )
-
-
-@dataclass
-class CostTotals:
-    """Everything the connector's jobs cost so far."""
-
-    jobs: int = 0
-    bytes_processed: int = 0
-    bytes_billed: int = 0
-    slot_ms: int = 0
-
-    def add(self, stats: JobStats) -> None:
-        self.jobs += 1
-        self.bytes_processed += stats.bytes_processed
-        self.bytes_billed += stats.bytes_billed
-        self.slot_ms += stats.slot_ms
 
 
 class BigQueryJobError(JobError):
@@ -296,7 +255,7 @@ class BigQueryConnector(Connector):
     def __init__(self, name: str, config: ConnectorConfig) -> None:
         super().__init__(name, config)
         self._client: Any = None
-        self.totals = CostTotals()
+        self.totals = BigQueryCost()
         self._listeners: list[Callable[[JobStats], None]] = []
         self._lock = threading.Lock()
         self._tracked: set[int] = set()
@@ -362,10 +321,8 @@ class BigQueryConnector(Connector):
             self._tracked.add(id(counters))
 
         def record(stats: JobStats) -> None:
-            counters.add(COUNTER_JOBS, 1)
-            counters.add(COUNTER_BYTES_PROCESSED, stats.bytes_processed)
-            counters.add(COUNTER_BYTES_BILLED, stats.bytes_billed)
-            counters.add(COUNTER_SLOT_MS, stats.slot_ms)
+            for name, value in stats.counters():
+                counters.add(name, value)
 
         self.add_job_listener(record)
 
@@ -654,9 +611,12 @@ def staging_expiry(hours: float) -> dt.datetime:
 __all__ = [
     "COUNTER_BYTES_BILLED",
     "COUNTER_BYTES_PROCESSED",
+    "COUNTER_JOBS",
+    "COUNTER_LOAD_JOBS",
     "COUNTER_SLOT_MS",
     "BigQueryConfig",
     "BigQueryConnector",
+    "BigQueryCost",
     "BigQueryJobError",
     "BigQueryUnavailableError",
     "CostTotals",

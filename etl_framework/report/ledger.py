@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from etl_framework.exceptions import ConfigError
 from etl_framework.state.models import Run, Step
+from etl_framework.state.store import STEP_COST_COLUMNS
 
 ONE_DAY = dt.timedelta(days=1)
 DEFAULT_DAYS = 366
@@ -75,6 +76,9 @@ class StepRow:
     status: str | None
     rows_read: int | None
     rows_written: int | None
+    bigquery: tuple[int | None, ...] = ()
+    """``etl_run_steps.bq_*`` (`etl_framework.state.store.STEP_COST_COLUMNS`); empty:
+    a ledger before 0005."""
 
 
 @dataclass
@@ -291,11 +295,14 @@ def _steps(conn: Connection, run_ids: list[str]) -> dict[str, list[StepRow]]:
         return steps
     columns = [c["name"] for c in sa.inspect(conn).get_columns(Step.__tablename__)]
     has_rows = "rows_read" in columns and "status" in columns  # pre-0002 ledgers lack them
+    has_costs = set(STEP_COST_COLUMNS) <= set(columns)  # pre-0005 ledgers lack them
     for chunk in range(0, len(run_ids), 500):
         ids = run_ids[chunk : chunk + 500]
         wanted = [Step.run_id, Step.step, Step.seconds]
         if has_rows:
             wanted += [Step.status, Step.rows_read, Step.rows_written]
+        if has_costs:
+            wanted += [getattr(Step, name) for name in STEP_COST_COLUMNS]
         for row in conn.execute(sa.select(*wanted).where(Step.run_id.in_(ids)).order_by(Step.id)):
             steps[row.run_id].append(
                 StepRow(
@@ -304,6 +311,7 @@ def _steps(conn: Connection, run_ids: list[str]) -> dict[str, list[StepRow]]:
                     status=row.status if has_rows else None,
                     rows_read=row.rows_read if has_rows else None,
                     rows_written=row.rows_written if has_rows else None,
+                    bigquery=tuple(getattr(row, c) for c in STEP_COST_COLUMNS) if has_costs else (),
                 )
             )
     return steps

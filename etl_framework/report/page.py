@@ -234,12 +234,15 @@ def run_page(run: RunRow, steps: list[StepRow]) -> str:
         ("host", run.host),
         ("error", run.error),
     ]
+    bigquery = any(s.bigquery and s.bigquery[0] for s in steps)
     rows = "".join(
         f'<tr class="step" data-step="{esc(s.step)}"><td>{esc(s.step)}</td>'
         f"<td>{esc(s.status or '')}</td>"
         f'<td class="n">{s.seconds:,.3f}s</td>'
         f'<td class="n">{"" if s.rows_read is None else f"{s.rows_read:,}"}</td>'
-        f'<td class="n">{"" if s.rows_written is None else f"{s.rows_written:,}"}</td></tr>'
+        f'<td class="n">{"" if s.rows_written is None else f"{s.rows_written:,}"}</td>'
+        + (f'<td class="bq">{esc(_bigquery_cost(s))}</td>' if bigquery else "")
+        + "</tr>"
         for s in steps
     )
     return (
@@ -249,8 +252,18 @@ def run_page(run: RunRow, steps: list[StepRow]) -> str:
         + "".join(f"<tr><th>{k}</th><td>{esc(v)}</td></tr>" for k, v in facts)
         + '</table><h2>Steps</h2><table class="steps"><thead><tr><th>step</th><th>status</th>'
         '<th class="n">seconds</th><th class="n">rows read</th><th class="n">rows written</th>'
-        f"</tr></thead><tbody>{rows}</tbody></table>" + _foot(script=False)
+        + ("<th>BigQuery</th>" if bigquery else "")
+        + f"</tr></thead><tbody>{rows}</tbody></table>"
+        + _foot(script=False)
     )
+
+
+def _bigquery_cost(step: StepRow) -> str:
+    """The step's BigQuery jobs and what they cost (empty: it ran none)."""
+    from etl_framework.connectors.bigquery_cost import describe_cost
+
+    jobs, load_jobs, processed, billed, slot_ms = step.bigquery
+    return describe_cost(jobs, load_jobs, processed, billed, slot_ms) if jobs else ""
 
 
 def write_report(history: History, out: str | Path) -> Path:

@@ -81,6 +81,16 @@ class Step(Base):
     """Rows read during this step."""
     rows_written: Mapped[int | None] = mapped_column(BigInteger)
     """Rows written (published) during this step."""
+    bq_jobs: Mapped[int | None] = mapped_column(Integer)
+    """BigQuery jobs (query, load, copy) the step ran; NULL: none (or a pre-0005 row)."""
+    bq_load_jobs: Mapped[int | None] = mapped_column(Integer)
+    """BigQuery load jobs among them."""
+    bq_bytes_processed: Mapped[int | None] = mapped_column(BigInteger)
+    """Bytes those jobs processed (NULL: no job reported it; unknown is not 0)."""
+    bq_bytes_billed: Mapped[int | None] = mapped_column(BigInteger)
+    """Bytes billed (query jobs report it; load jobs are free and do not)."""
+    bq_slot_ms: Mapped[int | None] = mapped_column(BigInteger)
+    """Slot milliseconds (``totalSlotMs``)."""
 
 
 class Lease(Base):

@@ -53,8 +53,21 @@ class StepStats(Protocol):
     def rows_written(self) -> int: ...
     @property
     def succeeded(self) -> bool: ...
+    @property
+    def counters(self) -> Mapping[str, float]:
+        """What the step added to the run's other counters; the ``bq_*`` ones
+        (`STEP_COST_COLUMNS`) are recorded."""
 
 
+STEP_COST_COLUMNS = (
+    "bq_jobs",
+    "bq_load_jobs",
+    "bq_bytes_processed",
+    "bq_bytes_billed",
+    "bq_slot_ms",
+)
+"""Columns of ``etl_run_steps`` filled from the step's counters of the same name
+(`etl_framework.connectors.bigquery_cost.COUNTERS`); NULL when the step has none."""
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _LEASE_LOCK_KEY = 727275
 ERROR_MAX_CHARS = 4000
@@ -132,6 +145,13 @@ class StepRow:
     status: str | None
     rows_read: int | None
     rows_written: int | None
+    bq_jobs: int | None = None
+    """BigQuery jobs the step ran (None: none, or a pre-0005 row)."""
+    bq_load_jobs: int | None = None
+    bq_bytes_processed: int | None = None
+    """None: no job of the step reported it (unknown, not 0)."""
+    bq_bytes_billed: int | None = None
+    bq_slot_ms: int | None = None
 
 
 class RunStore:
@@ -496,6 +516,7 @@ class RunStore:
                         status="succeeded" if step.succeeded else "failed",
                         rows_read=step.rows_read,
                         rows_written=step.rows_written,
+                        **_step_costs(step.counters),
                     )
                 )
             conn.execute(sa.delete(Lease).where(Lease.run_id == run_id))
@@ -595,12 +616,21 @@ class RunStore:
         return _record(row) if row else None
 
     def steps(self, run_id: str) -> list[StepRow]:
-        """The recorded steps of a run, in the order they ran."""
+        """The recorded steps of a run, in the order they ran (a ledger downgraded
+        below 0005 has no cost columns: read without them)."""
+        columns = [Step.step, Step.seconds, Step.status, Step.rows_read, Step.rows_written]
+        costs = [getattr(Step, name) for name in STEP_COST_COLUMNS]
+
+        def query(*selected: Any) -> Any:
+            return sa.select(*selected).where(Step.run_id == run_id).order_by(Step.id)
+
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(Step).where(Step.run_id == run_id).order_by(Step.id)
-            ).all()
-        return [StepRow(r.step, r.seconds, r.status, r.rows_read, r.rows_written) for r in rows]
+            try:
+                rows = conn.execute(query(*columns, *costs)).all()
+            except (OperationalError, ProgrammingError):
+                conn.rollback()
+                rows = conn.execute(query(*columns)).all()
+        return [StepRow(*row) for row in rows]
 
     def runs(self, transfer: str | None = None, limit: int = 50) -> list[RunRecord]:
         query = sa.select(Run).order_by(Run.started_at.desc()).limit(limit)
@@ -677,6 +707,17 @@ def uncovered_part(rows: Any, window: Window) -> Window | None:
         if day >= window.end:
             return None
     return Window(day, window.end)
+
+
+def _step_costs(counters: Mapping[str, float]) -> dict[str, int | None]:
+    """The step's ``bq_*`` columns: NULL all along for a step that ran no BigQuery job,
+    and for each figure no job of the step reported."""
+    if not counters.get("bq_jobs"):
+        return dict.fromkeys(STEP_COST_COLUMNS)
+    return {
+        name: None if counters.get(name) is None else int(counters[name])
+        for name in STEP_COST_COLUMNS
+    }
 
 
 def _record(run: Any) -> RunRecord:

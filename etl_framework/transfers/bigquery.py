@@ -146,7 +146,9 @@ class BigQueryTransferJob(DeclarativeTransferJob["BigQueryWriteStrategy", BigQue
     def connector(self) -> BigQueryConnector:
         from etl_framework.connectors.bigquery import BigQueryConnector
 
-        return self.context.connections.get(self.connection_name, BigQueryConnector)
+        connector = self.context.connections.get(self.connection_name, BigQueryConnector)
+        connector.track_costs(self.context.counters)  # every job's cost, once per run
+        return connector
 
     def build_strategy(self) -> BigQueryWriteStrategy:
         from etl_framework.load.contract import StrategyKind, strategy_class

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from etl_framework.state import RunStore
 from etl_framework.window import Window, WriteMode
@@ -21,6 +23,7 @@ def add_run(
     status: str = "succeeded",
     error: str | None = None,
     rows: int = 10,
+    steps: Mapping[str, Any] | None = None,
 ) -> str:
     """Record one finished delta run of ``transfer`` for window [day, day + 1)."""
     run_id = str(uuid.uuid4())
@@ -43,7 +46,7 @@ def add_run(
         rows_written=rows if status == "succeeded" else 0,
         error=error,
         exit_code=0 if status == "succeeded" else 1,
-        steps=None,
+        steps=steps,
         metrics={},
     )
     return run_id

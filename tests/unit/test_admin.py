@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,65 @@ def test_runs_lists_history_with_steps(tmp_path: Path) -> None:
         ("pipeline", "succeeded"),
         ("post_execution_cleanup", "succeeded"),
     ]
+
+
+def test_runs_steps_show_bigquery_costs(tmp_path: Path) -> None:
+    """Steps that ran BigQuery jobs show their costs; a figure no job reported is n/a,
+    a step without BigQuery jobs shows none."""
+    from etl_framework.job import StepRecord
+    from etl_framework.state import RunStore
+    from etl_framework.window import Window, WriteMode
+
+    harness = TransferHarness(tmp_path / "h", transfers={})
+    store = RunStore(harness.state_url)
+    try:
+        store.upgrade()
+        store.start_run(
+            run_id="bq-run",
+            transfer="events",
+            execution_date=dt.date(2024, 1, 15),
+            mode=WriteMode.TRUNCATE,
+            window=Window.unbounded(),
+            exclusive=True,
+        )
+        store.finish_run(
+            "bq-run",
+            status="succeeded",
+            rows_read=3,
+            rows_written=3,
+            steps={
+                "pre_execution_cleansing": StepRecord(
+                    0.1, 0, 0, succeeded=True, counters={"bq_jobs": 1, "bq_load_jobs": 0}
+                ),
+                "pipeline": StepRecord(
+                    2.0,
+                    3,
+                    3,
+                    succeeded=True,
+                    counters={
+                        "bq_jobs": 3,
+                        "bq_load_jobs": 1,
+                        "bq_bytes_processed": 1_258_291,
+                        "bq_bytes_billed": 10_485_760,
+                        "bq_slot_ms": 1234,
+                        "rows_deleted": 2,
+                    },
+                ),
+                "post_execution_cleanup": StepRecord(0.2, 0, 0, succeeded=True),
+            },
+        )
+    finally:
+        store.close()
+    result = CliRunner().invoke(cli, ["runs", str(harness.config_path), "--steps"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[2].endswith(
+        "0 read, 0 written  bq 1 job (0 load) processed n/a billed n/a slot-ms n/a"
+    )
+    assert lines[3].endswith(
+        "3 read, 3 written  bq 3 jobs (1 load) processed 1.2 MiB billed 10.0 MiB slot-ms 1,234"
+    )
+    assert lines[4].endswith("0 read, 0 written")
 
 
 def test_errors_are_one_line_with_the_config_exit_code(

@@ -114,8 +114,10 @@ def test_truncate_then_delta_then_rerun(
     assert summary.succeeded, summary.error
     assert summary.rows_read == 5 and summary.rows_written == 5
     assert [r[0] for r in content(bq, table)] == ["e1", "e2", "e3", "e4", "e5"]
-    for name in ("bq_bytes_processed", "bq_bytes_billed", "bq_slot_ms", "bq_jobs"):
+    for name in ("bq_bytes_processed", "bq_bytes_billed", "bq_jobs", "bq_load_jobs"):
         assert name in summary.metrics
+    assert summary.metrics["bq_load_jobs"] == 1
+    assert "bq_slot_ms" not in summary.metrics  # the emulator reports none: unknown, not 0
     target = bq.client.get_table(table)
     assert target.time_partitioning.field == "event_date"
     assert target.clustering_fields == ["event_type"]

@@ -76,6 +76,35 @@ def test_calendar_runs_and_run_pages(
         assert run.run_id in run_page and "<h2>Steps</h2>" in run_page
 
 
+def test_run_page_shows_the_bigquery_cost_of_each_step(tmp_path: Path) -> None:
+    from etl_framework.job import StepRecord
+
+    url = sqlite_ledger(tmp_path / "state.db")
+    store = RunStore(url)
+    try:
+        costs = {"bq_jobs": 3, "bq_load_jobs": 1, "bq_bytes_processed": 2048, "bq_bytes_billed": 0}
+        with_bq = add_run(
+            store,
+            "events",
+            DAY,
+            steps={
+                "pre_execution_cleansing": StepRecord(0.1, 0, 0, True),
+                "pipeline": StepRecord(1.5, 10, 10, True, costs),
+            },
+        )
+        without = add_run(store, "orders", DAY, steps={"pipeline": StepRecord(1.0, 10, 10, True)})
+    finally:
+        store.close()
+    write_report(read_history(url, runs=5), tmp_path / "out")
+    page = (tmp_path / "out" / "runs" / run_file(with_bq)).read_text()
+    assert "<th>BigQuery</th>" in page
+    pipeline = page.split('data-step="pipeline">', 1)[1].split("</tr>", 1)[0]
+    assert "3 jobs (1 load) processed 2.0 KiB billed 0 B slot-ms n/a" in pipeline
+    cleansing = page.split('data-step="pre_execution_cleansing">', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="bq"></td>' in cleansing
+    assert "BigQuery" not in (tmp_path / "out" / "runs" / run_file(without)).read_text()
+
+
 def test_ledger_values_are_escaped_and_secrets_masked(
     ledger: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -290,3 +290,42 @@ def test_lease_ttl_must_cover_three_heartbeats(tmp_path: Path, state: str, ok: b
     [(where, message)] = info.value.problems
     assert where == "state" and "must be at least 3 x heartbeat_seconds" in message
     assert len(str(info.value).splitlines()) == 1
+
+
+def test_steps_record_their_bigquery_costs(tmp_path: Path) -> None:
+    """The bq_* step columns come from the step's counters; NULL where nothing reported."""
+    from etl_framework.job import StepRecord
+
+    store = RunStore(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        store.upgrade()
+        store.start_run(
+            run_id="r1",
+            transfer="t",
+            execution_date=dt.date(2024, 1, 15),
+            mode=WriteMode.TRUNCATE,
+            window=Window.unbounded(),
+            exclusive=True,
+        )
+        emulated = {"bq_jobs": 2, "bq_load_jobs": 1, "bq_bytes_processed": 0}
+        store.finish_run(
+            "r1",
+            status="succeeded",
+            rows_read=1,
+            rows_written=1,
+            steps={
+                "pre_execution_cleansing": StepRecord(0.1, 0, 0, True, {"rows_deleted": 3}),
+                "pipeline": StepRecord(1.0, 1, 1, True, emulated),
+            },
+        )
+        pre, pipeline = store.steps("r1")
+    finally:
+        store.close()
+    assert (pre.bq_jobs, pre.bq_load_jobs, pre.bq_bytes_processed, pre.bq_slot_ms) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (pipeline.bq_jobs, pipeline.bq_load_jobs, pipeline.bq_bytes_processed) == (2, 1, 0)
+    assert (pipeline.bq_bytes_billed, pipeline.bq_slot_ms) == (None, None)

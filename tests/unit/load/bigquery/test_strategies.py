@@ -21,13 +21,11 @@ from etl_framework.connectors.bigquery import (
     BigQueryConnector,
     BigQueryJobError,
     BigQueryUnavailableError,
-    JobStats,
     TableRef,
     job_failure,
     parse_table_ref,
     query_parameters,
 )
-from etl_framework.context import RunCounters
 from etl_framework.exceptions import ConfigError, ExitCode
 from etl_framework.load.bigquery.merge import BigQueryMergeStrategy
 from etl_framework.load.bigquery.replace_table import BigQueryReplaceTableStrategy
@@ -249,55 +247,6 @@ def test_table_refs() -> None:
     for bad in ("t", "d.t;DROP", "p.d-x.t", "p.d.t`", "a.b.c.d."):
         with pytest.raises(ConfigError):
             parse_table_ref(bad, "p", None)
-
-
-def _client() -> bigquery.Client:
-    return bigquery.Client(project="acme", credentials=AnonymousCredentials())
-
-
-def test_job_stats_go_to_the_run_counters(connector: BigQueryConnector) -> None:
-    job = bigquery.QueryJob.from_api_repr(
-        {
-            "jobReference": {"projectId": "acme", "jobId": "job_1", "location": "EU"},
-            "configuration": {"query": {"query": "SELECT 1"}},
-            "statistics": {
-                "totalBytesProcessed": "1048576",
-                "query": {
-                    "totalBytesProcessed": "1048576",
-                    "totalBytesBilled": "10485760",
-                    "totalSlotMs": "1234",
-                },
-            },
-        },
-        client=_client(),
-    )
-    stats = JobStats.from_job(job)
-    assert (stats.bytes_processed, stats.bytes_billed, stats.slot_ms) == (1048576, 10485760, 1234)
-    counters = RunCounters()
-    connector.track_costs(counters)
-    connector.track_costs(counters)  # once per counters object
-    connector._finished(job)
-    connector._finished(job)
-    assert counters.extra == {
-        "bq_jobs": 2,
-        "bq_bytes_processed": 2097152,
-        "bq_bytes_billed": 20971520,
-        "bq_slot_ms": 2468,
-    }
-    assert connector.totals.bytes_billed == 20971520
-    load = bigquery.LoadJob.from_api_repr(
-        {
-            "jobReference": {"projectId": "acme", "jobId": "job_2"},
-            "configuration": {
-                "load": {
-                    "destinationTable": {"projectId": "acme", "datasetId": "d", "tableId": "t"}
-                }
-            },
-            "statistics": {"totalSlotMs": "77", "load": {"outputRows": "3"}},
-        },
-        _client(),
-    )
-    assert JobStats.from_job(load).slot_ms == 77
 
 
 def test_failed_job_error_names_the_statement_and_reason() -> None:
