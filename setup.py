@@ -69,6 +69,7 @@ setup(
             "py.typed",
             "state/migrations/*.py",
             "state/migrations/versions/*.py",
+            "scaffold/templates/*/*",  # etlctl new-job
         ],
         "jobs": ["config/*.yaml", "data/*.csv.gz"],
     },
