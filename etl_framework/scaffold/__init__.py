@@ -93,6 +93,36 @@ def plan_job(
         raise UsageError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
     if name in known_transfers:
         raise UsageError(f"transfer {name!r} already exists (pipeline --list-transfers)")
+    files = render_files(
+        name, kind, jobs_dir=jobs_dir, config_path=config_path, tests_dir=tests_dir, root=root
+    )
+    for path in files:
+        if path.exists():
+            raise UsageError(f"{path} already exists: transfer {name!r} is taken")
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {config_path}: {exc.strerror or exc}") from None
+    samples = [p for p in files if p.parent.name == "samples"]
+    entries = config_entries(name, kind, samples[0] if samples else None)
+    new_text = text
+    added = []
+    for section, (key, entry_text) in entries.items():
+        new_text = add_entry(new_text, section, key, entry_text, where=str(config_path))
+        added.append(f"{section}.{key}")
+    return ScaffoldPlan(name, kind, files, config_path, new_text, added)
+
+
+def render_files(
+    name: str,
+    kind: Kind,
+    *,
+    jobs_dir: Path,
+    config_path: Path,
+    tests_dir: Path,
+    root: Path | None = None,
+) -> dict[Path, str]:
+    """The new transfer's files by path: module, test and (table, http) sample."""
     root = root or Path.cwd()
     module_path = jobs_dir / f"{name}.py"
     test_path = tests_dir / f"test_{name}.py"
@@ -113,20 +143,7 @@ def plan_job(
     }
     if sample_path is not None:
         files[sample_path] = _template(kind, SAMPLES[kind])
-    for path in files:
-        if path.exists():
-            raise UsageError(f"{path} already exists: transfer {name!r} is taken")
-    try:
-        text = config_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {config_path}: {exc.strerror or exc}") from None
-    entries = config_entries(name, kind, sample_path)
-    new_text = text
-    added = []
-    for section, (key, entry_text) in entries.items():
-        new_text = add_entry(new_text, section, key, entry_text, where=str(config_path))
-        added.append(f"{section}.{key}")
-    return ScaffoldPlan(name, kind, files, config_path, new_text, added)
+    return files
 
 
 def write_job(plan: ScaffoldPlan) -> list[Path]:
@@ -254,5 +271,6 @@ __all__ = [
     "check_name",
     "class_name",
     "plan_job",
+    "render_files",
     "write_job",
 ]
