@@ -59,7 +59,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy with one job of each kind (short and longest names) scaffolded."""
     project = project_copy(tmp_path_factory.mktemp("project"))
     for name, kind in [
-        ("orders_eu", "table"),
+        ("customers", "table"),
         ("crm_contacts", "http"),
         ("gb_orders", "transform"),
         (LONGEST, "table"),
@@ -72,13 +72,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 GENERATED = [
-    "jobs/orders_eu.py",
+    "jobs/customers.py",
     "jobs/crm_contacts.py",
     "jobs/gb_orders.py",
     f"jobs/{LONGEST}.py",
     "jobs/a.py",
     f"jobs/{LONGEST[:-1]}9.py",
-    "tests/unit/jobs/test_orders_eu.py",
+    "tests/unit/jobs/test_customers.py",
     "tests/unit/jobs/test_crm_contacts.py",
     "tests/unit/jobs/test_gb_orders.py",
     f"tests/unit/jobs/test_{LONGEST}.py",
@@ -103,10 +103,11 @@ def test_the_generated_files_pass_ruff_and_mypy(project: Path) -> None:
 
 
 def test_pipeline_runs_each_scaffold(project: Path) -> None:
+    """The commands new-job prints (and README's "Running it" shows for customers)."""
     config = "jobs/config/local.yaml"
     for args in (
-        ["20240115", "orders_eu", "truncate"],
-        ["20240115", "orders_eu", "delta", "--delta_start_date", "20240114"],
+        ["20240115", "customers", "truncate"],
+        ["20240115", "customers", "delta", "--delta_start_date", "20240101"],  # as in README
         ["20240115", "crm_contacts", "truncate"],
         ["20240215", "demo_orders", "truncate"],
         ["20240215", "gb_orders", "truncate"],
@@ -118,7 +119,7 @@ def test_pipeline_runs_each_scaffold(project: Path) -> None:
         "-c",
         "import sqlite3; db = sqlite3.connect('.etl/warehouse.db'); "
         "print([db.execute(f'SELECT count(*) FROM {t}').fetchone()[0] "
-        "for t in ('orders_eu', 'crm_contacts', 'gb_orders')])",
+        "for t in ('customers', 'crm_contacts', 'gb_orders')])",
     )
     assert rows.stdout.strip().startswith("[6, 3, "), rows.stdout + rows.stderr
 
@@ -129,9 +130,9 @@ def test_the_config_keeps_its_comments_and_gains_the_entries(project: Path) -> N
     kept = [line for line in before.splitlines() if line.strip().startswith("#")]
     assert all(line in after.splitlines() for line in kept)
     config = yaml.safe_load(after)
-    assert config["transfers"]["orders_eu"] == {
-        "table": "orders_eu",
-        "source": "jobs/samples/orders_eu.csv",
+    assert config["transfers"]["customers"] == {
+        "table": "customers",
+        "source": "jobs/samples/customers.csv",
     }
     assert config["transfers"]["crm_contacts"]["sample"] == "jobs/samples/crm_contacts.json"
     assert config["connections"]["crm_contacts_api"]["type"] == "http"
@@ -149,7 +150,7 @@ def test_the_config_keeps_its_comments_and_gains_the_entries(project: Path) -> N
         ("class", "a Python keyword"),
         (LONGEST + "x", f"at most {MAX_NAME_LENGTH} characters"),
         ("demo_orders", "transfer 'demo_orders' already exists"),
-        ("orders_eu", "transfer 'orders_eu' already exists"),
+        ("customers", "transfer 'customers' already exists"),
     ],
 )
 def test_a_bad_or_taken_name_exits_2_touching_nothing(
