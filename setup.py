@@ -70,6 +70,7 @@ setup(
             "py.typed",
             "state/migrations/*.py",
             "state/migrations/versions/*.py",
+            "scaffold/templates/*/*",  # etlctl new-job
         ],
         "jobs": ["config/*.yaml", "data/*.csv.gz"],
     },

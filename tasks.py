@@ -48,6 +48,7 @@ DEMO_TRANSFER = "demo_orders"
 LOCAL_CONFIG = "jobs/config/local.yaml"
 LOCAL_ENV = "local"
 """The default --env of test-docker-local and local-deploy-gke (the TMGETL seed's)."""
+IMAGE_WORKDIR = "/app"  # the image's WORKDIR: relative paths in a config start here
 
 
 P = ParamSpec("P")
@@ -140,6 +141,9 @@ def make_docker_image(
         "transfer": f"Transfer name (default {DEMO_TRANSFER})",
         "tag": f"Image to run (default {LOCAL_IMAGE})",
         "engine": "docker|podman",
+        "config_dir": "Folder mounted read-only over the image's jobs/config (e.g. jobs/config)",
+        "data_dir": "Folder mounted read-only at the same path under /app when it is in the"
+        " repository (e.g. jobs/samples), else at /app/data",
     }
 )
 @_clean_errors
@@ -151,12 +155,18 @@ def test_docker_local(
     tag: str = LOCAL_IMAGE,
     engine: str = "",
     transfers_file: str = DEFAULT_TRANSFERS_FILE,
+    config_dir: str = "",
+    data_dir: str = "",
 ) -> None:
-    """Run one transfer in the image like a pod (non-root, read-only root); fails if it fails."""
+    """Run one transfer in the image like a pod (non-root, read-only root); fails if it fails.
+
+    ``--config-dir`` / ``--data-dir`` mount local folders read-only, so a new job's
+    config and sample data can be tried in the image without rebuilding it.
+    """
+    volumes = _local_mounts(config_dir, data_dir)
     chosen = image.pick_engine(engine or None)
     day = test_execution_date or _yesterday()
     run_env: dict[str, str] = {}
-    volumes: list[str] = []
     if env == LOCAL_ENV:
         args = [day, transfer, "truncate", LOCAL_CONFIG]
     else:
@@ -172,6 +182,28 @@ def test_docker_local(
                 spec.credentials_path or f"{CREDENTIALS_MOUNT_PATH}/{spec.credentials_key}",
             )
     _run(c, image.run_command(chosen, tag, args, env=run_env, volumes=volumes))
+
+
+def _local_mounts(config_dir: str, data_dir: str) -> list[str]:
+    """``-v`` values: ``config_dir`` over the image's ``jobs/config``; ``data_dir`` at its
+    own path under the image's workdir when inside the repository (so the config's relative
+    paths, e.g. ``jobs/samples/x.csv``, hold in the container as on the host), else at
+    ``/app/data``. A folder that does not exist is a usage error (exit 2)."""
+    volumes = []
+    for option, folder in (("--config-dir", config_dir), ("--data-dir", data_dir)):
+        if not folder:
+            continue
+        path = Path(folder).resolve()
+        if not path.is_dir():
+            raise Exit(f"error: {option} {folder}: no such folder", code=int(ExitCode.USAGE))
+        if option == "--config-dir":
+            target = f"{IMAGE_WORKDIR}/{Path(LOCAL_CONFIG).parent.as_posix()}"
+        elif path.is_relative_to(REPO.resolve()) and path != REPO.resolve():
+            target = f"{IMAGE_WORKDIR}/{path.relative_to(REPO.resolve()).as_posix()}"
+        else:
+            target = f"{IMAGE_WORKDIR}/data"
+        volumes.append(f"{path}:{target}:ro")
+    return volumes
 
 
 @task(

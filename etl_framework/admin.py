@@ -16,6 +16,7 @@ from etl_framework.exceptions import ETLError, ExitCode
 from etl_framework.executions.cli import executions
 from etl_framework.redaction import install_excepthook, redact
 from etl_framework.report.command import report_command
+from etl_framework.scaffold.command import new_job_command
 
 MAX_RUNS_LIMIT = 100_000
 """Most runs ``etlctl runs --limit`` shows (bigger numbers are a usage error, exit 2)."""
@@ -163,6 +164,7 @@ def _bigquery_cost(step: StepRow) -> str:
 cli.add_command(executions)
 cli.add_command(report_command)
 cli.add_command(backfill_command)
+cli.add_command(new_job_command)
 
 
 def main() -> None:
@@ -182,3 +184,7 @@ def main() -> None:
 def _fail(message: str, code: int) -> None:
     click.echo(f"etlctl: error: {redact(' '.join(redact(message).split()))}", err=True)
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -246,3 +246,49 @@ def test_local_deploy_gke_other_envs_are_unchanged(capsys: pytest.CaptureFixture
     assert container["args"][-1] == "gs://my-etl-config/config.yaml"
     assert {e["name"]: e.get("value") for e in container["env"]}["ETL_ENV"] == "dev"
     assert pod["serviceAccountName"] == "etl-runner"
+
+
+def test_test_docker_local_mounts_a_local_config_and_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--config-dir over the image's jobs/config, --data-dir at its own path under /app
+    (inside the repository) or /app/data (elsewhere); both read-only."""
+    import tasks
+    from etl_framework.deploy import image
+
+    repo = tmp_path / "repo"
+    (repo / "jobs" / "config").mkdir(parents=True)
+    (repo / "jobs" / "samples").mkdir()
+    elsewhere = tmp_path / "exports"
+    elsewhere.mkdir()
+    monkeypatch.setattr(tasks, "REPO", repo)
+    monkeypatch.setattr(image, "pick_engine", lambda engine=None: "podman")
+    context = FakeContext()
+
+    tasks.test_docker_local.body(
+        context,
+        test_execution_date="20240115",
+        transfer="orders_eu",
+        config_dir=str(repo / "jobs" / "config"),
+        data_dir=str(repo / "jobs" / "samples"),
+    )
+    tasks.test_docker_local.body(context, test_execution_date="20240115", data_dir=str(elsewhere))
+
+    first, second = (shlex.split(command) for command in context.commands)
+    mounts = [first[i + 1] for i, arg in enumerate(first) if arg == "-v"]
+    assert mounts == [
+        f"{repo / 'jobs' / 'config'}:/app/jobs/config:ro",
+        f"{repo / 'jobs' / 'samples'}:/app/jobs/samples:ro",
+    ]
+    assert first[-4:] == ["20240115", "orders_eu", "truncate", "jobs/config/local.yaml"]
+    assert first.index("-v") < first.index(tasks.LOCAL_IMAGE)  # options before the image
+    assert [second[i + 1] for i, arg in enumerate(second) if arg == "-v"] == [
+        f"{elsewhere}:/app/data:ro"
+    ]
+
+
+def test_test_docker_local_refuses_a_missing_folder(tmp_path: Path) -> None:
+    result = invoke("test-docker-local", "--config-dir", str(tmp_path / "nowhere"))
+    assert result.returncode == 2, result.stderr
+    assert f"--config-dir {tmp_path / 'nowhere'}: no such folder" in result.stderr
+    assert "Traceback" not in result.stderr
