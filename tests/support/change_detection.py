@@ -15,11 +15,16 @@ DEMO_RUN = [sys.executable, "-m", "etl_framework", "20240330", "demo_orders", "t
 DEMO_DATA = REPO / "jobs" / "data" / "demo_orders.csv.gz"
 
 
-def demo_config(directory: Path, state_url: str, *, table: str = "orders") -> Path:
-    """A demo config whose source is a copy of the shipped CSV (so a test can change it)."""
-    source = directory / "orders.csv.gz"
-    if not source.exists():
-        shutil.copy(DEMO_DATA, source)
+def demo_config(
+    directory: Path, state_url: str, *, table: str = "orders", source: str | None = None
+) -> Path:
+    """A demo config whose source is a copy of the shipped CSV (so a test can change it),
+    or ``source`` (e.g. a gs:// URI)."""
+    if source is None:
+        local = directory / "orders.csv.gz"
+        if not local.exists():
+            shutil.copy(DEMO_DATA, local)
+        source = str(local)
     config = directory / "demo.yaml"
     config.write_text(
         f"state: {{url: '{state_url}'}}\n"
@@ -110,3 +115,21 @@ def check_skip_unchanged(directory: Path, state_url: str) -> None:
     ran(config, "--skip-unchanged")
     assert warehouse.stat().st_mtime_ns != before
     skipped(config)
+
+
+def ledger_runs(state_url: str) -> list[tuple[str, str, str | None, int | None]]:
+    """(run_id, status, skip_reason, exit_code) of every run, oldest first."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(state_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT run_id, status, skip_reason, exit_code FROM etl_runs "
+                    "ORDER BY started_at, run_id"
+                )
+            )
+            return [(str(r[0]), str(r[1]), r[2], r[3]) for r in rows]
+    finally:
+        engine.dispose()
