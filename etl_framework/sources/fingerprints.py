@@ -60,8 +60,36 @@ def http_fingerprint(session: Any, url: str, **kwargs: Any) -> str | None:
     applies). None when the API gives neither: such a source never skips."""
     response = session.head(url, allow_redirects=True, **kwargs)
     response.raise_for_status()
-    etag = response.headers.get("ETag")
+    return validators_fingerprint(response.headers)
+
+
+HEAD_REFUSED = frozenset({400, 403, 404, 405, 406, 501})
+"""Statuses of a HEAD request after which the first page is fetched with GET instead
+(APIs that do not serve HEAD answer one of these)."""
+
+
+def validators_fingerprint(headers: Any) -> str | None:
+    """``etag:<ETag>``, else ``last-modified:<Last-Modified>``, else None."""
+    etag = headers.get("ETag")
     if etag:
         return f"etag:{etag}"
-    modified = response.headers.get("Last-Modified")
+    modified = headers.get("Last-Modified")
     return f"last-modified:{modified}" if modified else None
+
+
+def http_source_fingerprint(connector: Any, url: str, params: Any = None) -> str | None:
+    """An HTTP source's fingerprint through its connector (auth, timeouts, retries):
+    ``ETag`` / ``Last-Modified`` of a HEAD of the first page, or of the first page
+    itself when the API refuses HEAD. None when the API gives neither."""
+    from etl_framework.http.errors import HttpStatusError
+
+    try:
+        response = connector.request("HEAD", url, params=params)
+    except HttpStatusError as exc:
+        if exc.status not in HEAD_REFUSED:
+            raise
+        response = connector.request("GET", url, params=params)
+    try:
+        return validators_fingerprint(response.headers)
+    finally:
+        response.close()

@@ -208,6 +208,49 @@ def check_db_commands(config: Path, url: str) -> None:
     assert result("db", "current", config) == head()
 
 
+def check_downgrade_keeps_steps(config: Path, url: str) -> None:
+    """Down to 0002 (below the fencing columns of etl_runs) and up to head: the runs and
+    their steps survive. Recreating etl_runs on SQLite (batch mode) with foreign keys on
+    would drop it and cascade to etl_run_steps."""
+    from etl_framework.state import RunStore
+
+    assert result("db", "upgrade", config) == "ledger schema is up to date"
+    record_a_run(url)
+    assert step_rows(url) == [("kept", "pipeline")]
+    assert result("db", "downgrade", config, "0002") == "ledger at 0002"
+    assert result("db", "current", config) == "0002"
+    assert step_rows(url) == [("kept", "pipeline")]
+    assert run_ids(url) == ["kept"]
+    assert result("db", "upgrade", config) == "ledger schema is up to date"
+    assert step_rows(url) == [("kept", "pipeline")]
+    store = RunStore(url)
+    try:
+        assert store.schema_is_current()
+        assert [s.step for s in store.steps("kept")] == ["pipeline"]
+    finally:
+        store.close()
+    check_models_match(url)
+
+
+def step_rows(url: str) -> list[tuple[str, str]]:
+    return [(str(a), str(b)) for a, b in _rows(url, "SELECT run_id, step FROM etl_run_steps")]
+
+
+def run_ids(url: str) -> list[str]:
+    return [str(a) for (a,) in _rows(url, "SELECT run_id FROM etl_runs")]
+
+
+def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    from etl_framework.db import ledger_engine
+
+    engine = ledger_engine(url)  # SQLite with foreign keys on, as the ledger runs
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sa.text(sql))]
+    finally:
+        engine.dispose()
+
+
 def head() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory

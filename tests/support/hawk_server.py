@@ -121,6 +121,8 @@ class HawkTestServer:
         window_field: str = "modified_on",
         cache_bodies: bool = False,
         max_page_size: int | None = None,
+        response_headers: dict[str, str] | None = None,
+        allow_head: bool = True,
     ) -> None:
         self.records = list(records)
         self.page_size = page_size
@@ -132,6 +134,12 @@ class HawkTestServer:
         self.window_field = window_field
         self.cache_bodies = cache_bodies
         self.max_page_size = max_page_size
+        self.response_headers = dict(response_headers or {})
+        """Sent with every 200 answer (e.g. ``ETag``, ``Last-Modified``); may change."""
+        self.allow_head = allow_head
+        """HEAD answers like GET without a body (signed for the empty body), else 405."""
+        self.heads = 0
+        """How many HEAD requests were answered."""
         self.received: list[tuple[str, dict[str, str]]] = []
         """(path, headers) of every request, in order."""
         self.hits: collections.Counter[int] = collections.Counter()
@@ -295,6 +303,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
 
+    def do_HEAD(self) -> None:
+        api = self.api
+        with api._lock:
+            api.heads += 1
+        if not api.allow_head:
+            self._read_body()
+            self._send(405, b"", page=-1)
+            return
+        self._answer()
+
     def do_GET(self) -> None:
         api = self.api
         with api._lock:
@@ -348,6 +366,9 @@ class _Handler(BaseHTTPRequestHandler):
             if api.cache_bodies:
                 api._bodies[self.path] = cached
         index, body, next_url = cached
+        if self.command == "HEAD":
+            self._send(200, body, page=index, receiver=receiver, next_url=next_url)
+            return
         with api._lock:
             api.hits[index] += 1
         fault = api._next_fault(index)
@@ -405,22 +426,27 @@ class _Handler(BaseHTTPRequestHandler):
         next_url: str | None = None,
     ) -> None:
         api = self.api
+        head = self.command == "HEAD"
         with api._lock:
-            api.statuses.append((page, status))
+            if not head:
+                api.statuses.append((page, status))
         self.send_response(status)
         self.send_header("Content-Type", JSON_TYPE)
         self.send_header("Content-Length", str(len(body)))
         if receiver is not None and api.sign_responses:
+            signed = b"" if head else body  # a HEAD answer's content is empty
             self.send_header(
                 "Server-Authorization",
-                receiver.respond(content=io.BytesIO(body), content_type=JSON_TYPE),
+                receiver.respond(content=io.BytesIO(signed), content_type=JSON_TYPE),
             )
-        for name, value in (headers or {}).items():
+        extra = {**api.response_headers, **(headers or {})} if status == 200 else headers or {}
+        for name, value in extra.items():
             self.send_header(name, value)
         if next_url:
             self.send_header("Link", f'<{next_url}>; rel="next"')
         self.end_headers()
-        self.wfile.write(body)
+        if not head:
+            self.wfile.write(body)
 
 
 FAST_RETRY = {  # retries that keep the tests fast

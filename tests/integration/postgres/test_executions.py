@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tests.support.executions import (
     check_db_commands,
+    check_downgrade_keeps_steps,
     check_executions_bad_cases,
     check_executions_end_to_end,
     etlctl,
@@ -36,3 +37,7 @@ def test_executions_refuse_an_unmigrated_ledger(tmp_path: Path, postgres_url: st
 
 def test_db_migration_round_trip(tmp_path: Path, postgres_url: str) -> None:
     check_db_commands(write_config(tmp_path, postgres_url), postgres_url)
+
+
+def test_downgrade_below_fencing_keeps_run_steps(tmp_path: Path, postgres_url: str) -> None:
+    check_downgrade_keeps_steps(write_config(tmp_path, postgres_url), postgres_url)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.support.executions import (
     check_db_commands,
+    check_downgrade_keeps_steps,
     check_executions_bad_cases,
     check_executions_end_to_end,
     check_models_match,
@@ -62,3 +63,8 @@ def test_log_level_debug_keeps_stdout_to_the_result(tmp_path: Path) -> None:
     assert quiet.returncode == 0 and quiet.stderr == ""
     bad = etlctl("executions", "init", "--log-level", "LOUD", config)
     assert bad.returncode == 2 and bad.stdout == ""
+
+
+def test_downgrade_below_fencing_keeps_run_steps(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    check_downgrade_keeps_steps(write_config(tmp_path, url), url)

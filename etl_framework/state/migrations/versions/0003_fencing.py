@@ -43,9 +43,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("etl_staging")
     op.drop_table("etl_fence_tokens")
-    with op.batch_alter_table("etl_leases") as batch:
+    # Plain DROP COLUMN (SQLite 3.35+, PostgreSQL), never a recreated table: on SQLite
+    # with foreign keys on, recreating etl_runs drops it, and the drop cascades to
+    # etl_run_steps (every step of every run would be lost).
+    with op.batch_alter_table("etl_leases", recreate="never") as batch:
         batch.drop_column("targets")
         batch.drop_column("fence_token")
-    with op.batch_alter_table("etl_runs") as batch:
+    with op.batch_alter_table("etl_runs", recreate="never") as batch:
         batch.drop_column("taken_over_by")
         batch.drop_column("fence_token")
