@@ -150,7 +150,7 @@ def runs(config_location: str, transfer: str | None, limit: int, show_steps: boo
 
 def _bigquery_cost(step: StepRow) -> str:
     """``bq 3 jobs (1 load) processed 1.2 MiB billed 10.0 MiB slot-ms 812``."""
-    from etl_framework.connectors.bigquery_cost import describe_cost
+    from etl_framework.report.cost import describe_cost
 
     return "bq " + describe_cost(
         step.bq_jobs or 0,

@@ -39,7 +39,6 @@ from etl_framework.connectors.bigquery_cost import (
     COUNTER_LOAD_JOBS,
     COUNTER_SLOT_MS,
     BigQueryCost,
-    CostTotals,
     JobStats,
 )
 from etl_framework.exceptions import ConfigError, JobError, TransientError
@@ -619,7 +618,6 @@ __all__ = [
     "BigQueryCost",
     "BigQueryJobError",
     "BigQueryUnavailableError",
-    "CostTotals",
     "JobStats",
     "TableRef",
     "parse_table_ref",

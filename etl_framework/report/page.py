@@ -260,7 +260,7 @@ def run_page(run: RunRow, steps: list[StepRow]) -> str:
 
 def _bigquery_cost(step: StepRow) -> str:
     """The step's BigQuery jobs and what they cost (empty: it ran none)."""
-    from etl_framework.connectors.bigquery_cost import describe_cost
+    from etl_framework.report.cost import describe_cost
 
     jobs, load_jobs, processed, billed, slot_ms = step.bigquery
     return describe_cost(jobs, load_jobs, processed, billed, slot_ms) if jobs else ""
