@@ -174,7 +174,8 @@ def check_db_commands(config: Path, url: str) -> None:
     history = etlctl("db", "history", config)
     assert history.returncode == 0, history.stderr
     lines = history.stdout.splitlines()
-    assert lines[0].startswith(f"0003 -> {head()} (head, current)")
+    assert f" -> {head()} (head, current)" in lines[0]  # newest first
+    assert any(line.startswith("0003 -> 0004") for line in lines)
     assert lines[-1].startswith("<base> -> 0001")
 
     execution = result("executions", "init", config)
