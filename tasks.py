@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import shlex
 import sys
 import tempfile
@@ -365,6 +366,8 @@ def airflow_local_command(
         "ETL_TRANSFERS_FILE": str(repo / transfers_file),
         # this checkout, in Airflow's venv (the DAG file) and in the pipeline it starts
         "PYTHONPATH": str(repo),
+        # standalone starts its components as `airflow ...` from PATH
+        "PATH": os.pathsep.join([str(executable.parent), os.environ.get("PATH", "")]),
         **profile.environ(),
     }
     return [str(executable), "standalone"], env
@@ -372,7 +375,8 @@ def airflow_local_command(
 
 @task(
     help={
-        "port": "Port of the Airflow UI and API (default 8080)",
+        "port": "Port of the Airflow UI and API (default 8080; not 8793/8794, Airflow's log"
+        " servers)",
         "config": f"Config every transfer runs with (default {LOCAL_CONFIG})",
         "airflow": f"The airflow command (default {AIRFLOW_VENV}/bin/airflow)",
     }

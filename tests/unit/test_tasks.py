@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import shlex
 import shutil
 import subprocess
@@ -212,6 +213,7 @@ def test_airflow_local_starts_standalone_with_the_generated_dags_and_the_local_p
     assert env["AIRFLOW__API__PORT"] == "8181"
     assert env["AIRFLOW__API__BASE_URL"] == "http://localhost:8181"
     assert env["PYTHONPATH"] == str(tmp_path)
+    assert env["PATH"].split(os.pathsep)[0] == str(airflow.parent)  # its `airflow ...` children
     # the tasks run this venv's pipeline (not Airflow's) on the local config, in the repo
     assert LocalProfile.from_environ(env) == LocalProfile(
         pipeline_command=(sys.executable, "-m", "etl_framework"),
