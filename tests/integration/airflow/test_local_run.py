@@ -55,6 +55,47 @@ def table_checksum(database: Path, table: str = "orders") -> tuple[int, str]:
     return len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
+def airflow_cli(
+    cwd: Path, env: dict[str, str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """The ``airflow`` command of the Airflow venv."""
+    require_airflow_venv()
+    proc = subprocess.run(
+        [str(AIRFLOW_PYTHON.with_name("airflow")), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    if check:
+        assert proc.returncode == 0, f"airflow {shlex.join(args)} failed:\n{output[-6000:]}"
+    return proc
+
+
+def dag_runs(home: Path) -> list[tuple[str, str, str, list[tuple[str, str, int]]]]:
+    """(run id, state, data interval start, [(task, state, try number)]) per DAG run,
+    from Airflow's metadata database."""
+    with sqlite3.connect(home / "airflow.db") as meta:
+        runs = meta.execute(
+            "SELECT run_id, state, data_interval_start FROM dag_run ORDER BY id"
+        ).fetchall()
+        return [
+            (
+                run_id,
+                state,
+                start,
+                meta.execute(
+                    "SELECT task_id, state, try_number FROM task_instance WHERE run_id = ?",
+                    (run_id,),
+                ).fetchall(),
+            )
+            for run_id, state, start in runs
+        ]
+
+
 def test_the_local_task_runs_the_pods_arguments_and_retries_like_the_pod(
     tmp_path: Path,
 ) -> None:
@@ -103,8 +144,6 @@ def test_the_local_task_runs_the_pods_arguments_and_retries_like_the_pod(
 def test_airflow_dags_test_runs_the_demo_dag_locally(tmp_path: Path) -> None:
     """A real Airflow run: the task succeeds, the table is the direct run's, and the
     ledger's run carries Airflow's run id."""
-    require_airflow_venv()
-    airflow = AIRFLOW_PYTHON.with_name("airflow")
     home = tmp_path / "airflow_home"
     dags = tmp_path / "dags"
     dags.mkdir()
@@ -126,32 +165,12 @@ def test_airflow_dags_test_runs_the_demo_dag_locally(tmp_path: Path) -> None:
         **profile.environ(),
     }
 
-    def airflow_cli(*args: str) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [str(airflow), *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
-        )
-        output = proc.stdout + proc.stderr
-        assert proc.returncode == 0, f"airflow {shlex.join(args)} failed:\n{output[-6000:]}"
-        return proc
+    airflow_cli(tmp_path, env, "db", "migrate")
+    logs = airflow_cli(tmp_path, env, "dags", "test", DEMO, "2024-01-16")
 
-    airflow_cli("db", "migrate")
-    logs = airflow_cli("dags", "test", DEMO, "2024-01-16")
-
-    with sqlite3.connect(home / "airflow.db") as meta:
-        ((run_id, run_state, interval_start),) = meta.execute(
-            "SELECT run_id, state, data_interval_start FROM dag_run WHERE dag_id = ?", (DEMO,)
-        ).fetchall()
-        tasks = meta.execute(
-            "SELECT task_id, state FROM task_instance WHERE run_id = ?", (run_id,)
-        ).fetchall()
+    ((run_id, run_state, interval_start, tasks),) = dag_runs(home)
     output = logs.stdout + logs.stderr
-    assert (run_state, tasks) == ("success", [("pipeline", "success")]), output[-6000:]
+    assert (run_state, tasks) == ("success", [("pipeline", "success", 1)]), output[-6000:]
     day = interval_start[:10]  # the first day of the data interval is EXECUTION_DATE
     assert f"'{day.replace('-', '')}', '{DEMO}', 'delta', '{LOCAL_CONFIG}'" in output
 
@@ -172,3 +191,60 @@ def test_airflow_dags_test_runs_the_demo_dag_locally(tmp_path: Path) -> None:
     with sqlite3.connect(direct / ".etl" / "state.db") as ledger:
         ((orchestrated,),) = ledger.execute("SELECT orchestrator_run_id FROM etl_runs").fetchall()
     assert orchestrated is None  # no orchestrator: nothing recorded
+
+
+RETRY_TRANSFERS = """
+defaults:
+  image: europe-west2-docker.pkg.dev/test-project/etl/etl-framework
+  tag: "1.4.0"
+  namespace: etl
+  start_date: 2024-01-01
+  config: gs://cfg/config.yaml
+transfers:
+  - {name: demo_orders, schedule: "@daily", mode: delta, retries: 2, retry_delay_minutes: 0}
+"""
+FLAKY_PIPELINE = """
+import os, sys
+from pathlib import Path
+
+behaviour = Path(sys.argv[4]).name  # the config argument names what to do
+tries = Path(behaviour + ".tries")
+tries.write_text(str(int(tries.read_text()) + 1 if tries.exists() else 1))
+if behaviour == "not-ready-once":
+    sys.exit(75 if tries.read_text() == "1" else 0)
+sys.exit(3)  # config-error
+"""
+
+
+def test_airflow_retries_a_not_ready_run_and_fails_a_config_error_at_once(
+    tmp_path: Path,
+) -> None:
+    """Real Airflow task states: exit 75 is retried (and then succeeds), exit 3 fails the
+    task on its first try although retries are left."""
+    home = tmp_path / "airflow_home"
+    dags, transfers = dag_folder(tmp_path, RETRY_TRANSFERS)
+    fake = tmp_path / "flaky_pipeline.py"
+    fake.write_text(textwrap.dedent(FLAKY_PIPELINE))
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "PYTHONPATH": str(REPO_ROOT),
+        **transfers,
+    }
+    airflow_cli(tmp_path, env, "db", "migrate")
+    for day, behaviour in (("2024-01-16", "not-ready-once"), ("2024-01-20", "config-error")):
+        profile = LocalProfile(
+            pipeline_command=(sys.executable, str(fake)), config=f"/fake/{behaviour}", cwd=str(work)
+        )
+        airflow_cli(tmp_path, {**env, **profile.environ()}, "dags", "test", DEMO, day, check=False)
+
+    (_, retried, _, retried_tasks), (_, failed, _, failed_tasks) = dag_runs(home)
+    assert (retried, retried_tasks) == ("success", [("pipeline", "success", 2)])
+    assert (work / "not-ready-once.tries").read_text() == "2"
+    assert (failed, failed_tasks) == ("failed", [("pipeline", "failed", 1)])
+    assert (work / "config-error.tries").read_text() == "1"
