@@ -10,6 +10,10 @@ deadline, logs, retries)::
 
     pipeline {{ data_interval_start | ds_nodash }} NAME MODE CONFIG
 
+In the local profile (`etl_framework.deploy.airflow_local`, ``ETL_AIRFLOW_PROFILE=local``)
+the task is an `ETLLocalOperator` instead: the same arguments, a local config, run as a
+subprocess of the worker, with the same retry rules.
+
 Cron schedules use data-interval semantics (``CronDataIntervalTimetable``, UTC), so a
 daily run at 03:00 processes the previous, complete day, and catchup or an Airflow
 backfill maps one interval to one window, on Airflow 2.10 and 3.x alike. A run without
@@ -223,7 +227,10 @@ class ETLLocalOperator(BaseOperator):  # type: ignore[misc]
         code = result.exit_code
         if code == 0:
             return
-        known = ExitCode(code).name.lower() if code in ExitCode._value2member_map_ else "failed"
+        try:
+            known = ExitCode(code).name.lower()
+        except ValueError:  # e.g. 137: killed
+            known = "failed"
         if code in self.no_retry_exit_codes:
             raise AirflowFailException(
                 f"pipeline exited with {code} ({known}); retrying cannot help"
