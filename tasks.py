@@ -10,6 +10,7 @@ A failing step fails the task with that step's exit code; nothing is masked.
     invoke local-deploy-gke [--env local|dev|prod] [--sql-proxy]
     invoke backfill-gke --env prod --start 20240101 --end 20240131 --parallelism 4
     invoke fetch-credentials && invoke create-credentials-secret --env dev
+    invoke airflow-local                          # Airflow standalone, tasks run pipeline locally
     invoke check                                  # format, lint, types, unit tests
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import shlex
 import sys
 import tempfile
@@ -32,6 +34,7 @@ from pydantic import ValidationError
 
 from etl_framework._version import __version__
 from etl_framework.deploy import credentials, image, launcher, manifests
+from etl_framework.deploy.airflow_local import LocalProfile
 from etl_framework.deploy.outcome import JobOutcome
 from etl_framework.deploy.spec import (
     CREDENTIALS_MOUNT_PATH,
@@ -49,6 +52,9 @@ LOCAL_CONFIG = "jobs/config/local.yaml"
 LOCAL_ENV = "local"
 """The default --env of test-docker-local and local-deploy-gke (the TMGETL seed's)."""
 IMAGE_WORKDIR = "/app"  # the image's WORKDIR: relative paths in a config start here
+AIRFLOW_VENV = ".venv-airflow"
+AIRFLOW_HOME = ".etl/airflow"
+DAGS_FOLDER = "gke_deploy/dags"
 
 
 P = ParamSpec("P")
@@ -369,6 +375,68 @@ def create_credentials_secret(
     print(f"{action} Secret {spec.namespace}/{spec.credentials_secret} ({', '.join(names)})")
 
 
+def airflow_local_command(
+    repo: Path, *, transfers_file: str, config: str, port: int, airflow: str = ""
+) -> tuple[list[str], dict[str, str]]:
+    """``airflow standalone`` and its environment: AIRFLOW_HOME under .etl/airflow, the
+    DAG folder holding the generated DAG file, the local profile (this venv's
+    ``pipeline``, the local config, the repository as working directory)."""
+    executable = Path(airflow) if airflow else repo / AIRFLOW_VENV / "bin" / "airflow"
+    if not executable.exists():
+        raise Exit(
+            f"error: {executable} is missing: run script/setup/airflow (or pass --airflow)",
+            code=int(ExitCode.CONFIG),
+        )
+    profile = LocalProfile(
+        pipeline_command=(sys.executable, "-m", "etl_framework"),
+        config=str(repo / config),
+        cwd=str(repo),
+    )
+    env = {
+        "AIRFLOW_HOME": str(repo / AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(repo / DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__API__PORT": str(port),
+        # the tasks reach the execution API at {base_url}/execution/ (default port 8080)
+        "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
+        "ETL_TRANSFERS_FILE": str(repo / transfers_file),
+        # this checkout, in Airflow's venv (the DAG file) and in the pipeline it starts
+        "PYTHONPATH": str(repo),
+        # standalone starts its components as `airflow ...` from PATH
+        "PATH": os.pathsep.join([str(executable.parent), os.environ.get("PATH", "")]),
+        **profile.environ(),
+    }
+    return [str(executable), "standalone"], env
+
+
+@task(
+    help={
+        "port": "Port of the Airflow UI and API (default 8080; not 8793/8794, Airflow's log"
+        " servers)",
+        "config": f"Config every transfer runs with (default {LOCAL_CONFIG})",
+        "airflow": f"The airflow command (default {AIRFLOW_VENV}/bin/airflow)",
+    }
+)
+@_clean_errors
+def airflow_local(
+    c: Context,
+    port: int = 8080,
+    config: str = LOCAL_CONFIG,
+    transfers_file: str = DEFAULT_TRANSFERS_FILE,
+    airflow: str = "",
+) -> None:
+    """Start `airflow standalone` with the generated DAGs; tasks run `pipeline` locally."""
+    cmd, env = airflow_local_command(
+        REPO, transfers_file=transfers_file, config=config, port=port, airflow=airflow
+    )
+    (REPO / AIRFLOW_HOME).mkdir(parents=True, exist_ok=True)
+    print(
+        f"Airflow on http://localhost:{port} (login: admin, password in"
+        f" {AIRFLOW_HOME}/simple_auth_manager_passwords.json.generated); Ctrl-C stops it"
+    )
+    c.run(shlex.join(cmd), env=env, echo=True, pty=False, warn=False)
+
+
 @task
 @_clean_errors
 def render_manifests(c: Context, out: str = "gke_deploy/manifests") -> None:
@@ -408,5 +476,6 @@ ns = Collection(
     fetch_credentials,
     create_credentials_secret,
     render_manifests,
+    airflow_local,
     check,
 )

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 ENV_IMAGE_TAG = "ETL_IMAGE_TAG"
 ENV_CODE_VERSION = "ETL_CODE_VERSION"
+ENV_ORCHESTRATOR_RUN_ID = "ETL_ORCHESTRATOR_RUN_ID"
+"""The orchestrator's id of this run (recorded in the ledger); else Airflow's
+``AIRFLOW_CTX_DAG_RUN_ID``, which its Bash and Python tasks set."""
 
 
 @dataclass
@@ -214,6 +217,7 @@ def execute(request: RunRequest) -> RunSummary:
                 code_version=code_version,
                 image_tag=os.environ.get(ENV_IMAGE_TAG),
                 fingerprint=fingerprint,
+                orchestrator_run_id=_orchestrator_run_id(),
             )
             skip = request.skip_unchanged
             if skip if skip is not None else job_cls.skip_unchanged:
@@ -224,6 +228,11 @@ def execute(request: RunRequest) -> RunSummary:
             return _run_leased(request, store, run_id, window, grant, signals)
     finally:
         store.close()
+
+
+def _orchestrator_run_id() -> str | None:
+    found = os.environ.get(ENV_ORCHESTRATOR_RUN_ID) or os.environ.get("AIRFLOW_CTX_DAG_RUN_ID")
+    return found[:250] if found else None
 
 
 def _fingerprint(request: RunRequest, window: Window, code_version: str) -> tuple[str | None, bool]:

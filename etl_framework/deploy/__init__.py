@@ -24,6 +24,8 @@ Modules:
 * `etl_framework.deploy.manifests`: pure functions, `TransferSpec` -> pod spec and Job
   dicts (`build_pod_spec`, `build_job`, `build_backfill_job`, `to_yaml`).
 * `etl_framework.deploy.airflow`: the DAGs (the only module that imports Airflow).
+* `etl_framework.deploy.airflow_local`: the DAGs' local profile (``pipeline`` in a
+  subprocess of the Airflow worker instead of a pod; ``invoke airflow-local``).
 * `etl_framework.deploy.launcher`: create/watch a Job (needs the ``k8s`` extra; the
   kubernetes client is imported lazily).
 * `etl_framework.deploy.outcome`: pure ``classify(job, pods)`` -> `JobOutcome`.

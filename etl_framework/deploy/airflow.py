@@ -10,6 +10,10 @@ deadline, logs, retries)::
 
     pipeline {{ data_interval_start | ds_nodash }} NAME MODE CONFIG
 
+In the local profile (`etl_framework.deploy.airflow_local`, ``ETL_AIRFLOW_PROFILE=local``)
+the task is an `ETLLocalOperator` instead: the same arguments, a local config, run as a
+subprocess of the worker, with the same retry rules.
+
 Cron schedules use data-interval semantics (``CronDataIntervalTimetable``, UTC), so a
 daily run at 03:00 processes the previous, complete day, and catchup or an Airflow
 backfill maps one interval to one window, on Airflow 2.10 and 3.x alike. A run without
@@ -38,10 +42,12 @@ import datetime as dt
 import functools
 import importlib.util
 import inspect
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from etl_framework.deploy.airflow_local import ENV_ORCHESTRATOR_RUN_ID, LocalProfile
 from etl_framework.deploy.manifests import (
     FAIL_AT_ONCE_EXIT_CODES,
     build_pod_spec,
@@ -82,6 +88,18 @@ try:  # Airflow 3
     from airflow.providers.standard.operators.empty import EmptyOperator
 except ImportError:  # pragma: no cover - Airflow 2.10
     from airflow.operators.empty import EmptyOperator  # type: ignore[no-redef,unused-ignore]
+try:  # Airflow 3: the local profile's subprocess task
+    from airflow.providers.common.compat.sdk import context_to_airflow_vars
+    from airflow.providers.standard.hooks.subprocess import SubprocessHook
+    from airflow.sdk import BaseOperator
+except ImportError:  # pragma: no cover - Airflow 2.10
+    from airflow.hooks.subprocess import SubprocessHook  # type: ignore[no-redef,unused-ignore]
+    from airflow.models.baseoperator import (  # type: ignore[no-redef,assignment,unused-ignore]
+        BaseOperator,
+    )
+    from airflow.utils.operator_helpers import (  # type: ignore[no-redef,attr-defined,unused-ignore]
+        context_to_airflow_vars,
+    )
 try:  # Airflow 3
     from airflow.sdk import CronDataIntervalTimetable
 except ImportError:  # pragma: no cover - Airflow 2.10
@@ -161,6 +179,66 @@ class ETLPodOperator(KubernetesPodOperator):  # type: ignore[misc]
                     f"retrying cannot help. {exc}"
                 ) from exc
             raise
+
+
+class ETLLocalOperator(BaseOperator):  # type: ignore[misc]
+    """Runs ``pipeline`` as a child process of the worker (the DAGs' local profile).
+
+    Exit codes as for the pod: 0 succeeds; 1, 2 and 3 fail at once (another try cannot
+    help); 75 (not ready yet, transient), 4 (lease held) and every other code fail the
+    try, which Airflow retries. The child gets the worker's environment, Airflow's
+    ``AIRFLOW_CTX_*`` variables and the run id as ``ETL_ORCHESTRATOR_RUN_ID``; a killed
+    task sends it SIGTERM.
+    """
+
+    template_fields = ("arguments",)  # the execution date; the command is never rendered
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        command: list[str],
+        arguments: list[str],
+        cwd: str | None = None,
+        no_retry_exit_codes: frozenset[int] = NO_RETRY_EXIT_CODES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.command = list(command)
+        self.arguments = list(arguments)
+        self.cwd = cwd
+        self.no_retry_exit_codes = no_retry_exit_codes
+
+    @functools.cached_property
+    def subprocess_hook(self) -> Any:
+        return SubprocessHook()
+
+    def execute(self, context: Any) -> None:
+        env = dict(os.environ)
+        env.update(context_to_airflow_vars(context, in_env_var_format=True))
+        run_id = context.get("run_id")
+        if run_id:
+            env[ENV_ORCHESTRATOR_RUN_ID] = str(run_id)
+        # cwd None would be a temporary directory: a local SQLite ledger would vanish
+        cwd = self.cwd or os.getcwd()
+        result = self.subprocess_hook.run_command(
+            command=[*self.command, *self.arguments], env=env, cwd=cwd
+        )
+        code = result.exit_code
+        if code == 0:
+            return
+        try:
+            known = ExitCode(code).name.lower()
+        except ValueError:  # e.g. 137: killed
+            known = "failed"
+        if code in self.no_retry_exit_codes:
+            raise AirflowFailException(
+                f"pipeline exited with {code} ({known}); retrying cannot help"
+            )
+        raise AirflowException(f"pipeline exited with {code} ({known}); Airflow retries it")
+
+    def on_kill(self) -> None:
+        self.subprocess_hook.send_sigterm()
 
 
 def _exit_code(remote_pod: Any, container: str) -> int | None:
@@ -298,9 +376,16 @@ def _registered_name(decorator: ast.expr) -> str | None:
     return None
 
 
-def describe(spec: TransferSpec) -> str:
+def describe(spec: TransferSpec, local: LocalProfile | None = None) -> str:
     """Markdown shown on the DAG page: the job's docstring and how the task runs."""
     doc = job_docstring(spec.name) or spec.description or f"Runs the `{spec.name}` transfer."
+    if local is not None:
+        argv = " ".join(local.argv(spec, EXECUTION_DATE_TEMPLATE))
+        command = f"`{argv}`".replace("|", "\\|")
+        return (
+            f"{doc}\n\n| setting | value |\n| --- | --- |\n| command | {command} |\n"
+            f"| runs | locally, in a subprocess (profile `local`) |\n"
+        )
     args = " ".join(spec.pipeline_args(EXECUTION_DATE_TEMPLATE))
     rows: Mapping[str, object] = {
         "command": f"`pipeline {args}`".replace("|", "\\|"),  # a table cell
@@ -344,7 +429,11 @@ def _schedule(spec: TransferSpec, assets: Mapping[str, str]) -> Any:
 
 
 def build_dag(
-    spec: TransferSpec, *, env: str | None = None, assets: Mapping[str, str] | None = None
+    spec: TransferSpec,
+    *,
+    env: str | None = None,
+    assets: Mapping[str, str] | None = None,
+    local: LocalProfile | None = None,
 ) -> Any:
     """One DAG with a single pod task running ``pipeline`` for ``spec``'s transfer.
 
@@ -356,6 +445,8 @@ def build_dag(
         env: Environment name, recorded as the pod's ``etl-framework.io/env`` label
             (the spec already has its overlay).
         assets: Asset URI by transfer name (the other transfers of the file).
+        local: Run ``pipeline`` in a subprocess of the worker instead of a pod
+            (`etl_framework.deploy.airflow_local`).
     """
     start = dt.datetime.combine(spec.start_date, dt.time(), tzinfo=TIMEZONE)
     dag_kwargs: dict[str, Any] = {}
@@ -371,13 +462,32 @@ def build_dag(
         start_date=start,
         catchup=spec.catchup,
         tags=sorted({*DEFAULT_TAGS, *spec.tags}),
-        doc_md=describe(spec),
+        doc_md=describe(spec, local),
         default_args={"owner": OWNER},
         **dag_kwargs,
     )
     with dag:
-        _pod_task(spec, env, task_id="pipeline")
+        _task(spec, env, task_id="pipeline", local=local)
     return dag
+
+
+def _task(spec: TransferSpec, env: str | None, *, task_id: str, local: LocalProfile | None) -> Any:
+    """The task running ``pipeline`` for ``spec``: a pod, or a subprocess when local."""
+    if local is None:
+        return _pod_task(spec, env, task_id=task_id)
+    return ETLLocalOperator(
+        task_id=task_id,
+        command=list(local.pipeline_command),
+        arguments=local.arguments(spec, EXECUTION_DATE_TEMPLATE),  # the pod's arguments
+        cwd=local.cwd,
+        execution_timeout=dt.timedelta(seconds=spec.active_deadline_seconds),
+        retries=spec.retries,
+        retry_delay=dt.timedelta(minutes=spec.retry_delay_minutes),
+        retry_exponential_backoff=_retry_backoff(),
+        max_retry_delay=MAX_RETRY_DELAY,
+        do_xcom_push=False,
+        outlets=[Asset(spec.asset_uri)],
+    )
 
 
 def _pod_task(spec: TransferSpec, env: str | None, *, task_id: str) -> Any:
@@ -415,8 +525,11 @@ def _pod_task(spec: TransferSpec, env: str | None, *, task_id: str) -> Any:
     )
 
 
-def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
-    """Every transfer of a deployment file as ``{dag_id: DAG}``.
+def build_dags(
+    path: str | Path, env: str | None = None, *, local: LocalProfile | None = None
+) -> dict[str, Any]:
+    """Every transfer of a deployment file as ``{dag_id: DAG}``; with ``local``, tasks
+    run ``pipeline`` in a subprocess of the worker instead of a pod.
 
     Raises:
         ConfigError: The file is unreadable or invalid (the message lists every problem),
@@ -429,7 +542,7 @@ def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
     env_name, _source = selected_environment(env)
     assets = {spec.name: spec.asset_uri for spec in specs}
     dags = {
-        spec.name: build_dag(spec, env=env_name, assets=assets)
+        spec.name: build_dag(spec, env=env_name, assets=assets, local=local)
         for spec in specs
         if spec.group is None
     }
@@ -442,7 +555,7 @@ def build_dags(path: str | Path, env: str | None = None) -> dict[str, Any]:
             raise ConfigValidationError(
                 str(path), [("transfers", f"group {name!r} has the name of a transfer's DAG")]
             )
-        dags[name] = build_group_dag(name, members, env=env_name, assets=assets)
+        dags[name] = build_group_dag(name, members, env=env_name, assets=assets, local=local)
     return dags
 
 
@@ -452,6 +565,7 @@ def build_group_dag(
     *,
     env: str | None = None,
     assets: Mapping[str, str] | None = None,
+    local: LocalProfile | None = None,
 ) -> Any:
     """One DAG running several transfers in stage order: a task per transfer (its
     name), an ``EmptyOperator`` spacer ``stage_<n>_done`` between stages. The first
@@ -469,7 +583,7 @@ def build_group_dag(
         start_date=start,
         catchup=lead.catchup,
         tags=sorted({*DEFAULT_TAGS, *(tag for member in members for tag in member.tags)}),
-        doc_md="\n\n".join(describe(member) for member in members),
+        doc_md="\n\n".join(describe(member, local) for member in members),
         default_args={"owner": OWNER},
         **dag_kwargs,
     )
@@ -478,7 +592,7 @@ def build_group_dag(
         previous: Any = None
         for stage in stages:
             tasks = [
-                _pod_task(member, env, task_id=member.name)
+                _task(member, env, task_id=member.name, local=local)
                 for member in members
                 if member.stage == stage
             ]
@@ -493,6 +607,7 @@ def build_group_dag(
 
 __all__ = [
     "EXECUTION_DATE_TEMPLATE",
+    "ETLLocalOperator",
     "ETLPodOperator",
     "build_dag",
     "build_dags",

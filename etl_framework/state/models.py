@@ -60,6 +60,8 @@ class Run(Base):
     computable."""
     skip_reason: Mapped[str | None] = mapped_column(Text)
     """Why a ``skipped`` run did nothing (its inputs match an earlier run's)."""
+    orchestrator_run_id: Mapped[str | None] = mapped_column(String(250))
+    """The run id of the orchestrator that started the run (Airflow's ``run_id``)."""
 
     __table_args__ = (Index("ix_etl_runs_transfer_status", "transfer", "status"),)
 

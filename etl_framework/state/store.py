@@ -110,6 +110,7 @@ class RunRecord:
     host: str | None
     metrics: dict[str, float]
     skip_reason: str | None = None
+    orchestrator_run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,7 @@ class RunStore:
         code_version: str | None = None,
         image_tag: str | None = None,
         fingerprint: str | None = None,
+        orchestrator_run_id: str | None = None,
     ) -> LeaseGrant:
         """Take the lease and record the run as running; LeaseHeldError if taken.
 
@@ -292,6 +294,7 @@ class RunStore:
                 code_version=code_version,
                 image_tag=image_tag,
                 fingerprint=fingerprint,
+                orchestrator_run_id=orchestrator_run_id,
             )
         except BaseException:
             self.liveness.release(run_id)
@@ -315,6 +318,7 @@ class RunStore:
         code_version: str | None,
         image_tag: str | None,
         fingerprint: str | None,
+        orchestrator_run_id: str | None = None,
     ) -> tuple[LeaseHeldError | None, LeaseGrant]:
         others: set[str] = set()
         with self._serialized() as conn:
@@ -371,6 +375,7 @@ class RunStore:
                     pid=os.getpid(),
                     fence_token=token,
                     fingerprint=fingerprint,
+                    orchestrator_run_id=_redacted(orchestrator_run_id),
                 )
             )
         return None, LeaseGrant(token, frozenset(others))
@@ -738,6 +743,7 @@ def _record(run: Any) -> RunRecord:
         host=run.host,
         metrics=dict(run.metrics or {}),
         skip_reason=run.skip_reason,
+        orchestrator_run_id=run.orchestrator_run_id,
     )
 
 

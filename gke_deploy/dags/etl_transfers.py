@@ -6,6 +6,10 @@ file. ``$ETL_ENV`` selects the environment overlay. The scheduler needs
 ``pip install 'etl_framework[airflow]'``; the transfers themselves run in the job
 image as Kubernetes pods, so no job dependency is installed next to Airflow.
 
+``ETL_AIRFLOW_PROFILE=local`` runs each task's ``pipeline`` in a subprocess of the
+worker instead of a pod, for an Airflow on one machine (``invoke airflow-local``; see
+``etl_framework.deploy.airflow_local`` for its settings).
+
 A broken transfers file fails this module's import with an error that lists every
 problem, which Airflow shows as an import error of this DAG file.
 """
@@ -16,6 +20,7 @@ import os
 from pathlib import Path
 
 from etl_framework.deploy.airflow import build_dags
+from etl_framework.deploy.airflow_local import LocalProfile
 
 TRANSFERS_FILE_VAR = "ETL_TRANSFERS_FILE"
 
@@ -33,4 +38,4 @@ def transfers_file() -> Path:
 
 
 # Module-level DAG objects are what Airflow's DagBag collects.
-globals().update(build_dags(transfers_file()))
+globals().update(build_dags(transfers_file(), local=LocalProfile.from_environ()))

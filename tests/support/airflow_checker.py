@@ -8,6 +8,7 @@ Called by tests/integration/airflow/test_dags.py, which runs in the project's ma
     python airflow_checker.py exit-codes DAG_FOLDER DAG_ID
     python airflow_checker.py render-all DAG_FOLDER RUN_AFTER
     python airflow_checker.py assets DAG_FOLDER
+    python airflow_checker.py local-exit-codes DAG_FOLDER DAG_ID RUN_AFTER OUT_FILE
 """
 
 from __future__ import annotations
@@ -227,6 +228,48 @@ def exit_codes(folder: str, dag_id: str) -> dict[str, Any]:
     return outcome
 
 
+def local_exit_codes(folder: str, dag_id: str, run_after: str, out_file: str) -> dict[str, Any]:
+    """Run the local profile's task (its command a fake ``pipeline`` that records its argv
+    and env in OUT_FILE, then exits with $CHECK_EXIT): how does the task end per code?"""
+    import pendulum
+
+    bag = _dagbag(folder)
+    dag = bag.dags[dag_id]
+    (task,) = dag.tasks
+    timetable = _core_timetable(dag.timetable)
+    interval = timetable.infer_manual_data_interval(run_after=pendulum.parse(run_after))
+    context = {
+        "dag": dag,
+        "task": task,
+        "run_id": "manual__local_check",
+        "data_interval_start": interval.start,
+        "data_interval_end": interval.end,
+        "logical_date": interval.start,
+    }
+    task.render_template_fields(context)
+    outcome = {}
+    seen = {}
+    for code in (0, 1, 2, 3, 4, 75, 137):
+        os.environ["CHECK_EXIT"] = str(code)
+        try:
+            task.execute(context)
+        except Exception as exc:  # the class of the error is the answer
+            outcome[str(code)] = [type(exc).__name__, str(exc)]
+        else:
+            outcome[str(code)] = ["ok", ""]
+        with open(out_file, encoding="utf-8") as file:
+            seen = json.load(file)
+    return {
+        "task_type": type(task).__name__,
+        "retries": task.retries,
+        "command": task.command,
+        "arguments": task.arguments,
+        "cwd": task.cwd,
+        "outcome": outcome,
+        "child": seen,
+    }
+
+
 def assets(folder: str) -> dict[str, Any]:
     """Per DAG, after a serialization round trip (what the scheduler sees): the task
     order, each task's outlet URIs and the asset URIs the schedule waits for."""
@@ -266,6 +309,7 @@ COMMANDS = {
     "render-without-interval": render_without_interval,
     "exit-codes": exit_codes,
     "render-all": render_all,
+    "local-exit-codes": local_exit_codes,
 }
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ def check_db_commands(config: Path, url: str) -> None:
     history = etlctl("db", "history", config)
     assert history.returncode == 0, history.stderr
     lines = history.stdout.splitlines()
-    assert f"-> {head()} (head, current)" in lines[0]
+    assert f" -> {head()} (head, current)" in lines[0]  # newest first
     assert any(line.startswith("0003 -> 0004") for line in lines)
     assert lines[-1].startswith("<base> -> 0001")
 

@@ -39,6 +39,31 @@ def test_success_is_recorded(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("environ", "recorded"),
+    [
+        ({}, None),
+        ({"AIRFLOW_CTX_DAG_RUN_ID": "scheduled__2024-01-15T03:00:00+00:00"}, "scheduled__"),
+        ({"AIRFLOW_CTX_DAG_RUN_ID": "x", "ETL_ORCHESTRATOR_RUN_ID": "manual__1"}, "manual__1"),
+    ],
+)
+def test_the_orchestrators_run_id_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], recorded: str | None
+) -> None:
+    for name in ("AIRFLOW_CTX_DAG_RUN_ID", "ETL_ORCHESTRATOR_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    h = harness(tmp_path)
+    assert h.run("trace_job", "20240115", "truncate").exit_code == 0
+    [run] = h.runs()
+    if recorded is None:
+        assert run.orchestrator_run_id is None
+    else:
+        assert run.orchestrator_run_id is not None
+        assert run.orchestrator_run_id.startswith(recorded)
+
+
 @pytest.mark.parametrize(("fail_with", "code"), [("error", 1), ("transient", 75), ("keyboard", 1)])
 def test_failures_are_recorded_with_their_exit_code(
     tmp_path: Path, fail_with: str, code: int

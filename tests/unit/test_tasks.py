@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import shlex
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from invoke.exceptions import Exit
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = {
@@ -22,6 +24,7 @@ TASKS = {
     "fetch-credentials",
     "create-credentials-secret",
     "render-manifests",
+    "airflow-local",
     "check",
 }
 
@@ -105,9 +108,11 @@ class FakeContext:
 
     def __init__(self) -> None:
         self.commands: list[str] = []
+        self.options: list[dict[str, object]] = []
 
     def run(self, command: str, **kwargs: object) -> None:
         self.commands.append(command)
+        self.options.append(kwargs)
 
 
 def test_test_docker_local_dev_mounts_the_specs_key_file(
@@ -292,3 +297,53 @@ def test_test_docker_local_refuses_a_missing_folder(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert f"--config-dir {tmp_path / 'nowhere'}: no such folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_airflow_local_starts_standalone_with_the_generated_dags_and_the_local_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks
+    from etl_framework.deploy.airflow_local import LocalProfile
+
+    airflow = tmp_path / ".venv-airflow" / "bin" / "airflow"
+    airflow.parent.mkdir(parents=True)
+    airflow.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(tasks, "REPO", tmp_path)
+    context = FakeContext()
+
+    tasks.airflow_local.body(context, port=8181)
+
+    (command,) = context.commands
+    assert shlex.split(command) == [str(airflow), "standalone"]
+    env = context.options[0]["env"]
+    assert isinstance(env, dict)
+    assert env["AIRFLOW_HOME"] == str(tmp_path / ".etl" / "airflow")
+    assert (tmp_path / ".etl" / "airflow").is_dir()
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "gke_deploy" / "dags")
+    assert env["ETL_TRANSFERS_FILE"] == str(tmp_path / "gke_deploy" / "transfers.yaml")
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert env["AIRFLOW__API__PORT"] == "8181"
+    assert env["AIRFLOW__API__BASE_URL"] == "http://localhost:8181"
+    assert env["PYTHONPATH"] == str(tmp_path)
+    assert env["PATH"].split(os.pathsep)[0] == str(airflow.parent)  # its `airflow ...` children
+    # the tasks run this venv's pipeline (not Airflow's) on the local config, in the repo
+    assert LocalProfile.from_environ(env) == LocalProfile(
+        pipeline_command=(sys.executable, "-m", "etl_framework"),
+        config=str(tmp_path / "jobs" / "config" / "local.yaml"),
+        cwd=str(tmp_path),
+    )
+
+
+def test_airflow_local_without_the_airflow_venv_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks
+
+    monkeypatch.setattr(tasks, "REPO", tmp_path)
+    context = FakeContext()
+    with pytest.raises(Exit) as info:
+        tasks.airflow_local.body(context)
+    assert info.value.code == 3
+    assert "run script/setup/airflow" in str(info.value.message)
+    assert context.commands == []
+    assert not (tmp_path / ".etl").exists()

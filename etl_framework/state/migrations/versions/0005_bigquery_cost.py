@@ -1,13 +1,13 @@
 """Steps record what their BigQuery jobs cost: job and load-job counts, bytes, slot-ms.
 
-Revision ID: 0005_bigquery_cost
+Revision ID: 0005
 Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_bigquery_cost"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
