@@ -10,11 +10,12 @@ without calling BigQuery. Jobs without a declarative write strategy say so.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from etl_framework.context import Connections, RunContext
-from etl_framework.exceptions import ETLError
+from etl_framework.exceptions import ConfigError, ETLError
 from etl_framework.logs import run_logger
 
 if TYPE_CHECKING:
@@ -47,6 +48,54 @@ class UnopenedConnections(Connections):
         return connector
 
 
+class PlanLedger:
+    """The plan's `LedgerHandle`: reads the ledger read-only (a SQLite ledger opened
+    ``mode=ro``, PostgreSQL read-only transactions; liveness probed without removing a
+    dead holder's lock file) and records nothing. Its `stale_staging` is the run's own
+    decision (`etl_framework.state.store.stale_staging_names`)."""
+
+    def __init__(self, url: str, lease_ttl_seconds: float, run_id: str) -> None:
+        self.url = url
+        self.lease_ttl = dt.timedelta(seconds=lease_ttl_seconds)
+        self.run_id = run_id
+
+    def stale_staging(self, connection: str, target: str) -> list[str]:
+        import sqlalchemy as sa
+        from sqlalchemy.engine import make_url
+
+        from etl_framework.report.ledger import ledger_connection, readonly_engine
+        from etl_framework.state.liveness import liveness_for
+        from etl_framework.state.models import Staging
+        from etl_framework.state.store import stale_staging_names
+
+        try:
+            engine = readonly_engine(self.url)
+        except ConfigError as exc:
+            if "no run ledger" in str(exc):
+                return []  # no ledger yet: nothing recorded
+            raise
+        liveness = liveness_for(make_url(self.url), readonly=True)
+        try:
+            with ledger_connection(engine) as conn:
+                if not sa.inspect(conn).has_table(Staging.__tablename__):
+                    return []
+                return stale_staging_names(
+                    conn, liveness, self.lease_ttl, self.run_id, connection, target
+                )
+        finally:
+            liveness.close()
+            engine.dispose()
+
+    def record_staging(self, connection: str, target: str, name: str) -> None:
+        raise AssertionError("pipeline --plan records nothing")
+
+    def staging_dropped(self, connection: str, name: str) -> None:
+        raise AssertionError("pipeline --plan records nothing")
+
+    def reconcile_published(self, run_id: str) -> bool:
+        raise AssertionError("pipeline --plan records nothing")
+
+
 def strategy_statements(request: RunRequest, window: Window) -> dict[str, Any]:
     """``{"staging": name, "statements": [...]}``, or a line saying why there are none."""
     job_cls = request.job
@@ -65,6 +114,9 @@ def strategy_statements(request: RunRequest, window: Window) -> dict[str, Any]:
         connections=UnopenedConnections(config.connections),
         logger=run_logger(transfer=job_cls.transfer_name, run_id="plan"),
         fence_token=PLAN_FENCE_TOKEN,
+        ledger=PlanLedger(
+            config.state.url.get_secret_value(), config.state.lease_ttl_seconds, run_id
+        ),
     )
     job: Any = job_cls(context)
     if getattr(job, "materialized", None) == "view":
@@ -82,8 +134,18 @@ def strategy_statements(request: RunRequest, window: Window) -> dict[str, Any]:
     staging = strategy.staging
     return {
         "staging": f"{staging} (the run's own id replaces {str(staging)[-8:]})",
+        "leftover_staging": _leftover_staging(strategy),
         "statements": [s.as_dict() for s in statements],
     }
+
+
+def _leftover_staging(strategy: Any) -> list[str] | str:
+    """The staging tables ``pre_execution_cleansing`` would drop: recorded in the ledger
+    for runs of this target that are gone (the strategy's own `stale_staging`)."""
+    stale = getattr(strategy, "stale_staging", None)
+    if not callable(stale):
+        return "none listed: the strategy does not record staging in the ledger"
+    return list(stale())
 
 
 def _sql_statements(strategy: Any) -> list[Any]:

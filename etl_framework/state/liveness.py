@@ -77,8 +77,10 @@ class Liveness:
 class FileLocks(Liveness):
     """``flock`` on one file per run beside a SQLite ledger."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, tidy: bool = True) -> None:
         self.directory = directory
+        self.tidy = tidy
+        """Remove a dead holder's file once seen (False: look only, e.g. ``--plan``)."""
         self._held: dict[str, int] = {}
 
     def _path(self, run_id: str) -> Path:
@@ -115,8 +117,9 @@ class FileLocks(Liveness):
             return False  # a live process holds it
         finally:
             os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            self._path(run_id).unlink()
+        if self.tidy:
+            with contextlib.suppress(FileNotFoundError):
+                self._path(run_id).unlink()
         return True
 
     def close(self) -> None:
@@ -190,13 +193,14 @@ class AdvisoryLocks(Liveness):
         self._engine.dispose()
 
 
-def liveness_for(url: sa.URL) -> Liveness:
-    """The liveness locks of a ledger at ``url``."""
+def liveness_for(url: sa.URL, *, readonly: bool = False) -> Liveness:
+    """The liveness locks of a ledger at ``url`` (``readonly``: to look only, never
+    removing a dead holder's lock file)."""
     backend = url.get_backend_name()
     if backend == "sqlite":
         if not url.database or url.database == ":memory:":
             return Liveness()
-        return FileLocks(Path(url.database + ".locks"))
+        return FileLocks(Path(url.database + ".locks"), tidy=not readonly)
     if backend == "postgresql":
         return AdvisoryLocks(url)
     return Liveness()

@@ -234,9 +234,7 @@ class RunStore:
         """The database server's clock on PostgreSQL, so that leases taken and renewed
         from machines whose clocks disagree are judged by one clock; ours on SQLite
         (one machine)."""
-        if self.is_sqlite:
-            return utcnow()
-        return _aware(conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one())
+        return ledger_now(conn)
 
     @contextmanager
     def _serialized(self) -> Iterator[Connection]:
@@ -382,12 +380,7 @@ class RunStore:
 
     def _gone(self, conn: Connection, lease: Any, now: dt.datetime) -> str | None:
         """Why ``lease`` may be taken over (its holder died, or hangs past the TTL)."""
-        # A lease without a token was taken by a version without liveness locks.
-        if lease.fence_token is not None and self.liveness.is_dead(conn, lease.run_id):
-            return PROCESS_DIED
-        if now - _aware(lease.heartbeat_at) > self.lease_ttl:
-            return LEASE_EXPIRED
-        return None
+        return lease_gone(self.liveness, conn, lease, now, self.lease_ttl)
 
     @staticmethod
     def _next_token(conn: Connection, now: dt.datetime) -> int:
@@ -580,21 +573,9 @@ class RunStore:
         """Recorded, not dropped staging of ``target`` whose run is neither ``run_id``
         nor alive (a live lease whose holder is neither dead nor past the TTL)."""
         with self._serialized() as conn:
-            now = self._now(conn)
-            rows = conn.execute(
-                sa.select(Staging.run_id, Staging.name)
-                .where(
-                    Staging.connection == connection,
-                    Staging.target == target,
-                    Staging.dropped_at.is_(None),
-                    Staging.run_id != run_id,
-                )
-                .order_by(Staging.id)
-            ).all()
-            owners = {row.run_id for row in rows}
-            leases = conn.execute(sa.select(Lease).where(Lease.run_id.in_(owners))).all()
-            live = {lease.run_id for lease in leases if not self._gone(conn, lease, now)}
-        return list(dict.fromkeys(row.name for row in rows if row.run_id not in live))
+            return stale_staging_names(
+                conn, self.liveness, self.lease_ttl, run_id, connection, target
+            )
 
     def staging_dropped(self, connection: str, name: str) -> None:
         """Record that staging table ``name`` is gone (dropped, or found missing)."""
@@ -691,6 +672,53 @@ class RunStore:
         with self.engine.connect() as conn:
             rows = conn.execute(succeeded_spans(transfer)).all()
         return uncovered_part(rows, window)
+
+
+def ledger_now(conn: Connection) -> dt.datetime:
+    """The ledger's clock: the database server's on PostgreSQL (leases taken and renewed
+    from machines whose clocks disagree are judged by one clock), ours on SQLite."""
+    if conn.dialect.name == "sqlite":
+        return utcnow()
+    return _aware(conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one())
+
+
+def lease_gone(
+    liveness: Liveness, conn: Connection, lease: Any, now: dt.datetime, ttl: dt.timedelta
+) -> str | None:
+    """Why ``lease`` may be taken over (its holder died, or hangs past ``ttl``)."""
+    # A lease without a token was taken by a version without liveness locks.
+    if lease.fence_token is not None and liveness.is_dead(conn, lease.run_id):
+        return PROCESS_DIED
+    if now - _aware(lease.heartbeat_at) > ttl:
+        return LEASE_EXPIRED
+    return None
+
+
+def stale_staging_names(
+    conn: Connection,
+    liveness: Liveness,
+    ttl: dt.timedelta,
+    run_id: str,
+    connection: str,
+    target: str,
+) -> list[str]:
+    """`RunStore.stale_staging` on ``conn``: what a run's cleansing drops, and what
+    ``pipeline --plan`` lists (there on a read-only connection, with read-only liveness)."""
+    now = ledger_now(conn)
+    rows = conn.execute(
+        sa.select(Staging.run_id, Staging.name)
+        .where(
+            Staging.connection == connection,
+            Staging.target == target,
+            Staging.dropped_at.is_(None),
+            Staging.run_id != run_id,
+        )
+        .order_by(Staging.id)
+    ).all()
+    owners = {row.run_id for row in rows}
+    leases = conn.execute(sa.select(Lease).where(Lease.run_id.in_(owners))).all()
+    live = {lease.run_id for lease in leases if not lease_gone(liveness, conn, lease, now, ttl)}
+    return list(dict.fromkeys(row.name for row in rows if row.run_id not in live))
 
 
 def succeeded_spans(transfer: str) -> Any:

@@ -8,10 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import signal
 from pathlib import Path
 
+import sqlalchemy as sa
 import yaml
 
+from etl_framework.load.sql.staging import list_staging
+from tests.support.crash_jobs import CRASH_ENV
 from tests.support.pipeline import REPO, run_pipeline
 from tests.support.plan import one, statements
 from tests.support.plan import snapshot as _snapshot
@@ -108,3 +112,70 @@ def test_plan_without_a_ledger_creates_none(tmp_path: Path) -> None:
     assert "tok-9f8e7d6c5b" not in result.stdout + result.stderr
     assert yaml.safe_load(result.stdout)["window"] == "20240301..20240302"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]
+
+
+def test_plan_names_the_leftover_staging_the_run_drops(tmp_path: Path) -> None:
+    """A run SIGKILLed mid-load leaves its recorded staging table: ``--plan`` names it
+    (YAML and JSON) touching nothing, and the next real run drops exactly that table."""
+    data = tmp_path / "data"
+    data.mkdir()
+    warehouse = f"sqlite:///{data / 'warehouse.db'}"
+
+    def config(name: str, **options: object) -> str:
+        path = tmp_path / name
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "state": {"url": f"sqlite:///{data / 'state.db'}"},
+                    "logging": {"format": "text", "progress": False},
+                    "connections": {"warehouse": {"type": "sql", "url": warehouse}},
+                    "transfers": {"crash_orders": {"rows": 300, **options}},
+                }
+            )
+        )
+        return str(path)
+
+    jobs = {"ETL_JOBS_MODULES": "tests.support.crash_jobs"}
+    args = ["20240112", "crash_orders", "truncate"]
+    seed = run_pipeline([*args, config("seed.yaml")], tmp_path, **jobs)
+    assert seed.returncode == 0, seed.stderr
+    new = config("new.yaml", version=1, publish="staging")
+    killed = run_pipeline([*args, new], tmp_path, **jobs, **{CRASH_ENV: "mid_load"})
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr)
+    engine = sa.create_engine(warehouse)
+    try:
+        with engine.connect() as conn:
+            [left] = list_staging(conn, "orders")
+    finally:
+        engine.dispose()
+    before = _snapshot(data)
+    assert any(name.startswith("state.db.locks/") for name in before)  # the dead run's lock
+
+    planned = run_pipeline([*args, new, "--plan"], tmp_path, **jobs)
+    assert planned.returncode == 0, planned.stderr
+    plan = yaml.safe_load(planned.stdout)
+    assert plan["leftover_staging"] == [left]
+    [drop] = [s for s in plan["statements"] if "runs that are gone" in s.get("note", "")]
+    assert drop["note"].endswith(f"({left})")
+    as_json = run_pipeline([*args, new, "--plan", "--format", "json"], tmp_path, **jobs)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["leftover_staging"] == [left]
+    after = _snapshot(data)
+    assert {name: after[name] for name in before} == before, "the plan changed a file"
+    new_files = {name: digest for name, digest in after.items() if name not in before}
+    assert set(new_files) <= {"warehouse.db-wal", "warehouse.db-shm"}, new_files
+
+    rerun = run_pipeline([*args, new], tmp_path, **jobs)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stderr.count("left by an earlier run") == 1, rerun.stderr
+    assert f"dropped staging table {left} left by an earlier run" in rerun.stderr
+    engine = sa.create_engine(warehouse)
+    try:
+        with engine.connect() as conn:
+            assert list_staging(conn, "orders") == []
+    finally:
+        engine.dispose()
+    # and nothing is left to drop now
+    again = run_pipeline([*args, new, "--plan", "--format", "json"], tmp_path, **jobs)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["leftover_staging"] == []

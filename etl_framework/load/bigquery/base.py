@@ -205,15 +205,19 @@ class BigQueryWriteStrategy(ABC):
         `FencedOutError` at once when a newer run claimed an overlapping window."""
         return self.fence.claim(self.ledger)
 
+    def stale_staging(self) -> list[str]:
+        """The staging of this target that the ledger recorded for runs that are gone:
+        what `drop_stale_staging` drops (and ``pipeline --plan`` lists)."""
+        stale = self.ledger.stale_staging(self.connector.name, str(self.target))
+        return [n for n in stale if self.connector.table_ref(n) != self.staging]
+
     def drop_stale_staging(self) -> list[str]:
         """Drop the staging tables (and staged GCS files) of this target that the ledger
         recorded for runs that are gone; return the staging table names dropped."""
         connection = self.connector.name
         dropped = []
-        for name in self.ledger.stale_staging(connection, str(self.target)):
+        for name in self.stale_staging():
             ref = self.connector.table_ref(name)
-            if ref == self.staging:
-                continue
             if self.connector.delete_table(ref):
                 dropped.append(ref.table)
                 self.log.warning("dropped staging table %s left by an earlier run", ref)

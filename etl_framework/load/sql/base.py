@@ -203,14 +203,18 @@ class WriteStrategy(ABC):
         published. Does nothing with token 0."""
         return self.fence.claim(self.engine, self.ledger)
 
+    def stale_staging(self) -> list[str]:
+        """The staging of this target that the ledger recorded for runs that are gone:
+        what `drop_stale_staging` drops (and ``pipeline --plan`` lists)."""
+        stale = self.ledger.stale_staging(self.connector.name, self.target)
+        return [n for n in stale if n != self.staging]
+
     def drop_stale_staging(self) -> list[str]:
         """Drop the staging of this target that the ledger recorded for runs that are
         gone; return the names dropped. Never a table the ledger did not record."""
-        connection = self.connector.name
-        stale = [n for n in self.ledger.stale_staging(connection, self.target) if n != self.staging]
-        dropped = drop_owned_staging(self.engine, stale)
+        dropped = drop_owned_staging(self.engine, self.stale_staging())
         for name in dropped:
-            self.ledger.staging_dropped(connection, name)
+            self.ledger.staging_dropped(self.connector.name, name)
             self.log.warning("dropped staging table %s left by an earlier run", name)
         return dropped
 
@@ -633,7 +637,10 @@ class WriteStrategy(ABC):
                     f"{FENCE_TABLE} with the lease's fencing token (own transaction)"
                 )
             )
-        out.append(step("drop the staging tables the ledger recorded for runs that are gone"))
+        stale = ", ".join(self.stale_staging()) or "none now"
+        out.append(
+            step(f"drop the staging tables the ledger recorded for runs that are gone ({stale})")
+        )
         table = self.target if direct else self.staging
         if not direct and d.name == "postgresql":
             out.append(step(f"session advisory lock on {self.staging} while it exists"))
