@@ -83,6 +83,19 @@ COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
 """Set by Kubernetes in every pod of an Indexed Job."""
 ENVIRONMENTS = ("dev", "prod")
 
+ORCHESTRATOR_RUN_ID_ENV = "ETL_ORCHESTRATOR_RUN_ID"
+"""The run id of whatever started the pod, recorded in the ledger's ``orchestrator_run_id``
+(`etl_framework.runner.ENV_ORCHESTRATOR_RUN_ID`). Every pod gets it from the downward API;
+only the field it reads differs (`JOB_RUN_ID_FIELD`, `AIRFLOW_RUN_ID_FIELD`)."""
+JOB_RUN_ID_FIELD = "metadata.labels['batch.kubernetes.io/job-name']"
+"""A Job's pods: the Job's name (the label the Job controller sets on its pods)."""
+AIRFLOW_RUN_ID_ANNOTATION = f"{LABEL_PREFIX}/orchestrator-run-id"
+"""The pod annotation the DAG's task sets to ``{{ run_id }}`` (the operator's templated
+``annotations``). Not KubernetesPodOperator's own ``run_id`` label: label values cannot
+hold ``:`` or ``+``, so the operator stores a run id such as
+``manual__2024-01-15T00:00:00+00:00`` shortened and hashed, no longer Airflow's id."""
+AIRFLOW_RUN_ID_FIELD = f"metadata.annotations['{AIRFLOW_RUN_ID_ANNOTATION}']"
+
 # podFailurePolicy: which pipeline exit codes end the Job at once, which are retried.
 FAIL_AT_ONCE_EXIT_CODES = tuple(int(c) for c in (ExitCode.FAILED, ExitCode.USAGE, ExitCode.CONFIG))
 """1 job failed (terminal by contract), 2 usage error, 3 config error: a retry repeats it."""
@@ -248,7 +261,7 @@ def resolve_sql_proxy(spec: TransferSpec, sql_proxy: SqlProxy | bool | None) -> 
 
 
 def _env(
-    spec: TransferSpec, proxy: SqlProxy | None, extra: Mapping[str, str]
+    spec: TransferSpec, proxy: SqlProxy | None, extra: Mapping[str, str], run_id_field: str
 ) -> list[dict[str, Any]]:
     plain = {"HOME": "/tmp", "TMPDIR": "/tmp", "ETL_IMAGE_TAG": spec.image_ref}
     if spec.credentials_path is not None:
@@ -265,6 +278,13 @@ def _env(
             {
                 "name": name,
                 "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}},
+            }
+        )
+    if not any(item["name"] == ORCHESTRATOR_RUN_ID_ENV for item in env):  # the spec's wins
+        env.append(
+            {
+                "name": ORCHESTRATOR_RUN_ID_ENV,
+                "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": run_id_field}},
             }
         )
     return env
@@ -341,6 +361,7 @@ def build_pod_spec(
     command: Sequence[str] = PIPELINE_COMMAND,
     sql_proxy: SqlProxy | bool | None = None,
     extra_env: Mapping[str, str] | None = None,
+    run_id_field: str = JOB_RUN_ID_FIELD,
 ) -> dict[str, Any]:
     """The pod spec of a transfer run: ``pipeline`` (+ proxy sidecar), volumes, security.
 
@@ -355,6 +376,9 @@ def build_pod_spec(
         command: The container's command (`PIPELINE_COMMAND`; a backfill runs ``exec-index``).
         sql_proxy: See `resolve_sql_proxy`.
         extra_env: More plain env vars (win over the spec's).
+        run_id_field: The pod field (downward API) ``$ETL_ORCHESTRATOR_RUN_ID`` is read
+            from: the Job's name (`JOB_RUN_ID_FIELD`) or the DAG run's id
+            (`AIRFLOW_RUN_ID_FIELD`). The only difference between a Job's pod and the DAG's.
     """
     proxy = resolve_sql_proxy(spec, sql_proxy)
     mounts: list[dict[str, Any]] = [
@@ -383,7 +407,7 @@ def build_pod_spec(
         "command": list(command),
         "args": list(args),
         "workingDir": WORKDIR,
-        "env": _env(spec, proxy, extra_env or {}),
+        "env": _env(spec, proxy, extra_env or {}, run_id_field),
         "resources": _resources(spec.resources.model_dump()),
         "securityContext": _container_security_context(),
         "volumeMounts": mounts,

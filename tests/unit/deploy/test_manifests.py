@@ -352,3 +352,40 @@ def test_truncated_job_names_stay_unique_with_a_hash_of_the_transfer_name() -> N
     )
     assert job_name(make_spec(), "20240101") == "etl-demo-orders-20240101"
 
+
+def test_every_pod_reads_its_orchestrator_run_id_from_the_downward_api() -> None:
+    from etl_framework.runner import ENV_ORCHESTRATOR_RUN_ID
+
+    assert manifests.ORCHESTRATOR_RUN_ID_ENV == ENV_ORCHESTRATOR_RUN_ID  # what the ledger reads
+
+    def run_id_env(pod: dict[str, Any]) -> dict[str, Any]:
+        (item,) = [e for e in pod["containers"][0]["env"] if e["name"] == ENV_ORCHESTRATOR_RUN_ID]
+        return dict(item)
+
+    job_field = {"fieldRef": {"apiVersion": "v1", "fieldPath": manifests.JOB_RUN_ID_FIELD}}
+    assert manifests.JOB_RUN_ID_FIELD == "metadata.labels['batch.kubernetes.io/job-name']"
+    for job in (
+        build_job(make_spec(), "20240115"),
+        build_backfill_job(make_spec(), "20240101", "20240103"),
+    ):
+        assert run_id_env(pod_spec(job))["valueFrom"] == job_field
+    airflow = manifests.build_pod_spec(
+        make_spec(), ["x"], run_id_field=manifests.AIRFLOW_RUN_ID_FIELD
+    )
+    assert run_id_env(airflow)["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.annotations['etl-framework.io/orchestrator-run-id']"
+    )
+    # the only difference between the two pods
+    job_pod = manifests.build_pod_spec(make_spec(), ["x"])
+    assert run_id_env(job_pod) != run_id_env(airflow)
+    for pod in (job_pod, airflow):
+        pod["containers"][0]["env"] = [
+            e for e in pod["containers"][0]["env"] if e["name"] != ENV_ORCHESTRATOR_RUN_ID
+        ]
+    assert job_pod == airflow
+    # a value set in the transfers file wins (no duplicate env name)
+    fixed = make_spec(env={"ETL_ORCHESTRATOR_RUN_ID": "nightly"})
+    env = pod_spec(build_job(fixed, "20240115"))["containers"][0]["env"]
+    assert [e for e in env if e["name"] == ENV_ORCHESTRATOR_RUN_ID] == [
+        {"name": ENV_ORCHESTRATOR_RUN_ID, "value": "nightly"}
+    ]
