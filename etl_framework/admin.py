@@ -120,7 +120,12 @@ def db_check(config_location: str) -> None:
 @click.option(
     "--limit", default=20, show_default=True, type=click.IntRange(min=1, max=MAX_RUNS_LIMIT)
 )
-@click.option("--steps", "show_steps", is_flag=True, help="Also each run's steps.")
+@click.option(
+    "--steps",
+    "show_steps",
+    is_flag=True,
+    help="Also each run's steps and orchestrator run (Airflow run id, Kubernetes Job).",
+)
 def runs(config_location: str, transfer: str | None, limit: int, show_steps: bool) -> None:
     """Recent runs, newest first."""
     store = _store(config_location)
@@ -139,6 +144,8 @@ def runs(config_location: str, transfer: str | None, limit: int, show_steps: boo
             f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.transfer:<22} {r.mode:<8} {r.window!s:<19} "
             f"{r.status:<10} {r.rows_written:>10,}  {r.error or r.skip_reason or ''}"
         )
+        if show_steps and r.orchestrator_run_id:
+            click.echo(f"{'':<19} - orchestrator run {r.orchestrator_run_id}")
         for step in steps.get(r.run_id, ()):
             line = f"{'':<19} - {step.step:<24} {step.status or '':<10} {step.seconds:>8.3f}s"
             if step.rows_read is not None and step.rows_written is not None:

@@ -49,8 +49,11 @@ MAX_PARALLEL = 32
     "k8s_env",
     default=None,
     metavar="ENV",
-    help="Print the Indexed Job backfill manifest(s) of overlay ENV instead of running.",
+    help="Run the windows as one Indexed Job of overlay ENV on the cluster instead"
+    " (--parallel: pods at once).",
 )
+@click.option("--dry-run", is_flag=True, help="With --k8s: print the Job instead of creating it.")
+@click.option("--context", default=None, help="With --k8s: kubeconfig context (default: current).")
 @click.option(
     "--transfers-file",
     default="gke_deploy/transfers.yaml",
@@ -69,6 +72,8 @@ def backfill_command(
     journal: Path | None,
     restart: bool,
     k8s_env: str | None,
+    dry_run: bool,
+    context: str | None,
     transfers_file: str,
 ) -> None:
     """Rebuild TRANSFER's days START..END (YYYYMMDD, inclusive), one window a day.
@@ -81,6 +86,8 @@ def backfill_command(
     from etl_framework.backfill.plan import Journal, missing_days, succeeded_days, windows
     from etl_framework.runner import prepare
 
+    if k8s_env is None and (dry_run or context):
+        raise click.UsageError("--dry-run and --context go with --k8s ENV")
     if end < start:
         raise click.UsageError(f"END {format_date(end)} is before START {format_date(start)}")
     write_mode = WriteMode(mode)
@@ -91,7 +98,18 @@ def backfill_command(
     if only_missing:
         days = missing_days(url, transfer, days)
     if k8s_env is not None:
-        _print_k8s(transfer, days, k8s_env, transfers_file, write_mode)
+        from etl_framework.backfill.k8s import run_k8s
+
+        run_k8s(
+            transfer,
+            days,
+            k8s_env,
+            transfers_file,
+            write_mode,
+            parallelism=parallel,
+            dry_run=dry_run,
+            context=context,
+        )
         return
     book = Journal(journal or Journal.default_path(transfer, start, end, mode))
     begun = book.begin(restart=restart)
@@ -179,23 +197,3 @@ def _summary(transfer: str, days: list[dt.date], skipped: int, results: list[Any
     not_run = len(days) - skipped - len(results)
     table.caption = f"{ok} succeeded, {len(results) - ok} failed, {not_run} not run"
     Console(file=sys.stdout if sys.stdout.isatty() else sys.stderr, width=120).print(table)
-
-
-def _print_k8s(
-    transfer: str, days: list[dt.date], env: str, transfers_file: str, mode: WriteMode
-) -> None:
-    from etl_framework.backfill.plan import contiguous_ranges
-    from etl_framework.deploy.manifests import ENVIRONMENTS, build_backfill_job, to_yaml
-    from etl_framework.deploy.spec import get_transfer
-
-    if env not in ENVIRONMENTS:
-        raise click.UsageError(f"--k8s {env!r}: expected one of {', '.join(ENVIRONMENTS)}")
-    spec = get_transfer(transfer, transfers_file, env=env)
-    manifests = [
-        build_backfill_job(spec, first, last, env=env, mode=mode, name_suffix=format_date(last)[4:])
-        for first, last in contiguous_ranges(days)
-    ]
-    if manifests:
-        click.echo(to_yaml(*manifests), nl=False)
-    else:
-        click.echo("nothing to backfill", err=True)

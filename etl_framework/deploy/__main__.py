@@ -19,12 +19,14 @@ from pathlib import Path
 import click
 
 from etl_framework.deploy.manifests import (
+    BACKFILL_DAYS_ENV,
     BACKFILL_START_ENV,
     COMPLETION_INDEX_ENV,
     ENVIRONMENTS,
     build_backfill_job,
     build_job,
     execution_date_from_index,
+    execution_date_from_list,
     render_examples,
     to_yaml,
 )
@@ -180,7 +182,9 @@ def image_ref(env: str, transfer: str | None, transfers_file: str, registry: boo
 def exec_index(pipeline_args: tuple[str, ...]) -> None:
     """Run `pipeline DAY PIPELINE_ARGS...` with DAY from the backfill's completion index.
 
-    DAY = $ETL_BACKFILL_START + $JOB_COMPLETION_INDEX days. The process is replaced by
+    DAY = $ETL_BACKFILL_START + $JOB_COMPLETION_INDEX days, or, when $ETL_BACKFILL_DAYS
+    lists the days (a backfill with gaps), the $JOB_COMPLETION_INDEX-th listed day. The
+    process is replaced by
     the ordinary `pipeline` run, so its exit code and signals are the pod's.
     """
     start = os.environ.get(BACKFILL_START_ENV)
@@ -193,7 +197,11 @@ def exec_index(pipeline_args: tuple[str, ...]) -> None:
         )
         sys.exit(int(ExitCode.USAGE))
     try:
-        day = execution_date_from_index(start, index)
+        listed = os.environ.get(BACKFILL_DAYS_ENV)
+        if listed:
+            day = execution_date_from_list(listed, index)
+        else:
+            day = execution_date_from_index(start, index)
     except ETLError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(int(exc.exit_code))

@@ -31,8 +31,10 @@ What the generated task guards against:
 - hidden OOM/eviction reasons: pod events and container states are logged on
   failure and the termination message falls back to the log tail;
 - secrets in rendered templates: the pod (env included) is ``full_pod_spec``, which
-  Airflow never renders; templated fields hold the image, command and arguments only;
-  secrets are ``secretKeyRef`` references and key files arrive as a read-only volume.
+  Airflow never renders; templated fields hold the image, command, arguments and the
+  run id annotation (``{{ run_id }}``, which the pod's ``$ETL_ORCHESTRATOR_RUN_ID``
+  reads through the downward API) only; secrets are ``secretKeyRef`` references and
+  key files arrive as a read-only volume.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from typing import Any
 
 from etl_framework.deploy.airflow_local import ENV_ORCHESTRATOR_RUN_ID, LocalProfile
 from etl_framework.deploy.manifests import (
+    AIRFLOW_RUN_ID_ANNOTATION,
+    AIRFLOW_RUN_ID_FIELD,
     FAIL_AT_ONCE_EXIT_CODES,
     build_pod_spec,
     labels,
@@ -259,10 +263,19 @@ def _disrupted(remote_pod: Any) -> bool:
 # --- the pod ------------------------------------------------------------------
 
 
+RUN_ID_TEMPLATE = "{{ run_id }}"
+"""The pod annotation `AIRFLOW_RUN_ID_ANNOTATION`: the DAG run's id, which the pod's
+``$ETL_ORCHESTRATOR_RUN_ID`` reads (downward API) into the ledger's run."""
+
+
 def pod_spec(spec: TransferSpec) -> dict[str, Any]:
     """The DAG's pod spec: `build_pod_spec`, the Kubernetes Jobs' pod, with the execution
-    date as a template (rendered by Airflow in the operator's ``arguments``)."""
-    return build_pod_spec(spec, spec.pipeline_args(EXECUTION_DATE_TEMPLATE))
+    date as a template (rendered by Airflow in the operator's ``arguments``) and
+    ``$ETL_ORCHESTRATOR_RUN_ID`` read from the pod's run id annotation instead of the
+    Job's name."""
+    return build_pod_spec(
+        spec, spec.pipeline_args(EXECUTION_DATE_TEMPLATE), run_id_field=AIRFLOW_RUN_ID_FIELD
+    )
 
 
 def full_pod(pod: Mapping[str, Any]) -> Any:
@@ -509,6 +522,8 @@ def _pod_task(spec: TransferSpec, env: str | None, *, task_id: str) -> Any:
         # the operator's own default ("File") would replace the pod's policy
         termination_message_policy=container["terminationMessagePolicy"],
         labels=labels(spec, env),  # the same labels as the Jobs' pods
+        # templated: the DAG run's id, read by the pod's $ETL_ORCHESTRATOR_RUN_ID
+        annotations={AIRFLOW_RUN_ID_ANNOTATION: RUN_ID_TEMPLATE},
         active_deadline_seconds=spec.active_deadline_seconds,
         startup_timeout_seconds=STARTUP_TIMEOUT_SECONDS,
         execution_timeout=dt.timedelta(seconds=spec.active_deadline_seconds) + EXECUTION_MARGIN,

@@ -76,9 +76,25 @@ SQL_PROXY_RESOURCES: Mapping[str, Mapping[str, str]] = {
 LABEL_PREFIX = "etl-framework.io"
 BACKFILL_START_ENV = "ETL_BACKFILL_START"
 """Env var holding the first day (YYYYMMDD) of an Indexed backfill Job."""
+BACKFILL_DAYS_ENV = "ETL_BACKFILL_DAYS"
+"""Env var holding the days (YYYYMMDD, comma-separated) of a backfill of non-consecutive
+days (``etlctl backfill --only-missing --k8s``): completion index *i* runs the *i*-th."""
 COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
 """Set by Kubernetes in every pod of an Indexed Job."""
 ENVIRONMENTS = ("dev", "prod")
+
+ORCHESTRATOR_RUN_ID_ENV = "ETL_ORCHESTRATOR_RUN_ID"
+"""The run id of whatever started the pod, recorded in the ledger's ``orchestrator_run_id``
+(`etl_framework.runner.ENV_ORCHESTRATOR_RUN_ID`). Every pod gets it from the downward API;
+only the field it reads differs (`JOB_RUN_ID_FIELD`, `AIRFLOW_RUN_ID_FIELD`)."""
+JOB_RUN_ID_FIELD = "metadata.labels['batch.kubernetes.io/job-name']"
+"""A Job's pods: the Job's name (the label the Job controller sets on its pods)."""
+AIRFLOW_RUN_ID_ANNOTATION = f"{LABEL_PREFIX}/orchestrator-run-id"
+"""The pod annotation the DAG's task sets to ``{{ run_id }}`` (the operator's templated
+``annotations``). Not KubernetesPodOperator's own ``run_id`` label: label values cannot
+hold ``:`` or ``+``, so the operator stores a run id such as
+``manual__2024-01-15T00:00:00+00:00`` shortened and hashed, no longer Airflow's id."""
+AIRFLOW_RUN_ID_FIELD = f"metadata.annotations['{AIRFLOW_RUN_ID_ANNOTATION}']"
 
 # podFailurePolicy: which pipeline exit codes end the Job at once, which are retried.
 FAIL_AT_ONCE_EXIT_CODES = tuple(int(c) for c in (ExitCode.FAILED, ExitCode.USAGE, ExitCode.CONFIG))
@@ -107,6 +123,27 @@ def execution_date_from_index(start: str | dt.date, index: int | str) -> str:
     if offset < 0:
         raise InvalidWindowError(f"{COMPLETION_INDEX_ENV}={offset} is negative")
     return format_date(first + dt.timedelta(days=offset))
+
+
+def execution_date_from_list(days: str, index: int | str) -> str:
+    """The execution date (YYYYMMDD) of completion index ``index`` of a backfill of the
+    listed ``days`` (`BACKFILL_DAYS_ENV`: comma-separated YYYYMMDD).
+
+    Raises:
+        InvalidDateError: A listed day is not a date.
+        InvalidWindowError: ``index`` is not an integer in range of the list.
+    """
+    listed = [d.strip() for d in days.split(",") if d.strip()]
+    try:
+        offset = int(index)
+    except (TypeError, ValueError) as exc:
+        raise InvalidWindowError(f"{COMPLETION_INDEX_ENV}={index!r} is not an integer") from exc
+    if not 0 <= offset < len(listed):
+        raise InvalidWindowError(
+            f"{COMPLETION_INDEX_ENV}={offset} is outside the {len(listed)} days"
+            f" of {BACKFILL_DAYS_ENV}"
+        )
+    return format_date(parse_date(listed[offset], param=BACKFILL_DAYS_ENV))
 
 
 def job_name(
@@ -224,7 +261,7 @@ def resolve_sql_proxy(spec: TransferSpec, sql_proxy: SqlProxy | bool | None) -> 
 
 
 def _env(
-    spec: TransferSpec, proxy: SqlProxy | None, extra: Mapping[str, str]
+    spec: TransferSpec, proxy: SqlProxy | None, extra: Mapping[str, str], run_id_field: str
 ) -> list[dict[str, Any]]:
     plain = {"HOME": "/tmp", "TMPDIR": "/tmp", "ETL_IMAGE_TAG": spec.image_ref}
     if spec.credentials_path is not None:
@@ -241,6 +278,13 @@ def _env(
             {
                 "name": name,
                 "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}},
+            }
+        )
+    if not any(item["name"] == ORCHESTRATOR_RUN_ID_ENV for item in env):  # the spec's wins
+        env.append(
+            {
+                "name": ORCHESTRATOR_RUN_ID_ENV,
+                "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": run_id_field}},
             }
         )
     return env
@@ -317,6 +361,7 @@ def build_pod_spec(
     command: Sequence[str] = PIPELINE_COMMAND,
     sql_proxy: SqlProxy | bool | None = None,
     extra_env: Mapping[str, str] | None = None,
+    run_id_field: str = JOB_RUN_ID_FIELD,
 ) -> dict[str, Any]:
     """The pod spec of a transfer run: ``pipeline`` (+ proxy sidecar), volumes, security.
 
@@ -331,6 +376,9 @@ def build_pod_spec(
         command: The container's command (`PIPELINE_COMMAND`; a backfill runs ``exec-index``).
         sql_proxy: See `resolve_sql_proxy`.
         extra_env: More plain env vars (win over the spec's).
+        run_id_field: The pod field (downward API) ``$ETL_ORCHESTRATOR_RUN_ID`` is read
+            from: the Job's name (`JOB_RUN_ID_FIELD`) or the DAG run's id
+            (`AIRFLOW_RUN_ID_FIELD`). The only difference between a Job's pod and the DAG's.
     """
     proxy = resolve_sql_proxy(spec, sql_proxy)
     mounts: list[dict[str, Any]] = [
@@ -359,7 +407,7 @@ def build_pod_spec(
         "command": list(command),
         "args": list(args),
         "workingDir": WORKDIR,
-        "env": _env(spec, proxy, extra_env or {}),
+        "env": _env(spec, proxy, extra_env or {}, run_id_field),
         "resources": _resources(spec.resources.model_dump()),
         "securityContext": _container_security_context(),
         "volumeMounts": mounts,
@@ -500,6 +548,7 @@ def build_backfill_job(
     sql_proxy: SqlProxy | bool | None = None,
     name_suffix: str | None = None,
     mode: WriteMode | None = None,
+    days: Sequence[dt.date] | None = None,
 ) -> Manifest:
     """An Indexed Job that runs ``pipeline DAY NAME delta CONFIG`` for each day in [start, end].
 
@@ -513,6 +562,12 @@ def build_backfill_job(
     and execs the ordinary ``pipeline`` (same exit codes, same lease per window). Each day
     has its own retry budget (``backoffLimitPerIndex``); a day failing with exit code 1-3
     fails only that index, the others still run.
+
+    ``days`` (optional, within [start, end]) backfills only those days (``etlctl backfill
+    --only-missing --k8s``): one completion per listed day. When they are not all the
+    days of [start, end], the pod also gets ``$ETL_BACKFILL_DAYS`` (the list) and index *i*
+    runs the *i*-th listed day (`execution_date_from_list`), so gaps need one Job, not one
+    per run of consecutive days.
 
     Raises:
         InvalidDateError: A date does not parse.
@@ -528,17 +583,31 @@ def build_backfill_job(
         )
     if parallelism < 1:
         raise InvalidWindowError(f"parallelism must be at least 1, got {parallelism}")
-    days = (last - first).days + 1
-    parallel = min(parallelism, days)
+    count = (last - first).days + 1
+    pod_env = {BACKFILL_START_ENV: format_date(first)}
+    if days is not None:
+        chosen = sorted(set(days))
+        if not chosen:
+            raise InvalidWindowError("a backfill needs at least one day")
+        outside = [format_date(d) for d in chosen if not first <= d <= last]
+        if outside:
+            raise InvalidWindowError(
+                f"backfill days {', '.join(outside)} are outside"
+                f" {format_date(first)}..{format_date(last)}"
+            )
+        if len(chosen) != count:  # gaps: the pod picks its day from the list
+            pod_env[BACKFILL_DAYS_ENV] = ",".join(format_date(d) for d in chosen)
+            count = len(chosen)
+    parallel = min(parallelism, count)
     args = ["--", spec.name, WriteMode.DELTA.value, spec.config]
     pod_spec = build_pod_spec(
         spec,
         args,
         command=["python3", "-m", "etl_framework.deploy", "exec-index"],
         sql_proxy=sql_proxy,
-        extra_env={BACKFILL_START_ENV: format_date(first)},
+        extra_env=pod_env,
     )
-    waves = math.ceil(days / parallel) * (spec.backoff_limit + 1)
+    waves = math.ceil(count / parallel) * (spec.backoff_limit + 1)
     return _job(
         spec,
         name=job_name(spec, format_date(first), kind="backfill", suffix=name_suffix),
@@ -551,7 +620,7 @@ def build_backfill_job(
         },
         job_spec={
             "completionMode": "Indexed",
-            "completions": days,
+            "completions": count,
             "parallelism": parallel,
             "backoffLimitPerIndex": spec.backoff_limit,
             # the whole backfill gets one deadline per wave of runs, retries included

@@ -52,6 +52,9 @@ class RunRow:
     code_version: str | None
     image_tag: str | None
     host: str | None
+    orchestrator_run_id: str | None = None
+    """The Airflow run id or Kubernetes Job name that started the run (None: started by
+    hand, or a ledger before 0006)."""
 
     @property
     def seconds(self) -> float | None:
@@ -197,6 +200,7 @@ def _run_row(row: Any) -> RunRow:
         code_version=row.code_version,
         image_tag=row.image_tag,
         host=row.host,
+        orchestrator_run_id=getattr(row, "orchestrator_run_id", None),
     )
 
 
@@ -255,6 +259,11 @@ def _read(conn: Connection, location: str, days: int, runs: int) -> History:
     first_day = last_day - dt.timedelta(days=days - 1) if last_day is not None else None
     transfers = []
     listed: list[str] = []
+    run_columns = list(_RUN_COLUMNS)
+    if "orchestrator_run_id" in {
+        c["name"] for c in sa.inspect(conn).get_columns(Run.__tablename__)
+    }:
+        run_columns.append(Run.orchestrator_run_id)  # pre-0006 ledgers lack it
     for name in sorted(spans):
         history = TransferHistory(name, runs_total=len(spans[name]))
         assert first_day is not None and last_day is not None
@@ -269,7 +278,7 @@ def _read(conn: Connection, location: str, days: int, runs: int) -> History:
         newest = [
             _run_row(row)
             for row in conn.execute(
-                sa.select(*_RUN_COLUMNS)
+                sa.select(*run_columns)
                 .where(Run.transfer == name)
                 .order_by(Run.started_at.desc(), Run.run_id)
                 .limit(max(runs, CHART_RUNS))

@@ -219,6 +219,7 @@ def run_page(run: RunRow, steps: list[StepRow]) -> str:
     facts = [
         ("transfer", run.transfer),
         ("run id", run.run_id),
+        ("orchestrator run", run.orchestrator_run_id or "none (started by hand)"),
         ("status", run.status),
         ("exit code", run.exit_code),
         ("mode", run.mode),

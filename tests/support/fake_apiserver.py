@@ -29,6 +29,9 @@ class Scenario:
     deleted: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     position: int = 0
+    any_job_name: bool = False
+    """Serve the recorded Job and its pods under whatever name was asked for (for Jobs
+    whose name has a random suffix, created by a subprocess)."""
 
     def current(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         return self.states[min(self.position, len(self.states) - 1)]
@@ -69,11 +72,19 @@ def _handler(scenario: Scenario) -> type[BaseHTTPRequestHandler]:
             scenario.requests.append(f"GET {url.path}?{url.query}")
             if (match := JOB.match(url.path)) and match["name"]:
                 job, _ = scenario.current()
+                if scenario.any_job_name:
+                    job = {**job, "metadata": {**job["metadata"], "name": match["name"]}}
                 return self._send(200, job)
             if PODS.match(url.path):
                 _, pods = scenario.current()
                 selector = query.get("labelSelector", [""])[0]
                 key, _, value = selector.partition("=")
+                if scenario.any_job_name:
+                    pods = [
+                        {**p, "metadata": {**p["metadata"],
+                                           "labels": {**p["metadata"]["labels"], key: value}}}
+                        for p in pods
+                    ]  # fmt: skip
                 items = [p for p in pods if p["metadata"]["labels"].get(key) == value]
                 scenario.position += 1
                 pod_list = {"kind": "PodList", "apiVersion": "v1", "items": items}

@@ -24,6 +24,7 @@ def add_run(
     error: str | None = None,
     rows: int = 10,
     steps: Mapping[str, Any] | None = None,
+    orchestrator_run_id: str | None = None,
 ) -> str:
     """Record one finished delta run of ``transfer`` for window [day, day + 1)."""
     run_id = str(uuid.uuid4())
@@ -38,6 +39,7 @@ def add_run(
         config_checksum="",
         code_version="1.2.3",
         image_tag="v1.2.3",
+        orchestrator_run_id=orchestrator_run_id,
     )
     store.finish_run(
         run_id,

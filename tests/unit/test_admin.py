@@ -29,6 +29,36 @@ def test_runs_lists_history_with_steps(tmp_path: Path) -> None:
     ]
 
 
+def test_runs_steps_show_the_orchestrator_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = {"trace_dir": str(tmp_path / "trace")}
+    harness = TransferHarness(tmp_path / "h", transfers={"trace_job": options})
+    monkeypatch.delenv("AIRFLOW_CTX_DAG_RUN_ID", raising=False)
+    monkeypatch.setenv("ETL_ORCHESTRATOR_RUN_ID", "etl-trace-job-20240115-backfill-q1w2e")
+    assert harness.run("trace_job", "20240115", "truncate").exit_code == 0
+    monkeypatch.delenv("ETL_ORCHESTRATOR_RUN_ID")
+    assert harness.run("trace_job", "20240116", "truncate").exit_code == 0
+    result = CliRunner().invoke(cli, ["runs", str(harness.config_path), "--steps"])
+    assert result.exit_code == 0, result.output
+    blocks: list[list[str]] = []  # a run's line, then its detail lines (indented)
+    for line in result.output.splitlines()[1:]:
+        if line.startswith(" "):
+            blocks[-1].append(line.split("- ", 1)[1])
+        else:
+            blocks.append([line])
+    assert len(blocks) == 2
+    (airflow,) = [
+        b for b in blocks if b[1] == "orchestrator run etl-trace-job-20240115-backfill-q1w2e"
+    ]
+    (by_hand,) = [b for b in blocks if b is not airflow]
+    assert not any("orchestrator" in line for line in by_hand) and len(by_hand) == 4
+    (airflow,) = [b for b in blocks if b[1].startswith("orchestrator run")]
+    assert airflow[2].startswith("pre_execution_cleansing") and len(airflow) == 5
+    plain = CliRunner().invoke(cli, ["runs", str(harness.config_path)])
+    assert "orchestrator" not in plain.output  # one line per run without --steps
+
+
 def test_runs_steps_show_bigquery_costs(tmp_path: Path) -> None:
     """Steps that ran BigQuery jobs show their costs; a figure no job reported is n/a,
     a step without BigQuery jobs shows none."""

@@ -291,6 +291,13 @@ def test_pod_request_has_image_args_env_volumes_resources_security(project: Any)
         "name": "DB_PASSWORD",
         "valueFrom": {"secretKeyRef": {"key": "password", "name": "warehouse-db"}},
     }
+    # the DAG run's id reaches the ledger: a templated annotation, read by the downward API
+    # (not the operator's own run_id label, which is shortened and hashed)
+    annotation = manifests.AIRFLOW_RUN_ID_ANNOTATION
+    assert pod["metadata"]["annotations"][annotation] == "manual__test"
+    assert env["ETL_ORCHESTRATOR_RUN_ID"]["valueFrom"] == {
+        "fieldRef": {"apiVersion": "v1", "fieldPath": f"metadata.annotations['{annotation}']"}
+    }
 
     volumes = {volume["name"]: volume for volume in spec["volumes"]}
     assert volumes["credentials"]["secret"] == {
@@ -571,10 +578,34 @@ def without_empty(fields: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value not in ([], {})}
 
 
+MANUAL_RUN_ID = "manual__no_logical_date"
+"""The run id tests/support/airflow_checker.py renders a manual run with."""
+
+
+def without_run_id_source(pod: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """``pod`` without its ``$ETL_ORCHESTRATOR_RUN_ID`` env item, and the field that item
+    reads (downward API): the one thing allowed to differ between the Job's and the DAG's pod."""
+    (container, *sidecars) = pod["containers"]
+    (item,) = [e for e in container["env"] if e["name"] == manifests.ORCHESTRATOR_RUN_ID_ENV]
+    rest = [e for e in container["env"] if e["name"] != manifests.ORCHESTRATOR_RUN_ID_ENV]
+    assert set(item) == {"name", "valueFrom"} and set(item["valueFrom"]) == {"fieldRef"}, item
+    field = item["valueFrom"]["fieldRef"]
+    assert field.get("apiVersion") == "v1", field
+    return {**pod, "containers": [{**container, "env": rest}, *sidecars]}, field["fieldPath"]
+
+
 def assert_same_pod(job_pod: dict[str, Any], dag_pod: dict[str, Any], what: str) -> None:
     """Containers (command, args, env, mounts, resources, security context), the proxy
-    sidecar, volumes, pod security context, service account and token: identical."""
-    dag_spec = without_empty(dag_pod["spec"])
+    sidecar, volumes, pod security context, service account and token: identical, except
+    where ``$ETL_ORCHESTRATOR_RUN_ID`` comes from (the Job's name; the DAG run's id, from
+    the pod annotation the operator renders from ``{{ run_id }}``)."""
+    job_pod, job_field = without_run_id_source(job_pod)
+    dag_spec, dag_field = without_run_id_source(dag_pod["spec"])
+    assert job_field == "metadata.labels['batch.kubernetes.io/job-name']", what
+    assert dag_field == f"metadata.annotations['{manifests.AIRFLOW_RUN_ID_ANNOTATION}']", what
+    annotations = dag_pod["metadata"].get("annotations") or {}
+    assert annotations.get(manifests.AIRFLOW_RUN_ID_ANNOTATION) == MANUAL_RUN_ID, what
+    dag_spec = without_empty(dag_spec)
     dag_spec["containers"] = [without_empty(c) for c in dag_spec["containers"]]
     job_pod = {**job_pod, "containers": [without_empty(c) for c in job_pod["containers"]]}
     assert job_pod["containers"][0]["env"], what  # not vacuous

@@ -4,6 +4,7 @@ models unchanged, and carries no secret value."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import shutil
@@ -29,6 +30,10 @@ SECRET_VALUES = {
     "API_TOKEN": "tok_live_4f8a9b0c1d2e3f",
 }
 KEY_FILE = b'{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEv"}'
+
+
+GAPS = [dt.date(2024, 1, d) for d in (1, 2, 5, 20, 31)]
+"""Days of a backfill with gaps (``--only-missing --k8s``): the list is in the pod."""
 
 
 def kubernetes_validate() -> str:
@@ -61,6 +66,9 @@ def all_manifests() -> dict[str, dict[str, Any]]:
                 )
                 out[f"{tag}-backfill"] = build_backfill_job(
                     spec, "20240101", "20240131", parallelism=4, env=env, sql_proxy=choice
+                )
+                out[f"{tag}-backfill-gaps"] = build_backfill_job(
+                    spec, "20240101", "20240131", days=GAPS, env=env, sql_proxy=choice
                 )
     spec = secret_spec()
     out["secrets-job"] = build_job(spec, "20240115", env="prod", sql_proxy=proxy)
@@ -220,6 +228,26 @@ def test_exec_index_runs_the_day_of_its_completion_index(tmp_path: Path) -> None
     finally:
         conn.close()
     assert days == {"2024-01-03"}
+
+    # a backfill with gaps: index 1 of the listed days is the 5th of January
+    listed = k8s_cli(
+        "exec-index",
+        "--",
+        "demo_orders",
+        "delta",
+        "jobs/config/local.yaml",
+        cwd=tmp_path,
+        ETL_BACKFILL_START="20240101",
+        ETL_BACKFILL_DAYS="20240101,20240105,20240109",
+        JOB_COMPLETION_INDEX="1",
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "pipeline 20240105 demo_orders delta" in listed.stderr
+    outside = k8s_cli(
+        "exec-index", "--", "demo_orders", "delta", "jobs/config/local.yaml", cwd=tmp_path,
+        ETL_BACKFILL_START="20240101", ETL_BACKFILL_DAYS="20240101", JOB_COMPLETION_INDEX="1",
+    )  # fmt: skip
+    assert outside.returncode == 2 and "outside the 1 days" in outside.stderr
 
     missing = k8s_cli("exec-index", "--", "demo_orders", "delta", "x.yaml", cwd=tmp_path)
     assert missing.returncode == 2 and "ETL_BACKFILL_START" in missing.stderr

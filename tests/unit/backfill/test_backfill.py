@@ -84,13 +84,28 @@ def test_k8s_hands_the_list_to_indexed_jobs(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[3]
     transfers = str(repo / "gke_deploy" / "transfers.yaml")
     args = ["backfill", str(config), "demo_orders", "20240301", "20240305", "--only-missing"]
-    result = CliRunner().invoke(cli, [*args, "--k8s", "dev", "--transfers-file", transfers])
+    k8s = ["--k8s", "dev", "--transfers-file", transfers, "--dry-run"]
+    result = CliRunner().invoke(cli, [*args, *k8s])
     assert result.exit_code == 0, result.output
-    jobs = list(yaml.safe_load_all(result.output))
-    assert [(j["spec"]["completionMode"], j["spec"]["completions"]) for j in jobs] == [
-        ("Indexed", 2),
-        ("Indexed", 2),
-    ]
-    starts = [j["metadata"]["annotations"]["etl-framework.io/backfill-start"] for j in jobs]
-    assert starts == ["20240301", "20240304"]
-    assert len({j["metadata"]["name"] for j in jobs}) == 2
+    (job,) = list(yaml.safe_load_all(result.output))  # one Job, gaps included
+    assert (job["spec"]["completionMode"], job["spec"]["completions"]) == ("Indexed", 4)
+    annotations = job["metadata"]["annotations"]
+    assert annotations["etl-framework.io/backfill-start"] == "20240301"
+    assert annotations["etl-framework.io/backfill-end"] == "20240305"
+    env = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["ETL_BACKFILL_DAYS"] == "20240301,20240302,20240304,20240305"
+
+    contiguous = ["backfill", str(config), "demo_orders", "20240304", "20240305", "--only-missing"]
+    result = CliRunner().invoke(cli, [*contiguous, *k8s])
+    assert result.exit_code == 0, result.output
+    job = yaml.safe_load(result.output)
+    assert job["spec"]["completions"] == 2
+    env = {
+        e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert "ETL_BACKFILL_DAYS" not in env and env["ETL_BACKFILL_START"] == "20240304"
+
+    stray = CliRunner().invoke(cli, [*args, "--dry-run"])
+    assert stray.exit_code == 2 and "--k8s" in stray.output

@@ -15,6 +15,7 @@ from etl_framework.deploy.manifests import (
     build_backfill_job,
     build_job,
     execution_date_from_index,
+    execution_date_from_list,
     job_name,
     render_examples,
     to_yaml,
@@ -243,6 +244,32 @@ def test_backfill_is_one_indexed_job_with_a_day_per_index() -> None:
     assert job["metadata"]["name"] == "etl-demo-orders-20240101-backfill"
 
 
+def test_backfill_of_days_with_gaps_lists_them_and_an_index_picks_its_day() -> None:
+    gappy = [dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 5), dt.date(2024, 1, 9)]
+    job = build_backfill_job(make_spec(), gappy[0], gappy[-1], days=gappy, parallelism=8)
+    assert job["spec"]["completions"] == 4
+    assert job["spec"]["parallelism"] == 4
+    assert job["spec"]["activeDeadlineSeconds"] == 3600 * 1 * 3
+    env = {e["name"]: e.get("value") for e in main_container(job)["env"]}
+    listed = env["ETL_BACKFILL_DAYS"]
+    assert listed == "20240101,20240102,20240105,20240109"
+    picked = [execution_date_from_list(listed, i) for i in range(4)]
+    assert picked == ["20240101", "20240102", "20240105", "20240109"]
+    for bad in ("4", "-1", "x"):
+        with pytest.raises(InvalidWindowError):
+            execution_date_from_list(listed, bad)
+    with pytest.raises(InvalidDateError):
+        execution_date_from_list("20240101,2024013x", 1)
+    # every day of the range: the ordinary backfill, no list
+    every = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(3)]
+    plain = build_backfill_job(make_spec(), "20240101", "20240103", days=every)
+    assert plain == build_backfill_job(make_spec(), "20240101", "20240103")
+    with pytest.raises(InvalidWindowError, match="outside"):
+        build_backfill_job(make_spec(), "20240102", "20240103", days=every)
+    with pytest.raises(InvalidWindowError):
+        build_backfill_job(make_spec(), "20240101", "20240103", days=[])
+
+
 def test_backfill_runs_delta_for_a_truncate_transfer_when_asked_and_caps_parallelism() -> None:
     job = build_backfill_job(
         make_spec(mode=WriteMode.TRUNCATE),
@@ -324,3 +351,41 @@ def test_truncated_job_names_stay_unique_with_a_hash_of_the_transfer_name() -> N
         make_spec(name=prefix + "eu"), "20240101", kind="backfill"
     )
     assert job_name(make_spec(), "20240101") == "etl-demo-orders-20240101"
+
+
+def test_every_pod_reads_its_orchestrator_run_id_from_the_downward_api() -> None:
+    from etl_framework.runner import ENV_ORCHESTRATOR_RUN_ID
+
+    assert manifests.ORCHESTRATOR_RUN_ID_ENV == ENV_ORCHESTRATOR_RUN_ID  # what the ledger reads
+
+    def run_id_env(pod: dict[str, Any]) -> dict[str, Any]:
+        (item,) = [e for e in pod["containers"][0]["env"] if e["name"] == ENV_ORCHESTRATOR_RUN_ID]
+        return dict(item)
+
+    job_field = {"fieldRef": {"apiVersion": "v1", "fieldPath": manifests.JOB_RUN_ID_FIELD}}
+    assert manifests.JOB_RUN_ID_FIELD == "metadata.labels['batch.kubernetes.io/job-name']"
+    for job in (
+        build_job(make_spec(), "20240115"),
+        build_backfill_job(make_spec(), "20240101", "20240103"),
+    ):
+        assert run_id_env(pod_spec(job))["valueFrom"] == job_field
+    airflow = manifests.build_pod_spec(
+        make_spec(), ["x"], run_id_field=manifests.AIRFLOW_RUN_ID_FIELD
+    )
+    assert run_id_env(airflow)["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.annotations['etl-framework.io/orchestrator-run-id']"
+    )
+    # the only difference between the two pods
+    job_pod = manifests.build_pod_spec(make_spec(), ["x"])
+    assert run_id_env(job_pod) != run_id_env(airflow)
+    for pod in (job_pod, airflow):
+        pod["containers"][0]["env"] = [
+            e for e in pod["containers"][0]["env"] if e["name"] != ENV_ORCHESTRATOR_RUN_ID
+        ]
+    assert job_pod == airflow
+    # a value set in the transfers file wins (no duplicate env name)
+    fixed = make_spec(env={"ETL_ORCHESTRATOR_RUN_ID": "nightly"})
+    env = pod_spec(build_job(fixed, "20240115"))["containers"][0]["env"]
+    assert [e for e in env if e["name"] == ENV_ORCHESTRATOR_RUN_ID] == [
+        {"name": ENV_ORCHESTRATOR_RUN_ID, "value": "nightly"}
+    ]

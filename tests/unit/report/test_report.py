@@ -166,3 +166,31 @@ def test_a_missing_ledger_is_a_config_error_and_not_created(tmp_path: Path) -> N
         cli, ["report", str(_config(tmp_path, f"sqlite:///{tmp_path / 'none.db'}")), "--out", "x"]
     )
     assert result.exit_code != 0 and not (tmp_path / "none.db").exists()
+
+
+def test_run_page_shows_the_orchestrator_run(tmp_path: Path) -> None:
+    """The Airflow run id (or Job name) that started a run; a ledger before migration
+    0006 (no such column) still reads."""
+    import sqlite3
+
+    url = sqlite_ledger(tmp_path / "state.db")
+    store = RunStore(url)
+    try:
+        airflow = add_run(
+            store, "orders", DAY, orchestrator_run_id="scheduled__2024-02-10T03:00:00+00:00"
+        )
+        by_hand = add_run(store, "orders", DAY + dt.timedelta(days=1))
+    finally:
+        store.close()
+    out = write_report(read_history(url), tmp_path / "out")
+    page = (out.parent / "runs" / run_file(airflow)).read_text()
+    assert "<th>orchestrator run</th><td>scheduled__2024-02-10T03:00:00+00:00</td>" in page
+    page = (out.parent / "runs" / run_file(by_hand)).read_text()
+    assert "<th>orchestrator run</th><td>none (started by hand)</td>" in page
+
+    conn = sqlite3.connect(tmp_path / "state.db")
+    conn.execute("ALTER TABLE etl_runs DROP COLUMN orchestrator_run_id")
+    conn.commit()
+    conn.close()
+    history = read_history(url)
+    assert [r.orchestrator_run_id for r in history.transfers[0].last_runs] == [None, None]
