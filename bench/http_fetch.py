@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import multiprocessing as mp
 import os
 import statistics
@@ -169,6 +170,25 @@ def transfer(config: Path, records: list[dict[str, Any]] | None = None) -> int:
     return summary.rows_written
 
 
+class QueueWaits(logging.Handler):
+    """The last ``HttpSource.pages`` DEBUG line: (loader waited, fetchers waited) s."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.last: tuple[float, float] | None = None
+        logger = logging.getLogger("etl_framework.http")
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "the loader waited" in str(record.msg):
+            self.last = (float(record.args[1]), float(record.args[2]))  # type: ignore[index]
+
+    def take(self) -> tuple[float, float] | None:
+        last, self.last = self.last, None
+        return last
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=60)
@@ -200,12 +220,17 @@ def main() -> None:
             }
             seconds: dict[str, list[float]] = {label: [] for label in scenarios}
             cpu_seconds: dict[str, list[float]] = {label: [] for label in scenarios}
+            waited: dict[str, list[tuple[float, float]]] = {label: [] for label in scenarios}
+            queue_waits = QueueWaits()
             for _ in range(args.rounds):
                 for label, func in scenarios.items():
                     started, cpu = time.perf_counter(), time.process_time()
                     got = func()
                     seconds[label].append(time.perf_counter() - started)
                     cpu_seconds[label].append(time.process_time() - cpu)
+                    taken = queue_waits.take()
+                    if taken is not None:
+                        waited[label].append(taken)
                     assert got == rows, f"{label}: {got} rows, expected {rows}"
         print(
             f"{args.pages} next-URL pages of {PAGE_SIZE} records, {args.latency * 1000:.0f} ms "
@@ -223,6 +248,13 @@ def main() -> None:
                 f"{label:<34} {rate[label]:9.0f} rows/s  ({median:.2f} s; runs {spread}; "
                 f"client CPU {cpu[label]:.2f} s)"
             )
+            if waited[label]:
+                loader = statistics.median(w for w, _ in waited[label])
+                fetchers = statistics.median(w for _, w in waited[label])
+                print(
+                    f"{'':<34} queue: the loader waited {loader:.2f} s for pages, "
+                    f"the fetchers {fetchers:.2f} s for the loader"
+                )
     finally:
         plain.close()
         hawk.close()
