@@ -14,9 +14,10 @@ interleaved, so load from other processes hits every scenario alike):
   records already in memory;
 * end to end: the ``omis_dataset`` delta, Hawk-signed, fetching and loading.
 
-Each line also shows this process's CPU seconds (all threads): when the client has
-one CPU, end to end cannot beat fetch CPU + load CPU, whatever overlaps, which the
-``one-core bound`` line puts next to the ratio.
+Each line also shows this process's CPU seconds (all threads; with one client CPU,
+end to end cannot take less than its CPU, whatever overlaps) and, from
+``HttpSource.waits``, how long the loader waited for pages and the fetchers for room
+in the queue: which half bounds the run.
 
 Usage: ``python bench/http_fetch.py [--pages 60] [--latency 0.02] [--concurrency 4]``.
 The last lines are ``pipelined/max(fetch,load): R`` (end-to-end rows/s over the rows/s
@@ -178,11 +179,14 @@ class QueueWaits(logging.Handler):
         self.last: tuple[float, float] | None = None
         logger = logging.getLogger("etl_framework.http")
         logger.setLevel(logging.DEBUG)
+        logger.propagate = False  # not onto the run's console handler
         logger.addHandler(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         if "the loader waited" in str(record.msg):
-            self.last = (float(record.args[1]), float(record.args[2]))  # type: ignore[index]
+            args = record.args
+            assert isinstance(args, tuple)
+            self.last = (float(str(args[1])), float(str(args[2])))
 
     def take(self) -> tuple[float, float] | None:
         last, self.last = self.last, None
@@ -238,15 +242,15 @@ def main() -> None:
             f"median of {args.rounds}; {pinned}"
         )
         rate = {}
-        cpu = {}
+        cpu_median = {}
         for label, runs in seconds.items():
             median = statistics.median(runs)
             rate[label] = rows / median
-            cpu[label] = statistics.median(cpu_seconds[label])
+            cpu_median[label] = statistics.median(cpu_seconds[label])
             spread = ", ".join(f"{s:.2f}" for s in runs)
             print(
                 f"{label:<34} {rate[label]:9.0f} rows/s  ({median:.2f} s; runs {spread}; "
-                f"client CPU {cpu[label]:.2f} s)"
+                f"client CPU {cpu_median[label]:.2f} s)"
             )
             if waited[label]:
                 loader = statistics.median(w for w, _ in waited[label])
@@ -258,9 +262,6 @@ def main() -> None:
     finally:
         plain.close()
         hawk.close()
-    load = rows / rate["load only (records in memory)"]
-    fetch_cpu = cpu["fetch only, hawk + verify"]
-    print(f"one-core bound: load/(load + fetch CPU) = {load / (load + fetch_cpu):.2f}")
     slower = min(rate["fetch only, hawk + verify"], rate["load only (records in memory)"])
     print(f"pipelined/max(fetch,load): {rate['end to end, hawk + verify'] / slower:.2f}")
     print(f"hawk/unsigned: {rate['fetch only, hawk + verify'] / rate['fetch only, unsigned']:.2f}")
