@@ -1,30 +1,41 @@
-"""Benchmark of HTTP page fetching (by hand, not a test).
+"""Benchmark: an HTTP transfer with next-URL pagination, end to end vs its two halves.
 
-A local API (``tests/support/hawk_server.py``, in its own process so it does not
-share our GIL) serves 1,000-record pages of ~350 KB with ~20 ms latency. We
-measure pages/s for:
+The test API (``tests/support/hawk_server.py``) runs in its own process, pinned to
+the last CPU while this process is pinned to the others (``sched_setaffinity``,
+like ``taskset``), and serves ``--pages`` pages of 1,000 OMIS-like records (~350 KB
+a page) over 60 days of ``modified_on``, with ``--latency`` (20 ms) per page and
+``next`` links. A delta run over those 60 days with ``concurrency`` C splits them
+into C date sub-windows fetched side by side. Measured (median of ``--rounds``,
+interleaved, so load from other processes hits every scenario alike):
 
-* a plain sequential ``requests`` loop with ``json`` (the baseline),
-* `HttpSource` sequential and with 8 workers, unsigned,
-* the same Hawk-signed with every response verified,
-* Hawk with mohawk hashing the body as ``bytes`` (mohawk 1.1.0's slow path),
-* peak Python memory (tracemalloc) of a concurrent fetch of N and 3N pages,
-* end to end rows/s into PostgreSQL through the ``omis_dataset`` transfer
-  (``--postgres``; starts a throwaway server with tests/services/postgres.py).
+* fetch only: ``HttpSource.pages()`` of the window, unsigned and Hawk-signed (every
+  response verified), at the same concurrency;
+* load only: the ``omis_dataset`` delta (merge) into PostgreSQL from the same
+  records already in memory;
+* end to end: the ``omis_dataset`` delta, Hawk-signed, fetching and loading.
 
-Usage: ``python bench/http_fetch.py [--pages 120] [--latency 0.02] [--postgres]``.
-The last line is ``concurrent/sequential: R`` (unsigned pages/s, 8 workers vs 1).
+Each line also shows this process's CPU seconds (all threads; with one client CPU,
+end to end cannot take less than its CPU, whatever overlaps) and, from
+``HttpSource.waits``, how long the loader waited for pages and the fetchers for room
+in the queue: which half bounds the run.
+
+Usage: ``python bench/http_fetch.py [--pages 60] [--latency 0.02] [--concurrency 4]``.
+The last lines are ``pipelined/max(fetch,load): R`` (end-to-end rows/s over the rows/s
+of the slower half; 1.0 is perfect overlap) and ``hawk/unsigned: R`` (fetch-only
+rows/s, Hawk over unsigned).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import json
+import datetime as dt
+import logging
 import multiprocessing as mp
+import os
+import statistics
 import sys
+import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,286 +82,189 @@ class Server:
         self._proc.join(10)
 
 
-def _source(url: str, *, concurrency: int, hawk: bool) -> Any:
+FIRST = dt.date(2024, 1, 1)
+LAST = FIRST + dt.timedelta(days=59)  # make_records spreads modified_on over 60 days
+WINDOW_PARAMS = {"start": "modified_on__gte", "end": "modified_on__lt"}
+
+
+def pin(*servers: Server) -> str:
+    """Servers on the last CPU, us on the rest; a description of what was done."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        return "not pinned (one CPU)"
+    for server in servers:
+        os.sched_setaffinity(server._proc.pid, {cpus[-1]})  # type: ignore[arg-type]
+    os.sched_setaffinity(0, set(cpus[:-1]))
+    return f"servers on CPU {cpus[-1]}, client on {cpus[:-1]}"
+
+
+def source_config(concurrency: int) -> dict[str, Any]:
+    return {
+        "connection": "datahub",
+        "path": "v4/dataset/omis-dataset",
+        "pagination": {"type": "next_url"},
+        "params": {"page_size": str(PAGE_SIZE)},
+        "window_params": WINDOW_PARAMS,
+        "concurrency": concurrency,
+    }
+
+
+def fetch_only(url: str, concurrency: int, *, hawk: bool) -> int:
     from etl_framework.connectors.http import HttpConfig, HttpConnector
     from etl_framework.http.config import HttpSourceConfig
     from etl_framework.sources.http import HttpSource
-    from tests.support.hawk_server import DATASET_PATH, HAWK_ID, HAWK_KEY
+    from etl_framework.window import Window
+    from tests.support.hawk_server import HAWK_ID, HAWK_KEY
 
     raw: dict[str, Any] = {"type": "http", "base_url": url}
     if hawk:
         raw["auth"] = {"type": "hawk", "id": HAWK_ID, "key": HAWK_KEY}
-    connector = HttpConnector("bench", HttpConfig.model_validate(raw)).open()
-    config = HttpSourceConfig(
-        connection="bench",
-        path=DATASET_PATH,
-        pagination={  # type: ignore[arg-type]
-            "type": "page_number",
-            "page_size": PAGE_SIZE,
-            "page_size_param": "page_size",
-            "total_path": "count",
-        },
-        concurrency=concurrency,
-    )
-    return HttpSource(connector, config)
-
-
-def _bytes_content(body: bytes | str | None) -> Any:
-    """What mohawk gets when handed the body itself (its pprint-logging slow path)."""
-    return body or b""
-
-
-def hawk_cost() -> tuple[float, float, float]:
-    """Client CPU ms per page of Hawk alone: sign a GET, verify a ~350 KB response;
-    and mohawk's slow path (hashing the body as bytes) for comparison."""
-    from mohawk import Receiver, Sender
-
-    from etl_framework.http.auth import hashable_content
-    from tests.support.hawk_server import HAWK_ID, HAWK_KEY, make_records
-
-    body = json.dumps({"results": make_records(PAGE_SIZE, pad=RECORD_PAD)}).encode()
-    creds = {"id": HAWK_ID, "key": HAWK_KEY, "algorithm": "sha256"}
-    url = "http://127.0.0.1:8000/v4/dataset/omis-dataset?page=2"
-    rounds = 30
-
-    def sign() -> Any:
-        return Sender(dict(creds), url, "GET", content=hashable_content(b""), content_type="")
-
-    started = time.process_time()
-    for _ in range(rounds):
-        sender = sign()
-    signing = (time.process_time() - started) / rounds * 1000
-    receiver = Receiver(
-        lambda _id: creds,
-        sender.request_header,
-        url,
-        "GET",
-        content=hashable_content(b""),
-        content_type="",
-        seen_nonce=lambda *_: False,
-    )
-    header = receiver.respond(content=hashable_content(body), content_type="application/json")
-    started = time.process_time()
-    for _ in range(rounds):
-        sender.accept_response(
-            header, content=hashable_content(body), content_type="application/json"
+    connector = HttpConnector("datahub", HttpConfig.model_validate(raw)).open()
+    try:
+        source = HttpSource(
+            connector,
+            HttpSourceConfig.model_validate(source_config(concurrency)),
+            window=Window.for_days(FIRST, LAST),
         )
-    verifying = (time.process_time() - started) / rounds * 1000
-    started = time.process_time()
-    for _ in range(5):
-        sender.accept_response(header, content=body, content_type="application/json")
-    slow = (time.process_time() - started) / 5 * 1000
-    return signing, verifying, slow
+        return sum(len(page.records) for page in source.pages())
+    finally:
+        connector.close()
 
 
-def plain_loop(url: str, pages: int) -> int:
-    import requests
-
-    from tests.support.hawk_server import DATASET_PATH
-
-    rows = 0
-    with requests.Session() as session:
-        for page in range(1, pages + 1):
-            response = session.get(
-                url + DATASET_PATH.lstrip("/"),
-                params={"page": page, "page_size": PAGE_SIZE},
-                timeout=30,
-            )
-            response.raise_for_status()
-            rows += len(json.loads(response.content)["results"])
-    return rows
-
-
-def measure(pages: int, func: Callable[[], int]) -> tuple[float, float]:
-    """(pages/s, client CPU ms per page) of one run of ``func``."""
-    gc.collect()
-    started = time.perf_counter()
-    cpu = time.process_time()
-    rows = func()
-    cpu = time.process_time() - cpu
-    seconds = time.perf_counter() - started
-    assert rows == pages * PAGE_SIZE, f"read {rows} rows, expected {pages * PAGE_SIZE}"
-    return pages / seconds, cpu / pages * 1000
-
-
-def report(label: str, runs: list[tuple[float, float]]) -> float:
-    """Print the best of the runs (least disturbed by other load); return its pages/s."""
-    rate, cpu = max(runs)
-    spread = ", ".join(f"{r:.0f}" for r, _ in runs)
-    print(
-        f"{label:<44} {rate:7.1f} pages/s {rate * PAGE_SIZE:9.0f} rows/s  "
-        f"client CPU {cpu:5.1f} ms/page  (runs: {spread})"
-    )
-    return rate
-
-
-def count_rows(source: Any) -> int:
-    return sum(len(page.records) for page in source.pages())
-
-
-def peak_memory(url: str, pages: int) -> float:
-    gc.collect()
-    tracemalloc.start()
-    source = _source(url, concurrency=8, hawk=False)
-    _first_pages(source, pages)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    source.connector.close()
-    return peak / 1e6
-
-
-def end_to_end(url: str, pages: int) -> None:
-    """Rows/s of the omis_dataset transfer into a throwaway PostgreSQL server."""
-    import tempfile
-
+def write_config(tmp: Path, url: str, db_url: str, concurrency: int) -> Path:
     import yaml
 
-    from tests.services.postgres import create_database, postgres_server
     from tests.support.hawk_server import HAWK_ID, HAWK_KEY
 
+    config = {
+        "state": {"url": f"sqlite:///{tmp}/state.db"},
+        "logging": {"format": "text", "level": "WARNING"},
+        "connections": {
+            "datahub": {
+                "type": "http",
+                "base_url": url,
+                "auth": {"type": "hawk", "id": HAWK_ID, "key": HAWK_KEY},
+            },
+            "warehouse": {"type": "sql", "url": db_url},
+        },
+        "transfers": {"omis_dataset": {"source": source_config(concurrency)}},
+    }
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def transfer(config: Path, records: list[dict[str, Any]] | None = None) -> int:
+    """The omis_dataset delta over the 60 days; from ``records`` instead of the API
+    when given (load only)."""
+    from etl_framework.runner import run_transfer
+    from jobs.omis_dataset import OmisDatasetJob
+
+    original = OmisDatasetJob.source
+    if records is not None:
+        OmisDatasetJob.source = lambda self: iter(records)  # type: ignore[method-assign]
     try:
-        from etl_framework.runner import run_transfer
-    except ImportError as exc:
-        print(f"end-to-end skipped: {exc}")
-        return
-    with postgres_server() as server_url, tempfile.TemporaryDirectory() as tmp:
-        db_url = create_database(server_url)
-        config = {
-            "state": {"url": f"sqlite:///{tmp}/state.db"},
-            "connections": {
-                "datahub": {
-                    "type": "http",
-                    "base_url": url,
-                    "auth": {"type": "hawk", "id": HAWK_ID, "key": HAWK_KEY},
-                },
-                "warehouse": {"type": "sql", "url": db_url},
-            },
-            "transfers": {
-                "omis_dataset": {
-                    "source": {
-                        "connection": "datahub",
-                        "path": "v4/dataset/omis-dataset",
-                        "pagination": {
-                            "type": "page_number",
-                            "page_size": PAGE_SIZE,
-                            "page_size_param": "page_size",
-                            "total_path": "count",
-                        },
-                        "concurrency": 8,
-                    },
-                }
-            },
-        }
-        path = Path(tmp) / "config.yaml"
-        path.write_text(yaml.safe_dump(config))
-        started = time.perf_counter()
-        summary = run_transfer("omis_dataset", time.strftime("%Y%m%d"), "truncate", str(path))
-        assert summary.succeeded, summary.error
-        seconds = time.perf_counter() - started
-        rows = pages * PAGE_SIZE
-        print(
-            f"{'end to end into PostgreSQL (hawk, 8 workers)':<44} {rows / seconds:9.0f} rows/s "
-            f"({seconds:.2f}s for {rows} rows)"
-        )
+        summary = run_transfer("omis_dataset", LAST.strftime("%Y%m%d"), "delta", str(config), FIRST)
+    finally:
+        OmisDatasetJob.source = original  # type: ignore[method-assign]
+    assert summary.succeeded, summary.error
+    return summary.rows_written
+
+
+class QueueWaits(logging.Handler):
+    """The last ``HttpSource.pages`` DEBUG line: (loader waited, fetchers waited) s."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.last: tuple[float, float] | None = None
+        logger = logging.getLogger("etl_framework.http")
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False  # not onto the run's console handler
+        logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "the loader waited" in str(record.msg):
+            args = record.args
+            assert isinstance(args, tuple)
+            self.last = (float(str(args[1])), float(str(args[2])))
+
+    def take(self) -> tuple[float, float] | None:
+        last, self.last = self.last, None
+        return last
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=120)
+    parser.add_argument("--pages", type=int, default=60)
     parser.add_argument("--latency", type=float, default=0.02)
-    parser.add_argument("--rounds", type=int, default=3, help="runs per scenario (best shown)")
-    parser.add_argument("--postgres", action="store_true", help="also measure end to end")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    pages = args.pages
-    records = pages * PAGE_SIZE
+    rows = args.pages * PAGE_SIZE
+    plain = Server(rows, args.latency, hawk=False)
+    hawk = Server(rows, args.latency, hawk=True)
+    from tests.services.postgres import create_database, postgres_server
+    from tests.support.hawk_server import make_records
 
-    plain = Server(records, args.latency, hawk=False)
-    hawk = Server(records, args.latency, hawk=True)
     try:
-        import requests
-
-        size = len(requests.get(plain.url + "v4/dataset/omis-dataset", timeout=30).content)
-        print(
-            f"{pages} pages of {PAGE_SIZE} records, {size / 1000:.0f} KB a page, "
-            f"{args.latency * 1000:.0f} ms latency, best of {args.rounds} interleaved runs"
-        )
-        scenarios: dict[str, Callable[[], int]] = {
-            "plain requests loop (json), sequential": lambda: plain_loop(plain.url, pages),
-            "HttpSource unsigned, sequential": lambda: count_rows(
-                _source(plain.url, concurrency=1, hawk=False)
-            ),
-            "HttpSource hawk + verify, sequential": lambda: count_rows(
-                _source(hawk.url, concurrency=1, hawk=True)
-            ),
-            "HttpSource unsigned, 8 workers": lambda: count_rows(
-                _source(plain.url, concurrency=8, hawk=False)
-            ),
-            "HttpSource hawk + verify, 8 workers": lambda: count_rows(
-                _source(hawk.url, concurrency=8, hawk=True)
-            ),
-        }
-        runs: dict[str, list[tuple[float, float]]] = {label: [] for label in scenarios}
-        for _ in range(args.rounds):  # interleaved, so load changes hit every scenario alike
-            for label, func in scenarios.items():
-                runs[label].append(measure(pages, func))
-        rates = {label: report(label, runs[label]) for label in scenarios}
-        served = {plain: args.rounds * pages * 3, hawk: args.rounds * pages * 2}
-        server_cpu = {s: s.cpu_seconds() / served[s] * 1000 for s in (plain, hawk)}
-        print(
-            f"test server CPU per page answered: unsigned {server_cpu[plain]:.1f} ms, "
-            f"hawk {server_cpu[hawk]:.1f} ms (on the same cores as the client)"
-        )
-
-        slow_pages = min(pages, 30)
-        from etl_framework.http import auth
-
-        fast = auth.hashable_content
-        auth.hashable_content = _bytes_content  # type: ignore[assignment]
-        try:
-            report(
-                "hawk, mohawk hashing bytes (slow path), seq",
-                [
-                    measure(
-                        slow_pages,
-                        lambda: _first_pages(
-                            _source(hawk.url, concurrency=1, hawk=True), slow_pages
-                        ),
-                    )
-                ],
+        pinned = pin(plain, hawk)
+        records = make_records(rows, pad=60)
+        with postgres_server() as server_url, tempfile.TemporaryDirectory() as tmpdir:
+            config = write_config(
+                Path(tmpdir), hawk.url, create_database(server_url), args.concurrency
             )
-        finally:
-            auth.hashable_content = fast
-        seq = rates["HttpSource unsigned, sequential"]
-        conc = rates["HttpSource unsigned, 8 workers"]
-        hseq = rates["HttpSource hawk + verify, sequential"]
-        hconc = rates["HttpSource hawk + verify, 8 workers"]
-        print(f"hawk/unsigned: sequential {hseq / seq:.2f}, 8 workers {hconc / conc:.2f}")
-        signing, verifying, slow = hawk_cost()
+            transfer(config)  # warm up: the target exists, later runs update every row
+            scenarios: dict[str, Callable[[], int]] = {
+                "fetch only, unsigned": lambda: fetch_only(plain.url, args.concurrency, hawk=False),
+                "fetch only, hawk + verify": lambda: fetch_only(
+                    hawk.url, args.concurrency, hawk=True
+                ),
+                "load only (records in memory)": lambda: transfer(config, records),
+                "end to end, hawk + verify": lambda: transfer(config),
+            }
+            seconds: dict[str, list[float]] = {label: [] for label in scenarios}
+            cpu_seconds: dict[str, list[float]] = {label: [] for label in scenarios}
+            waited: dict[str, list[tuple[float, float]]] = {label: [] for label in scenarios}
+            queue_waits = QueueWaits()
+            for _ in range(args.rounds):
+                for label, func in scenarios.items():
+                    started, cpu = time.perf_counter(), time.process_time()
+                    got = func()
+                    seconds[label].append(time.perf_counter() - started)
+                    cpu_seconds[label].append(time.process_time() - cpu)
+                    taken = queue_waits.take()
+                    if taken is not None:
+                        waited[label].append(taken)
+                    assert got == rows, f"{label}: {got} rows, expected {rows}"
         print(
-            f"hawk client CPU per page: sign {signing:.2f} ms, verify {verifying:.2f} ms "
-            f"(mohawk hashing bytes: {slow:.1f} ms)"
+            f"{args.pages} next-URL pages of {PAGE_SIZE} records, {args.latency * 1000:.0f} ms "
+            f"latency, concurrency {args.concurrency} (date sub-windows), "
+            f"median of {args.rounds}; {pinned}"
         )
-        small = peak_memory(plain.url, max(8, pages // 3))
-        large = peak_memory(plain.url, pages)
-        print(
-            f"peak traced memory, 8 workers: {small:.0f} MB for {max(8, pages // 3)} pages, "
-            f"{large:.0f} MB for {pages} pages"
-        )
-        if args.postgres:
-            end_to_end(hawk.url, pages)
+        rate = {}
+        cpu_median = {}
+        for label, runs in seconds.items():
+            median = statistics.median(runs)
+            rate[label] = rows / median
+            cpu_median[label] = statistics.median(cpu_seconds[label])
+            spread = ", ".join(f"{s:.2f}" for s in runs)
+            print(
+                f"{label:<34} {rate[label]:9.0f} rows/s  ({median:.2f} s; runs {spread}; "
+                f"client CPU {cpu_median[label]:.2f} s)"
+            )
+            if waited[label]:
+                loader = statistics.median(w for w, _ in waited[label])
+                fetchers = statistics.median(w for _, w in waited[label])
+                print(
+                    f"{'':<34} queue: the loader waited {loader:.2f} s for pages, "
+                    f"the fetchers {fetchers:.2f} s for the loader"
+                )
     finally:
         plain.close()
         hawk.close()
-    print(f"concurrent/sequential: {conc / seq:.2f}")
-
-
-def _first_pages(source: Any, pages: int) -> int:
-    rows = 0
-    for page in source.pages():
-        rows += len(page.records)
-        if page.index + 1 >= pages:
-            break
-    return rows
+    slower = min(rate["fetch only, hawk + verify"], rate["load only (records in memory)"])
+    print(f"pipelined/max(fetch,load): {rate['end to end, hawk + verify'] / slower:.2f}")
+    print(f"hawk/unsigned: {rate['fetch only, hawk + verify'] / rate['fetch only, unsigned']:.2f}")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ from etl_framework.http.pagination import (
     build_paginator,
     parse_page,
 )
-from etl_framework.http.pipeline import fetch_ahead
+from etl_framework.http.pipeline import Waits, fetch_ahead
 from etl_framework.sources.located import PageOrigin, locate
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ class HttpSource:
         self.cache = cache
         self.counters = counters
         self.paginator: Paginator = build_paginator(config.pagination)
+        self.waits = Waits()
+        """Seconds the loader waited for pages and the fetchers for the loader (`pages`)."""
         self.first_request = self.paginator.first(connector.url_for(config.path), self._params())
 
     @classmethod
@@ -226,12 +228,19 @@ class HttpSource:
                     in_flight=in_flight,
                 )
             ]
-        for read, page in enumerate(fetch_ahead(chains, depth=in_flight), 1):
+        read = 0
+        for read, page in enumerate(fetch_ahead(chains, depth=in_flight, waits=self.waits), 1):
             if config.max_pages is not None and read > config.max_pages:
                 raise TooManyPagesError(self.first_request.full_url, config.max_pages)
             if self.counters is not None and self.count_rows:
                 self.counters.add_read(len(page.records))
             yield page
+        log.debug(
+            "%d pages: the loader waited %.2f s for pages, the fetchers %.2f s for the loader",
+            read,
+            self.waits.for_pages,
+            self.waits.for_room,
+        )
 
     def _chain(
         self, first: PageRequest, *, concurrency: int, in_flight: int, part: str = ""

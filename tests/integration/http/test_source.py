@@ -167,12 +167,12 @@ def test_concurrent_fetch_every_record_once_in_order(
 ) -> None:
     server = hawk_api(records=2345, latency=0.02)
     src = source(connect(server), pagination=pagination, concurrency=8, max_pages_in_flight=6)
-    started = time.monotonic()
     got = references(src)
-    elapsed = time.monotonic() - started
     assert got == [f"OMIS-{i:06d}" for i in range(2345)]
     assert dict(server.hits) == {page: 1 for page in range(24)}
-    assert elapsed < 24 * 0.02  # really concurrent: faster than one page after another
+    # really concurrent, and no more than the workers: the server saw requests overlap
+    # (a proof that holds on a loaded machine, unlike a wall-clock bound)
+    assert 2 <= server.max_active <= 8
 
 
 def test_more_workers_than_pooled_connections(hawk_api: Server, connect: Connect) -> None:
