@@ -671,7 +671,8 @@ def _fast_expression(
         check = f"type({value}) is Decimal and lo{i} < {value} < hi{i}"
     else:  # NUMERIC is rounded, JSON normalised: always adapt
         return f"{adapter}({value})"
-    return f"({value} if {check} else {adapter}({value}))"
+    # every adapter passes None on as it is: a NULL needs no call either
+    return f"({value} if {check} or {value} is None else {adapter}({value}))"
 
 
 def _wrap_json_row(

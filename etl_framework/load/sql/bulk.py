@@ -235,12 +235,15 @@ def _binary_row_writer(copy: Any) -> tuple[Any, Any, Any, Any, int] | None:
 
 
 def _rounds_like(column_type: ColumnType, oid: int, typmod: int) -> bool:
-    """The column is PostgreSQL ``numeric(p,s)`` with the mapping's own p and s, so it
-    rounds a value to s places (half away from zero) exactly as the mapping does."""
+    """The column is PostgreSQL ``numeric(P,s)`` with the mapping's scale s and P >= the
+    mapping's precision, so it rounds every value to s places (half away from zero)
+    exactly as the mapping does; the mapping's tighter bound is still checked first."""
     if column_type.kind is not ColumnKind.NUMERIC or column_type.precision is None:
         return False
-    expected = ((column_type.precision << 16) | (column_type.scale or 0)) + _VARHDRSZ
-    return oid == _NUMERIC_OID and typmod == expected
+    if oid != _NUMERIC_OID or typmod < _VARHDRSZ:
+        return False  # unconstrained numeric keeps every digit: round in Python
+    precision, scale = (typmod - _VARHDRSZ) >> 16, (typmod - _VARHDRSZ) & 0xFFFF
+    return scale == (column_type.scale or 0) and precision >= column_type.precision
 
 
 _NUMERIC_OID = 1700

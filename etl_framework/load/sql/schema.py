@@ -22,10 +22,11 @@ import sqlalchemy as sa
 
 from etl_framework.exceptions import SchemaMismatchError
 from etl_framework.identifiers import quote, quote_table, split_table_name, validate_identifier
-from etl_framework.load.sql import sqlite_decimal
 from etl_framework.mapping import ColumnKind, ColumnType, FieldMapping
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from sqlalchemy.engine import Connection
 
 
@@ -120,6 +121,8 @@ def check_target(
     from etl_framework.load.sql.target_check import check_case
 
     schema, table = split_table_name(name)
+    if conn.dialect.name == "sqlite":
+        _sqlite_decimal()  # registers its column type names before reflecting
     inspector = sa.inspect(conn)
     check_case(inspector, name)  # ORDERS next to orders: refused, never half-resolved
     if not inspector.has_table(table, schema=schema):
@@ -326,7 +329,10 @@ _SQLITE_EXTRA: dict[ColumnKind, frozenset[str]] = {
 def type_problem(expected: ColumnType, actual: Any, dialect: str) -> str | None:
     """Why a reflected column type cannot hold ``expected`` values, or None if it can."""
     if dialect == "sqlite" and expected.kind is ColumnKind.NUMERIC:
-        return sqlite_decimal.schema_problem(expected.precision, expected.scale, actual)
+        problem: str | None = _sqlite_decimal().schema_problem(
+            expected.precision, expected.scale, actual
+        )
+        return problem
     class_name = type(actual).__name__.upper()
     accepted = _COMPATIBLE[expected.kind]
     if dialect == "sqlite":
@@ -357,3 +363,11 @@ def type_problem(expected: ColumnType, actual: Any, dialect: str) -> str | None:
 def column_list(conn: Connection, columns: Sequence[str]) -> str:
     """Quoted, comma-separated column names."""
     return ", ".join(quote(conn.dialect, validate_identifier(c, "column name")) for c in columns)
+
+
+def _sqlite_decimal() -> ModuleType:
+    """`etl_framework.load.sql.sqlite_decimal`, imported when SQLite is in use (it
+    imports SQLAlchemy's SQLite dialect, which a PostgreSQL load does not need)."""
+    from etl_framework.load.sql import sqlite_decimal
+
+    return sqlite_decimal
