@@ -129,22 +129,21 @@ def _copy_row_tuples(
     on_batch: ProgressCallback | None,
     jsonb: Any,
 ) -> int:
+    """Row tuples from any iterable (not a `MappedRows`), one by one: no batch list."""
     json_positions = [i for i, t in enumerate(types) if t.kind is ColumnKind.JSON]
-    count = 0
     write_row = copy.write_row
     iterator = iter(rows)
+    count = 0
     while True:
-        batch = list(itertools.islice(iterator, batch_size))
-        if not batch:
-            break
-        if json_positions:
-            batch = [_wrap_json(row, json_positions, jsonb) for row in batch]
-        for row in batch:
-            write_row(row)
-        count += len(batch)
+        number = count
+        for row in itertools.islice(iterator, batch_size):
+            number += 1
+            write_row(_wrap_json(row, json_positions, jsonb) if json_positions else row)
+        if number == count:
+            return count
         if on_batch is not None:
-            on_batch(len(batch))
-    return count
+            on_batch(number - count)
+        count = number
 
 
 def _copy_records(
