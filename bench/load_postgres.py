@@ -1,33 +1,57 @@
-"""Benchmark: loading a Python generator into PostgreSQL, side by side.
+"""Benchmark: loading a Python generator into PostgreSQL, each strategy against the
+hand-written psycopg 3 code that does the same job, side by side.
 
 Rows: id bigint, uuid text(36), name text(20), qty int, score float, amount
 numeric(12,2), created_at timestamptz, note text (NULL every 10th row), produced
 by a Python generator of dicts (the same generator for every method).
 
-Methods (each in its own process, so peak RSS is its own):
+Methods (each in its own process, so peak RSS is its own), framework / same-job raw:
 
-- ``truncate``       this framework's ReplaceTableStrategy into an empty target
-- ``truncate_again`` the same, replacing a target that holds the previous N rows
-- ``truncate_direct`` the same with ``direct=True`` (no staging, one transaction)
-- ``delta``          ReplaceWindowStrategy, one day's window out of 30 (N/30 rows)
-- ``delta_direct``   the same with ``direct=True``
-- ``merge``          MergeStrategy of N rows onto a target holding them (all updates)
-- ``raw_copy``       psycopg 3 binary COPY of the generator into the table (the limit)
-- ``pandas``         pandas.DataFrame.to_sql (chunksize 10,000)
-- ``dlt``            dlt pipeline, write_disposition="replace"
+- ``truncate``         ReplaceTableStrategy into an empty target (loaded directly)
+  / ``raw_copy``       binary COPY into the empty table
+- ``replace``          the same, replacing a target that holds N rows (staging, publish
+  DELETE + INSERT SELECT in one transaction)
+  / ``raw_replace``    CREATE UNLOGGED staging, COPY into it, one transaction DELETE
+  target + INSERT SELECT, DROP staging
+- ``replace_truncate`` the same with ``method="truncate"``
+  / ``raw_truncate``   as raw_replace with TRUNCATE instead of DELETE
+- ``direct``           the same with ``direct=True`` (no staging, one transaction)
+  / ``raw_delete_copy`` one transaction: DELETE target + COPY into it
+- ``merge``            MergeStrategy of N rows onto a target holding them (all updates)
+  / ``raw_upsert``     staging as raw_replace, ``INSERT ... ON CONFLICT DO UPDATE``
+- ``delta``            ReplaceWindowStrategy, one day's window out of 30 (N/30 rows)
+  / ``raw_delta``      one transaction: DELETE the day + COPY its rows
+- ``delta_direct``     the same with ``direct=True``
+- ``pandas``           pandas.DataFrame.to_sql (chunksize 10,000), only when asked
+- ``dlt``              dlt pipeline, write_disposition="replace", only when asked
+
+Every framework method imports its modules before the clock starts (as in a
+long-running job); the clock covers the strategy's whole job (staging DDL, load,
+guards, publish, clean-up) and the raw code's whole job.
 
 Run (starts a throw-away PostgreSQL with the Debian server binaries)::
 
-    python -m venv .venv-bench
-    .venv-bench/bin/pip install -e '.[postgres]' pandas 'dlt[postgres]'
-    .venv-bench/bin/python bench/load_postgres.py --rows 1000000 [--scaling]
+    python bench/load_postgres.py --rows 1000000 --repeat 3 [--scaling]
 
-pandas and dlt are bench-only: a method whose package is missing is reported as
-skipped. ``--scaling`` adds truncate runs at 100k / 1M / 4M rows for peak RSS;
-``--delta-scaling 1000000,10000000`` times a one-day delta (33,333 rows) on targets
-of those sizes (one day = 33,333 rows, so the table spans size/33,333 days).
-``--repeat 3`` interleaves three rounds and reports the median (shared hosts are noisy).
-The last line is ``truncate/raw_copy: R`` (ratio of rows/s).
+pandas and dlt are bench-only (``--methods ...,pandas,dlt``): a method whose package
+is missing is reported as skipped. ``--scaling`` adds truncate runs at 100k / 1M / 4M
+rows for peak RSS; ``--delta-scaling 1000000,10000000`` times a one-day delta (33,333
+rows) on targets of those sizes. ``--repeat 3`` interleaves three rounds and reports
+the median (shared hosts are noisy).
+
+Peak RSS is measured per method in its own child process (``ru_maxrss`` of the child,
+which is what ``getrusage(RUSAGE_CHILDREN)`` reports for that one child).
+
+The last lines are one ratio of rows/s per strategy, framework / same-job raw code::
+
+    replace_truncate/raw_truncate: R
+    delta_direct/raw_delta: R
+    truncate/raw_copy: R
+    replace/raw_replace: R
+    direct/raw_delete_copy: R
+    merge/raw_upsert: R
+    delta_overhead_ms: M      (median delta seconds minus median raw_delta, in ms)
+    peak_rss_mb: X            (the largest peak RSS of the truncate runs)
 """
 
 from __future__ import annotations
@@ -59,14 +83,28 @@ DDL = (
 METHODS = (
     "raw_copy",
     "truncate",
-    "truncate_again",
-    "truncate_direct",
+    "raw_replace",
+    "replace",
+    "raw_truncate",
+    "replace_truncate",
+    "raw_delete_copy",
+    "direct",
+    "raw_upsert",
+    "merge",
+    "raw_delta",
     "delta",
     "delta_direct",
-    "merge",
-    "pandas",
-    "dlt",
 )
+OPTIONAL = ("pandas", "dlt")
+PAIRS = (
+    ("replace_truncate", "raw_truncate"),
+    ("delta_direct", "raw_delta"),
+    ("truncate", "raw_copy"),
+    ("replace", "raw_replace"),
+    ("direct", "raw_delete_copy"),
+    ("merge", "raw_upsert"),
+)
+FRAMEWORK = ("truncate", "replace", "replace_truncate", "direct", "merge", "delta", "delta_direct")
 
 
 def mapping() -> Any:
@@ -149,28 +187,78 @@ def _raw_copy(conn: Any, table: str, records: Iterator[dict[str, Any]]) -> int:
     return count
 
 
+def _raw_staged(dsn: str, table: str, records: Iterator[dict[str, Any]], publish: str) -> int:
+    """Raw code of a staged publish: COPY into an UNLOGGED staging table, then one
+    transaction of ``publish`` (statements, ``{t}`` target, ``{s}`` staging)."""
+    import psycopg
+
+    staging = f"_stg_{table}_raw"
+    cols = ", ".join(COLUMNS)
+    with psycopg.connect(dsn) as conn:
+        conn.execute(f"CREATE UNLOGGED TABLE {staging} (LIKE {table} INCLUDING DEFAULTS)")
+        conn.commit()
+        count = _raw_copy(conn, staging, records)
+        conn.commit()
+        for statement in publish.split(";"):
+            conn.execute(statement.format(t=table, s=staging, c=cols))
+        conn.commit()
+        conn.execute(f"DROP TABLE {staging}")
+        conn.commit()
+    return count
+
+
+_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "id")
+RAW_PUBLISH = {
+    "raw_replace": "DELETE FROM {t}; INSERT INTO {t} ({c}) SELECT {c} FROM {s}",
+    "raw_truncate": "TRUNCATE {t}; INSERT INTO {t} ({c}) SELECT {c} FROM {s}",
+    "raw_upsert": "INSERT INTO {t} ({c}) SELECT {c} FROM {s} ON CONFLICT (id) DO UPDATE SET "
+    + _UPDATES.replace("{", "{{").replace("}", "}}"),
+}
+
+
 def worker(method: str, url: str, rows: int, days: int = DAYS) -> dict[str, Any]:
     """Prepare (untimed), then time one load. Returns rows and seconds."""
     table = "bench_target"
     day = days // 2
-    if method.startswith(("truncate", "delta", "merge")):
-        # imported before the clock starts, as in a long-running job
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    if method in FRAMEWORK:
+        # imported before the clock starts, as in a long-running job (and as the raw
+        # code's psycopg): the strategies, the connector and SQLAlchemy's dialect
+        import sqlalchemy.dialects.postgresql.psycopg
+
+        import etl_framework.connectors.sql
         import etl_framework.load.sql.merge
         import etl_framework.load.sql.replace_table
         import etl_framework.load.sql.replace_window  # noqa: F401
     if method in ("raw_copy", "truncate", "pandas"):
         _reset(url, table)
-    elif method in ("truncate_again", "truncate_direct", "delta", "delta_direct", "merge"):
+    elif method != "dlt":
         _reset(url, table, fill=rows, days=days)
+    first = FIRST_DAY + dt.timedelta(days=day)
     started = time.perf_counter()
-    if method == "raw_copy":
+    if method in ("raw_copy", "raw_delete_copy", "raw_delta"):
         import psycopg
 
-        dsn = url.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(dsn) as conn:
-            count = _raw_copy(conn, table, generate(rows))
+            if method == "raw_delete_copy":
+                conn.execute(f"DELETE FROM {table}")
+                records = generate(rows, version=1)
+            elif method == "raw_delta":
+                conn.execute(
+                    f"DELETE FROM {table} WHERE created_at >= %s AND created_at < %s",
+                    (
+                        dt.datetime.combine(first, dt.time(), dt.UTC),
+                        dt.datetime.combine(first + dt.timedelta(1), dt.time(), dt.UTC),
+                    ),
+                )
+                records = generate(rows, day=day, version=1, days=days)
+            else:
+                records = generate(rows)
+            count = _raw_copy(conn, table, records)
             conn.commit()
-    elif method.startswith(("truncate", "delta", "merge")):
+    elif method in RAW_PUBLISH:
+        count = _raw_staged(dsn, table, generate(rows, version=1), RAW_PUBLISH[method])
+    elif method in FRAMEWORK:
         from etl_framework.load.sql.merge import MergeStrategy
         from etl_framework.load.sql.replace_table import ReplaceTableStrategy
         from etl_framework.load.sql.replace_window import ReplaceWindowStrategy
@@ -179,9 +267,8 @@ def worker(method: str, url: str, rows: int, days: int = DAYS) -> dict[str, Any]
         c = _connector(url)
         m = mapping()
         records = generate(rows, version=1)
-        direct = method.endswith("_direct")
+        direct = method.endswith("direct")
         if method.startswith("delta"):
-            first = FIRST_DAY + dt.timedelta(days=day)
             strategy: Any = ReplaceWindowStrategy(
                 c,
                 table,
@@ -195,7 +282,10 @@ def worker(method: str, url: str, rows: int, days: int = DAYS) -> dict[str, Any]
         elif method == "merge":
             strategy = MergeStrategy(c, table, m, run_id="benchrun")
         else:
-            strategy = ReplaceTableStrategy(c, table, m, run_id="benchrun", direct=direct)
+            replace_method = "truncate" if method == "replace_truncate" else "delete"
+            strategy = ReplaceTableStrategy(
+                c, table, m, run_id="benchrun", direct=direct, method=replace_method
+            )
         strategy.drop_stale_staging()
         try:
             count = strategy.write(m.rows(records)).inserted
@@ -340,20 +430,26 @@ def main() -> None:
             for n in (100_000, 1_000_000, 4_000_000):
                 print(f"# scaling truncate {n:,} ...", file=sys.stderr, flush=True)
                 scaling.append(run_worker("truncate", url, n))
-    raw = next((r for r in results if r["method"] == "raw_copy" and "error" not in r), None)
-    raw_rate = raw["rows"] / raw["seconds"] if raw else None
+    by_method = {r["method"]: r for r in results if "error" not in r}
+    raw_of = {f: r for f, r in PAIRS} | {"delta": "raw_delta"}
+
+    def rate(method: str) -> float | None:
+        r = by_method.get(method)
+        return r["rows"] / r["seconds"] if r else None
+
     print(
-        f"\n{'method':<16}{'rows':>11}{'seconds':>10}{'rows/s':>12}{'x raw COPY':>12}"
+        f"\n{'method':<18}{'rows':>11}{'seconds':>10}{'rows/s':>12}{'x same-job raw':>16}"
         f"{'peak RSS MB':>13}"
     )
     for r in results:
         if "error" in r:
-            print(f"{r['method']:<16}{r['rows']:>11,}  skipped: {r['error']}")
+            print(f"{r['method']:<18}{r['rows']:>11,}  skipped: {r['error']}")
             continue
-        rate = r["rows"] / r["seconds"]
-        ratio = f"{rate / raw_rate:.2f}" if raw_rate else "-"
+        own = rate(r["method"])
+        raw_rate = rate(raw_of.get(r["method"], ""))
+        ratio = f"{own / raw_rate:.2f}" if own and raw_rate else "-"
         print(
-            f"{r['method']:<16}{r['rows']:>11,}{r['seconds']:>10.2f}{rate:>12,.0f}{ratio:>12}"
+            f"{r['method']:<18}{r['rows']:>11,}{r['seconds']:>10.2f}{own:>12,.0f}{ratio:>16}"
             f"{r['peak_rss_mb']:>13.0f}"
         )
     if scaling:
@@ -376,11 +472,19 @@ def main() -> None:
                     f"{r['target_rows']:>11,}-row target  {r['seconds']:6.2f} s  "
                     f"({r['rows']:,} rows replaced)"
                 )
-    truncate = next((r for r in results if r["method"] == "truncate" and "error" not in r), None)
-    if truncate and raw_rate:
-        print(f"truncate/raw_copy: {truncate['rows'] / truncate['seconds'] / raw_rate:.2f}")
+    print()
+    for framework, raw in PAIRS:
+        own, base = rate(framework), rate(raw)
+        print(f"{framework}/{raw}: " + (f"{own / base:.2f}" if own and base else "n/a"))
+    delta, raw_delta = by_method.get("delta"), by_method.get("raw_delta")
+    if delta and raw_delta:
+        print(f"delta_overhead_ms: {(delta['seconds'] - raw_delta['seconds']) * 1000:.0f}")
     else:
-        print("truncate/raw_copy: n/a")
+        print("delta_overhead_ms: n/a")
+    peaks = [
+        r["peak_rss_mb"] for r in [by_method.get("truncate"), *scaling] if r and "error" not in r
+    ]
+    print(f"peak_rss_mb: {max(peaks):.0f}" if peaks else "peak_rss_mb: n/a")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ import math
 import operator
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import TYPE_CHECKING, Any
@@ -361,6 +361,9 @@ class FieldMapping:
     _extractor: Callable[[Mapping[str, Any]], tuple[Any, ...]] = dc_field(
         init=False, repr=False, compare=False
     )
+    _variants: dict[Any, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = dc_field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if not self.fields:
@@ -412,22 +415,64 @@ class FieldMapping:
         """The row tuple for ``record``: values found by path, adapted to column types."""
         return self._extractor(record)
 
-    def rows(self, records: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Any, ...]]:
+    def rows(self, records: Iterable[Mapping[str, Any]]) -> MappedRows:
         """Lazily `extract` every record; a bad value's error names its record.
 
         The record is named by where it is (a `LocatedRecord` from a file or API
         source: ``orders.csv line 5``), else by its ordinal number in ``records``,
         followed by its primary-key values from the source when the mapping has keys.
+
+        The result is an iterator of row tuples (`MappedRows`); a loader that gets it
+        unstarted may instead run its own loop over the records (`MappedRows.take`),
+        e.g. PostgreSQL's COPY, which extracts and writes each row in one step.
         """
+        return MappedRows(self, records)
+
+    def _iter_rows(self, records: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Any, ...]]:
         extract = self._extractor
         for number, record in enumerate(records, start=1):
             try:
                 row = extract(record)
-            except FieldValueError as exc:
-                raise exc.at(self.describe_record(record, number)) from None
             except SourceError as exc:
-                raise SourceError(f"{self.describe_record(record, number)}: {exc}") from None
+                raise self.record_error(exc, record, number) from None
             yield row
+
+    def record_error(self, exc: SourceError, record: Any, number: int) -> SourceError:
+        """``exc`` (raised extracting ``record``, the ``number``-th), naming the record."""
+        where = self.describe_record(record, number)
+        if isinstance(exc, FieldValueError):
+            return exc.at(where)
+        return SourceError(f"{where}: {exc}")
+
+    def extractor(
+        self,
+        *,
+        rounded_by_target: Iterable[str] = (),
+        wrap_json: Callable[[Any], Any] | None = None,
+    ) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        """An `extract` function for a loader that writes the rows straight into a
+        database (generated once per variant and cached).
+
+        ``rounded_by_target``: numeric(p,s) columns whose target column has exactly
+        that precision and scale, so the database rounds half away from zero to ``s``
+        places on input, as `extract` does (PostgreSQL: ``numeric_in`` / ``numeric_recv``
+        with the column's typmod). Their Decimal values are passed on unrounded when
+        they cannot overflow after rounding (``|v| < 10**(p-s) - 0.5 * 10**-s``); any
+        other value goes through the full adapter and its checks, so what is refused
+        and the error are the same. ``wrap_json``: applied to each non-NULL JSON value
+        (e.g. psycopg's ``Jsonb``).
+        """
+        rounded = frozenset(rounded_by_target)
+        key = (rounded, wrap_json)
+        found = self._variants.get(key)
+        if found is None:
+            found = _compile_extractor(
+                self.fields,
+                rounded={i for i, f in enumerate(self.fields) if f.target_column in rounded},
+                wrap_json=wrap_json,
+            )
+            self._variants[key] = found
+        return found
 
     def describe_record(self, record: Any, number: int) -> str:
         """``orders.csv line 5 (order_id='17')`` / ``record 12 (id=3)``: a record, named."""
@@ -440,6 +485,38 @@ class FieldMapping:
             )
             where += f" ({keys})"
         return where
+
+
+class MappedRows(Iterator[tuple[Any, ...]]):
+    """The row tuples of `FieldMapping.rows`: an iterator, which a loader may also
+    consume in one loop of its own (`take`) instead of row by row."""
+
+    __slots__ = ("_records", "_rows", "mapping")
+
+    def __init__(self, mapping: FieldMapping, records: Iterable[Mapping[str, Any]]) -> None:
+        self.mapping = mapping
+        self._records: Iterable[Mapping[str, Any]] | None = records
+        self._rows: Iterator[tuple[Any, ...]] | None = None
+
+    def __iter__(self) -> MappedRows:
+        return self
+
+    def __next__(self) -> tuple[Any, ...]:
+        if self._rows is None:
+            records, self._records = self._records, None
+            self._rows = self.mapping._iter_rows(records if records is not None else ())
+        return next(self._rows)
+
+    def take(self, columns: Sequence[str]) -> Iterator[Mapping[str, Any]] | None:
+        """The source records, for a loader's own loop, if no row was read yet and the
+        mapping's columns are ``columns``; None otherwise (iterate instead). The loader
+        extracts each record (`FieldMapping.extractor`), numbering them from 1 for
+        `FieldMapping.record_error`. Afterwards this iterator is exhausted."""
+        if self._records is None or tuple(columns) != self.mapping.columns:
+            return None
+        records, self._records = self._records, None
+        self._rows = iter(())
+        return iter(records)
 
 
 # --- value lookup ------------------------------------------------------------
@@ -462,7 +539,12 @@ def _lookup(record: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
-def _compile_extractor(fields: tuple[Field, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+def _compile_extractor(
+    fields: tuple[Field, ...],
+    *,
+    rounded: Collection[int] = (),
+    wrap_json: Callable[[Any], Any] | None = None,
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """Build ``extract(record) -> tuple`` for the fields, as straight-line code.
 
     This runs once per row of every load, so it is generated like dataclasses
@@ -492,6 +574,7 @@ def _compile_extractor(fields: tuple[Field, ...]) -> Callable[[Mapping[str, Any]
         "date": dt.date,
         "datetime": dt.datetime,
         "UTC": UTC,
+        "InvalidOperation": decimal.InvalidOperation,
     }
     names = [f"v{i}" for i in range(n)]
     lines = ["def extract(record):"]
@@ -511,13 +594,28 @@ def _compile_extractor(fields: tuple[Field, ...]) -> Callable[[Mapping[str, Any]
     expressions = []
     for i, f in enumerate(fields):
         namespace[f"a{i}"] = pairs[i][0]
-        expressions.append(_fast_expression(f.type, f"v{i}", f"a{i}", i, namespace))
+        expression = _fast_expression(f.type, f"v{i}", f"a{i}", i, namespace, i in rounded)
+        if wrap_json is not None and f.type.kind is ColumnKind.JSON:
+            expression = f"(None if (j{i} := {expression}) is None else wrap_json(j{i}))"
+        expressions.append(expression)
+    namespace["wrap_json"] = wrap_json
     lines += [
         "    try:",
         f"        row = ({', '.join(expressions)},)",
-        "    except _Reject:",
+        # InvalidOperation: a NaN compared in a numeric fast check; the adapters say why
+        "    except (_Reject, InvalidOperation):",
         f"        row = _adapt_one_by_one(pairs, ({', '.join(names)},))",
     ]
+    if wrap_json is not None:
+        wrapped = [i for i, f in enumerate(fields) if f.type.kind is ColumnKind.JSON]
+        namespace["_wrap_json_row"] = _wrap_json_row
+        namespace["wrapped"] = wrapped
+        if wrapped:
+            # the slow path returned plain values: wrap them as the fast path does
+            lines[-1] = (
+                f"        row = _wrap_json_row(_adapt_one_by_one(pairs, ({', '.join(names)},)),"
+                " wrapped, wrap_json)"
+            )
     required = [i for i, f in enumerate(fields) if not f.nullable]
     if required:
         condition = " or ".join(f"row[{i}] is None" for i in required)
@@ -530,9 +628,18 @@ def _compile_extractor(fields: tuple[Field, ...]) -> Callable[[Mapping[str, Any]
 
 
 def _fast_expression(
-    column_type: ColumnType, value: str, adapter: str, i: int, namespace: dict[str, Any]
+    column_type: ColumnType,
+    value: str,
+    adapter: str,
+    i: int,
+    namespace: dict[str, Any],
+    rounded: bool = False,
 ) -> str:
-    """``value if <already right> else adapter(value)`` for one column."""
+    """``value if <already right> else adapter(value)`` for one column.
+
+    ``rounded``: a numeric(p,s) column whose target rounds to s places itself, so a
+    Decimal that cannot overflow after rounding is passed on as it is.
+    """
     kind = column_type.kind
     if kind is ColumnKind.TEXT:
         check = f"type({value}) is str"
@@ -552,9 +659,30 @@ def _fast_expression(
         check = f"type({value}) is datetime and {value}.tzinfo is UTC"
     elif kind is ColumnKind.TIMESTAMP:
         check = f"type({value}) is datetime and {value}.tzinfo is None"
+    elif kind is ColumnKind.NUMERIC and rounded and column_type.precision is not None:
+        scale = column_type.scale or 0
+        # the largest magnitude that rounds (half away from zero) to at most p-s digits
+        # before the point is just below 10**(p-s) - 0.5 * 10**-s
+        exact = decimal.Context(prec=_MAX_NUMERIC_PRECISION + 10)
+        bound = exact.subtract(
+            exact.power(10, column_type.precision - scale), decimal.Decimal(5).scaleb(-scale - 1)
+        )
+        namespace[f"lo{i}"], namespace[f"hi{i}"] = -bound, bound
+        check = f"type({value}) is Decimal and lo{i} < {value} < hi{i}"
     else:  # NUMERIC is rounded, JSON normalised: always adapt
         return f"{adapter}({value})"
-    return f"({value} if {check} else {adapter}({value}))"
+    # every adapter passes None on as it is: a NULL needs no call either
+    return f"({value} if {check} or {value} is None else {adapter}({value}))"
+
+
+def _wrap_json_row(
+    row: tuple[Any, ...], positions: list[int], wrap: Callable[[Any], Any]
+) -> tuple[Any, ...]:
+    values = list(row)
+    for i in positions:
+        if values[i] is not None:
+            values[i] = wrap(values[i])
+    return tuple(values)
 
 
 def _slow_values(paths: list[tuple[str, ...]]) -> Callable[[Any], list[Any]]:
@@ -903,5 +1031,6 @@ __all__ = [
     "Field",
     "FieldMapping",
     "FieldValueError",
+    "MappedRows",
     "parse_column_spec",
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -341,3 +342,60 @@ def test_source_paths_never_become_code() -> None:
     )
     assert mapping.extract({hostile: "x", "b\n  raise SystemExit": 2}) == ("x", 2)
     assert mapping.extract({}) == (None, None)
+
+
+# --- the extractor of a loader that writes straight into the database ---------------
+
+
+def _money_mapping() -> FieldMapping:
+    return FieldMapping.from_tuples(
+        [("id", "id", "bigint"), ("amount", "amount", "numeric(12,2)"), ("j", "j", "json")]
+    )
+
+
+def test_rows_is_an_iterator_a_loader_can_take() -> None:
+    mapping = _money_mapping()
+    rows = mapping.rows([{"id": 1, "amount": 1, "j": None}, {"id": 2, "amount": 2, "j": None}])
+    assert iter(rows) is rows
+    assert rows.take(("other",)) is None  # not this mapping's columns
+    records = rows.take(mapping.columns)
+    assert records is not None and [r["id"] for r in records] == [1, 2]
+    assert list(rows) == [] and rows.take(mapping.columns) is None  # taken once
+    started = mapping.rows([{"id": 1, "amount": 1, "j": None}])
+    assert next(started) == (1, decimal.Decimal("1.00"), None)
+    assert started.take(mapping.columns) is None  # already read: row by row
+
+
+def test_rounded_by_target_passes_decimals_on_with_the_same_checks() -> None:
+    mapping = _money_mapping()
+    extract = mapping.extractor(rounded_by_target=["amount"])
+    assert mapping.extractor(rounded_by_target=["amount"]) is extract  # cached
+    d = decimal.Decimal
+    for value in (d("1.005"), d("-9999999999.994999"), d("0"), d("1E+9")):
+        assert extract({"id": 1, "amount": value, "j": None})[1] is value  # unrounded
+    # anything else is the plain extractor's value or error, word for word
+    cases = [d("9999999999.995"), d("-9999999999.995"), d("NaN"), d("sNaN"), d("Infinity"), 1.005]
+    cases += ["2.675", 3, None, "abc", True]
+    for value in cases:
+        record = {"id": 1, "amount": value, "j": None}
+        try:
+            expected: Any = mapping.extract(record)
+        except FieldValueError as exc:
+            with pytest.raises(FieldValueError) as info:
+                extract(record)
+            assert str(info.value) == str(exc)
+        else:
+            assert extract(record) == expected
+
+
+def test_wrap_json_wraps_non_null_json_values_on_both_paths() -> None:
+    mapping = _money_mapping()
+    extract = mapping.extractor(wrap_json=lambda v: ("wrapped", v))
+    assert extract({"id": 1, "amount": None, "j": {"a": [1]}}) == (1, None, ("wrapped", {"a": [1]}))
+    assert extract({"id": 1, "amount": None, "j": None}) == (1, None, None)
+    # a value adapted one by one (the id is a string) is wrapped the same way
+    assert extract({"id": "2", "amount": "1", "j": [1]}) == (
+        2,
+        decimal.Decimal("1.00"),
+        ("wrapped", [1]),
+    )

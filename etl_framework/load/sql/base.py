@@ -548,10 +548,19 @@ class WriteStrategy(ABC):
                 params,
                 self._bind_type,
             )
-        if g.unique_keys and self.key_columns and not self._key_enforced:
+        if (
+            g.unique_keys
+            and self.key_columns
+            and not self._publish_refuses_duplicates(conn.dialect)
+        ):
             _sql_guards.check_unique_keys(
                 conn, table, self.key_columns, where, params, self._bind_type
             )
+
+    def _publish_refuses_duplicates(self, dialect: Dialect) -> bool:
+        """The publish statement itself refuses duplicate keys among the new rows (and
+        reports them as the ``unique_keys`` guard), so the GROUP BY query is skipped."""
+        return self._key_enforced
 
     @property
     def replaced_scope(self) -> str:
@@ -725,7 +734,7 @@ class WriteStrategy(ABC):
                     ),
                 )
             )
-        if g.unique_keys and self.key_columns and not self._key_enforced:
+        if g.unique_keys and self.key_columns and not self._publish_refuses_duplicates(dialect):
             out.append(
                 (
                     "unique_keys",

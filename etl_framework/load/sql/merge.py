@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, ClassVar
 from etl_framework.exceptions import ConfigError, SchemaMismatchError
 from etl_framework.identifiers import quote
 from etl_framework.load.sql.base import PublishResult, WriteStrategy
+from etl_framework.load.sql.guards import check_unique_keys
 from etl_framework.load.sql.schema import unique_key_exists
 
 if TYPE_CHECKING:
@@ -56,9 +57,19 @@ class MergeStrategy(WriteStrategy):
                 "set key_columns to the columns of an existing one)",
             )
 
+    def _updates(self) -> list[str]:
+        return [c for c in self.mapping.columns if c not in self.key_columns]
+
+    def _publish_refuses_duplicates(self, dialect: Dialect) -> bool:
+        # PostgreSQL's ON CONFLICT DO UPDATE refuses to update a row twice in one
+        # statement (cardinality_violation): a duplicate staged key fails the publish,
+        # which `_publish` reports as the unique_keys guard. SQLite would let the last
+        # row win, and DO NOTHING would keep the first: there the guard's query runs.
+        return dialect.name == "postgresql" and bool(self._updates())
+
     def _merge_sql(self, dialect: Dialect) -> str:
         keys = ", ".join(quote(dialect, k) for k in self.key_columns)
-        updates = [c for c in self.mapping.columns if c not in self.key_columns]
+        updates = self._updates()
         if updates:
             assignments = ", ".join(
                 f"{quote(dialect, c)} = excluded.{quote(dialect, c)}" for c in updates
@@ -72,5 +83,24 @@ class MergeStrategy(WriteStrategy):
         return [self._merge_sql(dialect)]
 
     def _publish(self, conn: Connection) -> PublishResult:
-        affected = conn.exec_driver_sql(self._merge_sql(conn.dialect)).rowcount
+        sql = self._merge_sql(conn.dialect)
+        if not (self.guards.unique_keys and self._publish_refuses_duplicates(conn.dialect)):
+            return PublishResult(inserted=conn.exec_driver_sql(sql).rowcount)
+        from sqlalchemy.exc import DBAPIError
+
+        savepoint = conn.begin_nested()
+        try:
+            affected = conn.exec_driver_sql(sql).rowcount
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _CARDINALITY_VIOLATION:
+                raise
+            savepoint.rollback()
+            # the guard's own query names the duplicates, as on every other backend
+            check_unique_keys(conn, self.staging, self.key_columns)
+            raise
+        savepoint.commit()
         return PublishResult(inserted=affected)
+
+
+_CARDINALITY_VIOLATION = "21000"
+"""ON CONFLICT DO UPDATE command cannot affect row a second time."""

@@ -22,10 +22,11 @@ import sqlalchemy as sa
 
 from etl_framework.exceptions import SchemaMismatchError
 from etl_framework.identifiers import quote, quote_table, split_table_name, validate_identifier
-from etl_framework.load.sql import sqlite_decimal
 from etl_framework.mapping import ColumnKind, ColumnType, FieldMapping
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from sqlalchemy.engine import Connection, Dialect
 
 
@@ -143,6 +144,8 @@ def check_target(
     from etl_framework.load.sql.target_check import check_case
 
     schema, table = split_table_name(name)
+    if conn.dialect.name == "sqlite":
+        _sqlite_decimal()  # registers its column type names before reflecting
     inspector = sa.inspect(conn)
     check_case(inspector, name)  # ORDERS next to orders: refused, never half-resolved
     if not inspector.has_table(table, schema=schema):
@@ -299,24 +302,31 @@ def referencing_foreign_keys(conn: Connection, name: str) -> list[ReferencingKey
 
 
 def unique_key_exists(conn: Connection, name: str, key_columns: Sequence[str]) -> bool:
-    """Whether the target has a primary key or unique constraint/index on exactly the keys."""
+    """Whether the target has a primary key or unique constraint/index on exactly the keys.
+
+    Asks in that order and stops at the first match (a primary key on the keys, the
+    common case, costs one catalog query instead of five)."""
     schema, table = split_table_name(name)
     wanted = {k.lower() for k in key_columns}
     inspector = sa.inspect(conn)
+
+    def matches(cols: Sequence[str | None]) -> bool:
+        # an expression (None) in an index means it is not on exactly the key columns
+        return bool(cols) and None not in cols and {str(c).lower() for c in cols} == wanted
+
     pk = inspector.get_pk_constraint(table, schema=schema)
-    candidates: list[list[str | None]] = [list(pk.get("constrained_columns") or [])]
-    candidates += [
-        list(u["column_names"]) for u in inspector.get_unique_constraints(table, schema=schema)
-    ]
-    candidates += [
-        list(i["column_names"])
+    if matches(list(pk.get("constrained_columns") or [])):
+        return True
+    if any(
+        matches(list(u["column_names"]))
+        for u in inspector.get_unique_constraints(table, schema=schema)
+    ):
+        return True
+    return any(
+        matches(list(i["column_names"]))
         for i in inspector.get_indexes(table, schema=schema)
         # a partial index (WHERE ...) is no conflict target for ON CONFLICT (keys)
         if i.get("unique") and not any(k.endswith("_where") for k in i.get("dialect_options", {}))
-    ]
-    # an expression (None) in an index means it is not on exactly the key columns
-    return any(
-        None not in cols and {str(c).lower() for c in cols} == wanted for cols in candidates if cols
     )
 
 
@@ -344,7 +354,10 @@ _SQLITE_EXTRA: dict[ColumnKind, frozenset[str]] = {
 def type_problem(expected: ColumnType, actual: Any, dialect: str) -> str | None:
     """Why a reflected column type cannot hold ``expected`` values, or None if it can."""
     if dialect == "sqlite" and expected.kind is ColumnKind.NUMERIC:
-        return sqlite_decimal.schema_problem(expected.precision, expected.scale, actual)
+        problem: str | None = _sqlite_decimal().schema_problem(
+            expected.precision, expected.scale, actual
+        )
+        return problem
     class_name = type(actual).__name__.upper()
     accepted = _COMPATIBLE[expected.kind]
     if dialect == "sqlite":
@@ -375,3 +388,11 @@ def type_problem(expected: ColumnType, actual: Any, dialect: str) -> str | None:
 def column_list(conn: Connection, columns: Sequence[str]) -> str:
     """Quoted, comma-separated column names."""
     return ", ".join(quote(conn.dialect, validate_identifier(c, "column name")) for c in columns)
+
+
+def _sqlite_decimal() -> ModuleType:
+    """`etl_framework.load.sql.sqlite_decimal`, imported when SQLite is in use (it
+    imports SQLAlchemy's SQLite dialect, which a PostgreSQL load does not need)."""
+    from etl_framework.load.sql import sqlite_decimal
+
+    return sqlite_decimal
