@@ -40,11 +40,13 @@ Build = Callable[[Any, FieldMapping], WriteStrategy]
 
 def _not_planned(sql: str) -> bool:
     """The target inspection (catalog queries, the empty-target probe, COPY's column
-    types), transaction control (the plan's BEGIN/COMMIT are steps) and the staging
+    types), transaction control (the plan's BEGIN/COMMIT are steps; the merge's
+    savepoint on PostgreSQL is part of its publish step) and the staging
     table's session lock (PostgreSQL)."""
     lowered = " ".join(sql.lower().split())
     return (
         lowered in ("begin", "commit", "rollback")
+        or lowered.startswith(("savepoint ", "release savepoint ", "rollback to savepoint "))
         or "pg_catalog" in lowered
         or "pg_attribute" in lowered
         or "from pg_constraint" in lowered
