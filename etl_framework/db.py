@@ -168,11 +168,12 @@ def _ledger_engine(url: str) -> Engine:
     return engine
 
 
-def ping_when_idle(engine: Any, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
-    """SQLAlchemy's ``pool_pre_ping``, but only for a connection that sat in the pool for
-    ``idle_seconds`` or more: one that was checked in a moment ago (the next ledger
-    statement of a run's start or end) is reused without a round trip. A connection
-    found dead is replaced (the pool retries the checkout on a new one)."""
+def ping_when_idle(engine: Any, idle_seconds: float | None = None) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, but only for a connection that sat in the pool
+    for ``idle_seconds`` (default `PING_AFTER_IDLE_SECONDS`) or more: one checked in a
+    moment ago (the next ledger statement of a run's start or end) is reused without a
+    round trip. A connection found dead is replaced (the pool retries the checkout on a
+    new one)."""
     import time
 
     from sqlalchemy import event
@@ -190,7 +191,8 @@ def ping_when_idle(engine: Any, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get(_IDLE_SINCE)
-        if since is not None and time.monotonic() - since < idle_seconds:
+        idle = PING_AFTER_IDLE_SECONDS if idle_seconds is None else idle_seconds
+        if since is not None and time.monotonic() - since < idle:
             return
         record.info[_IDLE_SINCE] = time.monotonic()
         dialect = engine.dialect

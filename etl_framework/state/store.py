@@ -238,7 +238,7 @@ class RunStore:
         (one machine)."""
         if self.is_sqlite:
             return utcnow()
-        taken = conn.info.get(_LOCKED_AT)
+        taken: dt.datetime | None = conn.info.get(_LOCKED_AT)
         if taken is not None:  # read with the lease lock (`_serialized`): no round trip
             return taken
         return _aware(conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one())
