@@ -539,8 +539,8 @@ class RunStore:
                 }
                 for name, step in (steps or {}).items()
             ]
-            if rows:  # one multi-row INSERT (insertmanyvalues), in the order they ran
-                conn.execute(sa.insert(Step), rows)
+            if rows:  # one INSERT ... VALUES (...), (...) statement, in the order they ran
+                conn.execute(sa.insert(Step).values(rows))
             conn.execute(sa.delete(Lease).where(Lease.run_id == run_id))
         return bool(updated.rowcount)
 
