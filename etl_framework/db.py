@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 DEFAULT_POOL_PRE_PING = True
+"""Whether our pooled engines check a connection before reusing it. They do so only
+when it sat idle for `PING_AFTER_IDLE_SECONDS` (`ping_when_idle`), not on every
+checkout: a run checks the ledger out about ten times within milliseconds."""
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "etl_idle_since"
 
 
 def check_database_url(url: SecretStr) -> SecretStr:
@@ -107,7 +112,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
     kwargs = {**dialect_options(parsed), **kwargs}
     try:
-        engine = create_engine(parsed, pool_pre_ping=DEFAULT_POOL_PRE_PING, **kwargs)
+        engine = create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         hint = (
             " (pip install 'etl_framework[postgres]')"
@@ -121,6 +126,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         sqlite_transactions(
             engine, pragmas=("journal_mode=WAL", "busy_timeout=30000"), begin="BEGIN"
         )
+    elif DEFAULT_POOL_PRE_PING:
+        ping_when_idle(engine)
     return engine
 
 
@@ -148,13 +155,10 @@ def _ledger_engine(url: str) -> Engine:
 
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(
-            parsed,
-            pool_pre_ping=DEFAULT_POOL_PRE_PING,
-            pool_size=2,
-            max_overflow=2,
-            **dialect_options(parsed),
-        )
+        engine = sa.create_engine(parsed, pool_size=2, max_overflow=2, **dialect_options(parsed))
+        if DEFAULT_POOL_PRE_PING:
+            ping_when_idle(engine)
+        return engine
     _create_sqlite_directory(parsed.database)
     engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
     # the write lock at BEGIN: lease operations never deadlock on a lock upgrade
@@ -162,6 +166,42 @@ def _ledger_engine(url: str) -> Engine:
         engine, pragmas=("busy_timeout=30000", "foreign_keys=ON"), begin="BEGIN IMMEDIATE"
     )
     return engine
+
+
+def ping_when_idle(engine: Any, idle_seconds: float | None = None) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, but only for a connection that sat in the pool
+    for ``idle_seconds`` (default `PING_AFTER_IDLE_SECONDS`) or more: one checked in a
+    moment ago (the next ledger statement of a run's start or end) is reused without a
+    round trip. A connection found dead is replaced (the pool retries the checkout on a
+    new one)."""
+    import time
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "connect")
+    def _connect(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        idle = PING_AFTER_IDLE_SECONDS if idle_seconds is None else idle_seconds
+        if since is not None and time.monotonic() - since < idle:
+            return
+        record.info[_IDLE_SINCE] = time.monotonic()
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_conn)  # as pool_pre_ping does
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_conn, None):
+                raise DisconnectionError(f"stale pooled connection: {exc}") from exc
+            raise
 
 
 def sqlite_transactions(engine: Any, *, pragmas: Sequence[str], begin: str) -> None:
@@ -187,5 +227,6 @@ __all__ = [
     "database_error",
     "ledger_engine",
     "make_engine",
+    "ping_when_idle",
     "sqlite_transactions",
 ]

@@ -44,6 +44,15 @@ _KEEPALIVE_SERVER_SETTINGS = (
     "SET tcp_user_timeout = 10000",
 )
 
+_HOLD_WITH_SETTINGS = "SELECT {}, pg_advisory_lock(:k)".format(
+    ", ".join(
+        "set_config('{}', '{}', false)".format(*setting.removeprefix("SET ").split(" = "))
+        for setting in _KEEPALIVE_SERVER_SETTINGS
+    )
+)
+"""`_KEEPALIVE_SERVER_SETTINGS` and the run's session lock, in one statement (atomic:
+if a setting is unknown, nothing is set and no lock is taken)."""
+
 
 def lock_key(run_id: str) -> int:
     """The advisory lock key (a signed 64-bit integer) of a run."""
@@ -145,12 +154,14 @@ class AdvisoryLocks(Liveness):
     def hold(self, run_id: str) -> None:
         conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            for statement in _KEEPALIVE_SERVER_SETTINGS:
-                # Best effort: an older server may not know a setting (autocommit: a
-                # failed SET spoils nothing).
-                with contextlib.suppress(DBAPIError):
-                    conn.exec_driver_sql(statement)
-            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(run_id)})
+            try:  # the settings and the lock in one round trip
+                conn.execute(sa.text(_HOLD_WITH_SETTINGS), {"k": lock_key(run_id)})
+            except DBAPIError:  # an older server does not know a setting: one by one
+                for statement in _KEEPALIVE_SERVER_SETTINGS:
+                    # Best effort (autocommit: a failed SET spoils nothing).
+                    with contextlib.suppress(DBAPIError):
+                        conn.exec_driver_sql(statement)
+                conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(run_id)})
         except BaseException:
             conn.close()
             raise

@@ -70,6 +70,8 @@ STEP_COST_COLUMNS = (
 (`etl_framework.connectors.bigquery_cost.COUNTERS`); NULL when the step has none."""
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _LEASE_LOCK_KEY = 727275
+_LOCKED_AT = "etl_lease_locked_at"
+"""Key of `Connection.info`: the server clock read when `_serialized` took the lock."""
 ERROR_MAX_CHARS = 4000
 FINISH_RETRY_SECONDS = 20.0
 """How long finish_run retries a transient ledger failure before giving up."""
@@ -234,6 +236,9 @@ class RunStore:
         """The database server's clock on PostgreSQL, so that leases taken and renewed
         from machines whose clocks disagree are judged by one clock; ours on SQLite
         (one machine)."""
+        taken: dt.datetime | None = conn.info.get(_LOCKED_AT)
+        if taken is not None and not self.is_sqlite:
+            return taken  # read with the lease lock (`_serialized`): no round trip
         return ledger_now(conn)
 
     @contextmanager
@@ -242,10 +247,20 @@ class RunStore:
         try:
             with self.engine.begin() as conn:
                 if not self.is_sqlite:
-                    conn.execute(
-                        sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LEASE_LOCK_KEY}
-                    )
-                yield conn
+                    # the lock, then the server's clock, in one round trip: the volatile
+                    # subquery is not flattened, its lock is taken before the clock is read
+                    now = conn.execute(
+                        sa.text(
+                            "SELECT clock_timestamp() FROM "
+                            "(SELECT pg_advisory_xact_lock(:k)) AS lease_lock"
+                        ),
+                        {"k": _LEASE_LOCK_KEY},
+                    ).scalar_one()
+                    conn.info[_LOCKED_AT] = _aware(now)
+                try:
+                    yield conn
+                finally:
+                    conn.info.pop(_LOCKED_AT, None)
         except (OperationalError, ProgrammingError) as exc:
             raise _unreachable(exc) from None
 
@@ -505,18 +520,20 @@ class RunStore:
                     skip_reason=skip_reason,
                 )
             )
-            for name, step in (steps or {}).items():
-                conn.execute(
-                    sa.insert(Step).values(
-                        run_id=run_id,
-                        step=name,
-                        seconds=step.seconds,
-                        status="succeeded" if step.succeeded else "failed",
-                        rows_read=step.rows_read,
-                        rows_written=step.rows_written,
-                        **_step_costs(step.counters),
-                    )
-                )
+            rows = [
+                {
+                    "run_id": run_id,
+                    "step": name,
+                    "seconds": step.seconds,
+                    "status": "succeeded" if step.succeeded else "failed",
+                    "rows_read": step.rows_read,
+                    "rows_written": step.rows_written,
+                    **_step_costs(step.counters),
+                }
+                for name, step in (steps or {}).items()
+            ]
+            if rows:  # one INSERT ... VALUES (...), (...) statement, in the order they ran
+                conn.execute(sa.insert(Step).values(rows))
             conn.execute(sa.delete(Lease).where(Lease.run_id == run_id))
         return bool(updated.rowcount)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -156,7 +157,15 @@ class SqlFence:
     # --- internals ---------------------------------------------------------------
 
     def _exists(self, conn: Connection) -> bool:
-        return bool(sa.inspect(conn).has_table(FENCE_TABLE, schema=self.schema))
+        """Whether the fence table exists; once seen, not asked again of this engine
+        (a run's claim and publish ask it three times; a fence table is never dropped)."""
+        known = _FENCE_TABLES_SEEN.setdefault(conn.engine, set())
+        if self.schema in known:
+            return True
+        found = bool(sa.inspect(conn).has_table(FENCE_TABLE, schema=self.schema))
+        if found:
+            known.add(self.schema)
+        return found
 
     def _serialize(self, conn: Connection) -> None:
         """Make this transaction the target's only fence writer until it ends (creating
@@ -272,6 +281,10 @@ class SqlFence:
                     **{k: v for k, v in values.items() if k != "claimed_at"},
                 )
             )
+
+
+_FENCE_TABLES_SEEN: weakref.WeakKeyDictionary[Any, set[str | None]] = weakref.WeakKeyDictionary()
+"""Per warehouse engine: the schemas whose fence table was seen to exist."""
 
 
 def _advisory_xact_lock(conn: Connection, name: str) -> None:
