@@ -77,6 +77,17 @@ def test_a_killed_backfill_resumes_with_only_what_is_left(tmp_path: Path) -> Non
     )
     assert process.stdout is not None
     lines = [process.stdout.readline() for _ in range(3)]  # header + two windows done
+    # Kill once the third window's run is in the ledger: killed earlier, its pipeline
+    # could still be starting, take the lease after the check below and make the rerun's
+    # window exit 4 ("leased by run ..."), which is right but not what this test is about.
+    deadline = time.monotonic() + 60
+    store = RunStore(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        while not any(r.status == "running" for r in store.runs("trace_job")):
+            assert time.monotonic() < deadline, "the third window never started"
+            time.sleep(0.05)
+    finally:
+        store.close()
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     process.stdout.close()
