@@ -86,6 +86,17 @@ class _ProgressAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:  # pragma: no cover - as logging.Handler.emit does
             self.handleError(record)
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        """An interrupt the runner's signal handler raised while this line was written
+        (SIGTERM, or the heartbeat's "lease lost") goes on to the run, as it would have
+        anywhere else; logging would print it as a "Logging error" and drop it."""
+        from etl_framework.exceptions import FencedOutError, TerminatedError
+
+        error = sys.exc_info()[1]
+        if isinstance(error, (TerminatedError, FencedOutError)):
+            raise error
+        super().handleError(record)
+
 
 def wants_json(fmt: str, stream: IO[str]) -> bool:
     return fmt == "json" or (fmt == "auto" and not stream.isatty())

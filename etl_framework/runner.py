@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -525,6 +526,11 @@ class _Signals:
 
     def handler(self, signum: int, _frame: FrameType | None) -> None:
         if self.fired.is_set():
+            return
+        if self.lost is not None and isinstance(sys.exc_info()[1], FencedOutError):
+            # The run is already failing because the warehouse fence refused it (the
+            # heartbeat learned of the takeover a moment later): nothing to interrupt.
+            self.fired.set()
             return
         if self.held:
             self.pending = self.pending or signum

@@ -124,3 +124,27 @@ def test_json_mode_logs_a_progress_record_every_n_seconds() -> None:
     assert progress[-1]["message"].startswith("progress: 5,000 rows read, 4,000 written")
     quiet = LoggingConfig(format="json", progress_seconds=0)
     assert not isinstance(logs.run_progress(counters, quiet, logger), logs.ProgressLog)
+
+
+def test_an_interrupt_raised_while_a_line_is_written_reaches_the_run() -> None:
+    """The runner's signal handler may raise (SIGTERM, lease lost) inside a log call;
+    logging would print it as a "Logging error" and drop it."""
+    import pytest
+
+    from etl_framework.exceptions import FencedOutError, TerminatedError
+
+    handler = logs._ProgressAwareHandler(io.StringIO())
+    record = logging.LogRecord("etl_framework", logging.INFO, __file__, 1, "x", None, None)
+    for interrupt in (
+        TerminatedError("SIGTERM"),
+        FencedOutError("the run's lease", "run-2", detail="lease lost"),
+    ):
+        with pytest.raises(type(interrupt)):
+            try:
+                raise interrupt
+            except Exception:
+                handler.handleError(record)
+    try:  # any other error while writing stays logging's business
+        raise ValueError("closed stream")
+    except ValueError:
+        handler.handleError(record)

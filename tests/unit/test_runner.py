@@ -261,3 +261,27 @@ def test_options_for_an_unknown_transfer_are_warned_about(
     assert "config has options for unknown transfer 'trace_jbo' (did you mean 'trace_job'?)" in (
         capfd.readouterr().err
     )
+
+
+def test_lease_lost_is_not_raised_again_while_the_run_fails_on_its_fence() -> None:
+    """The fence refused the publish; the heartbeat learns of the takeover a moment
+    later: its interrupt must not land in the failure's logging or cleanup."""
+    import signal
+
+    import pytest
+
+    from etl_framework.exceptions import FencedOutError
+    from etl_framework.runner import _Signals
+
+    signals = _Signals(active=True)
+    signals.lost = FencedOutError("the run's lease", "run-2", detail="lease lost")
+    try:
+        raise FencedOutError("orders", "run-2")
+    except FencedOutError:
+        signals.handler(signal.SIGTERM, None)  # nothing raised
+    assert signals.fired.is_set()
+
+    elsewhere = _Signals(active=True)
+    elsewhere.lost = FencedOutError("the run's lease", "run-2", detail="lease lost")
+    with pytest.raises(FencedOutError, match="lease lost"):
+        elsewhere.handler(signal.SIGTERM, None)  # anywhere else it interrupts the job
