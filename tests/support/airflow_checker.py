@@ -94,22 +94,30 @@ def _core_timetable(timetable: Any) -> Any:
     return coerce_to_core_timetable(timetable)
 
 
-def render(folder: str, dag_id: str, run_after: str) -> dict[str, Any]:
+def _manual_run(
+    folder: str, dag_id: str, run_after: str, run_id: str
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The one task of DAG ``dag_id``, the data interval of a manual run at
+    ``run_after`` and the template context of that run."""
     import pendulum
 
-    bag = _dagbag(folder)
-    dag = bag.dags[dag_id]
+    dag = _dagbag(folder).dags[dag_id]
     (task,) = dag.tasks
     timetable = _core_timetable(dag.timetable)
     interval = timetable.infer_manual_data_interval(run_after=pendulum.parse(run_after))
     context = {
         "dag": dag,
         "task": task,
-        "run_id": "manual__test",
+        "run_id": run_id,
         "data_interval_start": interval.start,
         "data_interval_end": interval.end,
         "logical_date": interval.start,
     }
+    return task, interval, context
+
+
+def render(folder: str, dag_id: str, run_after: str) -> dict[str, Any]:
+    task, interval, context = _manual_run(folder, dag_id, run_after, "manual__test")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         task.render_template_fields(context)
@@ -231,21 +239,7 @@ def exit_codes(folder: str, dag_id: str) -> dict[str, Any]:
 def local_exit_codes(folder: str, dag_id: str, run_after: str, out_file: str) -> dict[str, Any]:
     """Run the local profile's task (its command a fake ``pipeline`` that records its argv
     and env in OUT_FILE, then exits with $CHECK_EXIT): how does the task end per code?"""
-    import pendulum
-
-    bag = _dagbag(folder)
-    dag = bag.dags[dag_id]
-    (task,) = dag.tasks
-    timetable = _core_timetable(dag.timetable)
-    interval = timetable.infer_manual_data_interval(run_after=pendulum.parse(run_after))
-    context = {
-        "dag": dag,
-        "task": task,
-        "run_id": "manual__local_check",
-        "data_interval_start": interval.start,
-        "data_interval_end": interval.end,
-        "logical_date": interval.start,
-    }
+    task, _interval, context = _manual_run(folder, dag_id, run_after, "manual__local_check")
     task.render_template_fields(context)
     outcome = {}
     seen = {}
