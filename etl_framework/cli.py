@@ -171,7 +171,25 @@ def command(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point with one-line errors and our exit codes."""
+    """Console-script entry point with one-line errors and our exit codes.
+
+    Called without ``argv`` (the console script: one run, then the process ends), it
+    defers cyclic garbage collection while it starts and freezes the heap before it
+    exits (`etl_framework.startup`).
+    """
+    if argv is not None:
+        _main(argv)
+        return
+    from etl_framework import startup
+
+    startup.defer_collection()
+    try:
+        _main(None)
+    finally:
+        startup.freeze_for_exit()
+
+
+def _main(argv: list[str] | None) -> None:
     from etl_framework.redaction import install_excepthook
 
     install_excepthook()  # even a bug's traceback shows no secret

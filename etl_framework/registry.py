@@ -3,7 +3,8 @@
 Transfers register explicitly with ``@register("name")``; registering a name twice
 is an error. `discover()` imports every module of the top-level ``jobs`` package
 and every entry point in the group ``etl_framework.jobs`` (for transfers that live
-in other packages).
+in other packages). `get(name)` first tries the modules named by ``$ETL_JOBS_MODULES``
+and ``jobs.<name>``, and discovers everything only when ``name`` is not there.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 import pkgutil
 import re
@@ -73,6 +75,10 @@ def discover() -> None:
             _import_quietly(info.name, functools.partial(importlib.import_module, info.name))
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         _import_quietly(entry_point.value, entry_point.load)
+    _import_extra_modules()
+
+
+def _import_extra_modules() -> None:
     for module in extra_modules():
         try:
             importlib.import_module(module)
@@ -83,6 +89,23 @@ def discover() -> None:
             raise ConfigError(
                 f"{ENV_JOBS_MODULES}: cannot import {module!r}: {import_failure(exc)}"
             ) from None
+
+
+def _import_likely(name: str) -> None:
+    """Import the modules most likely to define transfer ``name``, before every module:
+    those of ``$ETL_JOBS_MODULES``, then ``jobs.<name>`` if there is one."""
+    _import_extra_modules()
+    if name in _REGISTRY or not NAME_PATTERN.match(name):
+        return
+    module = f"{JOBS_PACKAGE}.{name}"
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != JOBS_PACKAGE:
+            raise
+        return
+    if spec is not None:
+        _import_quietly(module, functools.partial(importlib.import_module, module))
 
 
 def extra_modules() -> list[str]:
@@ -122,8 +145,16 @@ def _import_quietly(what: str, load: Callable[[], object]) -> None:
 
 
 def get(name: str) -> type[ETLJob[Any]]:
-    """The job class registered as ``name``; UnknownTransferError lists close names."""
-    discover()
+    """The job class registered as ``name``; UnknownTransferError lists close names.
+
+    Before importing every transfer module, it looks where ``name`` most likely is
+    (`_import_likely`): a run then imports its own job's module and its clients only,
+    not every job's. A name found nowhere there leads to the full `discover`.
+    """
+    if name not in _REGISTRY and not _discovered:
+        _import_likely(name)
+    if name not in _REGISTRY:
+        discover()
     try:
         return _REGISTRY[name]
     except KeyError:

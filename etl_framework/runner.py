@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from etl_framework import logs, redaction, registry
+from etl_framework import logs, redaction, registry, startup
 from etl_framework._version import __version__
 from etl_framework.config import FrameworkConfig, load_config
 from etl_framework.context import Connections, RunContext, RunCounters
@@ -197,6 +197,7 @@ def execute(request: RunRequest) -> RunSummary:
     )
     try:
         store.ensure_schema(config.state.auto_migrate)
+        startup.resume_collection()  # start-up's imports and engines are loaded
         window = _window(request, store)
         _check_dependencies(request, store, window)
         run_id = str(uuid.uuid4())

@@ -12,21 +12,46 @@ the three lifecycle methods are implemented for you:
 - `DeclarativeTransferJob`: what the table bases share, for a base of your own.
 """
 
-from etl_framework.transfers.bigquery import BigQueryTransferJob, BigQueryTransferOptions
-from etl_framework.transfers.declarative import DeclarativeTransferJob, TargetOptions
-from etl_framework.transfers.http_source import HttpSourceTransferJob, HttpSourceTransferOptions
-from etl_framework.transfers.sql_source import SqlSourceTransferJob, SqlSourceTransferOptions
-from etl_framework.transfers.table import TableTransferJob, TableTransferOptions
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "BigQueryTransferJob",
-    "BigQueryTransferOptions",
-    "DeclarativeTransferJob",
-    "HttpSourceTransferJob",
-    "HttpSourceTransferOptions",
-    "SqlSourceTransferJob",
-    "SqlSourceTransferOptions",
-    "TableTransferJob",
-    "TableTransferOptions",
-    "TargetOptions",
-]
+from etl_framework._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the names as type checkers see them; imported on first use at run time
+    from etl_framework.transfers.bigquery import BigQueryTransferJob as BigQueryTransferJob
+    from etl_framework.transfers.bigquery import (
+        BigQueryTransferOptions as BigQueryTransferOptions,
+    )
+    from etl_framework.transfers.declarative import (
+        DeclarativeTransferJob as DeclarativeTransferJob,
+    )
+    from etl_framework.transfers.declarative import TargetOptions as TargetOptions
+    from etl_framework.transfers.http_source import (
+        HttpSourceTransferJob as HttpSourceTransferJob,
+    )
+    from etl_framework.transfers.http_source import (
+        HttpSourceTransferOptions as HttpSourceTransferOptions,
+    )
+    from etl_framework.transfers.sql_source import SqlSourceTransferJob as SqlSourceTransferJob
+    from etl_framework.transfers.sql_source import (
+        SqlSourceTransferOptions as SqlSourceTransferOptions,
+    )
+    from etl_framework.transfers.table import TableTransferJob as TableTransferJob
+    from etl_framework.transfers.table import TableTransferOptions as TableTransferOptions
+
+# lazy (PEP 562): a job on one base imports neither the others' modules nor their
+# clients (requests, tenacity, the BigQuery strategies)
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "BigQueryTransferJob": ".bigquery",
+        "BigQueryTransferOptions": ".bigquery",
+        "DeclarativeTransferJob": ".declarative",
+        "TargetOptions": ".declarative",
+        "HttpSourceTransferJob": ".http_source",
+        "HttpSourceTransferOptions": ".http_source",
+        "SqlSourceTransferJob": ".sql_source",
+        "SqlSourceTransferOptions": ".sql_source",
+        "TableTransferJob": ".table",
+        "TableTransferOptions": ".table",
+    },
+)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from etl_framework import ETLJob, Outcome, registry
@@ -63,3 +65,46 @@ def test_an_extra_module_that_does_not_import_is_a_config_error(
     monkeypatch.setenv("ETL_JOBS_MODULES", "no_such_jobs_module")
     with pytest.raises(ConfigError, match="ETL_JOBS_MODULES: cannot import 'no_such_jobs_module'"):
         registry.names()
+
+
+def _jobs_package(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``jobs`` package of its own: ``alpha`` registers itself, ``beta`` fails to import."""
+    import sys
+
+    package = tmp_path / "jobs"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "alpha.py").write_text(
+        "from etl_framework import ETLJob, register\n\n"
+        "@register('alpha')\nclass Alpha(ETLJob):\n"
+        "    def pre_execution_cleansing(self): ...\n"
+        "    def pipeline(self): ...\n"
+        "    def post_execution_cleanup(self, outcome): ...\n"
+    )
+    (package / "beta.py").write_text("raise ImportError('beta needs a missing client')\n")
+    for name in [m for m in sys.modules if m == "jobs" or m.startswith("jobs.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("ETL_JOBS_MODULES", raising=False)
+    registry.restore(({}, {}, False))
+
+
+def test_get_imports_only_the_transfers_own_module(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    _jobs_package(tmp_path, monkeypatch)
+    assert registry.get("alpha").__name__ == "Alpha"
+    assert "jobs.alpha" in sys.modules
+    assert "jobs.beta" not in sys.modules  # its sibling was never imported
+
+
+def test_a_name_not_in_its_own_module_discovers_every_module(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _jobs_package(tmp_path, monkeypatch)
+    with pytest.raises(UnknownTransferError) as info:
+        registry.get("alphx")
+    assert "did you mean 'alpha'" in str(info.value)
+    assert registry.import_errors() == {"jobs.beta": "beta needs a missing client"}
