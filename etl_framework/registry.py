@@ -163,6 +163,15 @@ def get(name: str) -> type[ETLJob[Any]]:
         ) from None
 
 
+def is_known(name: str) -> bool:
+    """Whether some module registers ``name`` (found as `get` finds it)."""
+    try:
+        get(name)
+    except UnknownTransferError:
+        return False
+    return True
+
+
 def names() -> list[str]:
     discover()
     return sorted(_REGISTRY)

@@ -472,8 +472,11 @@ def _warn_unknown_transfer_options(config: FrameworkConfig, logger: Any) -> None
     """Options for a transfer nobody registered are most likely a typo: say so."""
     import difflib
 
+    unknown = [name for name in sorted(config.transfers) if not registry.is_known(name)]
+    if not unknown:
+        return
     known = registry.names()
-    for name in sorted(set(config.transfers) - set(known)):
+    for name in unknown:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         logger.warning("config has options for unknown transfer %r%s", name, hint)

@@ -108,3 +108,13 @@ def test_a_name_not_in_its_own_module_discovers_every_module(
         registry.get("alphx")
     assert "did you mean 'alpha'" in str(info.value)
     assert registry.import_errors() == {"jobs.beta": "beta needs a missing client"}
+
+
+def test_is_known_looks_where_get_looks(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    _jobs_package(tmp_path, monkeypatch)
+    assert registry.is_known("alpha")
+    assert "jobs.beta" not in sys.modules
+    assert not registry.is_known("gamma")  # then every module is looked at
+    assert "jobs.beta" in registry.import_errors()
