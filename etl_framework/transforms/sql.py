@@ -125,6 +125,10 @@ class SqlTransformJob(Transform, TableTransferJob[SqlTransformOptionsT]):
 
         schema, name = split_table_name(source)
         with self.connector.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                from etl_framework.load.sql.sqlite_decimal import register_reflection
+
+                register_reflection()  # exact decimals reflect as such
             inspector = sa.inspect(conn)
             columns = inspector.get_columns(name, schema=schema)
             primary = set(inspector.get_pk_constraint(name, schema=schema)["constrained_columns"])

@@ -278,7 +278,7 @@ class WriteStrategy(ABC):
         )
         self._check_target(conn, check)
         if self.deletes_rows and not check.created:
-            self._check_referencing_keys(conn)
+            self._check_referencing_keys(conn, check)
         # A primary key/unique constraint on the keys makes the database refuse
         # duplicates while publishing (reported as the unique_keys guard), so the
         # GROUP BY over the new rows can be skipped. Merge must check: a conflict
@@ -286,14 +286,23 @@ class WriteStrategy(ABC):
         self._key_enforced = (
             self.name != "merge"
             and bool(self.key_columns)
-            and (check.created or unique_key_exists(conn, self.target, self.key_columns))
+            and (check.created or self._has_unique_key(conn, check))
         )
         self.schema_check = check
         return check
 
-    def _check_referencing_keys(self, conn: Connection) -> None:
+    def _has_unique_key(self, conn: Connection, check: SchemaCheck) -> bool:
+        """A primary key or unique constraint/index on exactly the key columns."""
+        found = check.has_unique_key(self.key_columns)
+        if found is None:
+            return unique_key_exists(conn, self.target, self.key_columns)
+        return found
+
+    def _check_referencing_keys(self, conn: Connection, check: SchemaCheck) -> None:
         """Refuse foreign keys the publish's DELETE would trip or cascade along."""
-        keys = referencing_foreign_keys(conn, self.target)
+        keys = check.referencing_keys
+        if keys is None:
+            keys = tuple(referencing_foreign_keys(conn, self.target))
         blocking = [k for k in keys if not k.can_defer]
         if blocking:
             listed = ", ".join(

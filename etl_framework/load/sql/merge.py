@@ -24,7 +24,6 @@ from etl_framework.exceptions import ConfigError, SchemaMismatchError
 from etl_framework.identifiers import quote
 from etl_framework.load.sql.base import PublishResult, WriteStrategy
 from etl_framework.load.sql.guards import check_unique_keys
-from etl_framework.load.sql.schema import unique_key_exists
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Dialect
@@ -47,7 +46,7 @@ class MergeStrategy(WriteStrategy):
                 "columns in the mapping)"
             )
         # a target created from the mapping gets a primary key on the key columns
-        if not check.created and not unique_key_exists(conn, self.target, self.key_columns):
+        if not check.created and not self._has_unique_key(conn, check):
             keys = ", ".join(self.key_columns)
             raise SchemaMismatchError(
                 self.target,

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Dialect
 
     from etl_framework.load.sql.base import Statement
+    from etl_framework.load.sql.schema import SchemaCheck
 
 ReplaceMethod = Literal["delete", "truncate"]
 
@@ -64,8 +65,8 @@ class ReplaceTableStrategy(WriteStrategy):
             )
         self.method: ReplaceMethod = method
 
-    def _check_referencing_keys(self, conn: Connection) -> None:
-        super()._check_referencing_keys(conn)
+    def _check_referencing_keys(self, conn: Connection, check: SchemaCheck) -> None:
+        super()._check_referencing_keys(conn, check)
         if self._defer_foreign_keys and self.method == "truncate":
             raise SchemaMismatchError(
                 self.target,

@@ -123,6 +123,21 @@ class SchemaCheck:
     added_columns: tuple[str, ...] = ()
     """Mapped columns the target lacks, added (``add_missing_columns``)."""
     extra_columns: tuple[str, ...] = ()
+    unique_keys: tuple[tuple[str, ...], ...] | None = None
+    """The column lists of the existing target's primary key, unique constraints and
+    unique indexes (none partial or on an expression), when the check read them in its
+    own query (PostgreSQL); None: ask `unique_key_exists`."""
+    referencing_keys: tuple[ReferencingKey, ...] | None = None
+    """The foreign keys that reference the existing target, when the check read them
+    (PostgreSQL); None: ask `referencing_foreign_keys`."""
+
+    def has_unique_key(self, key_columns: Sequence[str]) -> bool | None:
+        """Whether one of `unique_keys` is exactly ``key_columns`` (any order, any case);
+        None when they were not read."""
+        if self.unique_keys is None:
+            return None
+        wanted = {k.lower() for k in key_columns}
+        return any({c.lower() for c in key} == wanted for key in self.unique_keys if key)
 
 
 def check_target(
@@ -144,14 +159,27 @@ def check_target(
     from etl_framework.load.sql.target_check import check_case
 
     schema, table = split_table_name(name)
-    if conn.dialect.name == "sqlite":
-        _sqlite_decimal()  # registers its column type names before reflecting
-    inspector = sa.inspect(conn)
-    check_case(inspector, name)  # ORDERS next to orders: refused, never half-resolved
-    if not inspector.has_table(table, schema=schema):
-        return SchemaCheck(created=True)
+    found = None
+    if conn.dialect.name == "postgresql":
+        from etl_framework.load.sql.pg_catalog import describe_table
+        from etl_framework.load.sql.target_check import TargetCaseError
+
+        found = describe_table(conn, name)  # one query instead of the inspector's six
+        if found.case_variant is not None:
+            raise TargetCaseError(name, found.case_variant)
+        if not found.exists:
+            return SchemaCheck(created=True)
+        columns = list(found.columns)
+    else:
+        if conn.dialect.name == "sqlite":
+            _sqlite_decimal()  # registers its column type names before reflecting
+        inspector = sa.inspect(conn)
+        check_case(inspector, name)  # ORDERS next to orders: refused, never half-resolved
+        if not inspector.has_table(table, schema=schema):
+            return SchemaCheck(created=True)
+        columns = inspector.get_columns(table, schema=schema)  # type: ignore[assignment]
     keys = set(key_columns) or set(mapping.primary_key)
-    reflected = {c["name"]: c for c in inspector.get_columns(table, schema=schema)}
+    reflected = {c["name"]: c for c in columns}
     by_lower = {n.lower(): c for n, c in reflected.items()}
     problems: list[str] = []
     missing: list[str] = []
@@ -199,7 +227,12 @@ def check_target(
             )
     if problems:
         raise SchemaMismatchError(name, "; ".join(problems))
-    return SchemaCheck(added_columns=tuple(missing), extra_columns=tuple(extra))
+    return SchemaCheck(
+        added_columns=tuple(missing),
+        extra_columns=tuple(extra),
+        unique_keys=found.unique_keys if found else None,
+        referencing_keys=found.referencing_keys if found else None,
+    )
 
 
 def ensure_target(
@@ -257,7 +290,7 @@ class ReferencingKey:
         return self.deferrable and self.on_delete == "no action"
 
 
-_PG_ACTIONS = {
+PG_ACTIONS = {
     "a": "no action",
     "r": "restrict",
     "c": "cascade",
@@ -283,7 +316,7 @@ def referencing_foreign_keys(conn: Connection, name: str) -> list[ReferencingKey
             {"t": quote_table(conn.dialect, name)},
         ).all()
         return [
-            ReferencingKey(str(n), str(t), _PG_ACTIONS.get(str(a), str(a)), bool(d))
+            ReferencingKey(str(n), str(t), PG_ACTIONS.get(str(a), str(a)), bool(d))
             for n, t, a, d in rows
         ]
     if dialect == "sqlite":
@@ -391,8 +424,9 @@ def column_list(conn: Connection, columns: Sequence[str]) -> str:
 
 
 def _sqlite_decimal() -> ModuleType:
-    """`etl_framework.load.sql.sqlite_decimal`, imported when SQLite is in use (it
-    imports SQLAlchemy's SQLite dialect, which a PostgreSQL load does not need)."""
+    """`etl_framework.load.sql.sqlite_decimal`, its type names registered for SQLite
+    reflection (which imports SQLAlchemy's SQLite dialect: only when SQLite is in use)."""
     from etl_framework.load.sql import sqlite_decimal
 
+    sqlite_decimal.register_reflection()
     return sqlite_decimal

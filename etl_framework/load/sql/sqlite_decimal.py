@@ -33,7 +33,6 @@ import decimal
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.dialects.sqlite import base as sqlite_base
 from sqlalchemy.types import UserDefinedType
 
 MAX_SCALED_PRECISION = 18
@@ -61,12 +60,14 @@ class SqliteDecimal(UserDefinedType[decimal.Decimal]):
         return decimal.Decimal
 
     def get_col_spec(self, **kw: Any) -> str:
+        register_reflection()  # SQLite meets the type: read it back as one too
         name = SCALED_NAME if self.scaled else TEXT_NAME
         if self.precision is None:
             return name
         return f"{name}({self.precision},{self.scale})"
 
     def bind_processor(self, dialect: Any) -> Callable[[Any], Any]:
+        register_reflection()
         if self.scaled:
             scale = self.scale or 0
 
@@ -86,6 +87,7 @@ class SqliteDecimal(UserDefinedType[decimal.Decimal]):
         return to_text
 
     def result_processor(self, dialect: Any, coltype: Any) -> Callable[[Any], Any]:
+        register_reflection()
         scale = (self.scale or 0) if self.scaled else 0
 
         def to_decimal(value: Any) -> decimal.Decimal | None:
@@ -115,10 +117,25 @@ def schema_problem(precision: int | None, scale: int | None, actual: Any) -> str
     return None
 
 
-# Reflection of a SQLite table maps declared type names through this table: ours come
-# back as SqliteDecimal (not as NUMERIC by affinity), so reads of a reflected table are
-# exact too and the schema check can tell them from float-holding NUMERIC columns.
-sqlite_base.ischema_names.setdefault(SCALED_NAME, SqliteDecimal)
-sqlite_base.ischema_names.setdefault(TEXT_NAME, SqliteDecimal)
+_registered = False
 
-__all__ = ["MAX_SCALED_PRECISION", "SqliteDecimal", "schema_problem"]
+
+def register_reflection() -> None:
+    """Reflection of a SQLite table maps declared type names through the dialect's
+    table: ours come back as SqliteDecimal (not as NUMERIC by affinity), so reads of a
+    reflected table are exact too and the schema check can tell them from float-holding
+    NUMERIC columns. Done once, when SQLite first meets the type (the schema check, a
+    statement with such a column, a transform reflecting its source): importing this
+    module does not import SQLAlchemy's SQLite dialect, which a PostgreSQL run building
+    a mapping's numeric type never needs."""
+    global _registered
+    if _registered:
+        return
+    from sqlalchemy.dialects.sqlite import base as sqlite_base
+
+    sqlite_base.ischema_names.setdefault(SCALED_NAME, SqliteDecimal)
+    sqlite_base.ischema_names.setdefault(TEXT_NAME, SqliteDecimal)
+    _registered = True
+
+
+__all__ = ["MAX_SCALED_PRECISION", "SqliteDecimal", "register_reflection", "schema_problem"]

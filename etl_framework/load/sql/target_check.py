@@ -128,7 +128,12 @@ def _inspected_problems(engine: Engine, name: str) -> list[str]:
             inspector = sa.inspect(conn)
             if schema is not None and not inspector.has_schema(schema):
                 return [f"schema {schema!r} of target {name!r} does not exist"]
-            existing = case_conflict(inspector, name)
+            if conn.dialect.name == "postgresql":
+                from etl_framework.load.sql.pg_catalog import describe_table
+
+                existing = describe_table(conn, name).case_variant
+            else:
+                existing = case_conflict(inspector, name)
             if existing is not None:
                 return [str(TargetCaseError(name, existing))]
     except (SQLAlchemyError, OSError):

@@ -60,15 +60,17 @@ def test_a_ledger_without_schema_is_not_current(postgres_url: str) -> None:
 #   lease: lock+clock, leases, token read, token update, lease insert, run insert 6
 #   fence claim: has_table (once per engine), unreconciled, ledger lock+clock and run
 #     read (reconcile), lock, newer claims, unreconciled, mark reconciled, upsert 9
-#   staging: stale staging 2, target reflection 11, staging lock 1, record 2,
-#     DDL + column types 2
+#   staging: stale staging 2, target description 1 (one catalog query), staging lock 1,
+#     record 2, DDL + column types 2
 #   publish: lock, newer claims, upsert, window guard, not-null guard, delete, insert 7
 #   cleanup: drop 1, record 2, staging unlock 1; finish: lock+clock, run, steps (one
 #     INSERT), lease 4; liveness unlock 1
 # COPY, BEGIN and COMMIT are not cursor statements: not counted. Issue 16 took out 12
 # (lock and clock in one statement, steps in one INSERT, the fence table looked up
-# once, the liveness settings in one statement) and the pre-ping of every checkout.
-DELTA_STATEMENTS = 49
+# once, the liveness settings in one statement) and the pre-ping of every checkout;
+# then 5 more (the target's case check, existence, columns, primary key and unique
+# keys and referencing foreign keys in one catalog query instead of six).
+DELTA_STATEMENTS = 44
 DELTA_CONNECTIONS = 5  # ledger 2, liveness, warehouse, the preflight target check
 
 
