@@ -10,7 +10,8 @@ rows and table). Each measurement is a fresh process, launched by this one:
 * ``raw``: psycopg 3 connects, deletes the day and COPYs its rows in one transaction.
 
 Printed (median of ``--repeat`` interleaved runs): process start -> first row, last
-row -> exit, total, and the raw code's total. The last line is
+row -> exit, total, and the raw code's total; the largest peak RSS of each side (the
+whole ``pipeline`` process: config, ledger, leases and the load). The last line is
 ``delta_overhead_ms: M`` (framework total minus raw total).
 
 Usage: ``python bench/fixed_cost.py [--repeat 5]``.
@@ -38,6 +39,15 @@ DAY = 5  # 2024-01-06: ids 25,000 .. 29,999
 EXECUTION_DATE = "20240106"
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS since its exec (``VmHWM``; ``ru_maxrss`` would count the
+    launching process too: it survives the exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def child_framework(config: str, marks: str) -> None:
     """``pipeline`` as its console script runs it; the job module is imported inside."""
     os.environ["ETL_JOBS_MODULES"] = "fixed_cost_job"
@@ -48,11 +58,11 @@ def child_framework(config: str, marks: str) -> None:
         main()
     except SystemExit as exc:
         times = sys.modules["fixed_cost_job"].times
-        Path(marks).write_text(json.dumps({**times, "code": exc.code}))
+        Path(marks).write_text(json.dumps({**times, "code": exc.code, "rss": peak_rss_mb()}))
         raise
 
 
-def child_raw(url: str) -> None:
+def child_raw(url: str, marks: str) -> None:
     from operator import itemgetter
 
     import psycopg
@@ -66,6 +76,7 @@ def child_raw(url: str) -> None:
         with conn.cursor().copy(f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for record in generate(ROWS, day=DAY, version=1):
                 copy.write_row(get(record))
+    Path(marks).write_text(json.dumps({"rss": peak_rss_mb()}))
 
 
 def run(args: list[str]) -> tuple[float, float]:
@@ -110,6 +121,7 @@ def main() -> None:
         marks = Path(tmp) / "marks.json"
         framework: list[dict[str, float]] = []
         raw: list[float] = []
+        raw_rss: list[float] = []
         for _ in range(args.repeat):
             launched, exited = run(["--child", "framework", str(config), str(marks)])
             m = json.loads(marks.read_text())
@@ -120,10 +132,12 @@ def main() -> None:
                     "rows": m["last_row"] - m["first_row"],
                     "after_last_row": exited - m["last_row"],
                     "total": exited - launched,
+                    "rss": m["rss"],
                 }
             )
-            launched, exited = run(["--child", "raw", url])
+            launched, exited = run(["--child", "raw", url, str(marks)])
             raw.append(exited - launched)
+            raw_rss.append(json.loads(marks.read_text())["rss"])
 
     def med(key: str) -> float:
         return statistics.median(f[key] for f in framework) * 1000
@@ -135,6 +149,8 @@ def main() -> None:
     print(f"           last row -> exit   {med('after_last_row'):6.0f}")
     print(f"           total              {med('total'):6.0f}")
     print(f"raw psycopg total             {raw_ms:6.0f}")
+    framework_rss = max(f["rss"] for f in framework)
+    print(f"peak RSS, MB: framework {framework_rss:.0f} (whole process), raw {max(raw_rss):.0f}")
     print(f"delta_overhead_ms: {med('total') - raw_ms:.0f}")
 
 
