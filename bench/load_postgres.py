@@ -39,8 +39,7 @@ rows for peak RSS; ``--delta-scaling 1000000,10000000`` times a one-day delta (3
 rows) on targets of those sizes. ``--repeat 3`` interleaves three rounds and reports
 the median (shared hosts are noisy).
 
-Peak RSS is measured per method in its own child process (``ru_maxrss`` of the child,
-which is what ``getrusage(RUSAGE_CHILDREN)`` reports for that one child).
+Peak RSS is measured per method in its own child process (the child's ``VmHWM``).
 
 The last lines are one ratio of rows/s per strategy, framework / same-job raw code::
 
@@ -326,9 +325,10 @@ def worker(method: str, url: str, rows: int, days: int = DAYS) -> dict[str, Any]
     else:
         raise SystemExit(f"unknown method {method}")
     seconds = time.perf_counter() - started
-    import resource
-
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, the peak since this process's exec (ru_maxrss survives the exec and would
+    # count the launching process when it is larger)
+    status = Path("/proc/self/status").read_text().splitlines()
+    peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     return {"method": method, "rows": count, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}
 
 
