@@ -96,8 +96,15 @@ def main() -> None:
         child_framework(*rest) if kind == "framework" else child_raw(*rest)
         return
 
+    import compileall
+
     import yaml
     from load_postgres import _reset
+
+    # byte-code as an installed package has it (pip and the image's Dockerfile compile
+    # it): under PYTHONDONTWRITEBYTECODE every child would compile the checkout anew
+    for folder in ("etl_framework", "bench"):
+        compileall.compile_dir(REPO / folder, quiet=1)
 
     from etl_framework.state.store import RunStore
     from tests.services.postgres import create_database, postgres_server
