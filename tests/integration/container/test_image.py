@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from etl_framework._version import __version__
+from etl_framework.deploy.bytecode import RUN_MODULES
 from etl_framework.deploy.image import run_command
 from etl_framework.deploy.manifests import build_backfill_job
 from etl_framework.deploy.spec import get_transfer
@@ -140,36 +141,6 @@ def test_no_compiler_in_the_image(image: str) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 
-
-# what the transfers of every kind import: the CLI and runner, each connector, source,
-# write strategy and job base, the drivers and SDKs they load, and the demo's jobs
-RUN_MODULES = (
-    "etl_framework.cli",
-    "etl_framework.runner",
-    "etl_framework.state.store",
-    "etl_framework.connectors.sql",
-    "etl_framework.connectors.http",
-    "etl_framework.connectors.gcs",
-    "etl_framework.connectors.bigquery",
-    "etl_framework.sources.http",
-    "etl_framework.sources.sql",
-    "etl_framework.sources.bigquery",
-    "etl_framework.load.sql.replace_table",
-    "etl_framework.load.sql.replace_window",
-    "etl_framework.load.sql.merge",
-    "etl_framework.load.bigquery.merge",
-    "etl_framework.load.bigquery.replace_window",
-    "etl_framework.transfers.table",
-    "etl_framework.transfers.http_source",
-    "etl_framework.transfers.sql_source",
-    "etl_framework.transfers.bigquery",
-    "sqlalchemy.dialects.postgresql.psycopg",
-    "psycopg",
-    "mohawk",
-    "google.cloud.bigquery",
-    "google.cloud.storage",
-    "jobs.demo_orders",
-)
 
 # imports RUN_MODULES (argv) and prints each module Python had to compile from source
 COMPILED_FROM_SOURCE = """
