@@ -66,21 +66,27 @@ RUN_MODULES = (
 )
 
 
-def loaded_sources(prefix: Path) -> list[Path]:
-    """The source file of every loaded module under ``prefix``."""
-    found = []
-    for module in list(sys.modules.values()):
-        origin = getattr(getattr(module, "__spec__", None), "origin", None)
-        if origin and origin.endswith(".py") and Path(origin).is_relative_to(prefix):
-            found.append(Path(origin))
-    return sorted(set(found))
+def compiled_on_import(names: tuple[str, ...], prefix: Path) -> list[Path]:
+    """Every source file under ``prefix`` that importing ``names`` compiled, including
+    modules an import tried and dropped (``urllib3.contrib.socks`` without PySocks),
+    which a pod compiles just the same. Seen through the ``compile`` audit event."""
+    found: set[Path] = set()
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "compile" and isinstance(args[1], str) and args[1].endswith(".py"):
+            path = Path(args[1])
+            if path.is_relative_to(prefix):
+                found.add(path)
+
+    sys.addaudithook(hook)  # cannot be removed: this runs as its own process
+    for name in names:
+        importlib.import_module(name)
+    return sorted(found)
 
 
 def main(argv: list[str]) -> int:
-    for name in RUN_MODULES:
-        importlib.import_module(name)
     prefix = Path(argv[0]) if argv else Path(sysconfig.get_paths()["purelib"])
-    sources = loaded_sources(prefix.resolve())
+    sources = compiled_on_import(RUN_MODULES, prefix.resolve())
     for source in sources:
         py_compile.compile(str(source), doraise=True)
     print(f"compiled {len(sources)} modules under {prefix}")
