@@ -67,9 +67,10 @@ RUN_MODULES = (
 
 
 def compiled_on_import(names: tuple[str, ...], prefix: Path) -> list[Path]:
-    """Every source file under ``prefix`` that importing ``names`` compiled, including
+    """Every source file under ``prefix`` that importing ``names`` loads, including
     modules an import tried and dropped (``urllib3.contrib.socks`` without PySocks),
-    which a pod compiles just the same. Seen through the ``compile`` audit event."""
+    which a pod compiles just the same: seen through the ``compile`` audit event, and
+    in ``sys.modules`` for what was loaded before the hook."""
     found: set[Path] = set()
 
     def hook(event: str, args: tuple) -> None:
@@ -81,6 +82,11 @@ def compiled_on_import(names: tuple[str, ...], prefix: Path) -> list[Path]:
     sys.addaudithook(hook)  # cannot be removed: this runs as its own process
     for name in names:
         importlib.import_module(name)
+    # and what was imported before the hook (this module's own package imports pydantic)
+    for module in list(sys.modules.values()):
+        origin = getattr(getattr(module, "__spec__", None), "origin", None)
+        if origin and origin.endswith(".py") and Path(origin).is_relative_to(prefix):
+            found.add(Path(origin))
     return sorted(found)
 
 

@@ -21,6 +21,7 @@ from etl_framework.deploy.image import run_command
 from etl_framework.deploy.manifests import build_backfill_job
 from etl_framework.deploy.spec import get_transfer
 from tests.support.container import (
+    COMPILED_FROM_SOURCE,
     PLANTED,
     REPO,
     REVISION,
@@ -140,23 +141,6 @@ def test_no_compiler_in_the_image(image: str) -> None:
         check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-# imports RUN_MODULES (argv) and prints each module Python had to compile from source
-COMPILED_FROM_SOURCE = """
-import importlib, sys
-import importlib._bootstrap_external as external
-compiled = []
-to_code = external.SourceLoader.source_to_code
-def spy(self, data, path, *, _optimize=-1):
-    compiled.append(path)
-    return to_code(self, data, path, _optimize=_optimize)
-external.SourceLoader.source_to_code = spy
-for name in sys.argv[1:]:
-    importlib.import_module(name)
-print(len(sys.modules))
-print("\\n".join(compiled))
-"""
 
 
 def test_a_run_compiles_no_module_from_source(image: str) -> None:
