@@ -12,10 +12,11 @@ read-only container and fails on any of them compiled from source.
 
 from __future__ import annotations
 
-import importlib
 import py_compile
+import subprocess
 import sys
 import sysconfig
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # what the transfers of every kind import: the CLI and runner, each connector, source,
@@ -66,35 +67,43 @@ RUN_MODULES = (
 )
 
 
-def compiled_on_import(names: tuple[str, ...], prefix: Path) -> list[Path]:
-    """Every source file under ``prefix`` that importing ``names`` loads, including
-    modules an import tried and dropped (``urllib3.contrib.socks`` without PySocks),
-    which a pod compiles just the same: seen through the ``compile`` audit event, and
-    in ``sys.modules`` for what was loaded before the hook."""
-    found: set[Path] = set()
+# run as ``python -c REPORT_COMPILED NAME...``: imports the modules, then prints how
+# many modules are loaded and the path of each source Python had to compile (the
+# ``compile`` audit event, hooked before any import: modules an import tried and
+# dropped, like ``urllib3.contrib.socks`` without PySocks, count too)
+REPORT_COMPILED = """
+import importlib, sys
+compiled = []
+def hook(event, args):
+    if event == "compile" and isinstance(args[1], str) and args[1].endswith(".py"):
+        compiled.append(args[1])
+sys.addaudithook(hook)
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print(len(sys.modules))
+print("\\n".join(compiled))
+"""
 
-    def hook(event: str, args: tuple) -> None:
-        if event == "compile" and isinstance(args[1], str) and args[1].endswith(".py"):
-            path = Path(args[1])
-            if path.is_relative_to(prefix):
-                found.add(path)
 
-    sys.addaudithook(hook)  # cannot be removed: this runs as its own process
-    for name in names:
-        importlib.import_module(name)
-    # and what was imported before the hook (this module's own package imports pydantic)
-    for module in list(sys.modules.values()):
-        origin = getattr(getattr(module, "__spec__", None), "origin", None)
-        if origin and origin.endswith(".py") and Path(origin).is_relative_to(prefix):
-            found.add(Path(origin))
-    return sorted(found)
+def compiled_on_import(
+    python: Sequence[str], names: Sequence[str], env: Mapping[str, str] | None = None
+) -> tuple[int, list[str]]:
+    """How many modules importing ``names`` loads in a fresh ``python`` (a command:
+    ``[sys.executable]``, or ``podman run ... python3``) and each source it compiled."""
+    result = subprocess.run(
+        [*python, "-c", REPORT_COMPILED, *names],
+        stdout=subprocess.PIPE, text=True, env=env, timeout=600, check=True,
+    )  # fmt: skip
+    loaded, *compiled = result.stdout.splitlines()
+    return int(loaded), compiled
 
 
 def main(argv: list[str]) -> int:
-    prefix = Path(argv[0]) if argv else Path(sysconfig.get_paths()["purelib"])
-    sources = compiled_on_import(RUN_MODULES, prefix.resolve())
+    prefix = Path(argv[0] if argv else sysconfig.get_paths()["purelib"]).resolve()
+    _, compiled = compiled_on_import([sys.executable], RUN_MODULES)
+    sources = [path for path in compiled if Path(path).is_relative_to(prefix)]
     for source in sources:
-        py_compile.compile(str(source), doraise=True)
+        py_compile.compile(source, doraise=True)
     print(f"compiled {len(sources)} modules under {prefix}")
     return 0
 

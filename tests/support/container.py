@@ -73,20 +73,3 @@ def prune_dangling() -> None:
             "image", "prune", "--force", "--filter",
             f"label=org.opencontainers.image.title={title}",
         )  # fmt: skip
-
-
-# imports RUN_MODULES (argv) and prints each module Python had to compile from source
-COMPILED_FROM_SOURCE = """
-import importlib, sys
-import importlib._bootstrap_external as external
-compiled = []
-to_code = external.SourceLoader.source_to_code
-def spy(self, data, path, *, _optimize=-1):
-    compiled.append(path)
-    return to_code(self, data, path, _optimize=_optimize)
-external.SourceLoader.source_to_code = spy
-for name in sys.argv[1:]:
-    importlib.import_module(name)
-print(len(sys.modules))
-print("\\n".join(compiled))
-"""

@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from etl_framework.deploy.bytecode import RUN_MODULES
-from tests.support.container import COMPILED_FROM_SOURCE
+from etl_framework.deploy.bytecode import RUN_MODULES, compiled_on_import
 
 
 def test_a_run_after_the_byte_code_step_compiles_nothing_from_site_packages(
@@ -23,12 +22,7 @@ def test_a_run_after_the_byte_code_step_compiles_nothing_from_site_packages(
     )  # fmt: skip
     assert step.returncode == 0, step.stderr[-3000:]
     assert int(step.stdout.split()[1]) > 300  # "compiled N modules under ..."
-    run = subprocess.run(
-        [sys.executable, "-c", COMPILED_FROM_SOURCE, *RUN_MODULES],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
-    loaded, *compiled = run.stdout.splitlines()
-    assert int(loaded) > 500
+    loaded, compiled = compiled_on_import([sys.executable], RUN_MODULES, env)
+    assert loaded > 500
     missed = [path for path in compiled if "/site-packages/" in path]
     assert not missed, f"{len(missed)} compiled from source, e.g. {missed[:5]}"
