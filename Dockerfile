@@ -52,8 +52,10 @@ RUN --mount=type=secret,id=pipconf,required=false \
         --constraint constraints.txt ".[${EXTRAS}]" \
     && /opt/venv/bin/pip uninstall --yes pip setuptools
 
-# Size (target <= 350 MB): drop test suites, C headers and the pyarrow parts no transfer
-# loads (Flight, S3, the C++ test module); the wheel ships libarrow_python* as copies:
+# Size (target <= 350 MB): drop test suites (SQLAlchemy's and alembic's `testing`
+# packages too: pytest plugins, imported only by their dialects' test provisioning),
+# C headers and the pyarrow parts no transfer loads (Flight, S3, the C++ test module);
+# the wheel ships libarrow_python* as copies:
 # make them links; strip debug symbols. Byte-code: the root filesystem is read-only in a
 # pod, so Python cannot cache it there and compiles a module without it from source on
 # every run (psycopg alone ~0.5 s, the cloud SDKs ~1 s). Precompiled are the packages a
@@ -62,6 +64,7 @@ RUN --mount=type=secret,id=pipconf,required=false \
 # tests/integration/container checks a run compiles nothing from source.
 WORKDIR /opt/venv/lib/python3.11/site-packages
 RUN find . -depth -type d \( -name tests -o -name test \) -exec rm -rf {} + \
+    && rm -rf sqlalchemy/testing alembic/testing \
     && find . -depth -type d -name __pycache__ -exec rm -rf {} + \
     && if [ -d pyarrow ]; then \
         rm -rf pyarrow/include pyarrow/src pyarrow/libarrow_flight.so* \
