@@ -108,15 +108,12 @@ def downgrade(store: RunStore, revision: str) -> None:
 
 
 def _migrate(store: RunStore, direction: str, revision: str) -> None:
-    from alembic import command
     from alembic.util import CommandError
 
     from etl_framework.state.store import _unreachable
 
     try:
-        with store.engine.connect() as connection:
-            getattr(command, direction)(store._alembic_config(connection), revision)
-            connection.commit()
+        store.migrate(direction, revision)
     except CommandError as exc:
         raise UsageError(f"cannot {direction} the ledger to {revision!r}: {exc}") from None
     except (OperationalError, ProgrammingError) as exc:

@@ -192,14 +192,25 @@ class RunStore:
 
     def upgrade(self, revision: str = "head") -> None:
         """Create or upgrade the ledger schema to the newest (or the given) migration."""
-        from alembic import command
-
         try:
-            with self.engine.connect() as connection:
-                command.upgrade(self._alembic_config(connection), revision)
-                connection.commit()
+            self.migrate("upgrade", revision)
         except (OperationalError, ProgrammingError) as exc:
             raise _unreachable(exc) from None
+
+    def migrate(self, direction: str, revision: str) -> None:
+        """alembic ``upgrade`` or ``downgrade`` to ``revision``, in ONE transaction.
+
+        On SQLite the ledger's transactions start with BEGIN IMMEDIATE, so a second
+        process migrating at the same time waits here, then reads the revision this one
+        committed and has nothing left to do; on PostgreSQL env.py also takes an
+        advisory lock. Left to itself, alembic gives each SQLite migration a transaction
+        of its own and reads the revision before them: two first runs on a new ledger
+        both applied the same migration and one failed ("duplicate column name").
+        """
+        from alembic import command
+
+        with self.engine.connect() as connection, connection.begin():
+            getattr(command, direction)(self._alembic_config(connection), revision)
 
     def schema_is_current(self) -> bool:
         """Whether the ledger is at the migrations' head (one SELECT, no alembic)."""
