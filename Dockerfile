@@ -55,13 +55,13 @@ RUN --mount=type=secret,id=pipconf,required=false \
 # Size (target <= 350 MB): drop test suites (SQLAlchemy's and alembic's `testing`
 # packages too: pytest plugins, imported only by their dialects' test provisioning),
 # C headers and the pyarrow parts no transfer loads (Flight, S3, the C++ test module);
-# the wheel ships libarrow_python* as copies:
-# make them links; strip debug symbols. Byte-code: the root filesystem is read-only in a
-# pod, so Python cannot cache it there and compiles a module without it from source on
-# every run (psycopg alone ~0.5 s, the cloud SDKs ~1 s). Precompiled are the packages a
-# run loads lazily, in full, and every module importing the transfers' modules loads
-# (etl_framework/deploy/bytecode.py; every package would add ~15 MB no run reads);
-# tests/integration/container checks a run compiles nothing from source.
+# the wheel ships libarrow_python* as copies: make them links; strip debug symbols.
+# Byte-code: the root filesystem is read-only in a pod, so Python cannot cache it there
+# and compiles a module without it from source on every run (psycopg alone ~0.5 s, the
+# cloud SDKs ~1 s). Precompiled are the packages a run loads lazily, in full, and every
+# module importing the transfers' modules loads (etl_framework/deploy/bytecode.py;
+# every package would add ~15 MB no run reads); tests/integration/container checks a
+# run compiles nothing from source.
 WORKDIR /opt/venv/lib/python3.11/site-packages
 RUN find . -depth -type d \( -name tests -o -name test \) -exec rm -rf {} + \
     && rm -rf sqlalchemy/testing alembic/testing \

@@ -110,11 +110,7 @@ def downgrade(store: RunStore, revision: str) -> None:
 def _migrate(store: RunStore, direction: str, revision: str) -> None:
     from alembic.util import CommandError
 
-    from etl_framework.state.store import _unreachable
-
     try:
-        store.migrate(direction, revision)
+        store.migrate(direction, revision)  # an unreachable ledger: TransientError
     except CommandError as exc:
         raise UsageError(f"cannot {direction} the ledger to {revision!r}: {exc}") from None
-    except (OperationalError, ProgrammingError) as exc:
-        raise _unreachable(exc) from None

@@ -192,10 +192,7 @@ class RunStore:
 
     def upgrade(self, revision: str = "head") -> None:
         """Create or upgrade the ledger schema to the newest (or the given) migration."""
-        try:
-            self.migrate("upgrade", revision)
-        except (OperationalError, ProgrammingError) as exc:
-            raise _unreachable(exc) from None
+        self.migrate("upgrade", revision)
 
     def migrate(self, direction: str, revision: str) -> None:
         """alembic ``upgrade`` or ``downgrade`` to ``revision``, in ONE transaction.
@@ -209,8 +206,11 @@ class RunStore:
         """
         from alembic import command
 
-        with self.engine.connect() as connection, connection.begin():
-            getattr(command, direction)(self._alembic_config(connection), revision)
+        try:
+            with self.engine.connect() as connection, connection.begin():
+                getattr(command, direction)(self._alembic_config(connection), revision)
+        except (OperationalError, ProgrammingError) as exc:
+            raise _unreachable(exc) from None
 
     def schema_is_current(self) -> bool:
         """Whether the ledger is at the migrations' head (one SELECT, no alembic)."""
